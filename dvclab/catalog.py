@@ -1,0 +1,147 @@
+"""The procedure catalog: the one piece of data the simulation and the portal share.
+
+Deliberately light (standard library only) so that the portal can import it without pulling in
+SimPy or NumPy. The CSV lives in ``scenarios/catalog/``; its columns are documented in that folder's
+README.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+LEVELS = ("province", "district", "commune")
+ONLINE_LEVELS = ("full", "partial")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CATALOG_DIR = REPO_ROOT / "scenarios" / "catalog"
+DEFAULT_CATALOG = CATALOG_DIR / "nam-dinh-2024.csv"
+
+COLUMNS = (
+    "code",
+    "name",
+    "group",
+    "level",
+    "agency",
+    "online_level",
+    "deadline_days",
+    "fee_vnd",
+    "requires_originals",
+    "interlinked_group",
+    "interlinked_step",
+    "demand_weight",
+    "supplement_prob",
+    "reception_min",
+    "effort_min",
+    "approval_days",
+    "sourced",
+)
+
+
+class CatalogError(ValueError):
+    """The catalog file is missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Procedure:
+    """One administrative procedure (thủ tục hành chính, TTHC)."""
+
+    code: str
+    name: str
+    group: str
+    level: str
+    agency: str
+    online_level: str
+    deadline_days: int
+    fee_vnd: int
+    requires_originals: bool
+    interlinked_group: str
+    interlinked_step: int
+    demand_weight: float
+    supplement_prob: float
+    reception_min: float
+    effort_min: float
+    approval_days: float
+    sourced: bool
+
+    @property
+    def pool(self) -> str:
+        """The back-office officer pool that decides this procedure: ``level.agency``."""
+        return f"{self.level}.{self.agency}"
+
+    @property
+    def full_online(self) -> bool:
+        return self.online_level == "full"
+
+
+def _parse_bool(value: str, where: str) -> bool:
+    if value in ("1", "true", "True", "yes"):
+        return True
+    if value in ("0", "false", "False", "no", ""):
+        return False
+    raise CatalogError(f"{where}: expected a boolean (0/1), got {value!r}")
+
+
+def _parse_row(row: dict[str, str], line: int, path: Path) -> Procedure:
+    where = f"{path.name}:{line}"
+    try:
+        procedure = Procedure(
+            code=row["code"].strip(),
+            name=row["name"].strip(),
+            group=row["group"].strip(),
+            level=row["level"].strip(),
+            agency=row["agency"].strip(),
+            online_level=row["online_level"].strip(),
+            deadline_days=int(row["deadline_days"]),
+            fee_vnd=int(row["fee_vnd"]),
+            requires_originals=_parse_bool(row["requires_originals"], f"{where} requires_originals"),
+            interlinked_group=row["interlinked_group"].strip(),
+            interlinked_step=int(row["interlinked_step"] or 0),
+            demand_weight=float(row["demand_weight"]),
+            supplement_prob=float(row["supplement_prob"]),
+            reception_min=float(row["reception_min"]),
+            effort_min=float(row["effort_min"]),
+            approval_days=float(row["approval_days"]),
+            sourced=_parse_bool(row["sourced"], f"{where} sourced"),
+        )
+    except KeyError as missing:
+        raise CatalogError(f"{where}: missing column {missing}") from None
+    except ValueError as bad:
+        if isinstance(bad, CatalogError):
+            raise
+        raise CatalogError(f"{where}: {bad}") from None
+    if procedure.level not in LEVELS:
+        raise CatalogError(f"{where} level: {procedure.level!r} is not one of {', '.join(LEVELS)}")
+    if procedure.online_level not in ONLINE_LEVELS:
+        raise CatalogError(f"{where} online_level: {procedure.online_level!r} is not full or partial")
+    if procedure.deadline_days < 0 or procedure.fee_vnd < 0:
+        raise CatalogError(f"{where}: deadline_days and fee_vnd must be >= 0")
+    if not 0.0 <= procedure.supplement_prob <= 1.0:
+        raise CatalogError(f"{where} supplement_prob: must be within [0, 1]")
+    if min(procedure.demand_weight, procedure.reception_min, procedure.effort_min,
+           procedure.approval_days) < 0:
+        raise CatalogError(f"{where}: weights, minutes and days must be >= 0")
+    return procedure
+
+
+def load_catalog(path: str | Path = DEFAULT_CATALOG) -> list[Procedure]:
+    """Read and check a catalog CSV; procedures come back in file order."""
+    path = Path(path)
+    if not path.is_file():
+        raise CatalogError(f"catalog file not found: {path}")
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or ())]
+        if missing:
+            raise CatalogError(f"{path.name}: missing columns {', '.join(missing)}")
+        procedures = [_parse_row(row, line, path) for line, row in enumerate(reader, start=2)]
+    codes = [p.code for p in procedures]
+    if len(set(codes)) != len(codes):
+        duplicated = sorted({c for c in codes if codes.count(c) > 1})
+        raise CatalogError(f"{path.name}: duplicate procedure codes {duplicated[:5]}")
+    return procedures
+
+
+def catalog_by_code(procedures: list[Procedure]) -> dict[str, Procedure]:
+    return {p.code: p for p in procedures}

@@ -1,0 +1,59 @@
+"""The ``dvclab`` console script: a thin command tree over sim, portal and loadtests.
+
+Each package registers its own sub-commands (``register(subparsers)`` in its ``cli`` module) and keeps
+its heavy imports inside the handlers, so that ``dvclab --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad arguments already; keep its message short and specific."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="dvclab",
+        description="Simulation and load-testing harness for online public services (DVCTT).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    from sim import cli as sim_cli
+
+    sim_cli.register(commands)
+    for module in ("portal.cli", "loadtests.cli"):
+        try:
+            registered = __import__(module, fromlist=["register"])
+        except ModuleNotFoundError as missing:
+            if missing.name != module:
+                raise
+            continue  # that part of dvclab is not built yet
+        registered.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or EXIT_OK)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
