@@ -174,3 +174,13 @@ def test_shipped_thresholds_parse_with_their_abort_rule():
     shipped = load_thresholds(Path(REPO_ROOT / "scenarios" / "thresholds.yaml"))
     assert shipped.sim["nam-dinh-2024"] and shipped.bench["sim"]
     assert any(rule.abort_on_fail and rule.for_s == 10 for rule in shipped.load["total"])
+
+
+def test_load_rules_without_any_load_run_are_skipped(tmp_path, thresholds, check):
+    run = write_sim_run(tmp_path / "nd-1")
+    rules = thresholds(
+        LOAD_RULES + "security: ['violations == 0']\nsim:\n  nam-dinh-2024: ['overdue_rate < 0.03']\n"
+    )
+    assert check(run, "--thresholds", rules) == 0
+    assert "1 passed, 0 failed, 5 skipped" in check.stdout  # 4 load rules + 1 security rule
+    assert check(run, "--thresholds", rules, "--require-all") == 2
