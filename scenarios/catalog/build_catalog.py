@@ -25,9 +25,9 @@ OUTPUT = HERE / "nam-dinh-2024.csv"
 NAMED = [
     # commune: certification of copies dominates in-person traffic (Kiến An: 2,998 of 3,511)
     ("X-CT-0001", "Chứng thực bản sao từ bản chính giấy tờ, văn bản", "certification", "commune",
-     "justice", "partial", 0, 4000, 0, "", 0, 0.42, 0.0, 4, 0, 0),
+     "justice", "partial", 0, 4000, 0, "", 0, 0.12, 0.0, 4, 0, 0),
     ("X-CT-0002", "Chứng thực chữ ký trong các giấy tờ, văn bản", "certification", "commune",
-     "justice", "partial", 0, 10000, 0, "", 0, 0.08, 0.0, 5, 0, 0),
+     "justice", "partial", 0, 10000, 0, "", 0, 0.03, 0.0, 5, 0, 0),
     ("X-HT-0001", "Đăng ký khai sinh", "civil_status", "commune", "justice", "full", 0, 0, 0,
      "birth", 1, 0.04, 0.03, 10, 15, 0),
     ("X-HT-0002", "Đăng ký khai tử", "civil_status", "commune", "justice", "full", 0, 0, 0,
@@ -44,7 +44,7 @@ NAMED = [
      "death", 2, 0.01, 0.03, 8, 15, 0.3),
     ("X-XH-0001", "Hỗ trợ chi phí mai táng", "social_protection", "commune", "social", "full", 3, 0, 0,
      "death", 3, 0.01, 0.08, 10, 30, 1),
-    ("X-XH-0002", "Trợ cấp xã hội hằng tháng", "social_protection", "commune", "social", "partial", 7,
+    ("X-XH-0002", "Trợ cấp xã hội hằng tháng", "social_protection", "commune", "social", "full", 7,
      0, 0, "", 0, 0.05, 0.15, 12, 40, 3),
     ("X-DD-0001", "Xác nhận nguồn gốc, hiện trạng sử dụng đất", "land", "commune", "land", "partial",
      10, 0, 0, "", 0, 0.06, 0.20, 12, 60, 4),
@@ -73,7 +73,7 @@ NAMED = [
     ("T-TP-0001", "Cấp Phiếu lý lịch tư pháp", "justice", "province", "justice", "full", 10, 200000,
      0, "", 0, 0.15, 0.05, 10, 30, 5),
     ("T-GT-0001", "Đổi giấy phép lái xe do ngành Giao thông vận tải cấp", "transport", "province",
-     "transport", "full", 5, 135000, 1, "", 0, 0.20, 0.05, 10, 20, 2),
+     "transport", "full", 5, 135000, 0, "", 0, 0.20, 0.05, 10, 20, 2),
     ("T-KH-0001", "Đăng ký thành lập doanh nghiệp", "business", "province", "planning", "full", 3,
      50000, 0, "", 0, 0.10, 0.20, 12, 45, 1),
 ]
@@ -126,6 +126,9 @@ HEADER = ("code", "name", "group", "level", "agency", "online_level", "deadline_
 ORIGINALS_SHARE = 0.12
 # Zipf exponent of the long tail's demand within a level (EST: a few procedures carry most volume).
 ZIPF = 1.1
+# Full-online procedures draw this many times the demand of partial ones (EST: provinces put their
+# highest-volume procedures online first, e.g. Project 06's essential services).
+FULL_ONLINE_DEMAND_BIAS = 12.0
 
 
 def _long_tail_rows(rng: random.Random) -> list[list]:
@@ -168,7 +171,10 @@ def _assign_tail_demand(rows: list[list], rng: random.Random) -> None:
         tail = [r for r in rows if r[3] == level and r[11] == 0.0 and r[16] == 0]
         ranks = list(range(1, len(tail) + 1))
         rng.shuffle(ranks)
-        weights = [1.0 / rank**ZIPF for rank in ranks]
+        weights = [
+            (FULL_ONLINE_DEMAND_BIAS if row[5] == "full" else 1.0) / rank**ZIPF
+            for row, rank in zip(tail, ranks, strict=True)
+        ]
         total = sum(weights)
         for row, weight in zip(tail, weights, strict=True):
             row[11] = round(remainder * weight / total, 8)

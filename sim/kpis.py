@@ -1,0 +1,165 @@
+"""The indicators of one replication, computed from the dossiers' recorded journeys.
+
+Payment, result return and digitisation do not queue, so they are settled here per dossier from the
+dossier's own draws. Rates are fractions in [0, 1]. The Decision 766 groups are *estimates* of the parts
+of the index the model covers (timeliness, online service, digitisation, the sync part of transparency).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.calendar import MINUTES_PER_DAY
+from sim.channels import CHANNELS_ONLINE_FILED, POSTAL, REPORTED_ONLINE, SELF_SERVICE
+from sim.model import ProvinceModel
+from sim.scenario import CHANNELS
+from sim.sync import arrival_times, discrepancy
+
+# Maximum points of each Decision 766 group the model estimates (transparency: 1 of its 4 sub-indicators).
+INDEX_766_MAX = {"timeliness": 20.0, "online_service": 22.0, "digitisation": 22.0, "transparency_sync": 4.5}
+HOURLY_COLUMNS = ("portal_submissions", "self_service", "online_with_visit", "assisted", "counter", "postal")
+
+
+@dataclass
+class ReplicationOutput:
+    kpis: dict[str, float]
+    backlog_by_day: np.ndarray  # dossiers in progress at each day's end, over the horizon
+    arrivals_by_hour: np.ndarray  # (hours of the horizon, len(HOURLY_COLUMNS))
+    overdue_by_procedure: np.ndarray
+    dossiers_by_procedure: np.ndarray
+
+
+def unit_of(name: str) -> str:
+    if name in ("dossiers", "apology_slips"):
+        return "dossiers"
+    if name.startswith("counter_wait"):
+        return "minutes"
+    if name == "trips_per_dossier":
+        return "trips"
+    if name.startswith("index_766"):
+        return "points"
+    return "fraction"
+
+
+def _rate(numerator: np.ndarray, mask: np.ndarray | None = None) -> float:
+    values = numerator if mask is None else numerator[mask]
+    return float(values.mean()) if values.size else 0.0
+
+
+def replication_kpis(model: ProvinceModel) -> ReplicationOutput:
+    s, t, d, cal = model.scenario, model.table, model.dossiers, model.calendar
+    counted = d.counted
+    p = d.procedure
+    channel = d.channel.astype(np.int64)
+    received = np.asarray(model.received)
+    due = np.asarray(model.due)
+    issued = np.asarray(model.issued)
+    day_open = np.asarray(cal.day_open)
+    day_close = np.asarray(cal.day_close)
+
+    overdue = issued > due
+    due_day = np.searchsorted(day_close, due)
+    early = issued < day_open[np.minimum(due_day, len(day_open) - 1)]
+
+    # payment: online by channel; a self-service filer who cannot pay online must come in
+    fee_bearing = t.fee_vnd[p] > 0
+    online_share = np.array([s.payment.online_share[c] for c in CHANNELS])
+    paid_online = fee_bearing & (d.u_payment < online_share[channel])
+    visits = np.asarray(model.visits)
+    payment_trip = fee_bearing & ~paid_online & ~visits & (channel != POSTAL)
+
+    # result return: electronic, public post, or a second trip to the counter
+    electronic_share = np.array([s.results_return.electronic_share[c] for c in CHANNELS])
+    electronic = d.u_electronic < electronic_share[channel]
+    by_post = ~electronic & (d.u_postal < s.results_return.postal_share_of_paper)
+    handed_over = visits & (issued == received)  # decided while the citizen waits at the counter
+    pickup_trip = ~electronic & ~by_post & ~handed_over
+
+    trips = (
+        visits.astype(np.int64) + np.asarray(model.came_back, dtype=np.int64)
+        + np.asarray(model.supplement_trips, dtype=np.int64) + payment_trip + pickup_trip
+    )
+    reported_online = np.isin(channel, REPORTED_ONLINE)
+    self_service = (channel == SELF_SERVICE) & (trips == 0)
+    digitised_in = np.isin(channel, CHANNELS_ONLINE_FILED) | model.scanned_paper
+    digitised = digitised_in & (electronic | (d.u_result_scan < s.results_return.result_scan_share))
+
+    wait = np.asarray(model.counter_wait)
+    waited = counted & visits
+    c = counted
+    n = int(c.sum())
+    kpis: dict[str, float] = {
+        "dossiers": float(n),
+        "overdue_rate": _rate(overdue, c),
+        "on_time_rate": 1.0 - _rate(overdue, c),
+        "early_rate": _rate(early & ~overdue, c),
+        "apology_slips": float((overdue & c).sum()),
+        "counter_wait_mean_min": float(wait[waited].mean()) if waited.any() else 0.0,
+        "counter_wait_p90_min": float(np.percentile(wait[waited], 90)) if waited.any() else 0.0,
+        "trips_per_dossier": _rate(trips, c),
+        "reported_online_rate": _rate(reported_online, c),
+        "self_service_online_rate": _rate(self_service, c),
+        "online_payment_rate": _rate(paid_online, c & fee_bearing),
+        "digitised_rate": _rate(digitised, c),
+        "postal_return_share": _rate(by_post, c),
+        "supplement_rate": _rate(np.asarray(model.supplemented), c),
+        "interlinked_share": _rate(model.interlinked, c),
+    }
+
+    levels = np.asarray(t.levels)[p]
+    for level in sorted(set(t.levels)):
+        kpis[f"overdue_rate_by_level.{level}"] = _rate(overdue, c & (levels == level))
+    groups = np.asarray(t.groups)[p]
+    for group in sorted(set(t.groups)):
+        kpis[f"overdue_rate_by_group.{group}"] = _rate(overdue, c & (groups == group))
+
+    worked = cal.to_working(model.window[1]) - cal.to_working(model.window[0])
+    busy: dict[str, list[float]] = {}
+    for pool in model.pools.values():
+        name = pool.name.rsplit(".", 1)[0]
+        totals = busy.setdefault(name, [0.0, 0.0])
+        totals[0] += pool.busy_minutes
+        totals[1] += pool.officers * worked
+    for counter in model.counters:
+        name = "counter." + counter.name.split(".")[1]
+        totals = busy.setdefault(name, [0.0, 0.0])
+        totals[0] += counter.busy_minutes
+        totals[1] += counter.officers * worked
+    for name, (minutes, capacity) in sorted(busy.items()):
+        kpis[f"utilisation.{name}"] = minutes / capacity if capacity else 0.0
+
+    # national sync: two status changes per dossier (received, result issued)
+    changes = np.concatenate([received[~np.isnan(received)], issued[~np.isnan(issued)]])
+    synced = arrival_times(changes, s.sync, model.streams["sync"])
+    start, end = model.window
+    snapshots = np.arange(start + s.sync.snapshot_days * MINUTES_PER_DAY, end + 1, s.sync.snapshot_days * MINUTES_PER_DAY)
+    kpis["sync_discrepancy"] = float(discrepancy(changes, synced, snapshots).mean()) if snapshots.size else 0.0
+
+    kpis["index_766.timeliness"] = INDEX_766_MAX["timeliness"] * kpis["on_time_rate"]
+    kpis["index_766.online_service"] = INDEX_766_MAX["online_service"] * (
+        0.5 * kpis["reported_online_rate"] + 0.5 * kpis["online_payment_rate"]
+    )
+    kpis["index_766.digitisation"] = INDEX_766_MAX["digitisation"] * kpis["digitised_rate"]
+    kpis["index_766.transparency_sync"] = INDEX_766_MAX["transparency_sync"] * (1.0 - kpis["sync_discrepancy"])
+
+    # backlog at each day's end: received and not yet issued
+    day_ends = start + MINUTES_PER_DAY * np.arange(1, model.horizon_days + 1)
+    in_system = np.searchsorted(np.sort(received[~np.isnan(received)]), day_ends, side="right") - np.searchsorted(
+        np.sort(issued[~np.isnan(issued)]), day_ends, side="right"
+    )
+
+    # the hourly arrival forecast the load tests replay
+    hours = model.horizon_days * 24
+    hour = ((d.arrival[c] - start) // 60).astype(np.int64)
+    by_hour = np.zeros((hours, len(HOURLY_COLUMNS)))
+    ch = channel[c]
+    np.add.at(by_hour[:, 0], hour[np.isin(ch, REPORTED_ONLINE)], 1)
+    for column, code in enumerate(range(len(CHANNELS)), start=1):
+        np.add.at(by_hour[:, column], hour[ch == code], 1)
+
+    overdue_by_procedure = np.bincount(p[c & overdue], minlength=len(t)).astype(float)
+    dossiers_by_procedure = np.bincount(p[c], minlength=len(t)).astype(float)
+    return ReplicationOutput(kpis, in_system.astype(float), by_hour, overdue_by_procedure, dossiers_by_procedure)
+

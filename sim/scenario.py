@@ -1,0 +1,382 @@
+"""The scenario: one validated parameter object per what-if, read from YAML.
+
+A what-if is a small diff of its baseline: ``extends: nam-dinh-2024.yaml`` (relative to the extending
+file, or absolute) deep-merges the file over its parent. Every field is checked by pydantic; unknown keys,
+wrong types, out-of-range probabilities and references to procedures or pools that do not exist are
+rejected with the field path and what is allowed (``ScenarioError``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from dvclab.catalog import LEVELS, CatalogError, Procedure, load_catalog
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+Level = Literal["province", "district", "commune"]
+Channel = Literal["self_service", "online_with_visit", "assisted", "counter", "postal"]
+CHANNELS: tuple[str, ...] = ("self_service", "online_with_visit", "assisted", "counter", "postal")
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be run; the message names the file, the field and what is allowed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunSettings(_Strict):
+    start_date: dt.date = dt.date(2024, 1, 1)
+    horizon_days: Annotated[int, Field(ge=1, description="simulated days counted in the KPIs")] = 366
+    replications: Annotated[int, Field(ge=1, le=1000)] = 10
+    seed: Annotated[int, Field(ge=0)] = 2024
+
+
+class Surge(_Strict):
+    """A temporary rise in demand, e.g. the year-end rush or a land rush before a reform."""
+
+    name: str
+    start: dt.date
+    end: dt.date
+    factor: Positive
+    groups: list[str] = Field(default_factory=list, description="procedure groups; empty means all")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Surge:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class Demand(_Strict):
+    dossiers_per_year: NonNegative = 1_000_000
+    level_shares: dict[Level, NonNegative] = Field(
+        default_factory=lambda: {"province": 0.10, "district": 0.30, "commune": 0.60}
+    )
+    month_factors: Annotated[list[NonNegative], Field(min_length=12, max_length=12)] = [1.0] * 12
+    weekday_factors: Annotated[list[NonNegative], Field(min_length=7, max_length=7)] = [1.0] * 7
+    online_hour_profile: Annotated[list[NonNegative], Field(min_length=24, max_length=24)] = [1.0] * 24
+    counter_hour_profile: Annotated[list[NonNegative], Field(min_length=24, max_length=24)] = [1.0] * 24
+    surges: list[Surge] = Field(default_factory=list)
+
+    @field_validator("level_shares")
+    @classmethod
+    def _shares_sum_to_one(cls, shares: dict[str, float]) -> dict[str, float]:
+        total = sum(shares.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"level shares must add up to 1, they add up to {total:.4f}")
+        return shares
+
+
+class Geography(_Strict):
+    districts: Annotated[int, Field(ge=1)] = 9
+    communes: Annotated[int, Field(ge=1)] = 175
+    commune_size_cv: NonNegative = 0.5
+    district_level: bool = Field(True, description="False after the 2025 reform: no district level")
+    district_procedures_to_province: Probability = Field(
+        0.05, description="when district_level is false: share of district procedures moved to province"
+    )
+
+
+class Channels(_Strict):
+    """How a citizen files: the segment (smartphone + VNeID level 2) and the procedure decide."""
+
+    capable_share: Probability = 0.70
+    digital_team_coverage: Probability = 0.0
+    self_service_propensity: Probability = 0.90
+    partial_online_filing: Probability = 0.50
+    postal_submission_share: Probability = 0.01
+    assisted_filing_share: Probability = 0.95
+    originals_enforced: bool = True
+    assisted_extra_min: NonNegative = 4.0
+
+
+class Counters(_Strict):
+    mode: Literal["per_unit", "pooled"] = "per_unit"
+    officers: dict[Level, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: {"province": 14, "district": 6, "commune": 1}
+    )
+    opening_hours: list[tuple[str, str]] = [("07:30", "11:30"), ("13:30", "17:00")]
+    saturday_morning: bool = False
+    same_day_cutoff: str = Field(
+        "15:00", description="a same-day (deadline 0) dossier received after this is due the next day"
+    )
+    scan_min: NonNegative = 2.0
+    scan_share: Probability = 0.75
+    reception_cv: NonNegative = 0.5
+    any_centre: bool = Field(False, description="2025 reform: file at the least busy nearby centre")
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _hours(cls, hours: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        previous = -1
+        for start, end in hours:
+            s, e = _minutes(start), _minutes(end)
+            if not previous <= s < e <= 24 * 60:
+                raise ValueError("opening hours must be ordered, non-overlapping HH:MM pairs within a day")
+            previous = e
+        if not hours:
+            raise ValueError("at least one opening interval is needed")
+        return hours
+
+
+class BackOffice(_Strict):
+    discipline: Literal["fifo", "edf"] = "fifo"
+    staffing: dict[Level, dict[str, Annotated[int, Field(ge=0)]]] = Field(default_factory=dict)
+    default_officers: Annotated[int, Field(ge=1)] = 1
+    effort_cv: NonNegative = 0.5
+    approval_cv: NonNegative = 0.8
+
+
+class Interlinked(_Strict):
+    share: Probability
+    deadline_days: Annotated[int, Field(ge=0)]
+
+
+class Supplements(_Strict):
+    probability_scale: NonNegative = 1.0
+    response_days_mean: NonNegative = 4.0
+    clock: Literal["runs", "pauses"] = "runs"
+    rework_share: Probability = 0.5
+
+
+class Payment(_Strict):
+    online_share: dict[Channel, Probability] = Field(
+        default_factory=lambda: {
+            "self_service": 0.98, "online_with_visit": 0.90, "assisted": 0.88, "counter": 0.10,
+            "postal": 0.50,
+        }
+    )
+
+
+class ResultReturn(_Strict):
+    electronic_share: dict[Channel, Probability] = Field(
+        default_factory=lambda: {
+            "self_service": 0.92, "online_with_visit": 0.50, "assisted": 0.35, "counter": 0.05,
+            "postal": 0.0,
+        }
+    )
+    postal_share_of_paper: Probability = 0.10
+    postal_days: tuple[NonNegative, NonNegative] = (1.0, 2.0)
+    postal_fee_vnd: NonNegative = 25_000
+    result_scan_share: Probability = 0.70
+
+
+class Sync(_Strict):
+    lag_min_mean: NonNegative = 20.0
+    failure_prob: Probability = 0.03
+    retry_interval_min: NonNegative = 60.0
+    max_retries: Annotated[int, Field(ge=0)] = 3
+    snapshot_days: Annotated[int, Field(ge=1)] = 7
+
+
+class Startup(_Strict):
+    mode: Literal["warmup", "backlog"] = "warmup"
+    warmup_days: Annotated[int, Field(ge=0)] = 30
+    backlog: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict, description="pool -> dossiers already waiting at the start (mode: backlog)"
+    )
+
+
+class ProcedureOverride(_Strict):
+    deadline_days: Annotated[int, Field(ge=0)] | None = None
+    supplement_prob: Probability | None = None
+    effort_min: NonNegative | None = None
+    approval_days: NonNegative | None = None
+    requires_originals: bool | None = None
+    demand_factor: NonNegative | None = None
+
+
+class Scenario(_Strict):
+    name: str
+    description: str = ""
+    lang: Literal["vi", "en"] = "en"
+    catalog: str = "../catalog/nam-dinh-2024.csv"
+    run: RunSettings = RunSettings()
+    demand: Demand = Demand()
+    geography: Geography = Geography()
+    channels: Channels = Channels()
+    counters: Counters = Counters()
+    back_office: BackOffice = BackOffice()
+    interlinked: dict[str, Interlinked] = Field(default_factory=dict)
+    supplements: Supplements = Supplements()
+    payment: Payment = Payment()
+    results_return: ResultReturn = ResultReturn()
+    sync: Sync = Sync()
+    startup: Startup = Startup()
+    procedures: dict[str, ProcedureOverride] = Field(default_factory=dict)
+
+    # Set by load_scenario: where the file was, to resolve the catalog path.
+    source: str = ""
+
+    def catalog_path(self) -> Path:
+        path = Path(self.catalog)
+        if not path.is_absolute() and self.source:
+            path = Path(self.source).parent / path
+        return path.resolve()
+
+
+def _minutes(hhmm: str) -> int:
+    try:
+        hours, minutes = hhmm.split(":")
+        value = int(hours) * 60 + int(minutes)
+    except ValueError:
+        raise ValueError(f"{hhmm!r} is not a time HH:MM") from None
+    if not 0 <= value <= 24 * 60:
+        raise ValueError(f"{hhmm!r} is not a time of day")
+    return value
+
+
+def opening_minutes(hours: list[tuple[str, str]]) -> list[tuple[int, int]]:
+    return [(_minutes(s), _minutes(e)) for s, e in hours]
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path in chain:
+        raise ScenarioError(f"{path}: extends itself through {' -> '.join(p.name for p in chain)}")
+    if not path.is_file():
+        where = f" (extended by {chain[-1]})" if chain else ""
+        raise ScenarioError(f"{path}: scenario file not found{where}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as bad:
+        raise ScenarioError(f"{path}: not valid YAML: {bad}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: a scenario is a mapping of fields, got {type(data).__name__}")
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError(f"{path}: extends: expected a path to another scenario file")
+    parent_path = Path(parent)
+    if not parent_path.is_absolute():
+        parent_path = path.parent / parent_path
+    base = _read_yaml(parent_path.resolve(), (*chain, path))
+    # The catalog path is relative to the file that names it.
+    if "catalog" in base and "catalog" not in data and not Path(base["catalog"]).is_absolute():
+        base["catalog"] = str((parent_path.parent / base["catalog"]).resolve())
+    return _deep_merge(base, data)
+
+
+def _format_errors(path: Path, error: ValidationError) -> str:
+    lines = [f"{path}: {error.error_count()} invalid field(s)"]
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+            parent = _model_at(item["loc"][:-1])
+            if parent is not None:
+                message += f"; allowed: {', '.join(sorted(parent.model_fields))}"
+        elif item["type"] == "literal_error":
+            message = f"{message} (got {item.get('input')!r})"
+        lines.append(f"  {where}: {message}")
+    return "\n".join(lines)
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] = Scenario
+    for part in loc:
+        if not isinstance(part, str) or part not in model.model_fields:
+            return None
+        annotation = model.model_fields[part].annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            return None
+    return model
+
+
+def check_references(scenario: Scenario, catalog: list[Procedure]) -> None:
+    """Reject procedure codes, pools, groups and levels that the catalog does not have."""
+    codes = {p.code for p in catalog}
+    groups = {p.group for p in catalog}
+    errors: list[str] = []
+    for code in scenario.procedures:
+        if code not in codes:
+            errors.append(f"procedures.{code}: no such procedure code in {scenario.catalog_path().name}")
+    agencies: dict[str, set[str]] = {level: set() for level in LEVELS}
+    for p in catalog:
+        agencies[p.level].add(p.agency)
+    if not scenario.geography.district_level:
+        # district agencies move to the communes (and a few to the province) after the reform
+        agencies["commune"] |= agencies["district"]
+        agencies["province"] |= agencies["district"]
+    for level, pools in scenario.back_office.staffing.items():
+        for agency in pools:
+            if agency not in agencies[level]:
+                errors.append(
+                    f"back_office.staffing.{level}.{agency}: no such pool; pools at {level} level: "
+                    f"{', '.join(sorted(agencies[level]))}"
+                )
+    for pool in scenario.startup.backlog:
+        level, _, agency = pool.partition(".")
+        if level not in agencies or agency not in agencies[level]:
+            errors.append(f"startup.backlog.{pool}: no such pool (write level.agency, e.g. district.land)")
+    for index, surge in enumerate(scenario.demand.surges):
+        for group in surge.groups:
+            if group not in groups:
+                errors.append(
+                    f"demand.surges.{index}.groups: no procedure group {group!r}; groups: "
+                    f"{', '.join(sorted(groups))}"
+                )
+    linked = {p.interlinked_group for p in catalog if p.interlinked_group}
+    for name in scenario.interlinked:
+        if name not in linked:
+            errors.append(f"interlinked.{name}: no inter-linked group {name!r}; groups: {sorted(linked)}")
+    if errors:
+        raise ScenarioError(
+            f"{scenario.source or scenario.name}: {len(errors)} invalid reference(s)\n  " + "\n  ".join(errors)
+        )
+
+
+def load_scenario(path: str | Path, **overrides: Any) -> tuple[Scenario, list[Procedure]]:
+    """Read, merge (``extends``), validate and cross-check a scenario file against its catalog."""
+    path = Path(path).resolve()
+    data = _read_yaml(path)
+    for dotted, value in overrides.items():
+        _set_dotted(data, dotted, value)
+    data["source"] = str(path)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        raise ScenarioError(_format_errors(path, error)) from None
+    try:
+        catalog = load_catalog(scenario.catalog_path())
+    except CatalogError as error:
+        raise ScenarioError(f"{path}: catalog: {error}") from None
+    check_references(scenario, catalog)
+    return scenario, catalog
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ScenarioError(f"{dotted}: {part} is not a section")
+    node[parts[-1]] = value
+
+
+def resolved_dict(scenario: Scenario) -> dict[str, Any]:
+    """The scenario as it ran (after ``extends``), for the manifest."""
+    return scenario.model_dump(mode="json")
