@@ -61,7 +61,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     check.add_argument(
         "--require-all",
         action="store_true",
-        help="exit 2 if any rule was skipped because its results are absent",
+        help="exit 2 if any rule could not be evaluated (no results or no data)",
     )
     check.set_defaults(handler=run_check)
 

@@ -133,9 +133,13 @@ def _evaluate_security(thresholds: Thresholds, runs: list[LoadRun]) -> list[Outc
     for run in runs:
         metrics = run.security_metrics()
         # Name the checks that failed, so a red build says which invariant broke.
-        failed = "; ".join(f"{c.id} {c.name}: {c.observed}" for c in run.failed_checks())
+        failed = "; ".join(f"{c.id} {c.name}: {_as_text(c.observed)}" for c in run.failed_checks())
         outcomes += [_judge("security", run.name, r, metrics[r.metric], failed) for r in thresholds.security]
     return outcomes
+
+
+def _as_text(observed: Any) -> str:
+    return observed if isinstance(observed, str) else json.dumps(observed, ensure_ascii=False)
 
 
 def _close_names(name: str, candidates: Iterable[str]) -> str:

@@ -138,6 +138,10 @@ class SecurityCheck(_Strict):
     verdict: str
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _ratio(part: float | None, whole: float | None) -> float | None:
     """A ratio with no denominator is no data, not zero: an endpoint never called has no failure rate."""
     if part is None or not whole:
@@ -147,8 +151,9 @@ def _ratio(part: float | None, whole: float | None) -> float | None:
 
 def endpoint_metrics(stats: Mapping[str, Any]) -> Metrics:
     """The metrics of one endpoint (or of the total) as rules see them, derived ratios included."""
+    # NaN (a writer's "no value") is no data; infinities are real observations and fail their rules.
     metrics: Metrics = {
-        name: (float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None)
+        name: (float(value) if _is_number(value) and not math.isnan(value) else None)
         for name, value in stats.items()
     }
     metrics["fail_ratio"] = _ratio(metrics.get("failures"), metrics.get("requests"))
@@ -157,7 +162,8 @@ def endpoint_metrics(stats: Mapping[str, Any]) -> Metrics:
 
 def total_metrics(stats: Mapping[str, Any]) -> Metrics:
     metrics = endpoint_metrics(stats)
-    metrics.setdefault("rps", metrics.get("achieved_rps"))
+    if metrics.get("rps") is None:
+        metrics["rps"] = metrics.get("achieved_rps")
     if metrics.get("dropped_ratio") is None:
         metrics["dropped_ratio"] = _ratio(metrics.get("dropped"), metrics.get("scheduled"))
     metrics["achieved_ratio"] = _ratio(metrics.get("achieved_rps"), metrics.get("offered_rps"))
@@ -327,9 +333,7 @@ def read_bench_file(path: Path) -> BenchFile:
     if not isinstance(raw, dict):
         raise ResultsError(f"{path}: expected a flat object of numbers")
     metrics: Metrics = {
-        name: float(value)
-        for name, value in raw.items()
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        name: float(value) for name, value in raw.items() if _is_number(value) and math.isfinite(value)
     }
     return BenchFile(path=path, metrics=metrics)
 
@@ -353,7 +357,7 @@ def discover(paths: Iterable[Path]) -> Results:
     seen: set[Path] = set()
     for root in paths:
         if not root.is_dir():
-            raise ResultsError(f"{root}: no such results folder")
+            raise ResultsError(f"{root}: {'not a folder' if root.exists() else 'no such results folder'}")
         found = False
         for folder, files in _walk(root):
             is_load = SUMMARY_FILE in files or SECURITY_FILE in files

@@ -42,13 +42,15 @@ def test_fail_ratio_is_derived_from_failures_over_requests(tmp_path, thresholds,
 
 
 def test_dropped_ratio_and_achieved_rps_in_total(tmp_path, thresholds, check):
-    run = write_load_run(tmp_path / "r", total={"scheduled": 1000, "dropped": 50, "achieved_rps": 12.0})
+    run = write_load_run(
+        tmp_path / "r", total={"scheduled": 1000, "dropped": 50, "achieved_rps": 12.0, "rps": None}
+    )
     rules = thresholds("load:\n  total: ['dropped_ratio < 0.01']\n")
     assert check(run, "--thresholds", rules) == 1
     assert "0.05" in check.stdout
     rules = thresholds("load:\n  total: ['achieved_rps > 50']\n")
     assert check(run, "--thresholds", rules) == 1
-    rules = thresholds("load:\n  total: ['achieved_rps > 10', 'achieved_ratio < 0.7']\n")  # 12 of 20 offered
+    rules = thresholds("load:\n  total: ['achieved_rps > 10', 'achieved_ratio < 0.7', 'rps == 12']\n")
     assert check(run, "--thresholds", rules) == 0
 
 
@@ -82,6 +84,10 @@ def test_security_violation_fails_and_names_the_check(tmp_path, thresholds, chec
     summary = check.summary.read_text()
     assert "C16 callback idempotency: 2 PAID transitions" in summary
     assert check(run, "--thresholds", thresholds("security: ['violations <= 1', 'checks >= 2']")) == 0
+    checks[1]["observed"] = {"paid_transitions": 2}
+    run = write_load_run(tmp_path / "security-2", checks=checks, profile="security")
+    assert check(run, "--thresholds", thresholds("security: ['violations == 0']")) == 1
+    assert 'C16 callback idempotency: {"paid_transitions": 2}' in check.summary.read_text()
 
 
 def test_security_all_pass(tmp_path, thresholds, check):
