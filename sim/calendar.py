@@ -88,7 +88,9 @@ class WorkingCalendar:
         i = bisect_right(self.session_starts, t) - 1
         if i < 0:
             return 0.0
-        return self.worked_before[i] + min(t - self.session_starts[i], self.session_ends[i] - self.session_starts[i])
+        return self.worked_before[i] + min(
+            t - self.session_starts[i], self.session_ends[i] - self.session_starts[i]
+        )
 
     def from_working(self, w: float) -> float:
         """The earliest time at which w working minutes have elapsed (a session's end, not the next start)."""

@@ -104,7 +104,7 @@ def commune_weights(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
     if cv == 0:
         return np.full(n, 1.0 / n)
     sigma = np.sqrt(np.log1p(cv**2))
-    sizes = rng.lognormal(-sigma**2 / 2, sigma, n)
+    sizes = rng.lognormal(-(sigma**2) / 2, sigma, n)
     return sizes / sizes.sum()
 
 
@@ -128,7 +128,9 @@ def generate_dossiers(
     # First working day at or after each calendar day: where deferred counter demand lands.
     day_open_days = np.asarray(calendar.day_open) // MINUTES_PER_DAY
     next_working = np.searchsorted(day_open_days, np.arange(window + 400))
-    full_day = np.asarray([calendar.day_close[k] - calendar.day_open[k] for k in range(len(calendar.day_open))])
+    full_day = np.asarray(
+        [calendar.day_close[k] - calendar.day_open[k] for k in range(len(calendar.day_open))]
+    )
     longest = full_day.max()
 
     parts: list[dict[str, np.ndarray]] = []
@@ -146,7 +148,9 @@ def generate_dossiers(
         if n == 0:
             continue
         procedure = members[
-            np.searchsorted(np.cumsum(volume) / volume.sum(), streams.substream("procedures", group).random(n))
+            np.searchsorted(
+                np.cumsum(volume) / volume.sum(), streams.substream("procedures", group).random(n)
+            )
         ]
         procedure = np.minimum(procedure, members[-1])
         day = np.searchsorted(np.cumsum(intensity) / intensity.sum(), arrivals_rng.random(n))
@@ -187,28 +191,32 @@ def generate_dossiers(
         }
         response_mean = scenario.supplements.response_days_mean
         lo_post, hi_post = scenario.results_return.postal_days
-        parts.append({
-            "arrival": arrival,
-            "procedure": procedure,
-            "commune": np.minimum(np.searchsorted(np.cumsum(communes), geo.random(n)), len(communes) - 1),
-            "channel": channel,
-            "z_reception": draws["reception"].standard_normal(n),
-            "z_effort": draws["effort"].standard_normal((n, 3)),
-            "z_approval": draws["approval"].standard_normal((n, 3)),
-            "u_supplement": draws["supplements"].random((n, 3)),
-            # Gamma(2): most citizens answer within days, a few take much longer.
-            "supplement_days": draws["supplements"].gamma(2.0, response_mean / 2.0, (n, 3)),
-            "u_payment": draws["payment"].random(n),
-            "u_electronic": draws["return"].random(n),
-            "u_postal": draws["return"].random(n),
-            "post_days": draws["post"].uniform(lo_post, hi_post, n),
-            "u_scan": draws["digitisation"].random(n),
-            "u_result_scan": draws["digitisation"].random(n),
-            "u_interlinked": draws["interlinked"].random(n),
-        })
+        parts.append(
+            {
+                "arrival": arrival,
+                "procedure": procedure,
+                "commune": np.minimum(np.searchsorted(np.cumsum(communes), geo.random(n)), len(communes) - 1),
+                "channel": channel,
+                "z_reception": draws["reception"].standard_normal(n),
+                "z_effort": draws["effort"].standard_normal((n, 3)),
+                "z_approval": draws["approval"].standard_normal((n, 3)),
+                "u_supplement": draws["supplements"].random((n, 3)),
+                # Gamma(2): most citizens answer within days, a few take much longer.
+                "supplement_days": draws["supplements"].gamma(2.0, response_mean / 2.0, (n, 3)),
+                "u_payment": draws["payment"].random(n),
+                "u_electronic": draws["return"].random(n),
+                "u_postal": draws["return"].random(n),
+                "post_days": draws["post"].uniform(lo_post, hi_post, n),
+                "u_scan": draws["digitisation"].random(n),
+                "u_result_scan": draws["digitisation"].random(n),
+                "u_interlinked": draws["interlinked"].random(n),
+            }
+        )
 
     if not parts:
-        raise ValueError("the scenario generates no dossiers: check demand.dossiers_per_year and level_shares")
+        raise ValueError(
+            "the scenario generates no dossiers: check demand.dossiers_per_year and level_shares"
+        )
     columns = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     order = np.argsort(columns["arrival"], kind="stable")
     columns = {key: value[order] for key, value in columns.items()}

@@ -78,8 +78,11 @@ def replication_kpis(model: ProvinceModel) -> ReplicationOutput:
     pickup_trip = ~electronic & ~by_post & ~handed_over
 
     trips = (
-        visits.astype(np.int64) + np.asarray(model.came_back, dtype=np.int64)
-        + np.asarray(model.supplement_trips, dtype=np.int64) + payment_trip + pickup_trip
+        visits.astype(np.int64)
+        + np.asarray(model.came_back, dtype=np.int64)
+        + np.asarray(model.supplement_trips, dtype=np.int64)
+        + payment_trip
+        + pickup_trip
     )
     reported_online = np.isin(channel, REPORTED_ONLINE)
     self_service = (channel == SELF_SERVICE) & (trips == 0)
@@ -134,21 +137,27 @@ def replication_kpis(model: ProvinceModel) -> ReplicationOutput:
     changes = np.concatenate([received[~np.isnan(received)], issued[~np.isnan(issued)]])
     synced = arrival_times(changes, s.sync, model.streams["sync"])
     start, end = model.window
-    snapshots = np.arange(start + s.sync.snapshot_days * MINUTES_PER_DAY, end + 1, s.sync.snapshot_days * MINUTES_PER_DAY)
-    kpis["sync_discrepancy"] = float(discrepancy(changes, synced, snapshots).mean()) if snapshots.size else 0.0
+    snapshots = np.arange(
+        start + s.sync.snapshot_days * MINUTES_PER_DAY, end + 1, s.sync.snapshot_days * MINUTES_PER_DAY
+    )
+    kpis["sync_discrepancy"] = (
+        float(discrepancy(changes, synced, snapshots).mean()) if snapshots.size else 0.0
+    )
 
     kpis["index_766.timeliness"] = INDEX_766_MAX["timeliness"] * kpis["on_time_rate"]
     kpis["index_766.online_service"] = INDEX_766_MAX["online_service"] * (
         0.5 * kpis["reported_online_rate"] + 0.5 * kpis["online_payment_rate"]
     )
     kpis["index_766.digitisation"] = INDEX_766_MAX["digitisation"] * kpis["digitised_rate"]
-    kpis["index_766.transparency_sync"] = INDEX_766_MAX["transparency_sync"] * (1.0 - kpis["sync_discrepancy"])
+    kpis["index_766.transparency_sync"] = INDEX_766_MAX["transparency_sync"] * (
+        1.0 - kpis["sync_discrepancy"]
+    )
 
     # backlog at each day's end: received and not yet issued
     day_ends = start + MINUTES_PER_DAY * np.arange(1, model.horizon_days + 1)
-    in_system = np.searchsorted(np.sort(received[~np.isnan(received)]), day_ends, side="right") - np.searchsorted(
-        np.sort(issued[~np.isnan(issued)]), day_ends, side="right"
-    )
+    in_system = np.searchsorted(
+        np.sort(received[~np.isnan(received)]), day_ends, side="right"
+    ) - np.searchsorted(np.sort(issued[~np.isnan(issued)]), day_ends, side="right")
 
     # the hourly arrival forecast the load tests replay
     hours = model.horizon_days * 24
@@ -161,5 +170,6 @@ def replication_kpis(model: ProvinceModel) -> ReplicationOutput:
 
     overdue_by_procedure = np.bincount(p[c & overdue], minlength=len(t)).astype(float)
     dossiers_by_procedure = np.bincount(p[c], minlength=len(t)).astype(float)
-    return ReplicationOutput(kpis, in_system.astype(float), by_hour, overdue_by_procedure, dossiers_by_procedure)
-
+    return ReplicationOutput(
+        kpis, in_system.astype(float), by_hour, overdue_by_procedure, dossiers_by_procedure
+    )

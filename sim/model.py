@@ -57,7 +57,10 @@ class ProvinceModel:
             opening_minutes(scenario.counters.opening_hours),
             saturday_morning=scenario.counters.saturday_morning,
         )
-        self.window = (self.warmup_days * MINUTES_PER_DAY, (self.warmup_days + self.horizon_days) * MINUTES_PER_DAY)
+        self.window = (
+            self.warmup_days * MINUTES_PER_DAY,
+            (self.warmup_days + self.horizon_days) * MINUTES_PER_DAY,
+        )
         self.communes = commune_weights(scenario, self.streams["geography"])
         self.dossiers: Dossiers = generate_dossiers(
             scenario, table, self.calendar, self.streams, self.warmup_days, self.horizon_days, self.communes
@@ -115,7 +118,10 @@ class ProvinceModel:
         if pool is None:
             name = self._pool_names[pool_index]
             pool = OfficerPool(
-                self.env, f"{name}.{unit}", self.officers_of(name), self.calendar,
+                self.env,
+                f"{name}.{unit}",
+                self.officers_of(name),
+                self.calendar,
                 self.scenario.back_office.discipline,
             )
             pool.window = self.window
@@ -177,7 +183,9 @@ class ProvinceModel:
         effort = t.effort_min[p] * lognormal_factor(d.z_effort[:, 0], bo.effort_cv)
         self.effort = effort.tolist()
         per_day = self.calendar.minutes_per_working_day
-        self.approval = (t.approval_days[p] * lognormal_factor(d.z_approval[:, 0], bo.approval_cv) * per_day).tolist()
+        self.approval = (
+            t.approval_days[p] * lognormal_factor(d.z_approval[:, 0], bo.approval_cv) * per_day
+        ).tolist()
         self.supplement = (d.u_supplement[:, 0] < t.supplement_prob[p]).tolist()
         self.supplement_days = d.supplement_days[:, 0].tolist()
         pool_of_procedure = np.array([self._pool_index[name] for name in t.pools])
@@ -232,8 +240,11 @@ class ProvinceModel:
         received = env.now
         self.received[i] = received
         due_day = calendar.receipt_day(received) + self.deadline[i]
-        if self.deadline[i] == 0 and (received - self.cutoff) % MINUTES_PER_DAY < self.after_cutoff \
-                and calendar.is_open(received):
+        if (
+            self.deadline[i] == 0
+            and (received - self.cutoff) % MINUTES_PER_DAY < self.after_cutoff
+            and calendar.is_open(received)
+        ):
             due_day += 1  # same-day procedures received late in the day are returned the next day
         due = calendar.day_close[due_day]
         self.due[i] = due
@@ -288,9 +299,12 @@ class ProvinceModel:
             pool = self._pool(int(self._pool_of_procedure[procedure]), self._unit(level, int(d.commune[i])))
             yield from pool.work(effort, due)
             if d.u_supplement[i, step] < t.supplement_prob[procedure]:
-                due_day, due = yield from self._supplement(i, pool, effort, due_day, float(d.supplement_days[i, step]))
+                due_day, due = yield from self._supplement(
+                    i, pool, effort, due_day, float(d.supplement_days[i, step])
+                )
         approval = float(
-            t.approval_days[procedure] * lognormal_factor(d.z_approval[i, step], bo.approval_cv)
+            t.approval_days[procedure]
+            * lognormal_factor(d.z_approval[i, step], bo.approval_cv)
             * self.calendar.minutes_per_working_day
         )
         if approval > 0:

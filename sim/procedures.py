@@ -53,8 +53,11 @@ def build_procedures(scenario: Scenario, catalog: list[Procedure]) -> ProcedureT
         override = scenario.procedures.get(p.code)
         level = p.level
         if not scenario.geography.district_level and level == "district":
-            level = "province" if _moved_to_province(p.code, scenario.geography.district_procedures_to_province) \
+            level = (
+                "province"
+                if _moved_to_province(p.code, scenario.geography.district_procedures_to_province)
                 else "commune"
+            )
         values = {
             "deadline_days": p.deadline_days,
             "supplement_prob": p.supplement_prob,

@@ -151,7 +151,10 @@ class Supplements(_Strict):
 class Payment(_Strict):
     online_share: dict[Channel, Probability] = Field(
         default_factory=lambda: {
-            "self_service": 0.98, "online_with_visit": 0.90, "assisted": 0.88, "counter": 0.10,
+            "self_service": 0.98,
+            "online_with_visit": 0.90,
+            "assisted": 0.88,
+            "counter": 0.10,
             "postal": 0.50,
         }
     )
@@ -160,7 +163,10 @@ class Payment(_Strict):
 class ResultReturn(_Strict):
     electronic_share: dict[Channel, Probability] = Field(
         default_factory=lambda: {
-            "self_service": 0.92, "online_with_visit": 0.50, "assisted": 0.35, "counter": 0.05,
+            "self_service": 0.92,
+            "online_with_visit": 0.50,
+            "assisted": 0.35,
+            "counter": 0.05,
             "postal": 0.0,
         }
     )
@@ -344,7 +350,8 @@ def check_references(scenario: Scenario, catalog: list[Procedure]) -> None:
             errors.append(f"interlinked.{name}: no inter-linked group {name!r}; groups: {sorted(linked)}")
     if errors:
         raise ScenarioError(
-            f"{scenario.source or scenario.name}: {len(errors)} invalid reference(s)\n  " + "\n  ".join(errors)
+            f"{scenario.source or scenario.name}: {len(errors)} invalid reference(s)\n  "
+            + "\n  ".join(errors)
         )
 
 

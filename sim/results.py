@@ -1,0 +1,154 @@
+"""Writing a run's results folder, atomically: a reader never sees a half-written run.
+
+Everything goes into a hidden temporary folder beside the target, which is renamed into place last.
+Every run records what produced it (STRESS-DES): the resolved scenario, seed, versions and command.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import sys
+import uuid
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dvclab.catalog import Procedure
+from sim.experiment import Experiment, confidence_interval
+from sim.kpis import HOURLY_COLUMNS
+from sim.procedures import build_procedures
+from sim.scenario import resolved_dict
+
+VERSIONED = ("dvclab", "simpy", "numpy", "pydantic", "holidays")
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for package in VERSIONED:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def new_run_id() -> str:
+    now = dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def write_results(
+    experiment: Experiment, catalog: list[Procedure], out_root: Path, command: list[str] | None = None
+) -> Path:
+    scenario = experiment.scenario
+    run_id = new_run_id()
+    final = out_root / scenario.name / run_id
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = final.parent / f".{run_id}.partial"
+    staging.mkdir()
+    try:
+        _write_all(experiment, catalog, staging, run_id, command or sys.argv)
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+def _write_all(
+    experiment: Experiment, catalog: list[Procedure], folder: Path, run_id: str, command: list[str]
+) -> None:
+    scenario = experiment.scenario
+    summary = experiment.summary()
+    manifest = {
+        "kind": "sim",
+        "run_id": run_id,
+        "scenario_name": scenario.name,
+        "scenario_file": scenario.source,
+        "scenario": resolved_dict(scenario),
+        "seed": scenario.run.seed,
+        "replications": experiment.replications,
+        "horizon_days": scenario.run.horizon_days,
+        "warmup": {"mode": scenario.startup.mode, "days": scenario.startup.warmup_days},
+        "command": command,
+        "versions": versions(),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    (folder / "manifest.json").write_text(
+        json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8"
+    )
+    kpis = {name: estimate.as_dict() for name, estimate in summary.items()}
+    (folder / "kpis.json").write_text(json.dumps(kpis, indent=2), encoding="utf-8")
+    _write_csv(
+        folder / "kpis.csv",
+        ["kpi", "mean", "ci_low", "ci_high", "unit"],
+        [[name, e.mean, e.ci_low, e.ci_high, e.unit] for name, e in summary.items()],
+    )
+    names = experiment.kpi_names()
+    _write_csv(
+        folder / "replications.csv",
+        ["replication", *names],
+        [[r, *(o.kpis[name] for name in names)] for r, o in enumerate(experiment.outputs)],
+    )
+
+    # hourly arrival forecast (mean over replications): the load tests' forecast shape replays it
+    hourly = np.mean([o.arrivals_by_hour for o in experiment.outputs], axis=0)
+    start = dt.datetime.combine(scenario.run.start_date, dt.time())
+    rows = []
+    for h in range(hourly.shape[0]):
+        moment = start + dt.timedelta(hours=h)
+        rows.append([moment.isoformat(), moment.hour, moment.weekday(), *np.round(hourly[h], 3)])
+    _write_csv(folder / "arrivals_by_hour.csv", ["datetime", "hour", "weekday", *HOURLY_COLUMNS], rows)
+
+    backlog = np.array([o.backlog_by_day for o in experiment.outputs])
+    rows = []
+    for day in range(backlog.shape[1]):
+        e = confidence_interval(backlog[:, day])
+        rows.append(
+            [(scenario.run.start_date + dt.timedelta(days=day)).isoformat(), e.mean, e.ci_low, e.ci_high]
+        )
+    _write_csv(folder / "backlog_by_day.csv", ["date", "mean", "ci_low", "ci_high"], rows)
+
+    table = build_procedures(scenario, catalog)
+    overdue = np.sum([o.overdue_by_procedure for o in experiment.outputs], axis=0)
+    total = np.sum([o.dossiers_by_procedure for o in experiment.outputs], axis=0)
+    top = np.argsort(-overdue, kind="stable")[:10]
+    _write_csv(
+        folder / "overdue_top_procedures.csv",
+        [
+            "code",
+            "name",
+            "group",
+            "level",
+            "dossiers_per_replication",
+            "overdue_per_replication",
+            "overdue_rate",
+        ],
+        [
+            [
+                table.codes[k],
+                table.names[k],
+                table.groups[k],
+                table.levels[k],
+                round(total[k] / experiment.replications, 1),
+                round(overdue[k] / experiment.replications, 1),
+                round(overdue[k] / total[k], 4) if total[k] else 0.0,
+            ]
+            for k in top
+            if overdue[k] > 0
+        ],
+    )
