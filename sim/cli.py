@@ -107,7 +107,8 @@ def run_command(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     n = scenario.run.replications
     console.print(
-        f"[bold]{scenario.name}[/]: {n} replication(s) of {scenario.run.horizon_days} days, seed {scenario.run.seed}"
+        f"[bold]{scenario.name}[/]: {n} replication(s) of {scenario.run.horizon_days} days, "
+        f"seed {scenario.run.seed}"
     )
     columns = (TextColumn("replications"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
