@@ -1,0 +1,257 @@
+"""Passwords, login throttling and bearer tokens.
+
+Login throttling reserves an attempt *before* the password is checked, with one conditional UPDATE
+(`failures < T`), so a burst of concurrent guesses can never evaluate more than T passwords: there is
+no check-then-act window. Unknown identifiers get a throttle row and a dummy hash too, so they answer
+with the same status, body and timing as a known account with a wrong password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from portal.db import Database
+from portal.errors import ApiError, Unavailable
+from portal.models import Account, AuditEvent, AuthSession, LoginThrottle, utcnow
+from portal.ratelimit import client_ip
+from portal.settings import Settings
+
+bearer = HTTPBearer(auto_error=False, description="Token from POST /api/v1/auth/login")
+
+
+class PasswordService:
+    """argon2id in a bounded thread pool: never on the event loop, never more than `hash_workers`
+    hashes in memory at once, and a bounded queue beyond which logins get 503 (C22)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.hasher = PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_cost=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+        )
+        self.pool = ThreadPoolExecutor(max_workers=settings.hash_workers, thread_name_prefix="argon2")
+        self.capacity = settings.hash_workers + settings.hash_queue
+        self.inflight = 0
+        self.dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if self.inflight >= self.capacity:
+            raise Unavailable("too many logins in progress; retry shortly", 1)
+        self.inflight += 1
+        try:
+            yield
+        finally:
+            self.inflight -= 1
+
+    def _verify(self, hashed: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(hashed, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    async def verify(self, hashed: str | None, password: str) -> bool:
+        """Always runs one full hash, whether or not the account exists (no quick exit)."""
+        loop = asyncio.get_running_loop()
+        ok = await loop.run_in_executor(self.pool, self._verify, hashed or self.dummy_hash, password)
+        return ok and hashed is not None
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, self.hasher.hash, password)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def audit(session: Session, event: str, subject: str = "", ip: str = "", detail: str = "") -> None:
+    session.add(AuditEvent(event=event, subject=subject[:100], client_ip=ip[:64], detail=detail[:300]))
+
+
+def write_audit(db: Database, event: str, subject: str = "", ip: str = "", detail: str = "") -> None:
+    with db.write() as session:
+        audit(session, event, subject, ip, detail)
+
+
+def _insert_ignore(session: Session, identifier: str) -> None:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(LoginThrottle).values(identifier=identifier, failures=0, locked_until=None)
+    session.execute(statement.on_conflict_do_nothing(index_elements=["identifier"]))
+
+
+def reserve_attempt(db: Database, identifier: str, settings: Settings) -> datetime | None:
+    """Count this attempt as a failure up front. Returns None when allowed, or the lock's end."""
+    now = utcnow()
+    with db.write() as session:
+        _insert_ignore(session, identifier)
+        # An expired lock starts a fresh count.
+        session.execute(
+            update(LoginThrottle)
+            .where(
+                LoginThrottle.identifier == identifier,
+                LoginThrottle.locked_until.is_not(None),
+                LoginThrottle.locked_until <= now,
+            )
+            .values(failures=0, locked_until=None)
+        )
+        lock_end = now + timedelta(minutes=settings.lockout_minutes)
+        threshold = settings.lockout_threshold
+        result = session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.identifier == identifier, LoginThrottle.failures < threshold)
+            .values(
+                failures=LoginThrottle.failures + 1,
+                locked_until=_lock_if_full(threshold, lock_end),
+            )
+        )
+        if result.rowcount == 1:
+            return None
+        locked = session.scalar(
+            select(LoginThrottle.locked_until).where(LoginThrottle.identifier == identifier)
+        )
+        return locked or lock_end
+
+
+def _lock_if_full(threshold: int, lock_end: datetime):  # type: ignore[no-untyped-def]
+    from sqlalchemy import case
+
+    return case((LoginThrottle.failures + 1 >= threshold, lock_end), else_=LoginThrottle.locked_until)
+
+
+def release_attempt(db: Database, identifier: str) -> None:
+    """Undo a reservation when the attempt could not be evaluated (a dependency failed)."""
+    with db.write() as session:
+        session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.identifier == identifier, LoginThrottle.failures > 0)
+            .values(failures=LoginThrottle.failures - 1, locked_until=None)
+        )
+
+
+def find_account(db: Database, national_id: str) -> Account | None:
+    with db.read() as session:
+        return session.scalar(select(Account).where(Account.national_id == national_id))
+
+
+def record_failure(db: Database, identifier: str, ip: str, settings: Settings) -> None:
+    with db.write() as session:
+        audit(session, "bad_password", identifier, ip)
+        failures = session.scalar(
+            select(LoginThrottle.failures).where(LoginThrottle.identifier == identifier)
+        )
+        if failures is not None and failures >= settings.lockout_threshold:
+            audit(
+                session,
+                "account_locked",
+                identifier,
+                ip,
+                f"{failures} failed attempts; locked {settings.lockout_minutes} min",
+            )
+
+
+def open_session(db: Database, account: Account, settings: Settings, new_hash: str | None) -> str:
+    """Reset the failure count and issue a fresh token (a new one at every login, ASVS 7.2.4)."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    with db.write() as session:
+        session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.identifier == account.national_id)
+            .values(failures=0, locked_until=None)
+        )
+        if new_hash:
+            session.execute(update(Account).where(Account.id == account.id).values(password_hash=new_hash))
+        session.add(
+            AuthSession(
+                token_hash=token_hash(token),
+                account_id=account.id,
+                created_at=now,
+                expires_at=now + timedelta(seconds=settings.token_ttl_s),
+            )
+        )
+    return token
+
+
+def close_session(db: Database, hashed: str) -> None:
+    with db.write() as session:
+        session.execute(delete(AuthSession).where(AuthSession.token_hash == hashed))
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    id: int
+    national_id: str
+    role: str
+    pool: str | None
+    token_hash: str
+
+
+def _lookup(db: Database, hashed: str) -> Principal | None:
+    with db.read() as session:
+        row = session.execute(
+            select(Account.id, Account.national_id, Account.role, Account.pool)
+            .join(AuthSession, AuthSession.account_id == Account.id)
+            .where(AuthSession.token_hash == hashed, AuthSession.expires_at > utcnow())
+        ).first()
+    return Principal(row[0], row[1], row[2], row[3], hashed) if row else None
+
+
+_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+async def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    if credentials is None or not credentials.credentials or len(credentials.credentials) > 200:
+        raise ApiError(401, "Unauthorized", "a valid bearer token is required", _UNAUTHORIZED)
+    db: Database = request.app.state.db
+    principal = await run_in_threadpool(_lookup, db, token_hash(credentials.credentials))
+    if principal is None:
+        raise ApiError(401, "Unauthorized", "the token is invalid, expired or logged out", _UNAUTHORIZED)
+    return principal
+
+
+def require(role: str, limit: str = "api"):  # type: ignore[no-untyped-def]
+    """Dependency: a token of `role` (403 otherwise), charged against the account's `limit` quota."""
+
+    async def dependency(
+        request: Request, response: Response, principal: Annotated[Principal, Depends(current_principal)]
+    ) -> Principal:
+        if principal.role != role:
+            db: Database = request.app.state.db
+            ip = client_ip(request, request.app.state.settings.trusted_proxies)
+            await run_in_threadpool(
+                write_audit,
+                db,
+                "forbidden_role",
+                principal.national_id,
+                ip,
+                f"{principal.role} token on {role} route {request.url.path}"[:300],
+            )
+            raise ApiError(403, "Forbidden", f"this route is for {role} accounts")
+        headers = await request.app.state.limiter.hit(limit, f"account:{principal.id}")
+        response.headers.update(headers)
+        return principal
+
+    dependency.__name__ = f"require_{role}"
+    return dependency

@@ -1,0 +1,571 @@
+"""Dossier (hồ sơ) services: synchronous, one transaction each, run off the event loop.
+
+Every state change is a conditional UPDATE (`WHERE status IN (...)`), so two concurrent requests can
+never both apply the same transition; the loser re-reads and gets the idempotent answer or a 409.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from portal.auth import Principal, audit
+from portal.db import Database
+from portal.errors import ApiError
+from portal.models import (
+    APPROVED,
+    DECIDED,
+    DRAFT,
+    RECEIVED,
+    RETURNED,
+    SUBMITTED,
+    SUPPLEMENT,
+    Dossier,
+    DossierFile,
+    Payment,
+    PaymentEvent,
+    StatusEvent,
+    utcnow,
+)
+
+NOT_FOUND = ApiError(404, "Not found", "no such dossier")
+
+
+def new_receipt_code() -> str:
+    """80 random bits in base32 (ASVS 6.6.3 asks for at least 64): 'HS' + 16 characters."""
+    return "HS" + base64.b32encode(secrets.token_bytes(10)).decode()
+
+
+def request_fingerprint(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """Deadline: `days` working days (Mon–Fri) after `start`, at the end of that day."""
+    day = start.date()
+    remaining = days
+    while remaining > 0 or day.weekday() >= 5:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            remaining -= 1
+    return datetime.combine(day, time(23, 59, 59))
+
+
+def is_overdue(d: Dossier, now: datetime | None = None) -> bool:
+    if d.due_at is None:
+        return False
+    finished = d.decided_at if d.status in DECIDED else None
+    return (finished or now or utcnow()) > d.due_at
+
+
+def summary(d: Dossier) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "procedure_code": d.procedure_code,
+        "status": d.status,
+        "receipt_code": d.receipt_code,
+        "fee_vnd": d.fee_vnd,
+        "paid": d.paid,
+        "file_count": d.file_count,
+        "created_at": d.created_at,
+        "submitted_at": d.submitted_at,
+        "due_at": d.due_at,
+        "overdue": is_overdue(d),
+    }
+
+
+def payment_info(p: Payment) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "dossier_id": p.dossier_id,
+        "amount_vnd": p.amount_vnd,
+        "currency": p.currency,
+        "status": p.status,
+        "gateway_ref": p.gateway_ref,
+        "checkout_url": p.checkout_url,
+        "created_at": p.created_at,
+        "paid_at": p.paid_at,
+    }
+
+
+def _own(session: Session, principal: Principal, dossier_id: int) -> Dossier:
+    query = select(Dossier).where(Dossier.id == dossier_id, Dossier.owner_id == principal.id)
+    dossier = session.scalar(query)
+    if dossier is None:
+        raise NOT_FOUND
+    return dossier
+
+
+def note_foreign_access(db: Database, principal: Principal, dossier_id: int, ip: str) -> None:
+    """After a 404: if the dossier exists but belongs to someone else, that is a BOLA probe."""
+    with db.read() as session:
+        exists = session.scalar(select(Dossier.id).where(Dossier.id == dossier_id))
+    if exists is not None:
+        with db.write() as session:
+            audit(session, "foreign_dossier", principal.national_id, ip, f"dossier {dossier_id}")
+
+
+# --- citizen -----------------------------------------------------------------------------------------
+
+
+def create(
+    db: Database, principal: Principal, procedure: dict[str, Any], body: dict[str, Any], key: str
+) -> tuple[dict[str, Any], bool]:
+    fingerprint = request_fingerprint(body)
+    try:
+        with db.write() as session:
+            dossier = Dossier(
+                owner_id=principal.id,
+                procedure_code=procedure["code"],
+                pool=f"{procedure['level']}.{procedure['agency']}",
+                status=DRAFT,
+                idempotency_key=key,
+                request_hash=fingerprint,
+                delivery=body["delivery"],
+                note=body["note"],
+                fee_vnd=procedure["fee_vnd"],
+                created_at=utcnow(),
+            )
+            session.add(dossier)
+            session.flush()
+            return summary(dossier), True
+    except IntegrityError:
+        pass  # the key was used before (or concurrently): answer with the first dossier
+    with db.read() as session:
+        existing = session.scalar(
+            select(Dossier).where(Dossier.owner_id == principal.id, Dossier.idempotency_key == key)
+        )
+    if existing is None:
+        raise ApiError(409, "Conflict", "the dossier could not be created; retry")
+    if existing.request_hash != fingerprint:
+        raise ApiError(
+            422, "Unprocessable content", "this Idempotency-Key was already used with a different request"
+        )
+    return summary(existing), False
+
+
+def list_mine(db: Database, principal: Principal, page: int, page_size: int) -> dict[str, Any]:
+    with db.read() as session:
+        where = Dossier.owner_id == principal.id
+        total = session.scalar(select(func.count()).select_from(Dossier).where(where)) or 0
+        rows = session.scalars(
+            select(Dossier)
+            .where(where)
+            .order_by(Dossier.id.desc())
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).all()
+    return {"items": [summary(d) for d in rows], "page": page, "page_size": page_size, "total": total}
+
+
+def _detail(session: Session, d: Dossier) -> dict[str, Any]:
+    files = session.execute(
+        select(
+            DossierFile.id,
+            DossierFile.filename,
+            DossierFile.media_type,
+            DossierFile.size,
+            DossierFile.sha256,
+            DossierFile.created_at,
+        )
+        .where(DossierFile.dossier_id == d.id)
+        .order_by(DossierFile.id)
+    ).all()
+    payment = session.scalar(select(Payment).where(Payment.dossier_id == d.id))
+    history = session.execute(
+        select(StatusEvent.status, StatusEvent.at)
+        .where(StatusEvent.dossier_id == d.id)
+        .order_by(StatusEvent.id)
+    ).all()
+    return {
+        **summary(d),
+        "owner_id": d.owner_id,
+        "delivery": d.delivery,
+        "note": d.note,
+        "officer_note": d.officer_note,
+        "received_at": d.received_at,
+        "decided_at": d.decided_at,
+        "returned_at": d.returned_at,
+        "result_channel": d.result_channel,
+        "files": [dict(f._mapping) for f in files],
+        "payment": payment_info(payment) if payment else None,
+        "history": [{"status": h.status, "at": h.at} for h in history],
+    }
+
+
+def detail(db: Database, principal: Principal, dossier_id: int) -> dict[str, Any]:
+    with db.read() as session:
+        return _detail(session, _own(session, principal, dossier_id))
+
+
+def read_file(db: Database, principal: Principal, dossier_id: int, file_id: int) -> tuple[bytes, str, str]:
+    with db.read() as session:
+        row = session.execute(
+            select(DossierFile.content, DossierFile.media_type, DossierFile.filename)
+            .join(Dossier, Dossier.id == DossierFile.dossier_id)
+            .where(DossierFile.id == file_id, Dossier.id == dossier_id, Dossier.owner_id == principal.id)
+        ).first()
+    if row is None:
+        raise ApiError(404, "Not found", "no such file")
+    return row[0], row[1], row[2]
+
+
+def store_file(
+    db: Database,
+    principal: Principal,
+    dossier_id: int,
+    filename: str,
+    media_type: str,
+    content: bytes,
+    max_files: int,
+    max_bytes: int,
+) -> dict[str, Any]:
+    size = len(content)
+    with db.write() as session:
+        # Count and quota are reserved by one conditional UPDATE, so concurrent uploads cannot pass
+        # the limits together (ASVS 5.2.4).
+        result = session.execute(
+            update(Dossier)
+            .where(
+                Dossier.id == dossier_id,
+                Dossier.owner_id == principal.id,
+                Dossier.status.in_((DRAFT, SUPPLEMENT)),
+                Dossier.file_count < max_files,
+                Dossier.file_bytes + size <= max_bytes,
+            )
+            .values(file_count=Dossier.file_count + 1, file_bytes=Dossier.file_bytes + size)
+        )
+        if result.rowcount != 1:
+            dossier = _own(session, principal, dossier_id)
+            if dossier.status not in (DRAFT, SUPPLEMENT):
+                raise ApiError(409, "Conflict", f"files cannot be added to a {dossier.status} dossier")
+            if dossier.file_count >= max_files:
+                raise ApiError(
+                    422,
+                    "Unprocessable content",
+                    f"a dossier holds at most {max_files} files",
+                    kind="too-many-files",
+                )
+            raise ApiError(
+                413, "Content too large", f"the dossier's files may total at most {max_bytes} bytes"
+            )
+        record = DossierFile(
+            dossier_id=dossier_id,
+            filename=filename,
+            media_type=media_type,
+            size=size,
+            sha256=hashlib.sha256(content).hexdigest(),
+            content=content,
+            created_at=utcnow(),
+        )
+        session.add(record)
+        session.flush()
+        return {
+            "id": record.id,
+            "filename": filename,
+            "media_type": media_type,
+            "size": size,
+            "sha256": record.sha256,
+            "created_at": record.created_at,
+        }
+
+
+def submit(db: Database, principal: Principal, dossier_id: int) -> tuple[dict[str, Any], bool]:
+    now = utcnow()
+    with db.write() as session:
+        dossier = _own(session, principal, dossier_id)
+        if dossier.status in (DRAFT, SUPPLEMENT):
+            if dossier.file_count == 0:
+                raise ApiError(409, "Conflict", "attach at least one document before submitting")
+            code = dossier.receipt_code or new_receipt_code()
+            result = session.execute(
+                update(Dossier)
+                .where(Dossier.id == dossier_id, Dossier.status.in_((DRAFT, SUPPLEMENT)))
+                .values(status=SUBMITTED, receipt_code=code, submitted_at=now)
+            )
+            if result.rowcount == 1:
+                session.add(StatusEvent(dossier_id=dossier_id, status=SUBMITTED, at=now))
+                return {
+                    "id": dossier_id,
+                    "status": SUBMITTED,
+                    "receipt_code": code,
+                    "submitted_at": now,
+                }, True
+            session.refresh(dossier)
+        if dossier.receipt_code and dossier.status not in (DRAFT, SUPPLEMENT):
+            # Already submitted: the same receipt code again (idempotent submit).
+            return {
+                "id": dossier_id,
+                "status": dossier.status,
+                "receipt_code": dossier.receipt_code,
+                "submitted_at": dossier.submitted_at,
+            }, False
+        raise ApiError(409, "Conflict", f"a {dossier.status} dossier cannot be submitted")
+
+
+def payment_precheck(
+    db: Database, principal: Principal, dossier_id: int
+) -> tuple[dict[str, Any] | None, int]:
+    with db.read() as session:
+        dossier = _own(session, principal, dossier_id)
+        if dossier.status == DRAFT or dossier.receipt_code is None:
+            raise ApiError(409, "Conflict", "submit the dossier before paying")
+        if dossier.fee_vnd <= 0:
+            raise ApiError(409, "Conflict", "this procedure has no fee")
+        payment = session.scalar(select(Payment).where(Payment.dossier_id == dossier_id))
+        return (payment_info(payment) if payment else None), dossier.fee_vnd
+
+
+def insert_payment(
+    db: Database, dossier_id: int, amount: int, gateway: dict[str, Any]
+) -> tuple[dict[str, Any], bool]:
+    try:
+        with db.write() as session:
+            payment = Payment(
+                dossier_id=dossier_id,
+                amount_vnd=amount,
+                currency="VND",
+                status="pending",
+                gateway_ref=gateway["payment_ref"],
+                checkout_url=gateway["checkout_url"],
+                created_at=utcnow(),
+            )
+            session.add(payment)
+            session.flush()
+            return payment_info(payment), True
+    except IntegrityError:
+        pass  # a concurrent request opened the intent first: one open intent per dossier (C18)
+    with db.read() as session:
+        existing = session.scalar(select(Payment).where(Payment.dossier_id == dossier_id))
+    if existing is None:
+        raise ApiError(409, "Conflict", "the payment could not be recorded; retry")
+    return payment_info(existing), False
+
+
+class CallbackRejected(ApiError):
+    pass
+
+
+def apply_callback(
+    db: Database, event_id: str, event_type: str, payment_ref: str, amount: int, currency: str
+) -> dict[str, Any]:
+    with db.write() as session:
+        payment = session.scalar(select(Payment).where(Payment.gateway_ref == payment_ref))
+        if payment is None:
+            raise CallbackRejected(422, "Unprocessable content", "unknown payment reference")
+        if payment.amount_vnd != amount or payment.currency != currency:
+            raise CallbackRejected(
+                422, "Unprocessable content", "amount or currency does not match the payment"
+            )
+        try:
+            with session.begin_nested():
+                session.add(PaymentEvent(event_id=event_id, payment_id=payment.id, received_at=utcnow()))
+        except IntegrityError:
+            # A replay (or a concurrent duplicate): acknowledged, nothing changes.
+            session.refresh(payment)
+            return {"event_id": event_id, "applied": False, "payment_status": payment.status}
+        applied = False
+        if event_type == "payment.succeeded":
+            now = utcnow()
+            result = session.execute(
+                update(Payment)
+                .where(Payment.id == payment.id, Payment.status == "pending")
+                .values(status="paid", paid_at=now)
+            )
+            if result.rowcount == 1:
+                session.execute(update(Dossier).where(Dossier.id == payment.dossier_id).values(paid=True))
+                applied = True
+        session.refresh(payment)
+        return {"event_id": event_id, "applied": applied, "payment_status": payment.status}
+
+
+def rate(db: Database, principal: Principal, dossier_id: int, score: int, comment: str) -> dict[str, Any]:
+    from portal.models import Rating
+
+    try:
+        with db.write() as session:
+            dossier = _own(session, principal, dossier_id)
+            if dossier.status not in DECIDED:
+                raise ApiError(409, "Conflict", "a dossier can be rated once it is decided")
+            session.add(Rating(dossier_id=dossier_id, score=score, comment=comment, created_at=utcnow()))
+            session.flush()
+    except IntegrityError:
+        raise ApiError(409, "Conflict", "this dossier is already rated") from None
+    return {"dossier_id": dossier_id, "score": score, "comment": comment}
+
+
+# --- public ------------------------------------------------------------------------------------------
+
+
+def track(db: Database, receipt_code: str) -> dict[str, Any]:
+    with db.read() as session:
+        d = session.scalar(select(Dossier).where(Dossier.receipt_code == receipt_code))
+    if d is None:
+        raise ApiError(404, "Not found", "no dossier has this receipt code")
+    return {
+        "receipt_code": receipt_code,
+        "procedure_code": d.procedure_code,
+        "status": d.status,
+        "submitted_at": d.submitted_at,
+        "due_at": d.due_at,
+        "overdue": is_overdue(d),
+    }
+
+
+# --- officer -----------------------------------------------------------------------------------------
+
+
+def _pool_filter(principal: Principal) -> list[Any]:
+    return [Dossier.pool == principal.pool] if principal.pool else []
+
+
+def queue(db: Database, principal: Principal, status: str, page: int, page_size: int) -> dict[str, Any]:
+    with db.read() as session:
+        where = [Dossier.status == status, *_pool_filter(principal)]
+        total = session.scalar(select(func.count()).select_from(Dossier).where(*where)) or 0
+        # Oldest first: the one-stop counter works its queue in order of submission.
+        rows = session.scalars(
+            select(Dossier)
+            .where(*where)
+            .order_by(Dossier.submitted_at, Dossier.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).all()
+    return {"items": [summary(d) for d in rows], "page": page, "page_size": page_size, "total": total}
+
+
+def transition(
+    db: Database,
+    principal: Principal,
+    dossier_id: int,
+    allowed: tuple[str, ...],
+    to: str,
+    values: dict[str, Any],
+    *,
+    require_paid: bool = False,
+) -> dict[str, Any]:
+    now = utcnow()
+    with db.write() as session:
+        dossier = session.scalar(select(Dossier).where(Dossier.id == dossier_id, *_pool_filter(principal)))
+        if dossier is None:
+            raise NOT_FOUND
+        if (
+            require_paid
+            and to == RETURNED
+            and dossier.status == APPROVED
+            and dossier.fee_vnd > 0
+            and not dossier.paid
+        ):
+            raise ApiError(409, "Conflict", "the fee is not paid yet")
+        values = dict(values)
+        if to == RECEIVED:
+            from portal.models import Procedure
+
+            deadline = (
+                session.scalar(
+                    select(Procedure.deadline_days).where(Procedure.code == dossier.procedure_code)
+                )
+                or 0
+            )
+            values.update(received_at=now, due_at=add_working_days(now, deadline))
+        result = session.execute(
+            update(Dossier)
+            .where(Dossier.id == dossier_id, Dossier.status.in_(allowed))
+            .values(status=to, officer_id=principal.id, **values)
+        )
+        if result.rowcount != 1:
+            raise ApiError(409, "Conflict", f"a {dossier.status} dossier cannot become {to}")
+        session.add(StatusEvent(dossier_id=dossier_id, status=to, at=now))
+        session.flush()
+        session.refresh(dossier)
+        return summary(dossier)
+
+
+def sync_feed(db: Database, cursor: int, limit: int) -> dict[str, Any]:
+    with db.read() as session:
+        rows = session.execute(
+            select(
+                StatusEvent.id,
+                Dossier.receipt_code,
+                Dossier.procedure_code,
+                StatusEvent.status,
+                StatusEvent.at,
+            )
+            .join(Dossier, Dossier.id == StatusEvent.dossier_id)
+            .where(StatusEvent.id > cursor)
+            .order_by(StatusEvent.id)
+            .limit(limit)
+        ).all()
+    items = [
+        {"cursor": r[0], "receipt_code": r[1], "procedure_code": r[2], "status": r[3], "at": r[4]}
+        for r in rows
+    ]
+    return {"items": items, "next_cursor": items[-1]["cursor"] if items else cursor}
+
+
+def statistics(db: Database) -> dict[str, Any]:
+    from portal.models import Procedure, Rating
+
+    now = utcnow()
+    with db.read() as session:
+        procedures = session.scalar(select(func.count()).select_from(Procedure)) or 0
+        full = (
+            session.scalar(
+                select(func.count()).select_from(Procedure).where(Procedure.online_level == "full")
+            )
+            or 0
+        )
+        by_status = {
+            s: n for s, n in session.execute(select(Dossier.status, func.count()).group_by(Dossier.status))
+        }
+        decided = (
+            session.scalar(select(func.count()).select_from(Dossier).where(Dossier.decided_at.is_not(None)))
+            or 0
+        )
+        on_time = (
+            session.scalar(
+                select(func.count())
+                .select_from(Dossier)
+                .where(Dossier.decided_at.is_not(None), Dossier.decided_at <= Dossier.due_at)
+            )
+            or 0
+        )
+        overdue_open = (
+            session.scalar(
+                select(func.count())
+                .select_from(Dossier)
+                .where(Dossier.status.in_((RECEIVED, SUPPLEMENT)), Dossier.due_at < now)
+            )
+            or 0
+        )
+        fee_dossiers = (
+            session.scalar(
+                select(func.count()).select_from(Dossier).where(Dossier.fee_vnd > 0, Dossier.status != DRAFT)
+            )
+            or 0
+        )
+        paid = session.scalar(select(func.count()).select_from(Dossier).where(Dossier.paid.is_(True))) or 0
+        ratings, average = session.execute(select(func.count(), func.avg(Rating.score))).one()
+    return {
+        "procedures": procedures,
+        "procedures_full_online": full,
+        "dossiers": sum(by_status.values()),
+        "by_status": by_status,
+        "decided": decided,
+        "decided_on_time": on_time,
+        "on_time_rate": round(on_time / decided, 4) if decided else None,
+        "overdue_open": overdue_open,
+        "fee_dossiers": fee_dossiers,
+        "paid_online": paid,
+        "ratings": ratings or 0,
+        "rating_average": round(float(average), 3) if average is not None else None,
+        "generated_at": now,
+    }

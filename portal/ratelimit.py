@@ -1,0 +1,117 @@
+"""Per-client rate limits on the `limits` library, shared across workers through Redis.
+
+Fails closed: when the store errs or is slow, the request gets 503 + Retry-After, never a pass and
+never a 500. Headers follow draft-ietf-httpapi-ratelimit-headers (RateLimit-Policy / RateLimit).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request, Response
+from limits import RateLimitItem, parse
+from limits.aio import storage as aio_storage
+from limits.aio import strategies
+
+from portal.errors import ApiError, Unavailable
+from portal.settings import Settings
+
+_STRATEGIES = {
+    "moving-window": strategies.MovingWindowRateLimiter,
+    "fixed-window": strategies.FixedWindowRateLimiter,
+    "sliding-window-counter": strategies.SlidingWindowCounterRateLimiter,
+}
+
+
+class RateLimited(ApiError):
+    def __init__(self, name: str, retry_after: int, headers: dict[str, str]) -> None:
+        super().__init__(
+            429,
+            "Too many requests",
+            f"rate limit '{name}' exceeded; retry after {retry_after} s",
+            {**headers, "Retry-After": str(retry_after)},
+            kind="quota-exceeded",
+        )
+
+
+def client_ip(request: Request, trusted: tuple[str, ...]) -> str:
+    """The socket peer, unless that peer is a trusted proxy: then the right-most untrusted hop of
+    X-Forwarded-For. A client-supplied X-Forwarded-For is ignored otherwise (ASVS 15.3.4)."""
+    peer = request.client.host if request.client else "unknown"
+    if not trusted or peer not in trusted:
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer
+        if hop not in trusted:
+            return hop
+    return peer
+
+
+class Limiter:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        if settings.redis_url:
+            timeout = settings.redis_timeout_s
+            self.storage: aio_storage.Storage = aio_storage.RedisStorage(
+                settings.redis_url,
+                implementation="redispy",
+                wrap_exceptions=True,
+                key_prefix="dvclab-portal",
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+            )
+        else:
+            self.storage = aio_storage.MemoryStorage()
+        self.strategy = _STRATEGIES[settings.rate_limit_strategy](self.storage)
+        self.items: dict[str, RateLimitItem] = {n: parse(t) for n, t in settings.rate_limits.items()}
+
+    def policy_header(self, name: str) -> str:
+        item = self.items[name]
+        return f'"{name}";q={item.amount};w={item.get_expiry()}'
+
+    async def hit(self, name: str, key: str) -> dict[str, str]:
+        """Consume one unit of quota (hit() is atomic, no test-then-hit); raise 429 when exhausted."""
+        item = self.items[name]
+        try:
+            allowed = await self.strategy.hit(item, name, key)
+            stats = await self.strategy.get_window_stats(item, name, key)
+        except Exception as exc:  # storage down or slow: fail closed
+            raise Unavailable("the rate-limit store is unavailable; retry shortly", 2) from exc
+        reset = max(1, math.ceil(stats.reset_time - time.time()))
+        headers = {
+            "RateLimit-Policy": self.policy_header(name),
+            "RateLimit": f'"{name}";r={max(0, stats.remaining)};t={reset}',
+        }
+        if not allowed:
+            raise RateLimited(name, reset, headers)
+        return headers
+
+    async def reset(self) -> None:
+        await self.storage.reset()
+
+    async def check_store(self) -> bool:
+        try:
+            return bool(await self.storage.check())
+        except Exception:
+            return False
+
+
+def limit_by_ip(name: str) -> Callable[[Request, Response], Awaitable[None]]:
+    """A FastAPI dependency charging the client IP's quota `name`."""
+
+    async def dependency(request: Request, response: Response) -> None:
+        limiter: Limiter = request.app.state.limiter
+        key = client_ip(request, limiter.settings.trusted_proxies)
+        headers = await limiter.hit(name, key)
+        response.headers.update(headers)
+        request.state.ratelimit_headers = headers  # for endpoints that build their own Response
+
+    dependency.__name__ = f"limit_{name}_by_ip"
+    return dependency

@@ -1,0 +1,208 @@
+"""Citizen routes: a citizen reaches only their own dossiers and files (404 for anyone else's)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Header, Path, Request, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from portal import dossiers
+from portal.auth import Principal, require, write_audit
+from portal.errors import ApiError
+from portal.routes.common import Page, PageSize, db_of, ip_of, settings_of
+from portal.schemas import (
+    IDEMPOTENCY_KEY,
+    DossierCreate,
+    DossierDetail,
+    DossierPage,
+    DossierSummary,
+    FileInfo,
+    PaymentInfo,
+    RatingRequest,
+    RatingResponse,
+    SubmitResponse,
+)
+from portal.uploads import safe_filename, sniff
+
+router = APIRouter(prefix="/api/v1/dossiers", tags=["citizen"])
+citizen = require("citizen")
+Citizen = Annotated[Principal, Depends(citizen)]
+DossierId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+async def _guarded(request: Request, principal: Principal, dossier_id: int, fn, *args):  # type: ignore[no-untyped-def]
+    """Run a service call; on 404 note a probe of someone else's dossier in the audit table."""
+    try:
+        return await run_in_threadpool(fn, *args)
+    except ApiError as error:
+        if error.status == 404:
+            await run_in_threadpool(
+                dossiers.note_foreign_access, db_of(request), principal, dossier_id, ip_of(request)
+            )
+        raise
+
+
+@router.post(
+    "",
+    response_model=DossierSummary,
+    status_code=201,
+    summary="Create a dossier (draft)",
+    responses={200: {"model": DossierSummary, "description": "replay of an earlier request"}},
+)
+async def create(
+    *,
+    body: DossierCreate,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[
+        str, Header(pattern=IDEMPOTENCY_KEY, description="client-chosen key, 8–64 characters")
+    ],
+    principal: Annotated[Principal, Depends(require("citizen", "dossier_create"))],
+) -> dict:
+    procedure = request.app.state.catalog.by_code.get(body.procedure_code)
+    if procedure is None:
+        raise ApiError(422, "Unprocessable content", "no procedure has this code", kind="validation-error")
+    result, created = await run_in_threadpool(
+        dossiers.create, db_of(request), principal, procedure, body.model_dump(), idempotency_key
+    )
+    if not created:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    return result
+
+
+@router.get("", response_model=DossierPage, summary="My dossiers")
+async def mine(*, request: Request, page: Page = 1, page_size: PageSize = 20, principal: Citizen) -> dict:
+    return await run_in_threadpool(dossiers.list_mine, db_of(request), principal, page, page_size)
+
+
+@router.get("/{dossier_id}", response_model=DossierDetail, summary="One of my dossiers")
+async def detail(*, request: Request, dossier_id: DossierId, principal: Citizen) -> dict:
+    return await _guarded(
+        request, principal, dossier_id, dossiers.detail, db_of(request), principal, dossier_id
+    )
+
+
+@router.post(
+    "/{dossier_id}/files",
+    response_model=FileInfo,
+    status_code=201,
+    summary="Attach a document",
+    description="One PDF, JPEG or PNG per request (multipart field `file`), at most 10 MiB by "
+    "default; type decided by magic bytes and extension.",
+)
+async def upload(
+    *,
+    request: Request,
+    dossier_id: DossierId,
+    file: Annotated[UploadFile, File(description="PDF, JPEG or PNG")],
+    principal: Annotated[Principal, Depends(require("citizen", "upload"))],
+) -> dict:
+    db, settings, ip = db_of(request), settings_of(request), ip_of(request)
+    filename = safe_filename(file.filename or "")
+    size = file.size if file.size is not None else settings.max_file_bytes + 1
+    if size > settings.max_file_bytes:
+        await run_in_threadpool(write_audit, db, "upload_refused", principal.national_id, ip, "too large")
+        raise ApiError(413, "Content too large", f"a file may be at most {settings.max_file_bytes} bytes")
+    head = await file.read(16)
+    media_type = sniff(head, filename)
+    if media_type is None:
+        await run_in_threadpool(write_audit, db, "upload_refused", principal.national_id, ip, "wrong type")
+        raise ApiError(
+            415,
+            "Unsupported media type",
+            "only PDF, JPEG and PNG documents with a matching extension are accepted",
+        )
+    content = head + await file.read()
+    return await _guarded(
+        request,
+        principal,
+        dossier_id,
+        dossiers.store_file,
+        db,
+        principal,
+        dossier_id,
+        filename,
+        media_type,
+        content,
+        settings.max_files_per_dossier,
+        settings.max_dossier_bytes,
+    )
+
+
+@router.get(
+    "/{dossier_id}/files/{file_id}",
+    response_class=Response,
+    summary="Download a document",
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "the file"}},
+)
+async def download(
+    *,
+    request: Request,
+    dossier_id: DossierId,
+    file_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    principal: Citizen,
+) -> Response:
+    content, media_type, filename = await _guarded(
+        request, principal, dossier_id, dossiers.read_file, db_of(request), principal, dossier_id, file_id
+    )
+    return Response(
+        content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.post(
+    "/{dossier_id}/submit",
+    response_model=SubmitResponse,
+    summary="Submit; returns a receipt code",
+    responses={201: {"model": SubmitResponse, "description": "submitted now"}},
+)
+async def submit(*, request: Request, response: Response, dossier_id: DossierId, principal: Citizen) -> dict:
+    result, changed = await _guarded(
+        request, principal, dossier_id, dossiers.submit, db_of(request), principal, dossier_id
+    )
+    response.status_code = 201 if changed else 200
+    return result
+
+
+@router.post(
+    "/{dossier_id}/payment",
+    response_model=PaymentInfo,
+    summary="Open the payment (fee from the server)",
+    responses={201: {"model": PaymentInfo, "description": "payment intent created"}},
+)
+async def pay(*, request: Request, response: Response, dossier_id: DossierId, principal: Citizen) -> dict:
+    db = db_of(request)
+    existing, fee = await _guarded(
+        request, principal, dossier_id, dossiers.payment_precheck, db, principal, dossier_id
+    )
+    if existing is not None:
+        return existing
+    # The gateway first: if it is down the client gets 503 and the portal has written nothing.
+    gateway = await request.app.state.gateway.create_payment(str(dossier_id), fee)
+    payment, created = await run_in_threadpool(dossiers.insert_payment, db, dossier_id, fee, gateway)
+    response.status_code = 201 if created else 200
+    return payment
+
+
+@router.post(
+    "/{dossier_id}/rating", response_model=RatingResponse, status_code=201, summary="Rate the service"
+)
+async def rate(*, body: RatingRequest, request: Request, dossier_id: DossierId, principal: Citizen) -> dict:
+    return await _guarded(
+        request,
+        principal,
+        dossier_id,
+        dossiers.rate,
+        db_of(request),
+        principal,
+        dossier_id,
+        body.score,
+        body.comment,
+    )

@@ -1,0 +1,101 @@
+"""Public routes: tracking by receipt code (status only), statistics, health, payment callback."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Request
+from starlette.concurrency import run_in_threadpool
+
+from portal import dossiers
+from portal.auth import write_audit
+from portal.errors import ApiError
+from portal.ratelimit import limit_by_ip
+from portal.routes.common import db_of, ip_of, settings_of
+from portal.schemas import RECEIPT_CODE, CallbackAck, Health, Statistics, TrackResponse
+from portal.signing import SignatureError, verify
+
+router = APIRouter(tags=["public"])
+
+_STATS_TTL_S = 5.0
+
+
+@router.get("/healthz", response_model=Health, summary="Ready to serve")
+async def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/api/v1/track/{receipt_code}",
+    response_model=TrackResponse,
+    summary="Track a dossier",
+    dependencies=[Depends(limit_by_ip("track"))],
+)
+async def track(*, request: Request, receipt_code: Annotated[str, Path(pattern=RECEIPT_CODE)]) -> dict:
+    return await run_in_threadpool(dossiers.track, db_of(request), receipt_code)
+
+
+@router.get(
+    "/api/v1/statistics",
+    response_model=Statistics,
+    summary="Public service statistics",
+    dependencies=[Depends(limit_by_ip("public"))],
+)
+async def statistics(*, request: Request) -> dict:
+    # Aggregates over every dossier: computed at most every few seconds per worker.
+    state = request.app.state
+    cached: tuple[float, dict[str, Any]] | None = getattr(state, "stats_cache", None)
+    if cached is None or time.monotonic() - cached[0] > _STATS_TTL_S:
+        cached = (time.monotonic(), await run_in_threadpool(dossiers.statistics, db_of(request)))
+        state.stats_cache = cached
+    return cached[1]
+
+
+@router.post(
+    "/api/v1/payments/callback",
+    response_model=CallbackAck,
+    tags=["payments"],
+    summary="Payment gateway callback (HMAC-signed)",
+    dependencies=[Depends(limit_by_ip("callback"))],
+)
+async def callback(
+    *,
+    request: Request,
+    webhook_id: Annotated[str, Header(max_length=100)],
+    webhook_timestamp: Annotated[str, Header(max_length=20)],
+    webhook_signature: Annotated[str, Header(max_length=1000)],
+) -> dict:
+    db, settings, ip = db_of(request), settings_of(request), ip_of(request)
+    raw = await request.body()
+    try:
+        verify(
+            settings.gateway_secret,
+            webhook_id,
+            webhook_timestamp,
+            webhook_signature,
+            raw,
+            settings.callback_tolerance_s,
+        )
+    except SignatureError as bad:
+        await run_in_threadpool(write_audit, db, "callback_rejected", webhook_id, ip, str(bad))
+        raise ApiError(401, "Unauthorized", "the callback signature is invalid or stale") from None
+    try:
+        event = json.loads(raw)
+        data = event["data"]
+        event_type, ref = str(event["type"]), str(data["payment_ref"])
+        amount, currency = data["amount_vnd"], str(data.get("currency", "VND"))
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            raise TypeError("amount_vnd")
+    except (ValueError, KeyError, TypeError):
+        raise ApiError(
+            422, "Unprocessable content", "the callback body is not a payment event", kind="validation-error"
+        ) from None
+    try:
+        return await run_in_threadpool(
+            dossiers.apply_callback, db, webhook_id, event_type, ref, amount, currency
+        )
+    except dossiers.CallbackRejected as rejected:
+        await run_in_threadpool(write_audit, db, "callback_rejected", webhook_id, ip, rejected.detail)
+        raise

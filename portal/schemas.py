@@ -1,0 +1,196 @@
+"""Request and response bodies (the OpenAPI contract)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NATIONAL_ID = r"^[0-9]{12}$"  # CCCD: 12 digits
+RECEIPT_CODE = r"^HS[A-Z2-7]{16}$"
+IDEMPOTENCY_KEY = r"^[A-Za-z0-9_\-]{8,64}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProcedureSummary(BaseModel):
+    code: str
+    name: str
+    group: str
+    level: str
+    agency: str
+    online_level: str
+    deadline_days: int
+    fee_vnd: int
+
+
+class ProcedureDetail(ProcedureSummary):
+    requires_originals: bool
+
+
+class CatalogPage(BaseModel):
+    items: list[ProcedureSummary]
+    page: int
+    page_size: int
+    total: int
+
+
+class LoginRequest(Strict):
+    national_id: str = Field(pattern=NATIONAL_ID, description="12-digit citizen identity number (CCCD)")
+    password: str = Field(min_length=1, max_length=128)
+
+
+class LoginResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    role: str
+
+
+class DossierCreate(Strict):
+    procedure_code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9\-]+$")
+    delivery: Literal["electronic", "counter", "post"] = "electronic"
+    note: str = Field(default="", max_length=1000)
+
+
+class FileInfo(BaseModel):
+    id: int
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+
+class PaymentInfo(BaseModel):
+    id: int
+    dossier_id: int
+    amount_vnd: int
+    currency: str
+    status: str
+    gateway_ref: str
+    checkout_url: str
+    created_at: datetime
+    paid_at: datetime | None
+
+
+class StatusChange(BaseModel):
+    status: str
+    at: datetime
+
+
+class DossierSummary(BaseModel):
+    id: int
+    procedure_code: str
+    status: str
+    receipt_code: str | None
+    fee_vnd: int
+    paid: bool
+    file_count: int
+    created_at: datetime
+    submitted_at: datetime | None
+    due_at: datetime | None
+    overdue: bool
+
+
+class DossierDetail(DossierSummary):
+    owner_id: int
+    delivery: str
+    note: str
+    officer_note: str
+    received_at: datetime | None
+    decided_at: datetime | None
+    returned_at: datetime | None
+    result_channel: str | None
+    files: list[FileInfo]
+    payment: PaymentInfo | None
+    history: list[StatusChange]
+
+
+class DossierPage(BaseModel):
+    items: list[DossierSummary]
+    page: int
+    page_size: int
+    total: int
+
+
+class SubmitResponse(BaseModel):
+    id: int
+    status: str
+    receipt_code: str
+    submitted_at: datetime
+
+
+class RatingRequest(Strict):
+    score: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=1000)
+
+
+class RatingResponse(BaseModel):
+    dossier_id: int
+    score: int
+    comment: str
+
+
+class TrackResponse(BaseModel):
+    receipt_code: str
+    procedure_code: str
+    status: str
+    submitted_at: datetime | None
+    due_at: datetime | None
+    overdue: bool
+
+
+class Statistics(BaseModel):
+    procedures: int
+    procedures_full_online: int
+    dossiers: int
+    by_status: dict[str, int]
+    decided: int
+    decided_on_time: int
+    on_time_rate: float | None
+    overdue_open: int
+    fee_dossiers: int
+    paid_online: int
+    ratings: int
+    rating_average: float | None
+    generated_at: datetime
+
+
+class SupplementRequest(Strict):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class DecisionRequest(Strict):
+    outcome: Literal["approved", "rejected"]
+    note: str = Field(default="", max_length=1000)
+
+
+class ResultRequest(Strict):
+    channel: Literal["electronic", "counter", "post"]
+
+
+class SyncItem(BaseModel):
+    cursor: int
+    receipt_code: str | None
+    procedure_code: str
+    status: str
+    at: datetime
+
+
+class SyncFeed(BaseModel):
+    items: list[SyncItem]
+    next_cursor: int
+
+
+class CallbackAck(BaseModel):
+    event_id: str
+    applied: bool
+    payment_status: str
+
+
+class Health(BaseModel):
+    status: str
