@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 SUMMARY_FILE = "summary.json"
 SECURITY_FILE = "security.json"
@@ -204,6 +204,12 @@ class Kpi(_Strict):
     ci_low: float | None = None
     ci_high: float | None = None
     unit: str | None = None
+
+    @field_validator("mean", "ci_low", "ci_high")
+    @classmethod
+    def _nan_is_no_data(cls, value: float | None) -> float | None:
+        # The simulation writes NaN for a rate with no denominator (no land dossier finished, say).
+        return None if value is not None and math.isnan(value) else value
 
 
 class SimManifest(_Strict):

@@ -190,3 +190,13 @@ def test_load_rules_without_any_load_run_are_skipped(tmp_path, thresholds, check
     assert check(run, "--thresholds", rules) == 0
     assert "1 passed, 0 failed, 5 skipped" in check.stdout  # 4 load rules + 1 security rule
     assert check(run, "--thresholds", rules, "--require-all") == 2
+
+
+def test_sim_nan_is_no_data(tmp_path, thresholds, check):
+    # json.dumps writes NaN for a rate the simulation could not compute; that is no data, not a failure.
+    run = write_sim_run(tmp_path / "nd-1")
+    text = (run / "kpis.json").read_text().replace('"mean": 0.1,', '"mean": NaN,')
+    (run / "kpis.json").write_text(text)
+    rules = thresholds("sim:\n  nam-dinh-2024: ['overdue_rate_by_group.land < 0.15']\n")
+    assert check(run, "--thresholds", rules) == 0
+    assert "no data" in check.summary.read_text()
