@@ -245,11 +245,20 @@ class SimRun:
         return getattr(self.kpis[kpi], stat)
 
 
+def _sim_kpi_name(metric: str) -> str:
+    kpi, _, stat = metric.rpartition(".")
+    return kpi if stat in SIM_STATS else metric
+
+
+def is_sim_family_metric(metric: str) -> bool:
+    """A member of a dotted family (``overdue_rate_by_level.commune``), whose members vary by scenario."""
+    name = _sim_kpi_name(metric)
+    return any(name.startswith(family) and name != family for family in SIM_KPI_FAMILIES)
+
+
 def known_sim_metric(metric: str) -> bool:
     """Whether a sim metric is in the catalogue, for rules whose scenario has no run to look in."""
-    kpi, _, stat = metric.rpartition(".")
-    name = kpi if stat in SIM_STATS else metric
-    return name in SIM_KPIS or any(name.startswith(family) and name != family for family in SIM_KPI_FAMILIES)
+    return _sim_kpi_name(metric) in SIM_KPIS or is_sim_family_metric(metric)
 
 
 # --- bench/*.json -------------------------------------------------------------------------------------

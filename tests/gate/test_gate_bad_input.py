@@ -71,6 +71,13 @@ def test_unknown_sim_metric_names_the_kpis_file_and_a_close_name(tmp_path, thres
     assert "unknown metric 'overdue_rate.ci_mid'" in err
 
 
+def test_catalogued_sim_kpi_missing_from_a_run_is_bad_input(tmp_path, thresholds, check):
+    kpis = {"overdue_rate": {"mean": 0.02, "ci_low": 0.01, "ci_high": 0.03, "unit": "fraction"}}
+    run = write_sim_run(tmp_path / "nd-1", kpis=kpis)
+    err = _bad(check, run, "--thresholds", thresholds("sim:\n  nam-dinh-2024: ['on_time_rate > 0.96']\n"))
+    assert "sim.nam-dinh-2024[0]: unknown metric 'on_time_rate'" in err and "kpis.json" in err
+
+
 def test_unknown_sim_metric_without_a_run_to_look_in(tmp_path, thresholds, check):
     run = write_load_run(tmp_path / "r")
     err = _bad(check, run, "--thresholds", thresholds("sim:\n  nam-dinh-2024: ['overdue < 0.03']\n"))

@@ -200,3 +200,12 @@ def test_sim_nan_is_no_data(tmp_path, thresholds, check):
     rules = thresholds("sim:\n  nam-dinh-2024: ['overdue_rate_by_group.land < 0.15']\n")
     assert check(run, "--thresholds", rules) == 0
     assert "no data" in check.summary.read_text()
+
+
+def test_sim_family_member_missing_from_a_run_is_skipped(tmp_path, thresholds, check):
+    # ninh-binh-2025 has no district level: a rule on it is not evaluated there, and says so.
+    run = write_sim_run(tmp_path / "nd-1")
+    rules = thresholds("sim:\n  '*': ['overdue_rate_by_level.district < 0.05', 'overdue_rate < 0.03']\n")
+    assert check(run, "--thresholds", rules) == 0
+    assert "not reported by this run" in check.summary.read_text()
+    assert check(run, "--thresholds", rules, "--require-all") == 2
