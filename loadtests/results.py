@@ -360,9 +360,14 @@ def _is_sim_manifest(path: Path) -> bool:
         return False
 
 
+def _skipped_dir(name: str) -> bool:
+    """Hidden folders, runs still being written (staged as ``*.partial``), our outputs, baselines."""
+    return name.startswith(".") or name.endswith((".partial", ".tmp")) or name in SKIPPED_DIRS
+
+
 def _walk(root: Path) -> Iterable[tuple[Path, set[str]]]:
     for current, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS)
+        dirs[:] = sorted(d for d in dirs if not _skipped_dir(d))
         yield Path(current), set(files)
 
 

@@ -209,3 +209,15 @@ def test_sim_family_member_missing_from_a_run_is_skipped(tmp_path, thresholds, c
     assert check(run, "--thresholds", rules) == 0
     assert "not reported by this run" in check.summary.read_text()
     assert check(run, "--thresholds", rules, "--require-all") == 2
+
+
+def test_walk_skips_outputs_baselines_and_runs_being_written(tmp_path, thresholds, check):
+    root = tmp_path / "results"
+    write_load_run(root / "load" / "smoke-1")
+    for skipped in ("check", "baselines", ".staging", "sim/run-2.partial"):
+        (root / skipped).mkdir(parents=True)
+        (root / skipped / "kpis.json").write_text("{ half written")  # would be bad input if read
+    assert check(root, "--thresholds", thresholds("security: ['violations == 0']\n")) == 0
+    # named directly, a baseline folder is read
+    write_sim_run(root / "baselines" / "nd-1")
+    assert check(root / "baselines" / "nd-1", "--thresholds", thresholds("sim: {}\n")) == 0
