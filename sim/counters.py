@@ -12,18 +12,24 @@ from collections.abc import Generator
 import simpy
 
 from sim.calendar import WorkingCalendar
-from sim.servers import Servers
+from sim.servers import MonitoredServers, Servers
 
 
 class Counter:
     def __init__(
-        self, env: simpy.Environment, name: str, officers: int, calendar: WorkingCalendar | None = None
+        self,
+        env: simpy.Environment,
+        name: str,
+        officers: int,
+        calendar: WorkingCalendar | None = None,
+        monitored: bool = False,
     ) -> None:
         self.env = env
         self.name = name
         self.officers = officers
         self.calendar = calendar
-        self.desks = Servers(env, officers)
+        self.desks = (MonitoredServers if monitored else Servers)(env, officers)
+        self.waits: list[float] | None = [] if monitored else None  # calendar minutes, validation only
         self.busy_minutes = 0.0  # reception minutes started inside the counted window
         self.window = (float("-inf"), float("inf"))
 
@@ -44,6 +50,8 @@ class Counter:
         if turn is not None:
             yield turn
         start = env.now
+        if self.waits is not None:
+            self.waits.append(start - arrived)
         came_back = False
         calendar = self.calendar
         if calendar is not None and not calendar.is_open(start):

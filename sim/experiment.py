@@ -73,12 +73,12 @@ def confidence_interval(values: np.ndarray, name: str = "") -> Estimate:
     values = np.asarray(values, dtype=float)
     mean = float(values.mean())
     if len(values) < 2:
-        return Estimate(mean, mean, mean, unit_of(name))
+        return Estimate(mean, mean, mean, unit_of(name) if name else "")
     half = t95(len(values) - 1) * float(values.std(ddof=1)) / math.sqrt(len(values))
     low, high = mean - half, mean + half
-    if unit_of(name) == "fraction":
+    if name and unit_of(name) == "fraction":
         low, high = max(low, 0.0), min(high, 1.0)
-    return Estimate(mean, low, high, unit_of(name))
+    return Estimate(mean, low, high, unit_of(name) if name else "")
 
 
 def single_run(scenario: Scenario, catalog: list[Procedure], replication: int = 0) -> ReplicationOutput:

@@ -42,7 +42,16 @@ def lognormal_factor(z: np.ndarray, cv: float) -> np.ndarray:
 
 
 class ProvinceModel:
-    def __init__(self, scenario: Scenario, table: ProcedureTable, replication: int = 0) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        table: ProcedureTable,
+        replication: int = 0,
+        monitored: bool = False,
+        hot_path: bool = True,
+    ) -> None:
+        self.monitored = monitored  # integrate queue lengths (validation runs only: it costs time)
+        self.hot_path = hot_path  # False: every dossier runs as a process (to test that both agree)
         self.scenario = scenario
         self.table = table
         self.replication = replication
@@ -94,7 +103,9 @@ class ProvinceModel:
             else:
                 units = self.units(level)
             for unit in range(units):
-                counter = Counter(self.env, f"counter.{level}.{unit}", officers, self.calendar)
+                counter = Counter(
+                    self.env, f"counter.{level}.{unit}", officers, self.calendar, self.monitored
+                )
                 counter.window = self.window
                 self.counters.append(counter)
 
@@ -123,6 +134,7 @@ class ProvinceModel:
                 self.officers_of(name),
                 self.calendar,
                 self.scenario.back_office.discipline,
+                self.monitored,
             )
             pool.window = self.window
             self.pools[key] = pool
@@ -197,6 +209,16 @@ class ProvinceModel:
         self._pool_of_procedure = pool_of_procedure
         self._level_of_procedure = t.levels
 
+        # dossiers that can take the callback-driven hot path (see ``file_online``)
+        self.direct = (
+            ~np.asarray(self.visits)
+            & ~np.asarray(self.postal_in)
+            & ~np.asarray(self.supplement)
+            & ~self.interlinked
+            & (effort > 0)
+            & self.hot_path
+        ).tolist()
+
         # outcomes, filled in by the dossier processes
         self.received = [math.nan] * n
         self.due = [math.nan] * n
@@ -211,10 +233,44 @@ class ProvinceModel:
         """Releases each dossier at its arrival time."""
         env = self.env
         dossier = self.dossier
+        direct = self.direct
+        file_online = self.file_online
         for i, t in enumerate(self.dossiers.arrival.tolist()):
             if t > env.now:
                 yield env.timeout(t - env.now)
-            env.process(dossier(i))
+            if direct[i]:
+                file_online(i)
+            else:
+                env.process(dossier(i))
+
+    def file_online(self, i: int) -> None:
+        """The commonest journey without a process: filed online, one officer decides, no supplement.
+
+        Equivalent to ``dossier`` for such dossiers, but driven by callbacks: it saves the process's
+        start and end events on the simulator's hot path.
+        """
+        received = self.env.now
+        due = self.calendar.day_close[self._due_day(i, received)]
+        self.received[i] = received
+        self.due[i] = due
+        self._pool(self.pool_id[i], self.pool_unit[i]).handle(self.effort[i], due, self._decided, i)
+
+    def _due_day(self, i: int, received: float) -> int:
+        """The working day whose close is the dossier's deadline."""
+        calendar = self.calendar
+        deadline = self.deadline[i]
+        due_day = calendar.receipt_day(received) + deadline
+        if (
+            deadline == 0
+            and calendar.is_open(received)
+            and (received - self.cutoff) % MINUTES_PER_DAY < self.after_cutoff
+        ):
+            due_day += 1  # same-day procedures received late in the day are returned the next day
+        return due_day
+
+    def _decided(self, i: int, end: float) -> None:
+        approval = self.approval[i]
+        self.issued[i] = self.calendar.add_working(end, approval) if approval > 0 else end
 
     def _choose_counter(self, i: int) -> Counter:
         counter = self.counters[self.counter_id[i]]
@@ -239,13 +295,7 @@ class ProvinceModel:
             yield env.timeout(delivered - env.now)
         received = env.now
         self.received[i] = received
-        due_day = calendar.receipt_day(received) + self.deadline[i]
-        if (
-            self.deadline[i] == 0
-            and (received - self.cutoff) % MINUTES_PER_DAY < self.after_cutoff
-            and calendar.is_open(received)
-        ):
-            due_day += 1  # same-day procedures received late in the day are returned the next day
+        due_day = self._due_day(i, received)
         due = calendar.day_close[due_day]
         self.due[i] = due
 

@@ -58,3 +58,33 @@ class Servers:
             self._fifo.popleft().succeed()
             return
         self.free += 1
+
+
+class MonitoredServers(Servers):
+    """Servers that also integrate the queue length over time, for validation (Little's law)."""
+
+    __slots__ = ("area", "_last", "arrivals")
+
+    def __init__(self, env: simpy.Environment, capacity: int, priority: bool = False) -> None:
+        super().__init__(env, capacity, priority)
+        self.area = 0.0
+        self._last = env.now
+        self.arrivals = 0
+
+    def _advance(self) -> None:
+        now = self.env.now
+        self.area += self.waiting * (now - self._last)
+        self._last = now
+
+    def acquire(self, key: float = 0.0) -> simpy.Event | None:
+        self._advance()
+        self.arrivals += 1
+        return super().acquire(key)
+
+    def release(self) -> None:
+        self._advance()
+        super().release()
+
+    def mean_queue_length(self) -> float:
+        self._advance()
+        return self.area / self.env.now if self.env.now > 0 else 0.0

@@ -1,0 +1,61 @@
+"""Deterministic tests of the working calendar: holidays, make-up days and working-time arithmetic."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from sim.calendar import MINUTES_PER_DAY, WorkingCalendar
+
+SESSIONS = [(450, 690), (810, 1020)]  # 07:30-11:30, 13:30-17:00: 450 working minutes
+
+
+@pytest.fixture(scope="module")
+def calendar() -> WorkingCalendar:
+    return WorkingCalendar(dt.date(2024, 1, 1), 400, SESSIONS)
+
+
+def minute(calendar: WorkingCalendar, date: dt.date, hh: int, mm: int = 0) -> float:
+    return calendar.minute_of(date) + hh * 60 + mm
+
+
+def test_tet_and_public_holidays_are_closed(calendar: WorkingCalendar) -> None:
+    working = set(calendar.day_dates)
+    for day in range(8, 15):
+        assert dt.date(2024, 2, day) not in working  # Tết 2024, 8-14 Feb
+    for date in (dt.date(2024, 1, 1), dt.date(2024, 4, 18), dt.date(2024, 4, 30), dt.date(2024, 5, 1),
+                 dt.date(2024, 9, 2), dt.date(2024, 9, 3)):
+        assert date not in working
+    assert dt.date(2024, 5, 4) in working  # Saturday made up for 29 April
+    assert dt.date(2024, 5, 11) not in working  # an ordinary Saturday
+    assert calendar.minutes_per_working_day == 450
+
+
+def test_work_stops_at_lunch_and_overnight(calendar: WorkingCalendar) -> None:
+    friday = dt.date(2024, 3, 1)
+    start = minute(calendar, friday, 11, 0)
+    assert calendar.add_working(start, 30) == minute(calendar, friday, 11, 30)  # ends as lunch starts
+    assert calendar.add_working(start, 60) == minute(calendar, friday, 14, 0)
+    late = minute(calendar, friday, 16, 30)
+    monday = dt.date(2024, 3, 4)
+    assert calendar.add_working(late, 60) == minute(calendar, monday, 8, 0)  # over the weekend
+    night = minute(calendar, friday, 22, 0)
+    assert calendar.next_open(night) == minute(calendar, monday, 7, 30)
+    assert calendar.to_working(calendar.from_working(12_345.0)) == pytest.approx(12_345.0)
+
+
+def test_deadlines_count_working_days(calendar: WorkingCalendar) -> None:
+    thursday = dt.date(2024, 2, 1)
+    received = minute(calendar, thursday, 9, 0)
+    assert calendar.due_time(received, 0) == minute(calendar, thursday, 17, 0)
+    # 5 working days from Thu 1 Feb: Fri 2, Mon 5, Tue 6, Wed 7, then Tết closes 8-14, so Thu 15 Feb
+    assert calendar.due_time(received, 5) == minute(calendar, dt.date(2024, 2, 15), 17, 0)
+    # received after closing counts from the next working day
+    evening = minute(calendar, thursday, 20, 0)
+    assert calendar.due_time(evening, 0) == minute(calendar, dt.date(2024, 2, 2), 17, 0)
+
+
+def test_always_open_calendar_is_continuous() -> None:
+    calendar = WorkingCalendar(dt.date(2024, 1, 1), 10, SESSIONS, always_open=True)
+    assert calendar.add_working(100.0, 5 * MINUTES_PER_DAY) == 100.0 + 5 * MINUTES_PER_DAY
