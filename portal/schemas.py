@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 NATIONAL_ID = r"^[0-9]{12}$"  # CCCD: 12 digits
 RECEIPT_CODE = r"^HS[A-Z2-7]{16}$"
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9_\-]{8,64}$"
+
+# The database keeps naive UTC; answers carry the zone so they are RFC 3339 date-times.
+Timestamp = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=UTC))]
 
 
 class Strict(BaseModel):
@@ -62,7 +65,7 @@ class FileInfo(BaseModel):
     media_type: str
     size: int
     sha256: str
-    created_at: datetime
+    created_at: Timestamp
 
 
 class PaymentInfo(BaseModel):
@@ -73,13 +76,13 @@ class PaymentInfo(BaseModel):
     status: str
     gateway_ref: str
     checkout_url: str
-    created_at: datetime
-    paid_at: datetime | None
+    created_at: Timestamp
+    paid_at: Timestamp | None
 
 
 class StatusChange(BaseModel):
     status: str
-    at: datetime
+    at: Timestamp
 
 
 class DossierSummary(BaseModel):
@@ -90,9 +93,9 @@ class DossierSummary(BaseModel):
     fee_vnd: int
     paid: bool
     file_count: int
-    created_at: datetime
-    submitted_at: datetime | None
-    due_at: datetime | None
+    created_at: Timestamp
+    submitted_at: Timestamp | None
+    due_at: Timestamp | None
     overdue: bool
 
 
@@ -101,9 +104,9 @@ class DossierDetail(DossierSummary):
     delivery: str
     note: str
     officer_note: str
-    received_at: datetime | None
-    decided_at: datetime | None
-    returned_at: datetime | None
+    received_at: Timestamp | None
+    decided_at: Timestamp | None
+    returned_at: Timestamp | None
     result_channel: str | None
     files: list[FileInfo]
     payment: PaymentInfo | None
@@ -121,7 +124,7 @@ class SubmitResponse(BaseModel):
     id: int
     status: str
     receipt_code: str
-    submitted_at: datetime
+    submitted_at: Timestamp
 
 
 class RatingRequest(Strict):
@@ -139,8 +142,8 @@ class TrackResponse(BaseModel):
     receipt_code: str
     procedure_code: str
     status: str
-    submitted_at: datetime | None
-    due_at: datetime | None
+    submitted_at: Timestamp | None
+    due_at: Timestamp | None
     overdue: bool
 
 
@@ -157,7 +160,7 @@ class Statistics(BaseModel):
     paid_online: int
     ratings: int
     rating_average: float | None
-    generated_at: datetime
+    generated_at: Timestamp
 
 
 class SupplementRequest(Strict):
@@ -178,7 +181,7 @@ class SyncItem(BaseModel):
     receipt_code: str | None
     procedure_code: str
     status: str
-    at: datetime
+    at: Timestamp
 
 
 class SyncFeed(BaseModel):
