@@ -22,7 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, case, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -93,49 +93,54 @@ def write_audit(db: Database, event: str, subject: str = "", ip: str = "", detai
         audit(session, event, subject, ip, detail)
 
 
-def _insert_ignore(session: Session, identifier: str) -> None:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(LoginThrottle).values(identifier=identifier, failures=0, locked_until=None)
-    session.execute(statement.on_conflict_do_nothing(index_elements=["identifier"]))
+# Hot-path statements, built once: Core with bound parameters skips the ORM and re-compilation.
+_THROTTLE_ROW = {"identifier": bindparam("ident"), "failures": 0, "locked_until": None}
+_INSERT_IGNORE = {
+    "postgresql": postgresql.insert(LoginThrottle)
+    .values(_THROTTLE_ROW)
+    .on_conflict_do_nothing(index_elements=["identifier"]),
+    "sqlite": sqlite.insert(LoginThrottle)
+    .values(_THROTTLE_ROW)
+    .on_conflict_do_nothing(index_elements=["identifier"]),
+}
+_RESET_EXPIRED = (
+    update(LoginThrottle)
+    .where(
+        LoginThrottle.identifier == bindparam("ident"),
+        LoginThrottle.locked_until.is_not(None),
+        LoginThrottle.locked_until <= bindparam("now"),
+    )
+    .values(failures=0, locked_until=None)
+)
+# The reservation: one conditional UPDATE, so concurrent attempts cannot all pass a `failures < T` check.
+_RESERVE = (
+    update(LoginThrottle)
+    .where(LoginThrottle.identifier == bindparam("ident"), LoginThrottle.failures < bindparam("threshold"))
+    .values(
+        failures=LoginThrottle.failures + 1,
+        locked_until=case(
+            (LoginThrottle.failures + 1 >= bindparam("threshold"), bindparam("lock_end")),
+            else_=LoginThrottle.locked_until,
+        ),
+    )
+)
+_LOCKED_UNTIL = select(LoginThrottle.locked_until).where(LoginThrottle.identifier == bindparam("ident"))
 
 
 def reserve_attempt(db: Database, identifier: str, settings: Settings) -> datetime | None:
     """Count this attempt as a failure up front. Returns None when allowed, or the lock's end."""
     now = utcnow()
-    with db.write() as session:
-        _insert_ignore(session, identifier)
-        # An expired lock starts a fresh count.
-        session.execute(
-            update(LoginThrottle)
-            .where(
-                LoginThrottle.identifier == identifier,
-                LoginThrottle.locked_until.is_not(None),
-                LoginThrottle.locked_until <= now,
-            )
-            .values(failures=0, locked_until=None)
-        )
-        lock_end = now + timedelta(minutes=settings.lockout_minutes)
-        threshold = settings.lockout_threshold
-        result = session.execute(
-            update(LoginThrottle)
-            .where(LoginThrottle.identifier == identifier, LoginThrottle.failures < threshold)
-            .values(
-                failures=LoginThrottle.failures + 1,
-                locked_until=_lock_if_full(threshold, lock_end),
-            )
+    lock_end = now + timedelta(minutes=settings.lockout_minutes)
+    with db.write_conn() as conn:
+        conn.execute(_INSERT_IGNORE[conn.dialect.name], {"ident": identifier})
+        conn.execute(_RESET_EXPIRED, {"ident": identifier, "now": now})  # an expired lock starts afresh
+        result = conn.execute(
+            _RESERVE,
+            {"ident": identifier, "threshold": settings.lockout_threshold, "lock_end": lock_end},
         )
         if result.rowcount == 1:
             return None
-        locked = session.scalar(
-            select(LoginThrottle.locked_until).where(LoginThrottle.identifier == identifier)
-        )
-        return locked or lock_end
-
-
-def _lock_if_full(threshold: int, lock_end: datetime):  # type: ignore[no-untyped-def]
-    from sqlalchemy import case
-
-    return case((LoginThrottle.failures + 1 >= threshold, lock_end), else_=LoginThrottle.locked_until)
+        return conn.execute(_LOCKED_UNTIL, {"ident": identifier}).scalar() or lock_end
 
 
 def release_attempt(db: Database, identifier: str) -> None:
@@ -169,25 +174,30 @@ def record_failure(db: Database, identifier: str, ip: str, settings: Settings) -
             )
 
 
+_RESET_FAILURES = (
+    update(LoginThrottle)
+    .where(LoginThrottle.identifier == bindparam("ident"))
+    .values(failures=0, locked_until=None)
+)
+_NEW_SESSION = insert(AuthSession)
+
+
 def open_session(db: Database, account: Account, settings: Settings, new_hash: str | None) -> str:
     """Reset the failure count and issue a fresh token (a new one at every login, ASVS 7.2.4)."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    with db.write() as session:
-        session.execute(
-            update(LoginThrottle)
-            .where(LoginThrottle.identifier == account.national_id)
-            .values(failures=0, locked_until=None)
-        )
+    with db.write_conn() as conn:
+        conn.execute(_RESET_FAILURES, {"ident": account.national_id})
         if new_hash:
-            session.execute(update(Account).where(Account.id == account.id).values(password_hash=new_hash))
-        session.add(
-            AuthSession(
-                token_hash=token_hash(token),
-                account_id=account.id,
-                created_at=now,
-                expires_at=now + timedelta(seconds=settings.token_ttl_s),
-            )
+            conn.execute(update(Account).where(Account.id == account.id).values(password_hash=new_hash))
+        conn.execute(
+            _NEW_SESSION,
+            {
+                "token_hash": token_hash(token),
+                "account_id": account.id,
+                "created_at": now,
+                "expires_at": now + timedelta(seconds=settings.token_ttl_s),
+            },
         )
     return token
 
@@ -206,13 +216,16 @@ class Principal:
     token_hash: str
 
 
+_LOOKUP = (
+    select(Account.id, Account.national_id, Account.role, Account.pool)
+    .join(AuthSession, AuthSession.account_id == Account.id)
+    .where(AuthSession.token_hash == bindparam("token_hash"), AuthSession.expires_at > bindparam("now"))
+)
+
+
 def _lookup(db: Database, hashed: str) -> Principal | None:
-    with db.read() as session:
-        row = session.execute(
-            select(Account.id, Account.national_id, Account.role, Account.pool)
-            .join(AuthSession, AuthSession.account_id == Account.id)
-            .where(AuthSession.token_hash == hashed, AuthSession.expires_at > utcnow())
-        ).first()
+    with db.read_conn() as conn:
+        row = conn.execute(_LOOKUP, {"token_hash": hashed, "now": utcnow()}).first()
     return Principal(row[0], row[1], row[2], row[3], hashed) if row else None
 
 

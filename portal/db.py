@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.models import Base, Procedure
@@ -83,6 +83,18 @@ class Database:
     def read(self) -> Iterator[Session]:
         with self._reader.begin() as session:
             yield session
+
+    @contextmanager
+    def read_conn(self) -> Iterator[Connection]:
+        """A Core connection for hot read paths (no ORM unit of work)."""
+        with self.read_engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def write_conn(self) -> Iterator[Connection]:
+        """A Core transaction for hot write paths; committed on success."""
+        with self.write_engine.begin() as conn:
+            yield conn
 
     def create_schema(self) -> None:
         Base.metadata.create_all(self.write_engine)

@@ -13,7 +13,7 @@ import secrets
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -405,18 +405,25 @@ def rate(db: Database, principal: Principal, dossier_id: int, score: int, commen
 # --- public ------------------------------------------------------------------------------------------
 
 
+_TRACK = select(
+    Dossier.procedure_code, Dossier.status, Dossier.submitted_at, Dossier.due_at, Dossier.decided_at
+).where(Dossier.receipt_code == bindparam("code"))
+
+
 def track(db: Database, receipt_code: str) -> dict[str, Any]:
-    with db.read() as session:
-        d = session.scalar(select(Dossier).where(Dossier.receipt_code == receipt_code))
-    if d is None:
+    with db.read_conn() as conn:
+        row = conn.execute(_TRACK, {"code": receipt_code}).first()
+    if row is None:
         raise ApiError(404, "Not found", "no dossier has this receipt code")
+    finished = row.decided_at if row.status in DECIDED else None
+    overdue = row.due_at is not None and (finished or utcnow()) > row.due_at
     return {
         "receipt_code": receipt_code,
-        "procedure_code": d.procedure_code,
-        "status": d.status,
-        "submitted_at": d.submitted_at,
-        "due_at": d.due_at,
-        "overdue": is_overdue(d),
+        "procedure_code": row.procedure_code,
+        "status": row.status,
+        "submitted_at": row.submitted_at,
+        "due_at": row.due_at,
+        "overdue": overdue,
     }
 
 

@@ -1,0 +1,510 @@
+"""Benchmark of the reference portal on loopback: 1 and 2 uvicorn workers, side by side.
+
+Measures requests/s and p50/p95/p99 for catalog search (closed loop, then open loop at 80% of the
+measured maximum), public tracking by receipt code, and the full citizen journey (login → create →
+upload 1 file → submit → pay). Figures are printed and written atomically to
+``results/bench/portal.json``. Bounded in time (about two minutes).
+
+The load generator is a separate process (gevent + geventhttpclient, C-parsed HTTP/1.1 with
+keep-alive) so that it does not share an interpreter with the servers. All traffic stays on
+127.0.0.1. Every request comes from one IP, so the per-client rate limits are raised for the run
+(the limiter still runs on every request; with 2 workers through Redis).
+
+    .venv/bin/python benchmarks/bench_portal.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "results" / "bench" / "portal.json"
+RAISED = {
+    n: "100000000/minute"
+    for n in ("public", "track", "login_ip", "api", "dossier_create", "upload", "callback")
+}
+SEARCHES = [
+    "q=khai+sinh",
+    "q=dat+dai&level=district",
+    "q=chung+thuc",
+    "level=commune&page=3",
+    "group=land",
+    "online_level=full&page=2",
+    "q=dang+ky",
+    "q=giay+phep+xay+dung",
+    "q=ho+kinh+doanh&page_size=50",
+    "level=province&online_level=partial",
+    "q=tro+cap",
+    "q=cu+tru",
+    "q=ket+hon",
+    "page=40",
+    "q=X-CT",
+] + [f"page={p}&page_size=20" for p in range(1, 60)]
+PDF = b"%PDF-1.4\n" + b"0" * 20_000 + b"\n%%EOF\n"  # a 20 kB scanned document stand-in
+
+
+# --- load generator (runs in its own process, under gevent) ------------------------------------------
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    import numpy as np
+
+    if not samples:
+        return {"p50_ms": float("nan"), "p95_ms": float("nan"), "p99_ms": float("nan")}
+    p50, p95, p99 = np.percentile(np.asarray(samples) * 1000, [50, 95, 99])
+    return {"p50_ms": round(float(p50), 2), "p95_ms": round(float(p95), 2), "p99_ms": round(float(p99), 2)}
+
+
+def load_main(spec: dict[str, Any]) -> dict[str, Any]:
+    from gevent import monkey
+
+    monkey.patch_all()
+    import gevent
+    from gevent.pool import Pool
+    from geventhttpclient import HTTPClient
+
+    host, port = "127.0.0.1", spec["port"]
+    duration, concurrency, kind = spec["duration"], spec["concurrency"], spec["kind"]
+    latencies: list[float] = []
+    steps: dict[str, list[float]] = {}
+    statuses: dict[str, int] = {}
+    receipts: list[str] = []
+    done = 0
+
+    def count(status: int) -> None:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+
+    def client() -> HTTPClient:
+        return HTTPClient(host, port, concurrency=1, connection_timeout=10, network_timeout=30)
+
+    def get(c: HTTPClient, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        r = c.get(path, headers=headers or {})
+        body = r.read()
+        return r.status_code, body
+
+    def post(c: HTTPClient, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        r = c.request("POST", path, body=body, headers=headers)
+        data = r.read()
+        return r.status_code, data
+
+    def search_loop(i: int, deadline: float) -> None:
+        nonlocal done
+        c = client()
+        n = i
+        while time.perf_counter() < deadline:
+            path = "/api/v1/procedures?" + SEARCHES[n % len(SEARCHES)]
+            n += concurrency
+            t0 = time.perf_counter()
+            status, _ = get(c, path)
+            latencies.append(time.perf_counter() - t0)
+            count(status)
+            done += 1
+
+    def track_loop(i: int, deadline: float) -> None:
+        nonlocal done
+        c = client()
+        codes = spec["receipts"]
+        n = i
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            status, _ = get(c, f"/api/v1/track/{codes[n % len(codes)]}")
+            n += concurrency
+            latencies.append(time.perf_counter() - t0)
+            count(status)
+            done += 1
+
+    boundary = "dvclabbench"
+    multipart = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="giay-to.pdf"\r\n'
+            f"Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + PDF
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+
+    def timed(name: str, fn: Any, *args: Any) -> tuple[int, bytes]:
+        t0 = time.perf_counter()
+        status, body = fn(*args)
+        steps.setdefault(name, []).append(time.perf_counter() - t0)
+        count(status)
+        return status, body
+
+    def journey_loop(i: int, deadline: float) -> None:
+        nonlocal done
+        c = client()
+        n = i
+        json_h = {"Content-Type": "application/json"}
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            citizen = f"03609{(n % 200) + 1:07d}"
+            n += concurrency
+            status, body = timed(
+                "login",
+                post,
+                c,
+                "/api/v1/auth/login",
+                json.dumps({"national_id": citizen, "password": "Citizen@2024"}).encode(),
+                json_h,
+            )
+            if status != 200:
+                continue
+            auth = {"Authorization": "Bearer " + json.loads(body)["access_token"]}
+            status, body = timed(
+                "create",
+                post,
+                c,
+                "/api/v1/dossiers",
+                json.dumps({"procedure_code": "X-CT-0001"}).encode(),
+                {**json_h, **auth, "Idempotency-Key": os.urandom(12).hex()},
+            )
+            if status != 201:
+                continue
+            dossier = json.loads(body)["id"]
+            status, _ = timed(
+                "upload",
+                post,
+                c,
+                f"/api/v1/dossiers/{dossier}/files",
+                multipart,
+                {**auth, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+            )
+            if status != 201:
+                continue
+            status, body = timed("submit", post, c, f"/api/v1/dossiers/{dossier}/submit", b"", auth)
+            if status != 201:
+                continue
+            receipts.append(json.loads(body)["receipt_code"])
+            status, _ = timed("pay", post, c, f"/api/v1/dossiers/{dossier}/payment", b"", auth)
+            if status != 201:
+                continue
+            latencies.append(time.perf_counter() - t0)
+            done += 1
+
+    def open_loop(rate: float, deadline: float) -> None:
+        """Constant arrival rate; latency counted from the scheduled send time (no coordinated
+        omission)."""
+        nonlocal done
+        clients = [client() for _ in range(concurrency)]
+        free = list(clients)
+        pool = Pool(concurrency)
+        interval = 1.0 / rate
+        start = time.perf_counter()
+        k = 0
+
+        def one(scheduled: float, path: str) -> None:
+            nonlocal done
+            c = free.pop()
+            try:
+                status, _ = get(c, path)
+            finally:
+                free.append(c)
+            latencies.append(time.perf_counter() - scheduled)
+            count(status)
+            done += 1
+
+        while True:
+            scheduled = start + k * interval
+            if scheduled >= deadline:
+                break
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                gevent.sleep(delay)
+            pool.spawn(one, scheduled, "/api/v1/procedures?" + SEARCHES[k % len(SEARCHES)])
+            k += 1
+        pool.join(timeout=30)
+
+    start = time.perf_counter()
+    deadline = start + duration
+    if kind == "open":
+        open_loop(spec["rate"], deadline)
+    else:
+        loop = {"search": search_loop, "track": track_loop, "journey": journey_loop}[kind]
+        gevent.joinall([gevent.spawn(loop, i, deadline) for i in range(concurrency)], timeout=duration + 30)
+    elapsed = time.perf_counter() - start
+    result: dict[str, Any] = {
+        "kind": kind,
+        "concurrency": concurrency,
+        "seconds": round(elapsed, 2),
+        "completed": done,
+        "per_second": round(done / elapsed, 1),
+        "statuses": statuses,
+        **_percentiles(latencies),
+    }
+    if kind == "open":
+        result["offered_rate"] = spec["rate"]
+    if steps:
+        result["steps"] = {name: {"n": len(v), **_percentiles(v)} for name, v in steps.items()}
+    if kind == "journey":
+        result["receipts"] = receipts[:2000]
+    return result
+
+
+def run_load(spec: dict[str, Any]) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--load", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        timeout=spec["duration"] + 90,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"load generator failed: {out.stderr[-2000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+# --- servers ------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes], timeout_s: float = 40) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1, trust_env=False).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not become ready")
+
+
+def start_portal(
+    tmp: Path, workers: int, redis_url: str | None, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "dvclab.cli",
+        "portal",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--db",
+        f"sqlite:///{tmp / f'bench-{workers}-{port}.sqlite3'}",
+        "--demo-data",
+    ]
+    if redis_url:
+        command += ["--redis", redis_url]
+    for name, limit in RAISED.items():
+        command += ["--rate", f"{name}={limit}"]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DVCLAB_PORTAL_")}
+    environment.update(env)
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp / f"portal-{port}.log").open("wb"),
+        start_new_session=True,
+    )
+    wait_http(f"http://127.0.0.1:{port}", process)
+    return process, port
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+
+def start_redis(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is missing (bash .ci/system-deps.sh); it is needed for 2 workers")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(tmp),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return process, f"redis://127.0.0.1:{port}/0"
+        time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+def bench_config(
+    tmp: Path,
+    workers: int,
+    redis_url: str | None,
+    seconds: float,
+    env: dict[str, str],
+    journey_only: bool = False,
+) -> dict[str, Any]:
+    process, port = start_portal(tmp, workers, redis_url, env)
+    try:
+        result: dict[str, Any] = {"workers": workers}
+        run_load({"kind": "search", "port": port, "duration": 1.0, "concurrency": 8})  # warm-up
+        journey = run_load({"kind": "journey", "port": port, "duration": seconds, "concurrency": 16})
+        receipts = journey.pop("receipts")
+        result["journey"] = journey
+        if journey_only:
+            return result
+        result["search_max"] = run_load(
+            {"kind": "search", "port": port, "duration": seconds, "concurrency": 32}
+        )
+        rate = round(0.8 * result["search_max"]["per_second"])
+        result["search_at_80pct"] = run_load(
+            {"kind": "open", "port": port, "duration": seconds, "concurrency": 64, "rate": max(rate, 1)}
+        )
+        if receipts:
+            result["track"] = run_load(
+                {"kind": "track", "port": port, "duration": seconds, "concurrency": 32, "receipts": receipts}
+            )
+        return result
+    finally:
+        stop_group(process)
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    lines = []
+    for config in report["runs"]:
+        label = f"{config['workers']} worker{'s' if config['workers'] > 1 else ''}"
+        if config.get("label"):
+            label += f" ({config['label']})"
+        for name in ("search_max", "search_at_80pct", "track", "journey"):
+            r = config.get(name)
+            if not r:
+                continue
+            unit = "journeys/s" if name == "journey" else "rps"
+            errors = sum(v for k, v in r["statuses"].items() if not k.startswith("2"))
+            lines.append(
+                f"{label:<34} {name:<16} {r['per_second']:>9.1f} {unit:<10} p50 {r['p50_ms']:>7.2f} ms  "
+                f"p95 {r['p95_ms']:>7.2f} ms  p99 {r['p99_ms']:>7.2f} ms  non-2xx {errors}"
+            )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=6.0, help="duration of each measured phase")
+    parser.add_argument("--quick", action="store_true", help="2-second phases (a smoke run)")
+    parser.add_argument("--load", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.load:
+        print(json.dumps(load_main(json.loads(args.load))))
+        return 0
+    seconds = 2.0 if args.quick else args.seconds
+    if not 0.5 <= seconds <= 60:
+        print("bench_portal: --seconds must be within 0.5..60", file=sys.stderr)
+        return 2
+    from portal import stubs
+
+    started = time.time()
+    tmp = Path(tempfile.mkdtemp(prefix="dvclab-bench-portal-"))
+    helpers: list[subprocess.Popen[bytes]] = []
+    try:
+        gw, idp = free_port(), free_port()
+        # The gateway stub posts callbacks to whichever portal created the payment; the portals are
+        # not known yet, so in this benchmark callbacks are left out (pay = intent + gateway call).
+        helpers.append(stubs.spawn("gateway", gw))
+        helpers.append(stubs.spawn("idp", idp))
+        for port, process in zip((gw, idp), helpers, strict=True):
+            wait_http(f"http://127.0.0.1:{port}", process)
+        redis_process, redis_url = start_redis(tmp)
+        helpers.append(redis_process)
+        env = {
+            "DVCLAB_PORTAL_GATEWAY_URL": f"http://127.0.0.1:{gw}",
+            "DVCLAB_PORTAL_IDP_URL": f"http://127.0.0.1:{idp}",
+        }
+        runs = [bench_config(tmp, 1, None, seconds, env), bench_config(tmp, 2, redis_url, seconds, env)]
+        # The journey's cost is dominated by argon2id at OWASP's minimum profile (m=19 MiB, t=2: ~30 ms
+        # of CPU per login here). For comparison only: the same journey with a deliberately cheap hash.
+        cheap = {**env, "DVCLAB_PORTAL_ARGON2_TIME_COST": "1", "DVCLAB_PORTAL_ARGON2_MEMORY_KIB": "8192"}
+        for workers, redis in ((1, None), (2, redis_url)):
+            extra = bench_config(tmp, workers, redis, seconds, cheap, journey_only=True)
+            extra["label"] = "argon2 t=1 m=8MiB, comparison only"
+            runs.append(extra)
+    finally:
+        for process in helpers:
+            process.terminate()
+        for process in helpers:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    report = {
+        "benchmark": "portal",
+        "command": "python benchmarks/bench_portal.py"
+        + (" --quick" if args.quick else f" --seconds {seconds:g}"),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "seconds_per_phase": seconds,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "setup": {
+            "database": "SQLite (WAL, synchronous=FULL), a fresh file per run",
+            "rate_limits": "raised to 100000000/minute (all load is from 127.0.0.1); the limiter still runs",
+            "two_workers_store": "Redis (limits shared)",
+            "journey": "login -> create -> upload one 20 kB PDF -> submit -> pay (gateway stub on loopback)",
+            "search": "closed loop, 32 connections, 74 query mixes; then open loop at 80% of that rate",
+        },
+        "targets": {"search_rps_1_worker": 1000, "search_p95_ms_at_80pct": 50, "journeys_per_s": 50},
+        "runs": runs,
+        "duration_s": round(time.time() - started, 1),
+    }
+    one = runs[0]
+    report["verdict"] = {
+        "search_rps_1_worker": one["search_max"]["per_second"],
+        "search_p95_ms_at_80pct_1_worker": one["search_at_80pct"]["p95_ms"],
+        "journeys_per_s_best_default_hash": max(r["journey"]["per_second"] for r in runs[:2]),
+    }
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    partial = OUT.with_suffix(".json.tmp")
+    partial.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(partial, OUT)  # atomic: readers never see half a file
+    print("\n".join(summary_lines(report)))
+    print(f"verdict: {json.dumps(report['verdict'])}")
+    print(f"written: {OUT.relative_to(REPO)} ({report['duration_s']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
