@@ -114,6 +114,7 @@ def replication_kpis(model: ProvinceModel) -> ReplicationOutput:
     levels = np.asarray(t.levels)[p]
     for level in sorted(set(t.levels)):
         kpis[f"overdue_rate_by_level.{level}"] = _rate(overdue, c & (levels == level))
+        kpis[f"dossier_share_by_level.{level}"] = _rate(levels == level, c)
     groups = np.asarray(t.groups)[p]
     for group in sorted(set(t.groups)):
         kpis[f"overdue_rate_by_group.{group}"] = _rate(overdue, c & (groups == group))
