@@ -42,6 +42,7 @@ class Settings:
     # process and also a power cut; NORMAL would survive only the former.
     sqlite_synchronous: str = "FULL"
     db_pool_timeout_s: float = 5.0
+    gil_switch_interval_s: float = 0.0005
     db_statement_timeout_ms: int = 5000
     # Login and sessions
     token_ttl_s: int = 1800
