@@ -39,7 +39,9 @@ def _province_year(scenario_path: str, horizon_days: int, queue: mp.Queue) -> No
 
 def province_year(scenario_path: Path, horizon_days: int) -> dict[str, float]:
     queue: mp.Queue = mp.get_context("spawn").Queue()
-    child = mp.get_context("spawn").Process(target=_province_year, args=(str(scenario_path), horizon_days, queue))
+    child = mp.get_context("spawn").Process(
+        target=_province_year, args=(str(scenario_path), horizon_days, queue)
+    )
     child.start()
     result = queue.get()
     child.join()
@@ -50,7 +52,9 @@ def dvclab_mmc(customers: int) -> float:
     from sim.validation import mmc_single_run
 
     started = time.perf_counter()
-    run = mmc_single_run(MMC["arrival_rate"], MMC["service_rate"], MMC["servers"], customers, seed=1)
+    run = mmc_single_run(
+        MMC["arrival_rate"], MMC["service_rate"], MMC["servers"], customers, seed=1, monitored=False
+    )
     seconds = time.perf_counter() - started
     assert len(run.waits) == customers
     return customers / seconds
@@ -82,19 +86,28 @@ def write_atomically(path: Path, data: dict) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scenario", type=Path, default=REPO / "scenarios" / "sim" / "nam-dinh-2024.yaml")
     parser.add_argument("--horizon-days", type=int, default=366)
     parser.add_argument("--customers", type=int, default=MMC["customers"])
     parser.add_argument("--out", type=Path, default=REPO / "results" / "bench" / "sim.json")
     args = parser.parse_args()
 
-    print(f"(a) one replication of {args.horizon_days} days of {args.scenario.stem}, one process …", flush=True)
+    print(
+        f"(a) one replication of {args.horizon_days} days of {args.scenario.stem}, one process …", flush=True
+    )
     year = province_year(args.scenario, args.horizon_days)
-    print(f"    {year['seconds']:.1f} s, {year['dossiers']:,.0f} dossiers counted, "
-          f"{year['dossiers'] / year['seconds']:,.0f} dossiers/s, peak RSS {year['peak_rss_mib']:,.0f} MiB")
-    print(f"(b) M/M/{MMC['servers']} λ={MMC['arrival_rate']} μ={MMC['service_rate']}, "
-          f"{args.customers:,} customers …", flush=True)
+    print(
+        f"    {year['seconds']:.1f} s, {year['dossiers']:,.0f} dossiers counted, "
+        f"{year['dossiers'] / year['seconds']:,.0f} dossiers/s, peak RSS {year['peak_rss_mib']:,.0f} MiB"
+    )
+    print(
+        f"(b) M/M/{MMC['servers']} λ={MMC['arrival_rate']} μ={MMC['service_rate']}, "
+        f"{args.customers:,} customers …",
+        flush=True,
+    )
     ours = dvclab_mmc(args.customers)
     print(f"    dvclab counter path: {ours:,.0f} customers/s", flush=True)
     theirs = ciw_mmc(args.customers)

@@ -18,7 +18,7 @@ import numpy as np
 from sim.calendar import MINUTES_PER_DAY, WorkingCalendar
 from sim.channels import AT_COUNTER, choose_channels
 from sim.procedures import ProcedureTable
-from sim.scenario import Scenario
+from sim.scenario import Scenario, ScenarioError
 from sim.streams import RandomStreams
 
 HOLIDAY_FACTOR = 0.2  # demand on a public holiday relative to an ordinary day of that weekday (EST)
@@ -214,8 +214,9 @@ def generate_dossiers(
         )
 
     if not parts:
-        raise ValueError(
-            "the scenario generates no dossiers: check demand.dossiers_per_year and level_shares"
+        raise ScenarioError(
+            f"{scenario.source or scenario.name}: demand: the scenario generates no dossiers in its window; "
+            "check demand.dossiers_per_year and demand.level_shares"
         )
     columns = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     order = np.argsort(columns["arrival"], kind="stable")

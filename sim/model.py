@@ -209,14 +209,9 @@ class ProvinceModel:
         self._pool_of_procedure = pool_of_procedure
         self._level_of_procedure = t.levels
 
-        # dossiers that can take the callback-driven hot path (see ``file_online``)
+        # dossiers that can take the callback-driven hot path (see ``file``)
         self.direct = (
-            ~np.asarray(self.visits)
-            & ~np.asarray(self.postal_in)
-            & ~np.asarray(self.supplement)
-            & ~self.interlinked
-            & (effort > 0)
-            & self.hot_path
+            ~np.asarray(self.postal_in) & ~np.asarray(self.supplement) & ~self.interlinked & self.hot_path
         ).tolist()
 
         # outcomes, filled in by the dossier processes
@@ -234,26 +229,39 @@ class ProvinceModel:
         env = self.env
         dossier = self.dossier
         direct = self.direct
-        file_online = self.file_online
+        visits = self.visits
+        reception = self.reception
+        at_counter = self._received_at_counter
+        file = self.file
         for i, t in enumerate(self.dossiers.arrival.tolist()):
             if t > env.now:
                 yield env.timeout(t - env.now)
-            if direct[i]:
-                file_online(i)
-            else:
+            if not direct[i]:
                 env.process(dossier(i))
+            elif visits[i]:
+                self._choose_counter(i).receive(reception[i], at_counter, i)
+            else:
+                file(i)
 
-    def file_online(self, i: int) -> None:
-        """The commonest journey without a process: filed online, one officer decides, no supplement.
+    # The commonest journeys need no process: a counter visit (or an online submission), then one
+    # officer, with no supplement and no inter-linked step. Driven by callbacks, they give what
+    # ``dossier`` gives for them while saving each process's start and end events on the hot path.
+    def _received_at_counter(self, i: int, wait: float, came_back: bool) -> None:
+        self.counter_wait[i] = wait
+        self.came_back[i] = came_back
+        self.file(i)
 
-        Equivalent to ``dossier`` for such dossiers, but driven by callbacks: it saves the process's
-        start and end events on the simulator's hot path.
-        """
+    def file(self, i: int) -> None:
+        """The dossier is received: its deadline starts, and it goes to its officer pool."""
         received = self.env.now
         due = self.calendar.day_close[self._due_day(i, received)]
         self.received[i] = received
         self.due[i] = due
-        self._pool(self.pool_id[i], self.pool_unit[i]).handle(self.effort[i], due, self._decided, i)
+        effort = self.effort[i]
+        if effort > 0:
+            self._pool(self.pool_id[i], self.pool_unit[i]).handle(effort, due, self._decided, i)
+        else:
+            self._decided(i, received)
 
     def _due_day(self, i: int, received: float) -> int:
         """The working day whose close is the dossier's deadline."""

@@ -32,24 +32,32 @@ class QueueRun:
 
 
 def mmc_single_run(
-    arrival_rate: float, service_rate: float, officers: int, customers: int, seed: int, replication: int = 0
+    arrival_rate: float,
+    service_rate: float,
+    officers: int,
+    customers: int,
+    seed: int,
+    replication: int = 0,
+    monitored: bool = True,
 ) -> QueueRun:
+    """``customers`` Poisson arrivals through one ``Counter`` (its callback-driven path, the one the
+    province model uses for most citizens). ``monitored`` integrates the queue length (Little's law)."""
     streams = RandomStreams(seed, replication)
     gaps = streams["arrivals"].exponential(1.0 / arrival_rate, customers).tolist()
     services = streams["reception"].exponential(1.0 / service_rate, customers).tolist()
     env = simpy.Environment()
-    counter = Counter(env, "counter", officers, calendar=None, monitored=True)
+    counter = Counter(env, "counter", officers, calendar=None, monitored=monitored)
     waits = [0.0] * customers
 
-    def citizen(i: int) -> Generator[simpy.Event, object, None]:
-        wait, _ = yield from counter.visit(services[i])
+    def received(i: int, wait: float, _came_back: bool) -> None:
         waits[i] = wait
 
     def arrivals() -> Generator[simpy.Event, None, None]:
         for i, gap in enumerate(gaps):
             yield env.timeout(gap)
-            env.process(citizen(i))
+            counter.receive(services[i], received, i)
 
     env.process(arrivals())
     env.run()
-    return QueueRun(np.asarray(waits), counter.desks.mean_queue_length(), env.now)
+    mean_queue = counter.desks.mean_queue_length() if monitored else float("nan")
+    return QueueRun(np.asarray(waits), mean_queue, env.now)

@@ -24,8 +24,14 @@ def test_tet_and_public_holidays_are_closed(calendar: WorkingCalendar) -> None:
     working = set(calendar.day_dates)
     for day in range(8, 15):
         assert dt.date(2024, 2, day) not in working  # Tết 2024, 8-14 Feb
-    for date in (dt.date(2024, 1, 1), dt.date(2024, 4, 18), dt.date(2024, 4, 30), dt.date(2024, 5, 1),
-                 dt.date(2024, 9, 2), dt.date(2024, 9, 3)):
+    for date in (
+        dt.date(2024, 1, 1),
+        dt.date(2024, 4, 18),
+        dt.date(2024, 4, 30),
+        dt.date(2024, 5, 1),
+        dt.date(2024, 9, 2),
+        dt.date(2024, 9, 3),
+    ):
         assert date not in working
     assert dt.date(2024, 5, 4) in working  # Saturday made up for 29 April
     assert dt.date(2024, 5, 11) not in working  # an ordinary Saturday

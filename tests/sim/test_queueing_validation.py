@@ -30,8 +30,10 @@ def test_erlang_c_formula_on_known_values() -> None:
 @pytest.mark.parametrize(("rho", "customers"), [(0.5, 4_000), (0.8, 8_000), (0.95, 30_000)])
 def test_counter_reproduces_erlang_c(rho: float, customers: int) -> None:
     arrival_rate = rho * OFFICERS * SERVICE_RATE
-    runs = [mmc_single_run(arrival_rate, SERVICE_RATE, OFFICERS, customers, seed=11, replication=r)
-            for r in range(REPLICATIONS)]
+    runs = [
+        mmc_single_run(arrival_rate, SERVICE_RATE, OFFICERS, customers, seed=11, replication=r)
+        for r in range(REPLICATIONS)
+    ]
     # discard the first 10% of each run: the queue starts empty
     skip = customers // 10
     waits = confidence_interval(np.array([r.waits[skip:].mean() for r in runs]))

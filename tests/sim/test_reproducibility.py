@@ -63,7 +63,8 @@ def test_a_surge_in_one_group_leaves_other_groups_untouched(scenarios_dir: Path,
     path = tmp_path / "land-rush.yaml"
     path.write_text(
         f"extends: {scenarios_dir / 'nam-dinh-2024.yaml'}\nname: land-rush\n"
-        "demand:\n  surges:\n    - {name: rush, start: 2023-12-01, end: 2024-02-01, factor: 2.0, groups: [land]}\n",
+        "demand:\n  surges:\n"
+        "    - {name: rush, start: 2023-12-01, end: 2024-02-01, factor: 2.0, groups: [land]}\n",
         encoding="utf-8",
     )
     base = _model(scenarios_dir / "nam-dinh-2024.yaml")
@@ -74,7 +75,9 @@ def test_a_surge_in_one_group_leaves_other_groups_untouched(scenarios_dir: Path,
     base_land = groups[base.dossiers.procedure] == "land"
     rush_land = groups[rush.dossiers.procedure] == "land"
     assert rush_land.sum() > 1.6 * base_land.sum()
-    assert np.array_equal(np.sort(base.dossiers.arrival[~base_land]), np.sort(rush.dossiers.arrival[~rush_land]))
+    assert np.array_equal(
+        np.sort(base.dossiers.arrival[~base_land]), np.sort(rush.dossiers.arrival[~rush_land])
+    )
 
 
 def test_hot_path_agrees_with_the_process_path(scenarios_dir: Path) -> None:

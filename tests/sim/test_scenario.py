@@ -22,8 +22,14 @@ def baseline_line(scenarios_dir: Path) -> str:
 
 def test_every_shipped_scenario_is_valid(scenarios_dir: Path) -> None:
     names = {p.stem for p in scenarios_dir.glob("*.yaml")}
-    assert {"nam-dinh-2024", "postal-return-all", "true-full-online", "digital-teams", "land-office-plus-2",
-            "ninh-binh-2025"} <= names
+    assert {
+        "nam-dinh-2024",
+        "postal-return-all",
+        "true-full-online",
+        "digital-teams",
+        "land-office-plus-2",
+        "ninh-binh-2025",
+    } <= names
     for path in scenarios_dir.glob("*.yaml"):
         scenario, catalog = load_scenario(path)
         assert scenario.name == path.stem
@@ -35,7 +41,9 @@ def test_extends_is_a_small_diff_of_the_baseline(scenarios_dir: Path) -> None:
     plus, _ = load_scenario(scenarios_dir / "land-office-plus-2.yaml")
     assert plus.back_office.staffing["district"]["land"] == base.back_office.staffing["district"]["land"] + 2
     # everything else is inherited, including the other district pools
-    assert plus.back_office.staffing["district"]["economy"] == base.back_office.staffing["district"]["economy"]
+    assert (
+        plus.back_office.staffing["district"]["economy"] == base.back_office.staffing["district"]["economy"]
+    )
     assert plus.demand == base.demand
 
 
@@ -57,10 +65,18 @@ def test_extends_relative_to_the_extending_file(tmp_path: Path, scenarios_dir: P
         ("name: x\nrun: {horizon_days: 0}\n", "run.horizon_days"),
         ("name: x\nrun: {replications: many}\n", "run.replications"),
         ("name: x\nback_office: {discipline: lifo}\n", "back_office.discipline"),
-        ("name: x\nprocedures: {NO-SUCH-1: {effort_min: 5}}\n", "procedures.NO-SUCH-1: no such procedure code"),
-        ("name: x\nback_office: {staffing: {district: {lnd: 3}}}\n", "back_office.staffing.district.lnd: no such pool"),
-        ("name: x\ndemand: {surges: [{name: s, start: 2024-01-05, end: 2024-01-01, factor: 2}]}\n",
-         "demand.surges.0"),
+        (
+            "name: x\nprocedures: {NO-SUCH-1: {effort_min: 5}}\n",
+            "procedures.NO-SUCH-1: no such procedure code",
+        ),
+        (
+            "name: x\nback_office: {staffing: {district: {lnd: 3}}}\n",
+            "back_office.staffing.district.lnd: no such pool",
+        ),
+        (
+            "name: x\ndemand: {surges: [{name: s, start: 2024-01-05, end: 2024-01-01, factor: 2}]}\n",
+            "demand.surges.0",
+        ),
         ("name: x\ndemand: {level_shares: {province: 0.5, district: 0.5, commune: 0.5}}\n", "add up to 1"),
     ],
 )
