@@ -24,8 +24,9 @@ REPORTED_ONLINE = (SELF_SERVICE, ONLINE_WITH_VISIT, ASSISTED)
 # Channels whose dossier is in the system in digital form from the start (the citizen or an officer filed
 # it online).
 CHANNELS_ONLINE_FILED = REPORTED_ONLINE
-# Channels whose dossier arrives at the counter in opening hours.
-AT_COUNTER = (ASSISTED, COUNTER)
+# Channels whose citizen comes to the counter, so arrives in opening hours (an online filer who must show
+# originals files and comes in the same working day).
+AT_COUNTER = (ONLINE_WITH_VISIT, ASSISTED, COUNTER)
 
 
 def capable_share(settings: Channels) -> float:

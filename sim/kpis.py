@@ -38,6 +38,8 @@ def unit_of(name: str) -> str:
         return "minutes"
     if name == "trips_per_dossier":
         return "trips"
+    if name.endswith("_vnd"):
+        return "VND"
     if name.startswith("index_766"):
         return "points"
     return "fraction"
@@ -107,6 +109,7 @@ def replication_kpis(model: ProvinceModel) -> ReplicationOutput:
         "online_payment_rate": _rate(paid_online, c & fee_bearing),
         "digitised_rate": _rate(digitised, c),
         "postal_return_share": _rate(by_post, c),
+        "postal_fees_vnd": float((by_post & c).sum() * s.results_return.postal_fee_vnd),
         "supplement_rate": _rate(np.asarray(model.supplemented), c),
         "interlinked_share": _rate(model.interlinked, c),
     }

@@ -18,7 +18,7 @@ import simpy
 
 from sim.back_office import OfficerPool
 from sim.calendar import MINUTES_PER_DAY, WorkingCalendar
-from sim.channels import ASSISTED, COUNTER, ONLINE_WITH_VISIT, POSTAL
+from sim.channels import ASSISTED, AT_COUNTER, COUNTER, ONLINE_WITH_VISIT, POSTAL
 from sim.counters import Counter
 from sim.demand import Dossiers, commune_weights, generate_dossiers
 from sim.procedures import ProcedureTable
@@ -65,6 +65,7 @@ class ProvinceModel:
             self.warmup_days + self.horizon_days + DRAIN_DAYS,
             opening_minutes(scenario.counters.opening_hours),
             saturday_morning=scenario.counters.saturday_morning,
+            extra_closures=scenario.counters.closures,
         )
         self.window = (
             self.warmup_days * MINUTES_PER_DAY,
@@ -162,7 +163,7 @@ class ProvinceModel:
         self.counter_level_commune = (level_code == 2).tolist()
 
         channel = d.channel
-        self.visits = np.isin(channel, (ONLINE_WITH_VISIT, ASSISTED, COUNTER)).tolist()
+        self.visits = np.isin(channel, AT_COUNTER).tolist()
         self.postal_in = (channel == POSTAL).tolist()
         scanned_paper = (channel == ASSISTED) | ((channel == COUNTER) & (d.u_scan < s.counters.scan_share))
         reception = t.reception_min[p] * lognormal_factor(d.z_reception, s.counters.reception_cv)

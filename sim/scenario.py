@@ -106,6 +106,10 @@ class Counters(_Strict):
     )
     opening_hours: list[tuple[str, str]] = [("07:30", "11:30"), ("13:30", "17:00")]
     saturday_morning: bool = False
+    closures: list[dt.date] = Field(
+        default_factory=list,
+        description="days the centres close beyond public holidays (e.g. provincial Tết days)",
+    )
     same_day_cutoff: str = Field(
         "15:00", description="a same-day (deadline 0) dossier received after this is due the next day"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 
 from sim.calendar import MINUTES_PER_DAY, WorkingCalendar
@@ -65,3 +66,20 @@ def test_deadlines_count_working_days(calendar: WorkingCalendar) -> None:
 def test_always_open_calendar_is_continuous() -> None:
     calendar = WorkingCalendar(dt.date(2024, 1, 1), 10, SESSIONS, always_open=True)
     assert calendar.add_working(100.0, 5 * MINUTES_PER_DAY) == 100.0 + 5 * MINUTES_PER_DAY
+
+
+def test_scenario_closures_close_the_centres(scenarios_dir) -> None:  # noqa: ANN001
+    from sim.model import ProvinceModel
+    from sim.procedures import build_procedures
+    from sim.scenario import load_scenario
+
+    overrides = {"run.horizon_days": 3, "startup.warmup_days": 0, "counters.closures": ["2024-01-02"]}
+    scenario, catalog = load_scenario(scenarios_dir / "nam-dinh-2024.yaml", **overrides)
+    model = ProvinceModel(scenario, build_procedures(scenario, catalog))
+    assert dt.date(2024, 1, 2) not in model.calendar.day_dates
+    assert dt.date(2024, 1, 3) in model.calendar.day_dates
+    # nobody comes to a counter on the closed day
+    day = model.dossiers.arrival // MINUTES_PER_DAY
+    at_counter = np.asarray(model.visits)
+    assert not np.any(at_counter & (day == 1))
+    assert np.any(at_counter & (day == 2))
