@@ -119,8 +119,10 @@ def _parse_row(row: dict[str, str], line: int, path: Path) -> Procedure:
         raise CatalogError(f"{where}: deadline_days and fee_vnd must be >= 0")
     if not 0.0 <= procedure.supplement_prob <= 1.0:
         raise CatalogError(f"{where} supplement_prob: must be within [0, 1]")
-    if min(procedure.demand_weight, procedure.reception_min, procedure.effort_min,
-           procedure.approval_days) < 0:
+    if (
+        min(procedure.demand_weight, procedure.reception_min, procedure.effort_min, procedure.approval_days)
+        < 0
+    ):
         raise CatalogError(f"{where}: weights, minutes and days must be >= 0")
     return procedure
 
