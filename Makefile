@@ -16,7 +16,7 @@ system-deps:
 	bash .ci/system-deps.sh
 
 demo: $(STAMP)
-	$(BIN)/dvclab sim run scenarios/sim/nam-dinh-2024.yaml --replications 4 --horizon-days 120
+	$(BIN)/dvclab sim run scenarios/sim/nam-dinh-2024.yaml --replications 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
