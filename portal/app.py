@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -89,10 +88,6 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Database work runs in threads. With the default 5 ms GIL switch interval, a thread coming
-        # back from SQLite waits behind the busy event loop, and the single SQLite writer (held
-        # across those waits) becomes a convoy; a shorter interval keeps writes flowing.
-        sys.setswitchinterval(settings.gil_switch_interval_s)
         db = Database(settings)
         if prepare:
             await run_in_threadpool(prepare_database, db, settings)

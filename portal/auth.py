@@ -2,7 +2,10 @@
 
 Login throttling reserves an attempt *before* the password is checked, with one conditional UPDATE
 (`failures < T`), so a burst of concurrent guesses can never evaluate more than T passwords: there is
-no check-then-act window. Unknown identifiers get a throttle row and a dummy hash too, so they answer
+no check-then-act window. A success wipes the count only when it was the sole attempt in flight (a
+sequential login, NIST's "disregard earlier failures"); inside a concurrent burst it gives back just its
+own reservation, so a correct password mixed into a guessing burst cannot buy the attacker more
+guesses. Unknown identifiers get a throttle row and a dummy hash too, so they answer
 with the same status, body and timing as a known account with a wrong password.
 """
 
@@ -94,7 +97,7 @@ def write_audit(db: Database, event: str, subject: str = "", ip: str = "", detai
 
 
 # Hot-path statements, built once: Core with bound parameters skips the ORM and re-compilation.
-_THROTTLE_ROW = {"identifier": bindparam("ident"), "failures": 0, "locked_until": None}
+_THROTTLE_ROW = {"identifier": bindparam("ident"), "failures": 0, "inflight": 0, "locked_until": None}
 _INSERT_IGNORE = {
     "postgresql": postgresql.insert(LoginThrottle)
     .values(_THROTTLE_ROW)
@@ -110,7 +113,7 @@ _RESET_EXPIRED = (
         LoginThrottle.locked_until.is_not(None),
         LoginThrottle.locked_until <= bindparam("now"),
     )
-    .values(failures=0, locked_until=None)
+    .values(failures=0, inflight=0, locked_until=None)
 )
 # The reservation: one conditional UPDATE, so concurrent attempts cannot all pass a `failures < T` check.
 _RESERVE = (
@@ -118,6 +121,7 @@ _RESERVE = (
     .where(LoginThrottle.identifier == bindparam("ident"), LoginThrottle.failures < bindparam("threshold"))
     .values(
         failures=LoginThrottle.failures + 1,
+        inflight=LoginThrottle.inflight + 1,
         locked_until=case(
             (LoginThrottle.failures + 1 >= bindparam("threshold"), bindparam("lock_end")),
             else_=LoginThrottle.locked_until,
@@ -149,7 +153,7 @@ def release_attempt(db: Database, identifier: str) -> None:
         session.execute(
             update(LoginThrottle)
             .where(LoginThrottle.identifier == identifier, LoginThrottle.failures > 0)
-            .values(failures=LoginThrottle.failures - 1, locked_until=None)
+            .values(failures=LoginThrottle.failures - 1, inflight=_one_less_inflight(), locked_until=None)
         )
 
 
@@ -158,8 +162,18 @@ def find_account(db: Database, national_id: str) -> Account | None:
         return session.scalar(select(Account).where(Account.national_id == national_id))
 
 
+def _one_less_inflight():  # type: ignore[no-untyped-def]
+    return case((LoginThrottle.inflight > 0, LoginThrottle.inflight - 1), else_=0)
+
+
 def record_failure(db: Database, identifier: str, ip: str, settings: Settings) -> None:
+    """The attempt was evaluated and failed: it stays counted, it is no longer in flight."""
     with db.write() as session:
+        session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.identifier == identifier)
+            .values(inflight=_one_less_inflight())
+        )
         audit(session, "bad_password", identifier, ip)
         failures = session.scalar(
             select(LoginThrottle.failures).where(LoginThrottle.identifier == identifier)
@@ -174,16 +188,21 @@ def record_failure(db: Database, identifier: str, ip: str, settings: Settings) -
             )
 
 
+_ALONE = LoginThrottle.inflight <= 1
 _RESET_FAILURES = (
     update(LoginThrottle)
     .where(LoginThrottle.identifier == bindparam("ident"))
-    .values(failures=0, locked_until=None)
+    .values(
+        failures=case((_ALONE, 0), else_=LoginThrottle.failures - 1),
+        locked_until=case((_ALONE, None), else_=LoginThrottle.locked_until),
+        inflight=case((LoginThrottle.inflight > 0, LoginThrottle.inflight - 1), else_=0),
+    )
 )
 _NEW_SESSION = insert(AuthSession)
 
 
 def open_session(db: Database, account: Account, settings: Settings, new_hash: str | None) -> str:
-    """Reset the failure count and issue a fresh token (a new one at every login, ASVS 7.2.4)."""
+    """Settle the throttle row (see the module docstring); a fresh token at every login (ASVS 7.2.4)."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
     with db.write_conn() as conn:

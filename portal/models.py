@@ -72,7 +72,8 @@ class LoginThrottle(Base):
 
     __tablename__ = "login_throttle"
     identifier: Mapped[str] = mapped_column(String(64), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # evaluated failures + attempts in flight
+    inflight: Mapped[int] = mapped_column(Integer, default=0)  # reserved attempts not yet decided
     locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 

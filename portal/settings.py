@@ -42,7 +42,6 @@ class Settings:
     # process and also a power cut; NORMAL would survive only the former.
     sqlite_synchronous: str = "FULL"
     db_pool_timeout_s: float = 5.0
-    gil_switch_interval_s: float = 0.0005
     db_statement_timeout_ms: int = 5000
     # Login and sessions
     token_ttl_s: int = 1800
@@ -70,7 +69,7 @@ class Settings:
     gateway_secret: str = "dvclab-dev-gateway-secret"  # noqa: S105 - documented development value
     callback_tolerance_s: int = 300
     upstream_timeout_s: float = 2.0
-    page_size_max: int = 100
+    stats_ttl_s: float = 5.0  # public statistics are recomputed at most this often per worker
 
     def validate(self) -> Settings:
         if self.workers < 1:

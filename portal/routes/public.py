@@ -19,8 +19,6 @@ from portal.signing import SignatureError, verify
 
 router = APIRouter(tags=["public"])
 
-_STATS_TTL_S = 5.0
-
 
 @router.get("/healthz", response_model=Health, summary="Ready to serve")
 async def healthz() -> dict:
@@ -47,7 +45,7 @@ async def statistics(*, request: Request) -> dict:
     # Aggregates over every dossier: computed at most every few seconds per worker.
     state = request.app.state
     cached: tuple[float, dict[str, Any]] | None = getattr(state, "stats_cache", None)
-    if cached is None or time.monotonic() - cached[0] > _STATS_TTL_S:
+    if cached is None or time.monotonic() - cached[0] >= state.settings.stats_ttl_s:
         cached = (time.monotonic(), await run_in_threadpool(dossiers.statistics, db_of(request)))
         state.stats_cache = cached
     return cached[1]

@@ -199,7 +199,9 @@ def start_portal(
     for name, limit in {**GENEROUS, **(rates or {})}.items():
         command += ["--rate", f"{name}={limit}"]
     environment = {k: v for k, v in os.environ.items() if not k.startswith("DVCLAB_PORTAL_")}
-    environment.update({"DVCLAB_PORTAL_GATEWAY_SECRET": SECRET, **(env or {})})
+    environment.update(
+        {"DVCLAB_PORTAL_GATEWAY_SECRET": SECRET, "DVCLAB_PORTAL_STATS_TTL_S": "0", **(env or {})}
+    )
     log = tmp / f"portal-{port}.log"
     process = subprocess.Popen(
         command,

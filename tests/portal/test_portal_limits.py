@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from portal_helpers import Portal, Stubs, query, start_portal, start_stubs, stop, stop_portal
-from portal_journey import create, submitted
+from portal_journey import create, submitted, upload
 
 from dvclab.cli import main as dvclab_main
 from portal.demo import citizen_id
@@ -120,6 +120,50 @@ def test_body_over_limit_refused_before_it_is_read(portal: Portal, citizen: dict
         )
     assert r.status_code == 413
     assert query(portal, "SELECT count(*) FROM dossier_files WHERE dossier_id = :d", d=dossier_id)[0][0] == 0
+
+
+def test_per_account_api_and_upload_limits(tmp_path: Path, third_parties: Stubs) -> None:
+    server = start_portal(tmp_path, third_parties, rates={"api": "6/minute", "upload": "2/hour"})
+    try:
+        auth, other = server.login(citizen_id(30)), server.login(citizen_id(31))
+        with server.client() as c:
+            dossier_id = create(c, auth).json()["id"]
+            uploads = [upload(c, auth, dossier_id).status_code for _ in range(3)]
+            reads = [c.get("/api/v1/dossiers", headers=auth).status_code for _ in range(7)]
+            assert c.get("/api/v1/dossiers", headers=other).status_code == 200  # per account
+        assert uploads == [201, 201, 429]
+        assert reads == [200] * 6 + [429]
+    finally:
+        stop_portal(server)
+
+
+def test_hash_pool_saturation_answers_503(tmp_path: Path, third_parties: Stubs) -> None:
+    # One argon2 slot and no queue: concurrent logins beyond it are refused, not queued without bound.
+    server = start_portal(
+        tmp_path, third_parties, env={"DVCLAB_PORTAL_HASH_WORKERS": "1", "DVCLAB_PORTAL_HASH_QUEUE": "0"}
+    )
+    try:
+        gate = threading.Barrier(8)
+
+        def login(i: int) -> tuple[int, str | None]:
+            with server.client() as c:
+                c.get("/healthz")
+                gate.wait()
+                r = c.post("/api/v1/auth/login", json={"national_id": citizen_id(40 + i), "password": "x"})
+                return r.status_code, r.headers.get("retry-after")
+
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(login, range(8)))
+        statuses = Counter(s for s, _ in results)
+        assert set(statuses) == {401, 503} and statuses[503] >= 1, statuses
+        assert all(ra for s, ra in results if s == 503)
+        # Refused before evaluation: only evaluated attempts count as failures.
+        assert (
+            query(server, "SELECT count(*) FROM audit_events WHERE event = 'bad_password'")[0][0]
+            == statuses[401]
+        )
+    finally:
+        stop_portal(server)
 
 
 @pytest.fixture
