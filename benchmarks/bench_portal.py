@@ -435,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     from portal import stubs
 
     started = time.time()
+    load_before = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="dvclab-bench-portal-"))
     helpers: list[subprocess.Popen[bytes]] = []
     try:
@@ -489,6 +490,8 @@ def main(argv: list[str] | None = None) -> int:
         "targets": {"search_rps_1_worker": 1000, "search_p95_ms_at_80pct": 50, "journeys_per_s": 50},
         "runs": runs,
         "duration_s": round(time.time() - started, 1),
+        # Other work on the machine competes for the same 2 cores; the figures are only as clean as this.
+        "load_average_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
     }
     one = runs[0]
     report["verdict"] = {
@@ -502,6 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     os.replace(partial, OUT)  # atomic: readers never see half a file
     print("\n".join(summary_lines(report)))
     print(f"verdict: {json.dumps(report['verdict'])}")
+    print(f"machine load average (1 min) before/after: {report['load_average_1m_before_after']}")
     print(f"written: {OUT.relative_to(REPO)} ({report['duration_s']} s)")
     return 0
 
