@@ -13,7 +13,7 @@ import secrets
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -102,6 +102,22 @@ def _own(session: Session, principal: Principal, dossier_id: int) -> Dossier:
     if dossier is None:
         raise NOT_FOUND
     return dossier
+
+
+_FEED_LOCK = 727_001  # an arbitrary application-wide advisory lock key
+
+
+def record_status(session: Session, dossier_id: int, status: str, at: datetime) -> None:
+    """Append to the status log that the national sync feed reads by increasing id.
+
+    On PostgreSQL ids come from a sequence before commit, so two transactions can commit out of id
+    order and a feed reader could step past an event that commits later. A transaction-scoped
+    advisory lock taken before the insert makes id order equal commit order (held for the rest of a
+    short transaction). SQLite already runs one writer at a time.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FEED_LOCK})
+    session.add(StatusEvent(dossier_id=dossier_id, status=status, at=at))
 
 
 def note_foreign_access(db: Database, principal: Principal, dossier_id: int, ip: str) -> None:
@@ -292,7 +308,7 @@ def submit(db: Database, principal: Principal, dossier_id: int) -> tuple[dict[st
                 .values(status=SUBMITTED, receipt_code=code, submitted_at=now)
             )
             if result.rowcount == 1:
-                session.add(StatusEvent(dossier_id=dossier_id, status=SUBMITTED, at=now))
+                record_status(session, dossier_id, SUBMITTED, now)
                 return {
                     "id": dossier_id,
                     "status": SUBMITTED,
@@ -490,7 +506,7 @@ def transition(
         )
         if result.rowcount != 1:
             raise ApiError(409, "Conflict", f"a {dossier.status} dossier cannot become {to}")
-        session.add(StatusEvent(dossier_id=dossier_id, status=to, at=now))
+        record_status(session, dossier_id, to, now)
         session.flush()
         session.refresh(dossier)
         return summary(dossier)
