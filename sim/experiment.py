@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -92,10 +93,18 @@ def single_run(scenario: Scenario, catalog: list[Procedure], replication: int = 
 class Experiment:
     scenario: Scenario
     outputs: list[ReplicationOutput]
+    # Ctrl-C: the replications that finished (``ids``, in order) out of ``requested``
+    partial: bool = False
+    ids: list[int] | None = None
+    requested: int | None = None
 
     @property
     def replications(self) -> int:
         return len(self.outputs)
+
+    @property
+    def replication_ids(self) -> list[int]:
+        return self.ids if self.ids is not None else list(range(len(self.outputs)))
 
     def kpi_names(self) -> list[str]:
         return list(self.outputs[0].kpis)
@@ -106,6 +115,20 @@ class Experiment:
     def summary(self) -> dict[str, Estimate]:
         return {name: confidence_interval(self.values(name), name) for name in self.kpi_names()}
 
+    def subset(self, ids: list[int]) -> Experiment:
+        """The replications ``ids`` only (to pair two partial experiments on the citizens they share)."""
+        where = {r: k for k, r in enumerate(self.replication_ids)}
+        outputs = [self.outputs[where[r]] for r in ids]
+        return Experiment(self.scenario, outputs, self.partial, list(ids), self.requested)
+
+
+Runner = Callable[[Scenario, list[Procedure], int], ReplicationOutput]
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches the whole process group; only the parent decides what to keep.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
 
 def multiple_replications(
     scenario: Scenario,
@@ -113,25 +136,59 @@ def multiple_replications(
     replications: int | None = None,
     jobs: int | None = None,
     on_done: Callable[[int], None] | None = None,
+    runner: Runner = single_run,
+    dask: str | None = None,
 ) -> Experiment:
-    """Independent replications, in parallel processes when ``jobs`` > 1; outputs in replication order."""
+    """Independent replications, in parallel processes when ``jobs`` > 1 (or on the Dask cluster at
+    ``dask``); outputs in replication order. Ctrl-C keeps the replications already finished: the
+    experiment comes back marked ``partial`` (KeyboardInterrupt again only when none had finished)."""
     n = replications or scenario.run.replications
     jobs = max(1, min(jobs or os.cpu_count() or 1, n))
     outputs: dict[int, ReplicationOutput] = {}
-    if jobs == 1:
-        for r in range(n):
-            outputs[r] = single_run(scenario, catalog, r)
-            if on_done:
-                on_done(r)
-    else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(single_run, scenario, catalog, r): r for r in range(n)}
-            for future in as_completed(futures):
-                r = futures[future]
-                outputs[r] = future.result()
-                if on_done:
-                    on_done(r)
-    return Experiment(scenario, [outputs[r] for r in range(n)])
+
+    def done(r: int, output: ReplicationOutput) -> None:
+        outputs[r] = output
+        if on_done:
+            on_done(r)
+
+    try:
+        if dask:
+            from sim.cluster import dask_replications
+
+            dask_replications(dask, runner, scenario, catalog, n, done)
+        elif jobs == 1:
+            for r in range(n):
+                done(r, runner(scenario, catalog, r))
+        else:
+            _in_processes(runner, scenario, catalog, n, jobs, done)
+    except KeyboardInterrupt:
+        if not outputs:
+            raise
+        ids = sorted(outputs)
+        return Experiment(scenario, [outputs[r] for r in ids], True, ids, n)
+    return Experiment(scenario, [outputs[r] for r in range(n)], requested=n)
+
+
+def _in_processes(
+    runner: Runner,
+    scenario: Scenario,
+    catalog: list[Procedure],
+    n: int,
+    jobs: int,
+    done: Callable[[int, ReplicationOutput], None],
+) -> None:
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint)
+    try:
+        futures = {pool.submit(runner, scenario, catalog, r): r for r in range(n)}
+        for future in as_completed(futures):
+            done(futures[future], future.result())
+    except BaseException:
+        # interrupted or failed: drop the queued replications and stop the running ones now
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        raise
+    pool.shutdown()
 
 
 def paired_difference(whatif: Experiment, base: Experiment, kpi: str) -> Estimate:

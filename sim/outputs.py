@@ -1,0 +1,124 @@
+"""The workbench's results folders, written atomically like ``sim.results``: staged in a hidden
+``.<id>.partial`` folder beside the target and renamed into place last, so a reader (or ``dvclab
+check``) never sees half a run. A run interrupted with Ctrl-C is still written, marked ``partial``.
+
+Layout: ``<out>/<scenario>/<id>/`` for a run (the ``sim.results`` files plus ``report.html``);
+``<out>/compare/<base>/<id>/``, ``<out>/sweep/<scenario>/<id>/`` and ``<out>/plan/<scenario>/<id>/`` for
+the others (no ``kpis.json`` there: ``dvclab check`` reads single runs only).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dvclab.catalog import Procedure
+from sim.experiment import Experiment
+from sim.results import _write_all, new_run_id, versions
+from sim.scenario import resolved_dict
+
+REPORT_FILE = "report.html"
+
+
+def _stage(final: Path, fill: Callable[[Path], None]) -> Path:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = final.parent / f".{final.name}.partial"
+    staging.mkdir()
+    try:
+        fill(staging)
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+def csv_text(header: list[str], rows: list[list[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_run(
+    experiment: Experiment,
+    catalog: list[Procedure],
+    out_root: Path,
+    command: list[str],
+    report: Callable[[], str] | None,
+) -> Path:
+    """``sim.results``' files, the manifest marked partial or not, and the HTML report."""
+    run_id = new_run_id()
+
+    def fill(folder: Path) -> None:
+        _write_all(experiment, catalog, folder, run_id, command)
+        manifest_path = folder / "manifest.json"
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest.update(_partial_fields(experiment))
+        if report is not None:
+            manifest["report"] = REPORT_FILE
+            (folder / REPORT_FILE).write_text(report(), encoding="utf-8")
+        manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+
+    return _stage(out_root / experiment.scenario.name / run_id, fill)
+
+
+def _partial_fields(experiment: Experiment) -> dict[str, Any]:
+    return {
+        "partial": experiment.partial,
+        "replications_requested": experiment.requested or experiment.replications,
+        "replication_ids": experiment.replication_ids,
+    }
+
+
+def write_study(
+    out_root: Path,
+    kind: str,
+    name: str,
+    experiments: list[Experiment],
+    files: dict[str, str],
+    command: list[str],
+    partial: bool,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """A comparison, sweep or plan: its manifest (every scenario resolved), its files and report."""
+    run_id = new_run_id()
+    manifest = {
+        "kind": f"sim-{kind}",
+        "run_id": run_id,
+        "partial": partial,
+        "scenarios": [
+            {
+                "name": e.scenario.name,
+                "scenario_file": e.scenario.source,
+                "scenario": resolved_dict(e.scenario),
+                **_partial_fields(e),
+            }
+            for e in experiments
+        ],
+        "seed": experiments[0].scenario.run.seed if experiments else None,
+        "horizon_days": experiments[0].scenario.run.horizon_days if experiments else None,
+        "command": command,
+        "versions": versions(),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **(extra or {}),
+    }
+    if REPORT_FILE in files:
+        manifest["report"] = REPORT_FILE
+
+    def fill(folder: Path) -> None:
+        (folder / "manifest.json").write_text(
+            json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
+        for file_name, content in files.items():
+            (folder / file_name).write_text(content, encoding="utf-8")
+
+    return _stage(out_root / kind / name / run_id, fill)

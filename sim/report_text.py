@@ -1,0 +1,260 @@
+"""The report's words in Vietnamese and English: one table, looked up by key (``text(lang, key)``).
+
+Section titles follow STRESS-DES (Monks et al. 2019): objective, model logic, data and assumptions,
+experimentation, results. Domain words are the ones a provincial office uses (hồ sơ, trễ hạn, một cửa).
+"""
+
+from __future__ import annotations
+
+LANGS = ("vi", "en")
+
+TEXT: dict[str, dict[str, str]] = {
+    # titles
+    "run_title": {"vi": "Báo cáo mô phỏng", "en": "Simulation report"},
+    "compare_title": {"vi": "So sánh kịch bản", "en": "Scenario comparison"},
+    "sweep_title": {"vi": "Quét tham số", "en": "Parameter sweep"},
+    "plan_title": {"vi": "Lập kế hoạch", "en": "Planning"},
+    "partial_banner": {
+        "vi": "Kết quả dở dang: lần chạy bị dừng (Ctrl-C); chỉ gồm các lần lặp đã hoàn thành.",
+        "en": "Partial results: the run was interrupted (Ctrl-C); only finished replications are included.",
+    },
+    # sections (STRESS-DES)
+    "changes": {"vi": "Những gì thay đổi so với kịch bản gốc", "en": "What changes vs the baseline"},
+    "differences": {"vi": "Chênh lệch theo cặp và kết luận", "en": "Paired differences and verdicts"},
+    "objective": {"vi": "1. Mục tiêu", "en": "1. Objective"},
+    "logic": {"vi": "2. Logic mô hình", "en": "2. Model logic"},
+    "data": {"vi": "3. Dữ liệu và giả định", "en": "3. Data and assumptions"},
+    "experimentation": {"vi": "4. Thiết kế thực nghiệm", "en": "4. Experimentation"},
+    "results": {"vi": "5. Kết quả", "en": "5. Results"},
+    # objective
+    "objective_run": {
+        "vi": "Ước lượng các chỉ số phục vụ người dân của kịch bản «{name}» (tỷ lệ hồ sơ trễ hạn, thời gian "
+        "chờ tại bộ phận một cửa, tồn đọng, tỷ lệ trực tuyến thực chất, chỉ số Quyết định 766) kèm khoảng "
+        "tin cậy 95%.",
+        "en": "Estimate the citizen-service indicators of scenario “{name}” (overdue rate, waiting at the "
+        "one-stop counters, backlog, genuine online rate, Decision 766 indicators) with 95% confidence "
+        "intervals.",
+    },
+    "objective_compare": {
+        "vi": "Phương án nào tốt hơn kịch bản gốc «{base}», tốt hơn bao nhiêu, và chắc chắn đến đâu? Mỗi "
+        "phương án chạy với cùng hạt giống ngẫu nhiên (cùng công dân, cùng hồ sơ), nên chênh lệch được tính "
+        "theo từng cặp lần lặp.",
+        "en": "Which option is better than the baseline “{base}”, by how much, and how sure are we? Every "
+        "option runs with the same seed (the same citizens and dossiers), so differences are paired "
+        "replication by replication.",
+    },
+    "objective_sweep": {
+        "vi": "Các chỉ số thay đổi thế nào khi «{path}» thay đổi (kịch bản «{name}»)?",
+        "en": "How do the indicators move as “{path}” changes (scenario “{name}”)?",
+    },
+    "objective_plan": {
+        "vi": "Giá trị nhỏ nhất của «{path}» để đạt mục tiêu {target} (cận trên của khoảng tin cậy 95%), "
+        "kịch bản «{name}».",
+        "en": "The smallest value of “{path}” that meets the target {target} (judged on the 95% confidence "
+        "bound), scenario “{name}”.",
+    },
+    # model logic
+    "logic_text": {
+        "vi": "Hồ sơ đến theo quá trình Poisson không đồng nhất (tháng, ngày trong tuần, giờ; lễ, Tết). Mỗi "
+        "hồ sơ chọn một kênh nộp: trực tuyến tự nộp, trực tuyến nhưng phải đến bộ phận một cửa, cán bộ nộp "
+        "hộ, nộp giấy tại quầy, hoặc qua bưu chính. Quầy một cửa tiếp nhận trong giờ mở cửa; cán bộ chuyên "
+        "môn xử lý trong giờ làm việc; hồ sơ có thể bị yêu cầu bổ sung; nhóm liên thông chuyển từ cơ quan "
+        "này sang cơ quan khác; kết quả trả điện tử, qua bưu chính hoặc tại quầy; trạng thái đồng bộ lên "
+        "Cổng Dịch vụ công quốc gia. Thời hạn tính theo ngày làm việc.",
+        "en": "Dossiers arrive as a non-homogeneous Poisson process (month, weekday, hour; holidays and "
+        "Tết). Each chooses a channel: self-service online, online with a counter visit, assisted filing "
+        "by an officer, paper at the counter, or post. One-stop counters receive in opening hours; "
+        "back-office officers work in working hours; a supplement request returns a dossier to the citizen; "
+        "inter-linked groups pass it from agency to agency; results go back electronically, by post or at "
+        "the counter; status changes sync to the national portal. Deadlines count working days.",
+    },
+    "flow_caption": {"vi": "Sơ đồ luồng xử lý hồ sơ", "en": "The dossier pipeline"},
+    # data
+    "data_catalog": {
+        "vi": "Danh mục thủ tục: {total} thủ tục; {sourced} thủ tục có nguồn (chiếm {sourced_share} lượng hồ "
+        "sơ dự kiến), {estimated} thủ tục ước lượng (ƯL). Chi tiết nguồn: scenarios/catalog/README.md.",
+        "en": "Procedure catalog: {total} procedures; {sourced} sourced (carrying {sourced_share} of the "
+        "expected dossiers), {estimated} estimated (EST). Sources: scenarios/catalog/README.md.",
+    },
+    "data_params": {
+        "vi": "Tham số kịch bản được đánh dấu là ước lượng (EST) hoặc cần kiểm chứng (VERIFY) trong tệp:",
+        "en": "Scenario parameters the files mark as estimates (EST) or to be verified (VERIFY):",
+    },
+    "data_none": {"vi": "Không có tham số nào được đánh dấu.", "en": "No parameter is marked."},
+    "parameter": {"vi": "Tham số", "en": "Parameter"},
+    "value": {"vi": "Giá trị", "en": "Value"},
+    "note": {"vi": "Ghi chú", "en": "Note"},
+    "file": {"vi": "Tệp", "en": "File"},
+    # experimentation
+    "exp_scenario": {"vi": "Kịch bản", "en": "Scenario"},
+    "exp_replications": {"vi": "Số lần lặp độc lập", "en": "Independent replications"},
+    "exp_seed": {"vi": "Hạt giống ngẫu nhiên", "en": "Seed"},
+    "exp_start": {"vi": "Ngày bắt đầu", "en": "Start date"},
+    "exp_horizon": {"vi": "Thời gian mô phỏng (ngày)", "en": "Horizon (days)"},
+    "exp_warmup": {"vi": "Khởi động", "en": "Warm-up"},
+    "exp_warmup_days": {
+        "vi": "{days} ngày khởi động (không tính)",
+        "en": "{days} warm-up days (not counted)",
+    },
+    "exp_backlog": {"vi": "tồn đọng ban đầu theo nhóm cán bộ", "en": "initial backlog per pool"},
+    "exp_crn": {
+        "vi": "Số ngẫu nhiên chung: mỗi hoạt động (đến, kênh, xử lý…) có luồng ngẫu nhiên riêng theo nhóm "
+        "thủ tục; lần lặp r dùng luồng con thứ r của hạt giống.",
+        "en": "Common random numbers: every activity (arrivals, channels, effort…) has its own random stream "
+        "per procedure group; replication r uses the r-th child stream of the seed.",
+    },
+    "exp_ci": {
+        "vi": "Khoảng tin cậy 95% theo phân phối t trên các lần lặp.",
+        "en": "95% t-intervals over the replications.",
+    },
+    "exp_software": {"vi": "Phần mềm", "en": "Software"},
+    "exp_command": {"vi": "Lệnh", "en": "Command"},
+    # results
+    "kpi": {"vi": "Chỉ số", "en": "KPI"},
+    "mean": {"vi": "Trung bình", "en": "Mean"},
+    "ci": {"vi": "Khoảng tin cậy 95%", "en": "95% CI"},
+    "unit": {"vi": "Đơn vị", "en": "Unit"},
+    "baseline": {"vi": "Gốc", "en": "Baseline"},
+    "whatif": {"vi": "Phương án", "en": "What-if"},
+    "difference": {"vi": "Chênh lệch (phương án − gốc)", "en": "Difference (what-if − baseline)"},
+    "verdict": {"vi": "Kết luận", "en": "Verdict"},
+    "better": {"vi": "tốt hơn", "en": "better"},
+    "worse": {"vi": "kém hơn", "en": "worse"},
+    "higher": {"vi": "cao hơn", "en": "higher"},
+    "lower": {"vi": "thấp hơn", "en": "lower"},
+    "no significant change": {"vi": "không thay đổi đáng kể", "en": "no significant change"},
+    "no_changes": {
+        "vi": "Không có tham số nào khác kịch bản gốc.",
+        "en": "No parameter differs from the baseline.",
+    },
+    "all_kpis": {"vi": "Tất cả chỉ số", "en": "All KPIs"},
+    # plots
+    "plot_overdue": {
+        "vi": "Tỷ lệ hồ sơ trễ hạn theo cấp và nhóm thủ tục",
+        "en": "Overdue rate by level and procedure group",
+    },
+    "plot_overdue_level": {"vi": "Theo cấp", "en": "By level"},
+    "plot_overdue_group": {"vi": "Theo nhóm thủ tục", "en": "By procedure group"},
+    "plot_overdue_axis": {"vi": "Tỷ lệ trễ hạn", "en": "Overdue rate"},
+    "plot_wait": {"vi": "Phân phối thời gian chờ tại quầy một cửa", "en": "Counter-wait distribution"},
+    "plot_wait_x": {"vi": "Thời gian chờ (phút mở cửa)", "en": "Wait (open minutes)"},
+    "plot_wait_y": {"vi": "Tỷ lệ lượt đến chờ không quá x phút", "en": "Share of visits waiting at most x"},
+    "plot_backlog": {"vi": "Hồ sơ tồn đọng theo ngày", "en": "Backlog over the year"},
+    "plot_backlog_y": {"vi": "Hồ sơ đang xử lý cuối ngày", "en": "Dossiers in progress at day's end"},
+    "plot_channels": {
+        "vi": "Cơ cấu kênh nộp: trực tuyến báo cáo và trực tuyến thực chất",
+        "en": "Channel mix: reported vs genuine online",
+    },
+    "plot_channels_share": {"vi": "Tỷ lệ hồ sơ", "en": "Share of dossiers"},
+    "reported_online": {"vi": "Trực tuyến (báo cáo)", "en": "Online (reported)"},
+    "genuine_online": {
+        "vi": "Trực tuyến thực chất (không đến quầy)",
+        "en": "Genuine online (no counter visit)",
+    },
+    "ch_self_service": {"vi": "Tự nộp trực tuyến", "en": "Self-service online"},
+    "ch_online_with_visit": {"vi": "Trực tuyến, phải đến quầy", "en": "Online with a counter visit"},
+    "ch_assisted": {"vi": "Cán bộ nộp hộ", "en": "Assisted by an officer"},
+    "ch_counter": {"vi": "Nộp giấy tại quầy", "en": "Paper at the counter"},
+    "ch_postal": {"vi": "Qua bưu chính", "en": "By post"},
+    "plot_heatmap": {
+        "vi": "Mức bận của cán bộ một cửa theo giờ và thứ",
+        "en": "One-stop officers' utilisation by hour and weekday",
+    },
+    "hour": {"vi": "Giờ", "en": "Hour"},
+    "weekdays": {"vi": "T2,T3,T4,T5,T6,T7,CN", "en": "Mon,Tue,Wed,Thu,Fri,Sat,Sun"},
+    "utilisation": {"vi": "Mức bận", "en": "Utilisation"},
+    "plot_766": {
+        "vi": "Chỉ số Quyết định 766 (ước lượng) so với mức tham chiếu 82,18",
+        "en": "Decision 766 indicators (estimated) against the reference 82.18",
+    },
+    "plot_766_points": {"vi": "Điểm", "en": "Points"},
+    "plot_766_share": {"vi": "% điểm tối đa", "en": "% of the maximum"},
+    "plot_766_max": {"vi": "Tối đa", "en": "Maximum"},
+    "plot_766_est": {"vi": "Ước lượng", "en": "Estimate"},
+    "plot_766_reference": {
+        "vi": "Tham chiếu 82,18/100 (Nam Định 2024)",
+        "en": "Reference 82.18/100 (Nam Định 2024)",
+    },
+    "plot_766_covered": {"vi": "Các nhóm mô hình bao quát", "en": "Groups the model covers"},
+    "g766_timeliness": {"vi": "Tiến độ", "en": "Timeliness"},
+    "g766_online_service": {"vi": "DVC trực tuyến", "en": "Online service"},
+    "g766_digitisation": {"vi": "Số hóa", "en": "Digitisation"},
+    "g766_transparency_sync": {"vi": "Đồng bộ (công khai)", "en": "Sync (transparency)"},
+    "note_766": {
+        "vi": "Ước lượng chỉ gồm các nhóm mô hình bao quát (tối đa 68,5 điểm); nhóm hài lòng và phần còn lại "
+        "của nhóm công khai không được mô hình hóa, nên so sánh theo % điểm tối đa.",
+        "en": "Estimates cover only the groups the model represents (68.5 points at most); satisfaction and "
+        "the rest of transparency are not modelled, so the comparison is in % of the maximum.",
+    },
+    "plot_forest": {
+        "vi": "Chênh lệch theo cặp (% so với gốc, khoảng tin cậy 95%)",
+        "en": "Paired differences (% of the baseline, 95% CI)",
+    },
+    "plot_sweep": {
+        "vi": "Chỉ số theo giá trị tham số (dải: khoảng tin cậy 95%)",
+        "en": "KPIs by parameter value (band: 95% CI)",
+    },
+    "target": {"vi": "Mục tiêu", "en": "Target"},
+    "no_counter_data": {"vi": "không có dữ liệu", "en": "no data"},
+    # sweep / plan
+    "sweep_table": {"vi": "Bảng kết quả theo giá trị", "en": "Results by value"},
+    "failed_point": {"vi": "quá tải (hàng đợi không giải phóng)", "en": "overloaded (queues never drain)"},
+    "plan_answer": {
+        "vi": "Giá trị nhỏ nhất đạt mục tiêu: {path} = {value}. {kpi} = {mean} (khoảng tin cậy 95%: {low} – "
+        "{high}); độ tin cậy một phía rằng mục tiêu đạt được: {confidence}.",
+        "en": "Smallest value meeting the target: {path} = {value}. {kpi} = {mean} (95% CI {low} – {high}); "
+        "one-sided confidence that the target holds: {confidence}.",
+    },
+    "plan_below": {
+        "vi": "Giá trị liền dưới đã thử, {value}, không đạt: {kpi} = {mean} (cận {bound}).",
+        "en": "The value tried just below, {value}, does not: {kpi} = {mean} (bound {bound}).",
+    },
+    "plan_none": {
+        "vi": "Không giá trị nào trong khoảng đã thử đạt mục tiêu {target}.",
+        "en": "No value in the range tried meets the target {target}.",
+    },
+    "plan_points": {"vi": "Các giá trị đã thử (tìm kiếm nhị phân)", "en": "Values tried (bisection)"},
+    "meets": {"vi": "Đạt", "en": "Meets"},
+    "confidence": {"vi": "Độ tin cậy", "en": "Confidence"},
+    "yes": {"vi": "có", "en": "yes"},
+    "no": {"vi": "không", "en": "no"},
+    "generated": {"vi": "Tạo lúc", "en": "Generated"},
+}
+
+
+def text(lang: str, key: str, **values: object) -> str:
+    entry = TEXT[key]
+    words = entry.get(lang) or entry["en"]
+    return words.format(**values) if values else words
+
+
+# KPI names as a planner reads them (the dotted suffix, e.g. a group, is appended as is).
+KPI_LABELS: dict[str, dict[str, str]] = {
+    "dossiers": {"vi": "Số hồ sơ", "en": "Dossiers"},
+    "overdue_rate": {"vi": "Tỷ lệ trễ hạn", "en": "Overdue rate"},
+    "on_time_rate": {"vi": "Tỷ lệ đúng hạn", "en": "On-time rate"},
+    "early_rate": {"vi": "Tỷ lệ trước hạn", "en": "Early rate"},
+    "apology_slips": {"vi": "Phiếu xin lỗi", "en": "Apology slips"},
+    "counter_wait_mean_min": {"vi": "Chờ tại quầy, trung bình", "en": "Counter wait, mean"},
+    "counter_wait_p90_min": {"vi": "Chờ tại quầy, phân vị 90", "en": "Counter wait, 90th percentile"},
+    "trips_per_dossier": {"vi": "Số lần đi lại mỗi hồ sơ", "en": "Trips per dossier"},
+    "reported_online_rate": {"vi": "Tỷ lệ trực tuyến (báo cáo)", "en": "Reported online rate"},
+    "self_service_online_rate": {"vi": "Tỷ lệ trực tuyến thực chất", "en": "Genuine online rate"},
+    "online_payment_rate": {"vi": "Tỷ lệ thanh toán trực tuyến", "en": "Online payment rate"},
+    "digitised_rate": {"vi": "Tỷ lệ số hóa", "en": "Digitised rate"},
+    "postal_return_share": {"vi": "Tỷ lệ trả kết quả qua bưu chính", "en": "Postal return share"},
+    "sync_discrepancy": {"vi": "Sai lệch đồng bộ", "en": "Sync discrepancy"},
+    "overdue_rate_by_level": {"vi": "Tỷ lệ trễ hạn, cấp", "en": "Overdue rate, level"},
+    "overdue_rate_by_group": {"vi": "Tỷ lệ trễ hạn, nhóm", "en": "Overdue rate, group"},
+    "utilisation": {"vi": "Mức bận", "en": "Utilisation"},
+    "index_766": {"vi": "Chỉ số 766 (ƯL)", "en": "Decision 766 (est.)"},
+}
+
+
+def kpi_label(lang: str, kpi: str) -> str:
+    head, _, rest = kpi.partition(".")
+    if kpi in KPI_LABELS:
+        return KPI_LABELS[kpi].get(lang, kpi)
+    if head in KPI_LABELS:
+        return f"{KPI_LABELS[head].get(lang, head)} · {rest}"
+    return kpi

@@ -1,0 +1,230 @@
+"""Sweeping one scenario parameter: ``PATH=VALUES`` parsed, checked, and run point by point.
+
+VALUES is a range ``2..8`` (inclusive, step 1), ``0.5..0.9:0.1`` (with a step) or a list ``4,6,9``.
+Every point runs the same seed, so neighbouring points share their citizens (common random numbers)
+and the curve is smooth where the model is. The path is checked against the scenario before anything
+runs: a typo is named, not silently added.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dvclab.catalog import Procedure
+from sim.experiment import Experiment
+from sim.scenario import Scenario, ScenarioError, load_scenario, resolved_dict
+
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_RANGE = re.compile(rf"^({_NUMBER})\.\.({_NUMBER})(?::({_NUMBER}))?$")
+MAX_POINTS = 200
+
+
+class SweepError(ValueError):
+    """A malformed ``--param``/``--vary`` or one the scenario cannot take; the message names it."""
+
+
+@dataclass(frozen=True)
+class Param:
+    path: str
+    values: tuple[Any, ...]
+
+
+def parse_value(text: str) -> Any:
+    text = text.strip()
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def parse_values(text: str, what: str) -> tuple[Any, ...]:
+    text = text.strip()
+    match = _RANGE.match(text)
+    if match:
+        low, high, step = match.groups()
+        numbers = [parse_value(x) for x in (low, high, step or "1")]
+        low_v, high_v, step_v = numbers
+        if step_v <= 0:
+            raise SweepError(f"{what}: the step of {text!r} must be positive")
+        if high_v < low_v:
+            raise SweepError(f"{what}: the range {text!r} runs backwards ({low} > {high})")
+        count = math.floor((high_v - low_v) / step_v + 1e-9) + 1
+        if count > MAX_POINTS:
+            raise SweepError(f"{what}: {text!r} has {count} points; at most {MAX_POINTS}")
+        if all(isinstance(v, int) for v in numbers):
+            return tuple(range(low_v, high_v + 1, step_v))
+        return tuple(round(low_v + k * step_v, 10) for k in range(count))
+    if ".." in text:
+        raise SweepError(f"{what}: bad range {text!r}; write LOW..HIGH or LOW..HIGH:STEP, e.g. 2..8")
+    items = [item for item in text.split(",")]
+    if not text or any(not item.strip() for item in items):
+        raise SweepError(f"{what}: no values in {text!r}; write a range 2..8 or a list 2,4,8")
+    values = tuple(parse_value(item) for item in items)
+    if len(values) > MAX_POINTS:
+        raise SweepError(f"{what}: {len(values)} values; at most {MAX_POINTS}")
+    return values
+
+
+def parse_param(text: str, option: str = "--param") -> Param:
+    path, sep, values = text.partition("=")
+    path = path.strip()
+    if not sep or not path:
+        raise SweepError(
+            f"{option} {text!r}: write PATH=VALUES, e.g. back_office.staffing.district.land=2..8"
+        )
+    if not re.fullmatch(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*", path):
+        raise SweepError(f"{option} {text!r}: {path!r} is not a dotted parameter path")
+    return Param(path, parse_values(values, f"{option} {path}"))
+
+
+def current_value(scenario: Scenario, path: str) -> Any:
+    """The value at ``path`` in the resolved scenario; None when a mapping does not have the key yet
+    (e.g. a pool not listed in ``staffing``). A path through a number or list is refused."""
+    node: Any = resolved_dict(scenario)
+    walked = []
+    for part in path.split("."):
+        if not isinstance(node, dict):
+            where = ".".join(walked)
+            raise SweepError(f"{path}: {where} is a value ({node!r}), not a section")
+        walked.append(part)
+        if part not in node:
+            return None
+        node = node[part]
+    if isinstance(node, dict):
+        raise SweepError(
+            f"{path}: is a section ({', '.join(sorted(node)) or 'empty'}); name one of its fields"
+        )
+    return node
+
+
+def point_scenario(
+    file: Path, path: str, value: Any, overrides: dict[str, Any]
+) -> tuple[Scenario, list[Procedure]]:
+    """The scenario with ``path`` set to ``value`` (on top of the run options), validated."""
+    try:
+        return load_scenario(file, **overrides, **{path: value})
+    except ScenarioError as error:
+        raise SweepError(f"{path}={value}: {error}") from None
+
+
+def check_param(
+    file: Path, param: Param, overrides: dict[str, Any]
+) -> list[tuple[Scenario, list[Procedure]]]:
+    """Validate every point before running any (nothing runs, nothing is written, on a bad value)."""
+    try:
+        base, _ = load_scenario(file, **overrides)
+    except ScenarioError as error:
+        raise SweepError(str(error)) from None
+    current_value(base, param.path)
+    points = []
+    for value in param.values:
+        scenario, catalog = point_scenario(file, param.path, value, overrides)
+        if current_value(scenario, param.path) != value and not _same_number(
+            current_value(scenario, param.path), value
+        ):
+            raise SweepError(f"{param.path}={value}: the scenario did not take the value")
+        points.append(
+            (scenario.model_copy(update={"name": f"{scenario.name}[{param.path}={value}]"}), catalog)
+        )
+    return points
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    return isinstance(a, int | float) and isinstance(b, int | float) and math.isclose(a, b)
+
+
+@dataclass
+class Sweep:
+    param: Param
+    base: Scenario
+    experiments: list[Experiment]  # one per value of ``param.values`` that ran (Ctrl-C: maybe fewer)
+    failed: dict[Any, str]  # value -> why it could not run (e.g. a pool that cannot keep up)
+    partial: bool = False
+
+
+def run_sweep(
+    param: Param,
+    points: list[tuple[Scenario, list[Procedure]]],
+    run_point: Callable[[Scenario, list[Procedure], int], Experiment],
+) -> Sweep:
+    """Run every point with ``run_point(scenario, catalog, index)``; an overloaded point is recorded as
+    failed (its queues never drain), not fatal. Ctrl-C keeps the points done (and the partial one)."""
+    from sim.model import OverloadError
+
+    experiments: list[Experiment] = []
+    values: list[Any] = []
+    failed: dict[Any, str] = {}
+    partial = False
+    for index, (scenario, catalog) in enumerate(points):
+        value = param.values[index]
+        try:
+            experiment = run_point(scenario, catalog, index)
+        except OverloadError as error:
+            failed[value] = str(error)
+            continue
+        except KeyboardInterrupt:
+            partial = True
+            break
+        experiments.append(experiment)
+        values.append(value)
+        if experiment.partial:
+            partial = True
+            break
+    return Sweep(Param(param.path, tuple(values)), points[0][0], experiments, failed, partial)
+
+
+# KPIs every replication reports (``sim.kpis``), besides the per level, group and pool families.
+_KPIS = (
+    "dossiers",
+    "overdue_rate",
+    "on_time_rate",
+    "early_rate",
+    "apology_slips",
+    "counter_wait_mean_min",
+    "counter_wait_p90_min",
+    "trips_per_dossier",
+    "reported_online_rate",
+    "self_service_online_rate",
+    "online_payment_rate",
+    "digitised_rate",
+    "postal_return_share",
+    "postal_fees_vnd",
+    "supplement_rate",
+    "interlinked_share",
+    "sync_discrepancy",
+    "index_766.timeliness",
+    "index_766.online_service",
+    "index_766.digitisation",
+    "index_766.transparency_sync",
+)
+
+
+def known_kpi(kpi: str, scenario: Scenario, catalog: list[Procedure]) -> bool:
+    """Whether a run of ``scenario`` reports ``kpi`` (checked before running, to fail fast on a typo)."""
+    from sim.procedures import build_procedures
+
+    if kpi in _KPIS:
+        return True
+    table = build_procedures(scenario, catalog)
+    family, _, member = kpi.partition(".")
+    if family in ("overdue_rate_by_level", "dossier_share_by_level"):
+        return member in set(table.levels)
+    if family == "overdue_rate_by_group":
+        return member in set(table.groups)
+    if family == "utilisation":
+        level, _, unit = member.partition(".")
+        return member in set(table.pools) or (
+            level == "counter" and unit in ("province", "district", "commune")
+        )
+    return False

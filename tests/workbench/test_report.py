@@ -1,0 +1,145 @@
+"""The HTML report: every STRESS-DES section and every plot, in both languages, self-contained, with
+Vietnamese glyphs in the plots, and it loads in headless Chromium with every image and no error."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+import pytest
+
+from sim.compare import compare
+from sim.report import RESULT_PLOTS, SECTIONS, compare_report, run_report
+from sim.report_text import text
+from tests.workbench.conftest import TINY_PLUS, catalog, tiny
+
+COMMAND = ["dvclab", "sim", "run", "tiny.yaml"]
+
+
+def images(page: str) -> dict[str, bytes]:
+    found = re.findall(r'<figure id="([^"]+)"><img alt="[^"]+" src="data:image/png;base64,([^"]+)"', page)
+    return {plot_id: base64.b64decode(data) for plot_id, data in found}
+
+
+def render(draw) -> str:  # noqa: ANN001
+    """Build a report, failing on any matplotlib warning (a glyph missing from the font is one)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return draw()
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_run_report_has_every_section_and_plot(lang: str) -> None:
+    page = render(lambda: run_report(tiny(), catalog(), lang, COMMAND))
+    assert f'<html lang="{lang}">' in page
+    for section in SECTIONS:
+        assert f'<section id="{section}"><h2>{text(lang, section)}</h2>' in page
+    plots = images(page)
+    assert set(plots) == {"plot-flow", *RESULT_PLOTS}
+    for plot_id, png in plots.items():
+        assert png.startswith(b"\x89PNG") and len(png) > 5_000, plot_id
+    # self-contained: nothing fetched from elsewhere
+    assert not re.search(r'(src|href)="(?!data:)', page)
+    assert "seed" in page.lower() or "hạt giống" in page.lower()
+    assert str(tiny().scenario.run.seed) in page
+
+
+def test_reports_speak_the_language_asked() -> None:
+    vi = run_report(tiny(), catalog(), "vi", COMMAND)
+    en = run_report(tiny(), catalog(), "en", COMMAND)
+    assert "Tỷ lệ hồ sơ trễ hạn theo cấp và nhóm thủ tục" in vi and "Thiết kế thực nghiệm" in vi
+    assert "Overdue rate by level and procedure group" in en and "Experimentation" in en
+    assert "Thiết kế thực nghiệm" not in en
+
+
+def test_data_section_separates_sourced_from_estimated() -> None:
+    page = run_report(tiny(), catalog(), "en", COMMAND)
+    data = page.split('<section id="data">')[1].split("</section>")[0]
+    assert re.search(r"\d+ sourced .* \d+ estimated", data)
+    assert "dossiers_per_year" in data and "EST" in data  # the baseline file's marked estimates
+    assert "nam-dinh-2024.yaml" in data
+
+
+def test_comparison_report_leads_with_what_changes() -> None:
+    comparison = compare(tiny(), tiny(TINY_PLUS))
+    for lang in ("vi", "en"):
+        page = render(lambda lang=lang: compare_report([comparison], catalog(), lang, COMMAND))
+        first = re.search(r'<section id="([^"]+)">', page).group(1)
+        assert first == "changes"
+        changes = page.split('<section id="changes">')[1].split("</section>")[0]
+        assert "back_office.staffing.district.land" in changes and "<td>2</td><td>3</td>" in changes
+        assert set(images(page)) == {"plot-forest", "plot-flow", *RESULT_PLOTS}
+        for section in SECTIONS:
+            assert f'<section id="{section}">' in page
+    assert text("vi", "changes") in compare_report([comparison], catalog(), "vi", COMMAND)
+
+
+def test_vietnamese_glyphs_are_in_the_plot_font() -> None:
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    font = FT2Font(font_manager.findfont("DejaVu Sans", fallback_to_default=False))
+    charmap = font.get_charmap()
+    words = "".join(text("vi", key) for key in ("plot_overdue", "plot_wait", "plot_766", "plot_heatmap"))
+    missing = {ch for ch in words if ord(ch) not in charmap and not ch.isspace()}
+    assert not missing, f"glyphs missing from DejaVu Sans: {missing}"
+
+
+# A probe appended to a copy of the report: it records image loads and script errors into the DOM.
+PROBE = """<script>
+window.__errors = [];
+window.addEventListener('error', e => window.__errors.push(String(e.message || e.type)), true);
+window.addEventListener('load', () => {
+  const images = [...document.images].map(i => i.complete && i.naturalWidth > 0);
+  const probe = document.createElement('pre'); probe.id = 'probe';
+  probe.textContent = JSON.stringify({images: images, errors: window.__errors});
+  document.body.appendChild(probe);
+});
+</script>"""
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(chromium() is None, reason="chromium not installed (bash .ci/system-deps.sh)")
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_report_loads_in_headless_chromium(tmp_path: Path, lang: str) -> None:
+    comparison = compare(tiny(), tiny(TINY_PLUS))
+    page = compare_report([comparison], catalog(), lang, COMMAND)
+    probed = tmp_path / "report.html"
+    probed.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    result = subprocess.run(
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            probed.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    found = re.search(r'<pre id="probe">([^<]*)</pre>', result.stdout)
+    assert found, f"the page did not finish loading: {result.stderr[-2000:]}"
+    probe = json.loads(found.group(1))
+    assert len(probe["images"]) == len(images(page)) == len(RESULT_PLOTS) + 2
+    assert all(probe["images"]), probe
+    assert probe["errors"] == []
+    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == []
