@@ -64,6 +64,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="exit 2 if any rule could not be evaluated (no results or no data)",
     )
     check.set_defaults(handler=run_check)
+    register_load(commands)
 
 
 def parse_tolerance(text: str) -> float:
@@ -117,3 +118,67 @@ def run_check(args: argparse.Namespace) -> int:
             f"--require-all: {skipped} rules not evaluated (no results or no data; see {summary})"
         )
     return EXIT_FAILED if verdict.failed else EXIT_OK
+
+
+# --- dvclab load ---------------------------------------------------------------------------------------
+
+
+def register_load(commands: argparse._SubParsersAction) -> None:
+    load = commands.add_parser("load", help="Locust load and security tests (open workload model)")
+    actions = load.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    run = actions.add_parser(
+        "run",
+        help="run a load profile against the embedded portal or --host",
+        description="Run scenarios/load/PROFILE.yaml headless. Without --host, start the reference portal "
+        "on a free loopback port with a fresh database and stop it afterwards. Exit 0 when the run "
+        "completed cleanly, 1 when it failed (portal down, aborted, failures, a failed check), 2 on bad "
+        "input. Gate the results with `dvclab check`.",
+    )
+    run.add_argument("profile", metavar="PROFILE", help="a profile name (smoke, peak-day, …) or a YAML path")
+    run.add_argument("--host", help="target base URL (default: start the reference portal)")
+    run.add_argument("--processes", type=int, default=1, metavar="N", help="Locust worker processes")
+    run.add_argument("--from-sim", metavar="RUN_DIR", help="simulation run: arrivals and channel mix")
+    run.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
+    run.add_argument("--db", metavar="URL", help="the target's database, read-only, as ground truth")
+    run.add_argument("--thresholds", type=Path, metavar="FILE", help="abort_on_fail rules to watch live")
+    run.add_argument("--results", type=Path, metavar="DIR", help="parent folder (default: results/load)")
+    run.set_defaults(handler=run_load)
+
+
+def run_load(args: argparse.Namespace) -> int:
+    from loadtests import profiles, runner, shapes
+
+    def bad(message: str) -> int:
+        print(f"dvclab load: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    try:
+        profile = profiles.load_profile(args.profile)
+        shapes.build_segments(profile, args.from_sim)  # a forecast must be replayable before we start
+    except (profiles.ProfileError, shapes.ShapeError) as error:
+        return bad(str(error))
+    if not 1 <= args.processes <= 64:
+        return bad("--processes must be within 1..64")
+    if args.host and not args.host.startswith(("http://", "https://")):
+        return bad(f"--host {args.host!r}: expected http://host:port")
+    if args.host and not runner.is_loopback(args.host) and not args.allow_remote:
+        return bad(f"--host {args.host} is not a loopback address; pass --allow-remote to load-test it")
+    thresholds = args.thresholds or _repo_path("scenarios", "thresholds.yaml")
+    if profile.thresholds:
+        thresholds = args.thresholds or _repo_path(profile.thresholds)
+    if not Path(thresholds).is_file():
+        return bad(f"--thresholds {thresholds}: no such file")
+    code, folder = runner.run(
+        profile,
+        args.profile,
+        host=args.host,
+        processes=args.processes,
+        from_sim=str(Path(args.from_sim).resolve()) if args.from_sim else None,
+        results=args.results,
+        db_url=args.db,
+        thresholds=str(thresholds),
+        command=["dvclab", *sys.argv[1:]],
+    )
+    print(folder)
+    return code

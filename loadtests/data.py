@@ -1,0 +1,227 @@
+"""Plain functions the journeys and checks use: accounts, procedures, payloads, signatures, verdicts on
+responses. No Locust here, so tests call them without a swarm.
+
+Accounts are the reference portal's ``--demo-data`` ones (``portal/README.md``). Journeys use citizens
+1..N; the security checks use their own accounts at the top of the range, so a lockout they provoke
+never touches the load.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import random
+import re
+import string
+import time
+import unicodedata
+from bisect import bisect
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any
+
+API = "/api/v1"
+CITIZEN_PASSWORD = "Citizen@2024"  # noqa: S105 - documented demo credentials
+OFFICER = ("036080000001", "Officer@2024")
+SYNC = ("036070000001", "Sync@2024")
+RECEIPT_RE = re.compile(r"^HS[A-Z2-7]{16}$")
+BASE32 = string.ascii_uppercase + "234567"
+
+# Security checks own these citizens (never used by journeys).
+ATTACKERS = {"C02": 200, "C03": 199, "C05": 198, "C05b": 197, "C10": 196, "C11": 195, "C13": 194}
+ATTACKERS |= {"C14": 193, "C16": 192, "C17": 191}
+
+OK = "ok"
+REFUSED = "refused"  # an expected refusal: the limit held (a pass of its check, never a failure)
+ERROR = "error"
+
+# Statuses that are never acceptable as an answer: a crash or a broken gateway (check C07).
+SERVER_ERRORS = frozenset({500, 502, 504})
+LEAK_MARKERS = ("Traceback", "sqlalchemy", "sqlite3.", "psycopg", 'File "/', "Exception:")
+
+
+def citizen_id(number: int) -> str:
+    return f"03609{number:07d}"
+
+
+def classify(status: int, ok: tuple[int, ...], refusals: tuple[int, ...] = ()) -> str:
+    """``ok`` when the answer is what the step wants, ``refused`` for an expected refusal, else ``error``
+    (including status 0: no answer at all)."""
+    if status in ok:
+        return OK
+    if status in refusals:
+        return REFUSED
+    return ERROR
+
+
+def client_address(rng: random.Random) -> str:
+    """A client address for X-Forwarded-For (10/8): each journey is a different household."""
+    return f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+
+
+def idempotency_key(rng: random.Random) -> str:
+    return "k" + "".join(rng.choices(string.ascii_letters + string.digits, k=23))
+
+
+def random_receipt(rng: random.Random) -> str:
+    return "HS" + "".join(rng.choices(BASE32, k=16))
+
+
+def code_entropy_bits(code: str) -> float:
+    """Entropy of a receipt code's random part, if its characters are uniform over base32."""
+    return (len(code) - 2) * 5.0 if RECEIPT_RE.match(code) else 0.0
+
+
+def strip_accents(text: str) -> str:
+    text = text.replace("đ", "d").replace("Đ", "D")
+    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+
+
+def search_query(name: str, rng: random.Random) -> str:
+    """What a citizen types: two or three words of the name, often without accents."""
+    words = [w for w in re.split(r"\W+", name) if len(w) > 1][:3] or ["dang", "ky"]
+    query = " ".join(words[: rng.choice((2, 3))])
+    return strip_accents(query).lower() if rng.random() < 0.7 else query
+
+
+@dataclass(frozen=True, slots=True)
+class Proc:
+    code: str
+    name: str
+    fee_vnd: int
+    online_level: str
+
+
+class ProcedureMix:
+    """Procedures drawn by their demand weight in the catalog (the simulation's procedure mix)."""
+
+    def __init__(self, procedures: list[Proc], weights: list[float]) -> None:
+        if not procedures or sum(weights) <= 0:
+            raise ValueError("an empty procedure mix")
+        self.procedures = procedures
+        self.cumulative = list(accumulate(weights))
+
+    @classmethod
+    def from_catalog(cls, path: str | None = None) -> ProcedureMix:
+        from dvclab.catalog import DEFAULT_CATALOG, load_catalog
+
+        rows = load_catalog(path or DEFAULT_CATALOG)
+        procedures = [Proc(p.code, p.name, p.fee_vnd, p.online_level) for p in rows]
+        return cls(procedures, [p.demand_weight for p in rows])
+
+    def pick(self, rng: random.Random) -> Proc:
+        return self.procedures[bisect(self.cumulative, rng.random() * self.cumulative[-1])]
+
+    def with_fee(self) -> Proc:
+        """A fee-bearing procedure (payment checks need one); the most demanded first."""
+        paying = [p for p in self.procedures if p.fee_vnd > 0]
+        return paying[0] if paying else self.procedures[0]
+
+
+# --- payloads ----------------------------------------------------------------------------------------
+
+PDF_HEAD = b"%PDF-1.7\n"
+PNG_HEAD = b"\x89PNG\r\n\x1a\n"
+
+
+def pdf_bytes(size: int) -> bytes:
+    """A document whose magic bytes say PDF, padded to ``size``."""
+    body = PDF_HEAD + b"1 0 obj << /Type /Catalog >> endobj\n"
+    return (body + b"%" * max(0, size - len(body) - 6) + b"\n%%EOF")[: max(size, len(PDF_HEAD))]
+
+
+def multipart(filename: str, content: bytes, media_type: str, field: str = "file") -> tuple[bytes, str]:
+    """A one-file multipart/form-data body and its Content-Type (built here, so no client library
+    decides how a hostile upload looks)."""
+    boundary = "dvclab" + hashlib.sha1(content[:64] + filename.encode()).hexdigest()[:16]  # noqa: S324
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+        f"Content-Type: {media_type}\r\n\r\n"
+    ).encode()
+    return head + content + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def dossier_body(proc: Proc, delivery: str = "electronic", note: str = "") -> dict[str, Any]:
+    return {"procedure_code": proc.code, "delivery": delivery, "note": note}
+
+
+# --- gateway callbacks (Standard Webhooks) ------------------------------------------------------------
+
+
+def callback_body(payment_ref: str, amount_vnd: int, currency: str = "VND") -> bytes:
+    event = {"type": "payment.succeeded", "data": {"payment_ref": payment_ref, "amount_vnd": amount_vnd}}
+    event["data"]["currency"] = currency
+    return json.dumps(event).encode()
+
+
+def sign_callback(secret: str, event_id: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    ts = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{event_id}.{ts}.".encode() + body, hashlib.sha256).digest()
+    return {
+        "webhook-id": event_id,
+        "webhook-timestamp": str(ts),
+        "webhook-signature": "v1," + base64.b64encode(digest).decode(),
+        "Content-Type": "application/json",
+    }
+
+
+# --- responses ---------------------------------------------------------------------------------------
+
+
+def json_of(response: Any) -> Any:
+    try:
+        return json.loads(response.content or b"null")
+    except (ValueError, TypeError):
+        return None
+
+
+def problem(response: Any) -> str:
+    """A problem+json answer's detail (short), to name a failure."""
+    body = json_of(response) if getattr(response, "status_code", 0) else None
+    return str(body.get("detail", ""))[:120] if isinstance(body, dict) else ""
+
+
+def header(response: Any, name: str) -> str | None:
+    headers = getattr(response, "headers", None) or {}
+    value = headers.get(name) if hasattr(headers, "get") else None
+    if value is None and hasattr(headers, "get"):
+        value = headers.get(name.lower())
+    return value
+
+
+def leaks_internals(body: bytes | str | None) -> bool:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+    return any(marker in text for marker in LEAK_MARKERS)
+
+
+def parse_ratelimit(value: str | None) -> dict[str, int]:
+    """``"track";r=0;t=30`` (draft-ietf-httpapi-ratelimit-headers) → ``{"r": 0, "t": 30}``."""
+    found: dict[str, int] = {}
+    for part in (value or "").split(";")[1:]:
+        key, _, number = part.strip().partition("=")
+        if number.isdigit():
+            found[key] = int(number)
+    return found
+
+
+def retry_after_ok(response_headers: dict[str, str]) -> tuple[bool, str]:
+    """C08: Retry-After is an integer >= 1 and not earlier than the window's ``t``."""
+    retry = response_headers.get("retry-after")
+    if retry is None or not retry.isdigit() or int(retry) < 1:
+        return False, f"Retry-After {retry!r}"
+    state = parse_ratelimit(response_headers.get("ratelimit"))
+    if "t" in state and int(retry) < state["t"]:
+        return False, f"Retry-After {retry} < t={state['t']}"
+    if response_headers.get("ratelimit") is not None and state.get("r") != 0:
+        return False, f"RateLimit r={state.get('r')} on a 429"
+    return True, ""
+
+
+def lower_headers(response: Any) -> dict[str, str]:
+    headers = getattr(response, "headers", None) or {}
+    try:
+        return {str(k).lower(): str(v) for k, v in headers.items()}
+    except AttributeError:
+        return {}

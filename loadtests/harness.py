@@ -1,0 +1,297 @@
+"""The run-wide state of one Locust process, and its wiring into Locust's events.
+
+Every process (local, master or worker) records into its own HDR histograms and counters; workers send
+deltas with each stats report (``report_to_master``) and the master adds them up (``worker_report``).
+The master (or the local runner) watches ``abort_on_fail`` rules, and at the end writes
+``summary.json``, ``security.json`` and the percentiles into ``--dvclab-out``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from loadtests import data
+from loadtests.histograms import TOTAL, Recorder
+from loadtests.open_model import Counters, Scheduler
+from loadtests.profiles import JOURNEYS, Profile, load_profile
+from loadtests.shapes import Segment, build_segments, duration, expected_starts
+
+log = logging.getLogger("dvclab.load")
+SETTLE_S = 1.0  # users of a journey register during this long before its scheduler starts
+SECURITY_PREFIX = "["  # security traffic is named "[C02] POST /api/v1/auth/login"
+
+
+class Run:
+    """One process's view of the run."""
+
+    def __init__(self, profile: Profile, segments: list[Segment], procedures: data.ProcedureMix) -> None:
+        self.profile = profile
+        self.segments = segments
+        self.procedures = procedures
+        self.duration = duration(segments)
+        self.counters = Counters()
+        self.scheduler = Scheduler(segments, profile.max_lag, profile.seed, self.counters)
+        self.recorder = Recorder()
+        self.outcomes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.journey_requests: dict[str, int] = defaultdict(int)
+        self.hygiene: dict[str, int] = defaultdict(int)  # C07, seen on every response
+        self.hygiene_examples: list[str] = []
+        self.receipts: list[tuple[str, int]] = []  # acknowledged receipt codes (code, dossier id)
+        self.new_receipts: list[tuple[str, int]] = []  # not yet sent to the master
+        self.observations: list[dict[str, Any]] = []  # security checks, before ground truth
+        self.cpu_max_pct = 0.0
+        self.local_users: dict[str, int] = defaultdict(int)
+        self.fixed_counts: dict[str, int] = {}
+        self.citizen_counter = 0
+        self.worker_index = 0
+        self.worker_count = 1
+        self.rng = random.Random(profile.seed)
+        self.started_at: float | None = None
+        self.aborted: str | None = None
+        self.portal_down: str | None = None
+
+    # --- journeys ------------------------------------------------------------------------------------
+
+    def join(self, journey: str) -> None:
+        """A runner of ``journey`` was spawned here; the first one starts that journey's scheduler."""
+        import gevent
+
+        self.local_users[journey] += 1
+        if self.local_users[journey] == 1:
+            gevent.spawn_later(SETTLE_S, self._start, journey)
+
+    def _start(self, journey: str) -> None:
+        share = self.local_users[journey] / max(1, self.fixed_counts.get(journey, self.local_users[journey]))
+        self.started_at = self.started_at or time.time()
+        self.scheduler.start_journey(journey, min(1.0, share), t0=self.started_at)
+
+    def next_citizen(self) -> int:
+        """Round-robin over citizens 1..N, interleaved across workers (per-citizen quotas stay far)."""
+        self.citizen_counter += 1
+        n = self.worker_index + self.worker_count * self.citizen_counter
+        return n % self.profile.citizens + 1
+
+    # --- recording -----------------------------------------------------------------------------------
+
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float,
+        response: Any = None,
+        context: dict | None = None,
+        exception: Any = None,
+        start_time: float | None = None,
+        **_: Any,
+    ) -> None:
+        context = context or {}
+        status = getattr(response, "status_code", 0) or 0
+        self._hygiene(status, response)
+        outcome = context.get("outcome") or (data.ERROR if exception else data.OK)
+        self.outcomes[name][outcome] += 1
+        if name.startswith(SECURITY_PREFIX):
+            return  # checks judge their own traffic; its latency is not the citizens' latency
+        millis = response_time or 0.0
+        intended = context.get("intended")
+        if intended is not None and start_time is not None:
+            # From the intended start: a journey the generator could not begin on time (a stalled
+            # portal holding every runner) is charged the wait, which closed-loop pacing would hide.
+            millis = max(millis, (start_time - intended) * 1000 + millis)
+        self.recorder.record(name, millis)
+        journey = context.get("journey")
+        if journey:
+            self.journey_requests[journey] += 1
+
+    def _hygiene(self, status: int, response: Any) -> None:
+        if status in data.SERVER_ERRORS:
+            self.hygiene[f"status_{status}"] += 1
+            self._example(f"{status}")
+        if status in (429, 503) and not data.header(response, "Retry-After"):
+            self.hygiene["missing_retry_after"] += 1
+            self._example(f"{status} without Retry-After")
+        if status >= 400:
+            try:
+                body = response.content
+            except Exception:  # noqa: BLE001 - a broken body is judged elsewhere
+                body = b""
+            if data.leaks_internals(body):
+                self.hygiene["leaky_bodies"] += 1
+                self._example(f"{status} body leaks internals")
+        if status >= 400 or status == 0:
+            self.hygiene[f"seen_{status}"] += 1
+
+    def _example(self, text: str) -> None:
+        if len(self.hygiene_examples) < 10:
+            self.hygiene_examples.append(text)
+
+    def note_receipt(self, code: str, dossier_id: int) -> None:
+        self.receipts.append((code, dossier_id))
+        self.new_receipts.append((code, dossier_id))
+
+    def sample_cpu(self) -> None:
+        import psutil
+
+        process = psutil.Process()
+        process.cpu_percent(None)
+        while True:
+            import gevent
+
+            gevent.sleep(1.0)
+            self.cpu_max_pct = max(self.cpu_max_pct, process.cpu_percent(None))
+
+    # --- worker -> master ----------------------------------------------------------------------------
+
+    def report(self) -> dict[str, Any]:
+        """Deltas since the last report (the master adds them up)."""
+        payload = {
+            "hdr": self.recorder.encode_and_reset(),
+            "outcomes": {k: dict(v) for k, v in self.outcomes.items()},
+            "journey_requests": dict(self.journey_requests),
+            "hygiene": dict(self.hygiene),
+            "hygiene_examples": list(self.hygiene_examples),
+            "counters": self.counters.as_dict(),
+            "receipts": list(self.new_receipts),
+            "observations": list(self.observations),
+            "cpu_max_pct": self.cpu_max_pct,
+        }
+        self.outcomes.clear()
+        self.journey_requests.clear()
+        self.hygiene.clear()
+        self.hygiene_examples.clear()
+        self.counters.scheduled.clear()
+        self.counters.started.clear()
+        self.counters.dropped.clear()
+        self.new_receipts.clear()
+        self.observations.clear()
+        return payload
+
+    def merge(self, payload: dict[str, Any]) -> None:
+        self.recorder.merge_encoded(payload.get("hdr", {}))
+        for name, counts in payload.get("outcomes", {}).items():
+            for outcome, n in counts.items():
+                self.outcomes[name][outcome] += n
+        for journey, n in payload.get("journey_requests", {}).items():
+            self.journey_requests[journey] += n
+        for key, n in payload.get("hygiene", {}).items():
+            self.hygiene[key] += n
+        for text in payload.get("hygiene_examples", []):
+            self._example(text)
+        self.counters.add(payload.get("counters", {}))
+        self.receipts.extend(tuple(r) for r in payload.get("receipts", []))
+        self.observations.extend(payload.get("observations", []))
+        self.cpu_max_pct = max(self.cpu_max_pct, float(payload.get("cpu_max_pct", 0.0)))
+
+    # --- results -------------------------------------------------------------------------------------
+
+    def summary(self, elapsed: float | None = None) -> dict[str, Any]:
+        """``summary.json`` (layout in loadtests/README.md); ``elapsed`` for a snapshot mid-run."""
+        span = max(1e-9, elapsed if elapsed is not None else self.duration)
+        endpoints: dict[str, Any] = {}
+        security_endpoints: dict[str, Any] = {}
+        for name in sorted(self.outcomes):
+            counts = self.outcomes[name]
+            requests = sum(counts.values())
+            entry = {
+                "requests": requests,
+                "failures": counts.get(data.ERROR, 0),
+                "expected_refusals": counts.get(data.REFUSED, 0),
+                "rps": round(requests / span, 3),
+            }
+            if name.startswith(SECURITY_PREFIX):
+                security_endpoints[name] = entry
+            else:
+                endpoints[name] = {**entry, **self.recorder.percentiles(name)}
+        requests = sum(e["requests"] for e in endpoints.values())
+        failures = sum(e["failures"] for e in endpoints.values())
+        scheduled = sum(self.counters.scheduled.values())
+        dropped = sum(self.counters.dropped.values())
+        offered = float(requests)
+        for journey in JOURNEYS:  # a dropped journey would have sent what its started ones sent
+            started = self.counters.started.get(journey, 0)
+            lost = self.counters.dropped.get(journey, 0)
+            if lost:
+                per = (
+                    self.journey_requests.get(journey, 0) / started if started else NOMINAL_REQUESTS[journey]
+                )
+                offered += lost * per
+        total = {
+            "requests": requests,
+            "failures": failures,
+            "expected_refusals": sum(e["expected_refusals"] for e in endpoints.values()),
+            "rps": round(requests / span, 3),
+            **self.recorder.percentiles(TOTAL),
+            "offered_rps": round(offered / span, 3),
+            "achieved_rps": round(requests / span, 3),
+            "offered_journeys_per_s": round(expected_starts(self.segments) / max(1e-9, self.duration), 3),
+            "scheduled": scheduled,
+            "started": sum(self.counters.started.values()),
+            "dropped": dropped,
+            "dropped_ratio": round(dropped / scheduled, 6) if scheduled else None,
+            "duration_s": round(span, 3),
+            "generator_cpu_max_pct": round(self.cpu_max_pct, 1),
+            "generator_lag_max_ms": round(self.counters.lag_max_s * 1000, 1),
+            "start_delay_max_ms": round(self.counters.start_delay_max_s * 1000, 1),
+        }
+        summary: dict[str, Any] = {
+            "schema": 1,
+            "profile": self.profile.name,
+            "endpoints": endpoints,
+            "total": total,
+            "journeys": {
+                "scheduled": dict(self.counters.scheduled),
+                "started": dict(self.counters.started),
+                "dropped": dict(self.counters.dropped),
+                "requests": dict(self.journey_requests),
+            },
+            "security_requests": security_endpoints,
+            "hygiene": dict(self.hygiene),
+        }
+        if self.aborted:
+            summary["aborted"] = self.aborted
+        if self.portal_down:
+            summary["portal_down"] = self.portal_down
+        return summary
+
+
+# What each journey sends when all goes well (used only to price dropped journeys before any ran).
+NOMINAL_REQUESTS = {"citizen_online": 10, "assisted": 7, "officer": 5, "tracker": 2, "sync": 2}
+
+RUN: Run | None = None
+
+
+def setup(profile_name: str, from_sim: str | None = None) -> Run:
+    global RUN
+    profile = load_profile(profile_name)
+    segments = build_segments(profile, from_sim)
+    RUN = Run(profile, segments, data.ProcedureMix.from_catalog())
+    return RUN
+
+
+def current() -> Run:
+    if RUN is None:
+        setup(os.environ.get("DVCLAB_PROFILE", "smoke"), os.environ.get("DVCLAB_FROM_SIM") or None)
+    assert RUN is not None
+    return RUN
+
+
+def pool_sizes(run: Run) -> dict[str, int]:
+    """Journey runners per journey (all workers): the profile's pool split by expected starts."""
+    total = expected_starts(run.segments)
+    sizes = {}
+    for journey in JOURNEYS:
+        share = expected_starts(run.segments, journey) / total if total else 0.0
+        sizes[journey] = max(1, round(run.profile.pool * share)) if share > 0 else 1
+    return sizes
+
+
+def write_json(path: Path, value: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,160 @@
+"""dvclab load tests: citizens, counter staff, officers, trackers and the national portal, on an open
+workload model, with security checks beside them.
+
+    locust -f loadtests/locustfile.py --host http://127.0.0.1:8000                 # web UI
+    locust -f loadtests/locustfile.py --host http://127.0.0.1:8000 --headless \\
+        --dvclab-profile smoke --dvclab-out /tmp/run                                  # results files
+
+Options (also as environment variables): ``--dvclab-profile`` (``DVCLAB_PROFILE``, default ``smoke``),
+``--dvclab-from-sim RUN_DIR`` (``DVCLAB_FROM_SIM``), ``--dvclab-out DIR`` (write summary.json,
+security.json, percentiles), ``--dvclab-db URL`` (ground truth for the checks), ``--dvclab-thresholds``.
+The shape below starts one runner per journey in flight and stops after the schedule and its drain;
+the journeys' start times come from the profile's shape (see ``open_model.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # plain `locust -f` from anywhere
+
+import gevent  # noqa: E402
+from locust import LoadTestShape, events  # noqa: E402
+from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
+
+from loadtests import harness  # noqa: E402
+from loadtests.checks import Attacker, finalise  # noqa: E402
+from loadtests.users import AssistedFiling, CitizenOnline, NationalSync, Officer, PublicTracker  # noqa: E402
+
+__all__ = ["AssistedFiling", "Attacker", "CitizenOnline", "NationalSync", "Officer", "PublicTracker"]
+CLASSES = {
+    "citizen_online": CitizenOnline,
+    "assisted": AssistedFiling,
+    "officer": Officer,
+    "tracker": PublicTracker,
+    "sync": NationalSync,
+}
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser) -> None:  # type: ignore[no-untyped-def]
+    parser.add_argument("--dvclab-profile", default=os.environ.get("DVCLAB_PROFILE", "smoke"))
+    parser.add_argument("--dvclab-from-sim", default=os.environ.get("DVCLAB_FROM_SIM", ""))
+    parser.add_argument("--dvclab-out", default=os.environ.get("DVCLAB_OUT", ""))
+    parser.add_argument("--dvclab-db", default=os.environ.get("DVCLAB_DB", ""))
+    parser.add_argument("--dvclab-thresholds", default=os.environ.get("DVCLAB_THRESHOLDS", ""))
+
+
+@events.init.add_listener
+def _init(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
+    options = environment.parsed_options
+    run = harness.setup(
+        getattr(options, "dvclab_profile", None) or "smoke", getattr(options, "dvclab_from_sim", None) or None
+    )
+    sizes = harness.pool_sizes(run)
+    run.fixed_counts = sizes
+    for journey, cls in CLASSES.items():
+        cls.fixed_count = sizes[journey]
+    Attacker.fixed_count = 1
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        run.worker_index = runner.worker_index
+
+        @events.report_to_master.add_listener
+        def _report(client_id, data) -> None:  # type: ignore[no-untyped-def]
+            data["dvclab"] = run.report()
+
+    elif isinstance(runner, MasterRunner):
+
+        @events.worker_report.add_listener
+        def _merge(client_id, data) -> None:  # type: ignore[no-untyped-def]
+            if "dvclab" in data:
+                run.merge(data["dvclab"])
+
+    events.request.add_listener(run.on_request)
+    gevent.spawn(run.sample_cpu)
+
+
+@events.test_start.add_listener
+def _watch(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    gevent.spawn(_abort_watch, environment)
+
+
+def _abort_watch(environment) -> None:  # type: ignore[no-untyped-def]
+    """Stop early on a failing ``abort_on_fail`` rule, or when the portal stops answering /healthz."""
+    import requests
+
+    from loadtests.gate import AbortWatch
+    from loadtests.rules import load_thresholds
+
+    run = harness.current()
+    path = getattr(environment.parsed_options, "dvclab_thresholds", "") or run.profile.thresholds
+    watch = AbortWatch(load_thresholds(path)) if path else None
+    started, down_since = time.time(), None
+    while environment.runner.state not in ("stopped", "stopping", "quitting"):
+        gevent.sleep(1.0)
+        elapsed = time.time() - started
+        try:
+            ok = requests.get(f"{environment.host}/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            ok = False
+        down_since = None if ok else (down_since or time.time())
+        if down_since and time.time() - down_since >= 3:
+            run.portal_down = (
+                f"the portal at {environment.host} stopped answering /healthz at t={elapsed:.0f}s"
+            )
+            print(f"dvclab: {run.portal_down}; stopping the run", file=sys.stderr)
+            environment.runner.quit()
+            return
+        if watch:
+            decision = watch.observe(elapsed, run.summary(elapsed=elapsed))
+            if decision:
+                run.aborted = decision.message
+                print(f"dvclab: {decision.message}", file=sys.stderr)
+                environment.runner.quit()
+                return
+
+
+@events.quitting.add_listener
+def _finish(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    run = harness.current()
+    run.scheduler.drop_leftovers()
+    out = getattr(environment.parsed_options, "dvclab_out", "")
+    security = finalise(run, environment.host, getattr(environment.parsed_options, "dvclab_db", "") or None)
+    summary = run.summary()
+    if out:
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        harness.write_json(folder / "summary.json", summary)
+        harness.write_json(folder / "security.json", security)
+        harness.write_json(folder / "receipts.json", [code for code, _ in run.receipts])
+    failed = [c["id"] for c in security if c["verdict"] != "pass"]
+    total = summary["total"]
+    print(
+        f"dvclab: {total['requests']} requests, {total['failures']} failures, "
+        f"{total['expected_refusals']} expected refusals, p95 {total['p95_ms']} ms, "
+        f"offered {total['offered_rps']} rps, achieved {total['achieved_rps']} rps, "
+        f"dropped {total['dropped']}/{total['scheduled']}, checks failed: {failed or 'none'}",
+        file=sys.stderr,
+    )
+    if run.portal_down or run.aborted or failed or total["failures"]:
+        environment.process_exit_code = 1
+
+
+class OpenModelShape(LoadTestShape):
+    """All journey runners at once, for the schedule's length plus a drain; the runners' own scheduler
+    decides when journeys start (an open model), not this user count."""
+
+    def tick(self):  # type: ignore[no-untyped-def]
+        run = harness.current()
+        users = sum(run.fixed_counts.values()) + 1
+        if self.get_run_time() < harness.SETTLE_S + run.duration + run.profile.drain:
+            return users, users
+        return None

@@ -1,0 +1,356 @@
+"""``dvclab load run PROFILE``: start the reference portal (unless ``--host``), run Locust headless on
+loopback (one process, or a master and N workers), stop everything whatever happens, and write the
+results folder atomically (``results/load/<profile>-<stamp>/``, written as ``….partial`` then renamed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from loadtests.profiles import Profile
+
+REPO = Path(__file__).resolve().parent.parent
+LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class RunError(RuntimeError):
+    """The run could not happen (the portal did not start, Locust failed to launch)."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def is_loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def healthy(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=timeout) as response:  # noqa: S310 - loopback
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _bin(name: str) -> str:
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else name
+
+
+@dataclass
+class Portal:
+    """The embedded reference portal on a free loopback port with a fresh database."""
+
+    profile: Profile
+    folder: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.folder / 'portal.db'}"
+
+    def start(self, timeout: float = 60.0) -> None:
+        command = [
+            _bin("dvclab"),
+            "portal",
+            "serve",
+            "--port",
+            str(self.port),
+            "--db",
+            self.db_url,
+            "--demo-data",
+        ]
+        for name, limit in self.profile.portal.rates.items():
+            command += ["--rate", f"{name}={limit}"]
+        env = {**os.environ, **self.profile.portal.env}
+        if self.profile.portal.trust_generator and self.profile.forwarded_clients:
+            env["DVCLAB_PORTAL_TRUSTED_PROXIES"] = "127.0.0.1"  # the generator plays the reverse proxy
+        log = (self.folder / "portal.log").open("wb")
+        self.process = subprocess.Popen(  # noqa: S603 - our own console script
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RunError(f"the portal exited with code {self.process.returncode}; see {log.name}")
+            if healthy(self.url, 1.0):
+                return
+            time.sleep(0.3)
+        raise RunError(f"the portal did not answer /healthz within {timeout:.0f} s; see {log.name}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        # Its own session: the stubs it started go with it.
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+
+def locust_commands(
+    profile_name: str,
+    host: str,
+    out: Path,
+    processes: int,
+    from_sim: str | None,
+    db_url: str | None,
+    thresholds: str | None,
+) -> list[list[str]]:
+    """One headless Locust, or a master and ``processes`` workers on loopback."""
+    common = [
+        _bin("locust"),
+        "-f",
+        str(LOCUSTFILE),
+        "--dvclab-profile",
+        profile_name,
+        "--loglevel",
+        "WARNING",
+    ]
+    if from_sim:
+        common += ["--dvclab-from-sim", from_sim]
+    master = [
+        *common,
+        "--headless",
+        "--host",
+        host,
+        "--dvclab-out",
+        str(out),
+        "--html",
+        str(out / "locust.html"),
+        "--csv",
+        str(out / "locust"),
+        "--only-summary",
+    ]
+    if db_url:
+        master += ["--dvclab-db", db_url]
+    if thresholds:
+        master += ["--dvclab-thresholds", thresholds]
+    if processes <= 1:
+        return [master]
+    port = free_port()
+    master += [
+        "--master",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        str(port),
+        "--expect-workers",
+        str(processes),
+        "--expect-workers-max-wait",
+        "30",
+    ]
+    worker = [*common, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port), "--host", host]
+    return [master] + [worker] * processes
+
+
+def run_locust(commands: list[list[str]], out: Path, budget: float, portal: Portal | None) -> tuple[int, str]:
+    """Start the processes, wait at most ``budget`` seconds; the master's exit code and a note."""
+    log = (out / "locust.log").open("wb")
+    processes = [
+        subprocess.Popen(c, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)  # noqa: S603
+        for c in commands
+    ]
+    master, note = processes[0], ""
+    deadline = time.monotonic() + budget
+    portal_dead_at: float | None = None
+    try:
+        while master.poll() is None:
+            if time.monotonic() > deadline:
+                note = f"Locust did not finish within {budget:.0f} s; stopped"
+                break
+            if portal is not None and not portal.alive() and portal_dead_at is None:
+                portal_dead_at = time.monotonic()
+                note = f"the portal process died during the run (exit {portal.process.returncode})"  # type: ignore[union-attr]
+                print(f"dvclab load: {note}", file=sys.stderr)
+            if portal_dead_at and time.monotonic() - portal_dead_at > 30:
+                break  # the master's own health watch should have stopped it by now
+            time.sleep(0.3)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGINT if process is master else signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+        log.close()
+    code = master.returncode if master.returncode is not None else EXIT_FAILED
+    return code, note
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": sys.version.split()[0]}
+    for name in ("dvclab", "locust", "hdrhistogram", "gevent"):
+        with contextlib.suppress(PackageNotFoundError):
+            found[name] = version(name)
+    return found
+
+
+def _failed_results(out: Path, profile: Profile, message: str) -> None:
+    """A run that could not produce results still leaves files the gate reads as failed."""
+    from loadtests import harness
+
+    if not (out / "summary.json").exists():
+        harness.write_json(
+            out / "summary.json",
+            {
+                "schema": 1,
+                "profile": profile.name,
+                "endpoints": {},
+                "error": message,
+                "total": {
+                    "requests": 0,
+                    "failures": 1,
+                    "offered_rps": 0.0,
+                    "achieved_rps": 0.0,
+                    "scheduled": 0,
+                    "dropped": 0,
+                    "p95_ms": None,
+                },
+            },
+        )
+    if not (out / "security.json").exists():
+        harness.write_json(
+            out / "security.json",
+            [
+                {
+                    "id": check,
+                    "name": "not run",
+                    "invariant": "the check ran",
+                    "observed": message,
+                    "verdict": "fail",
+                }
+                for check in profile.security.checks
+            ],
+        )
+
+
+def run(
+    profile: Profile,
+    profile_name: str,
+    host: str | None = None,
+    processes: int = 1,
+    from_sim: str | None = None,
+    results: Path | None = None,
+    db_url: str | None = None,
+    thresholds: str | None = None,
+    command: list[str] | None = None,
+) -> tuple[int, Path]:
+    """Run a profile; returns (exit code, results folder). Exit 1 when the run failed."""
+    root = results or REPO / "results" / "load"
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = f"{profile.name}-{stamp}"
+    final = root / name
+    suffix = 1
+    while final.exists():
+        final, suffix = root / f"{name}-{suffix}", suffix + 1
+    out = Path(tempfile.mkdtemp(prefix=f"{final.name}.", suffix=".partial", dir=root))
+    scratch = Path(tempfile.mkdtemp(prefix="dvclab-portal-"))
+    portal = None if host else Portal(profile, scratch)
+    started = datetime.now(UTC)
+    code, note = EXIT_FAILED, ""
+    try:
+        if portal is not None:
+            portal.start()
+            host, db_url = portal.url, portal.db_url
+        elif not healthy(host or ""):
+            raise RunError(f"the portal at {host} does not answer /healthz")
+        assert host is not None
+        budget = profile.duration + profile.drain + 60 + 15 * max(1, processes)
+        commands = locust_commands(profile_name, host, out, processes, from_sim, db_url, thresholds)
+        code, note = run_locust(commands, out, budget, portal)
+        if not (out / "summary.json").exists():
+            note = note or "Locust wrote no results; see locust.log"
+    except RunError as error:
+        note = str(error)
+    finally:
+        if portal is not None:
+            portal.stop()
+            if (scratch / "portal.log").exists():
+                shutil.copy(scratch / "portal.log", out / "portal.log")
+        shutil.rmtree(scratch, ignore_errors=True)
+    if note:
+        print(f"dvclab load: {note}", file=sys.stderr)
+        _failed_results(out, profile, note)
+        code = EXIT_FAILED
+    from loadtests import harness
+
+    manifest: dict[str, Any] = {
+        "kind": "load",
+        "profile": profile.name,
+        "profile_resolved": profile.model_dump(mode="json"),
+        "host": host,
+        "embedded_portal": portal is not None,
+        "processes": processes,
+        "from_sim": from_sim,
+        "seed": profile.seed,
+        "command": command or sys.argv,
+        "versions": _versions(),
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "exit_code": code,
+        "note": note or None,
+    }
+    harness.write_json(out / "manifest.json", manifest)
+    _percentiles_csv(out)
+    os.replace(out, final)
+    return code, final
+
+
+def _percentiles_csv(out: Path) -> None:
+    """The exact (HDR) percentiles as a table beside Locust's own CSVs."""
+    path = out / "summary.json"
+    if not path.exists():
+        return
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    keys = ("requests", "failures", "rps", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms")
+    lines = ["endpoint," + ",".join(keys)]
+    rows = [*summary.get("endpoints", {}).items(), ("total", summary.get("total", {}))]
+    for name, values in rows:
+        cells = ["" if values.get(k) is None else str(values.get(k)) for k in keys]
+        lines.append(f'"{name}",' + ",".join(cells))
+    (out / "percentiles.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
