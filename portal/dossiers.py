@@ -32,6 +32,8 @@ from portal.models import (
     DossierFile,
     Payment,
     PaymentEvent,
+    Procedure,
+    Rating,
     StatusEvent,
     utcnow,
 )
@@ -404,8 +406,6 @@ def apply_callback(
 
 
 def rate(db: Database, principal: Principal, dossier_id: int, score: int, comment: str) -> dict[str, Any]:
-    from portal.models import Rating
-
     try:
         with db.write() as session:
             dossier = _own(session, principal, dossier_id)
@@ -490,8 +490,6 @@ def transition(
             raise ApiError(409, "Conflict", "the fee is not paid yet")
         values = dict(values)
         if to == RECEIVED:
-            from portal.models import Procedure
-
             deadline = (
                 session.scalar(
                     select(Procedure.deadline_days).where(Procedure.code == dossier.procedure_code)
@@ -535,8 +533,6 @@ def sync_feed(db: Database, cursor: int, limit: int) -> dict[str, Any]:
 
 
 def statistics(db: Database) -> dict[str, Any]:
-    from portal.models import Procedure, Rating
-
     now = utcnow()
     with db.read() as session:
         procedures = session.scalar(select(func.count()).select_from(Procedure)) or 0

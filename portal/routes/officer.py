@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from portal import dossiers
 from portal.auth import Principal, require
-from portal.models import APPROVED, RECEIVED, REJECTED, RETURNED, SUBMITTED, SUPPLEMENT
+from portal.models import APPROVED, RECEIVED, REJECTED, RETURNED, SUBMITTED, SUPPLEMENT, utcnow
 from portal.routes.common import Page, PageSize, db_of
 from portal.schemas import (
     DecisionRequest,
@@ -70,8 +70,6 @@ async def supplement(
 async def decide(
     *, body: DecisionRequest, request: Request, dossier_id: DossierId, principal: Officer
 ) -> dict:
-    from portal.models import utcnow
-
     return await run_in_threadpool(
         dossiers.transition,
         db_of(request),
@@ -91,8 +89,6 @@ async def decide(
 async def return_result(
     *, body: ResultRequest, request: Request, dossier_id: DossierId, principal: Officer
 ) -> dict:
-    from portal.models import utcnow
-
     return await run_in_threadpool(
         dossiers.transition,
         db_of(request),
