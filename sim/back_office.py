@@ -70,15 +70,8 @@ class OfficerPool:
         self.officers_free.release()
 
     def work(self, effort_min: float, due: float) -> Generator[simpy.Event, object, None]:
-        env = self.env
-        queued = env.now
-        turn = self.officers_free.acquire(due)
-        if turn is not None:
-            yield turn
-        start = env.now
-        if self.window[0] <= start < self.window[1]:
-            self.busy_minutes += effort_min
-        if self.waits is not None:
-            self.waits.append(start - queued)
-        yield env.timeout(self.calendar.add_working(start, effort_min) - start)
-        self.officers_free.release()
+        """The same work as a process step: returns when the officer has finished."""
+        started = simpy.Event(self.env)
+        self.handle(effort_min, due, lambda _dossier, end: started.succeed(end), 0)
+        end = yield started
+        yield self.env.timeout(end - self.env.now)

@@ -100,24 +100,8 @@ class Counter:
         return self.calendar.to_working(start) - self.calendar.to_working(arrived)
 
     def visit(self, service_min: float) -> Generator[simpy.Event, object, tuple[float, bool]]:
-        """A citizen's visit; returns (waiting time in open minutes, whether they had to come back)."""
-        env = self.env
-        arrived = env.now
-        turn = self.desks.acquire()
-        if turn is not None:
-            yield turn
-        start = env.now
-        if self.waits is not None:
-            self.waits.append(start - arrived)
-        came_back = False
-        calendar = self.calendar
-        if calendar is not None and not calendar.is_open(start):
-            reopen = calendar.next_open(start)
-            came_back = calendar.day_index_at(reopen) > calendar.day_index_at(arrived)
-            yield env.timeout(reopen - start)
-            start = reopen
-        if self.window[0] <= start < self.window[1]:
-            self.busy_minutes += service_min
-        yield env.timeout(service_min)
-        self.desks.release()
-        return self._open_wait(arrived, start), came_back
+        """A citizen's visit as a process step; returns (waiting time in open minutes, came back)."""
+        over = simpy.Event(self.env)
+        self.receive(service_min, lambda _citizen, wait, came_back: over.succeed((wait, came_back)), 0)
+        wait, came_back = yield over
+        return wait, came_back

@@ -184,8 +184,9 @@ def _in_processes(
             done(futures[future], future.result())
     except BaseException:
         # interrupted or failed: drop the queued replications and stop the running ones now
+        running = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
-        for process in list(getattr(pool, "_processes", {}).values()):
+        for process in running:
             process.terminate()
         raise
     pool.shutdown()
