@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from dvclab.catalog import Procedure
-from sim.experiment import Experiment, confidence_interval
+from sim.experiment import Estimate, Experiment, confidence_interval
 from sim.kpis import HOURLY_COLUMNS
-from sim.procedures import build_procedures
+from sim.procedures import ProcedureTable, build_procedures
 from sim.scenario import resolved_dict
 
 VERSIONED = ("dvclab", "simpy", "numpy", "pydantic", "holidays")
@@ -91,7 +91,11 @@ def _write_all(
     (folder / "manifest.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8"
     )
+    table = build_procedures(scenario, catalog)
+    top = top_overdue_procedures(experiment, table)
     kpis = {name: estimate.as_dict() for name, estimate in summary.items()}
+    for k, estimate, _, _ in top:
+        kpis[f"overdue_rate_by_procedure.{table.codes[k]}"] = estimate.as_dict()
     (folder / "kpis.json").write_text(json.dumps(kpis, indent=2), encoding="utf-8")
     _write_csv(
         folder / "kpis.csv",
@@ -123,10 +127,6 @@ def _write_all(
         )
     _write_csv(folder / "backlog_by_day.csv", ["date", "mean", "ci_low", "ci_high"], rows)
 
-    table = build_procedures(scenario, catalog)
-    overdue = np.sum([o.overdue_by_procedure for o in experiment.outputs], axis=0)
-    total = np.sum([o.dossiers_by_procedure for o in experiment.outputs], axis=0)
-    top = np.argsort(-overdue, kind="stable")[:10]
     _write_csv(
         folder / "overdue_top_procedures.csv",
         [
@@ -134,9 +134,11 @@ def _write_all(
             "name",
             "group",
             "level",
-            "dossiers_per_replication",
-            "overdue_per_replication",
+            "dossiers_mean",
+            "overdue_mean",
             "overdue_rate",
+            "ci_low",
+            "ci_high",
         ],
         [
             [
@@ -144,11 +146,32 @@ def _write_all(
                 table.names[k],
                 table.groups[k],
                 table.levels[k],
-                round(total[k] / experiment.replications, 1),
-                round(overdue[k] / experiment.replications, 1),
-                round(overdue[k] / total[k], 4) if total[k] else 0.0,
+                round(dossiers, 1),
+                round(overdue, 1),
+                round(e.mean, 4),
+                round(e.ci_low, 4),
+                round(e.ci_high, 4),
             ]
-            for k in top
-            if overdue[k] > 0
+            for k, e, dossiers, overdue in top
         ],
     )
+
+
+def top_overdue_procedures(
+    experiment: Experiment, table: ProcedureTable, count: int = 10
+) -> list[tuple[int, Estimate, float, float]]:
+    """The procedures with the most overdue dossiers: (index, overdue-rate estimate, dossiers and
+    overdue dossiers per replication)."""
+    overdue = np.array([o.overdue_by_procedure for o in experiment.outputs])
+    dossiers = np.array([o.dossiers_by_procedure for o in experiment.outputs])
+    ranked = np.argsort(-overdue.sum(axis=0), kind="stable")[:count]
+    top = []
+    for k in ranked:
+        if overdue[:, k].sum() == 0:
+            break
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rates = np.where(dossiers[:, k] > 0, overdue[:, k] / dossiers[:, k], 0.0)
+        top.append(
+            (int(k), confidence_interval(rates, "overdue_rate"), dossiers[:, k].mean(), overdue[:, k].mean())
+        )
+    return top
