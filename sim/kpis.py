@@ -19,6 +19,13 @@ from sim.sync import arrival_times, discrepancy
 
 # Maximum points of each Decision 766 group the model estimates (transparency: 1 of its 4 sub-indicators).
 INDEX_766_MAX = {"timeliness": 20.0, "online_service": 22.0, "digitisation": 22.0, "transparency_sync": 4.5}
+# The KPIs every kpis.json carries (the contract the gate and the reports read), besides the dotted families
+# overdue_rate_by_level.*, overdue_rate_by_group.*, utilisation.* and index_766.*.
+KPI_CONTRACT = (
+    "dossiers", "overdue_rate", "on_time_rate", "early_rate", "counter_wait_mean_min", "counter_wait_p90_min",
+    "trips_per_dossier", "reported_online_rate", "self_service_online_rate", "online_payment_rate",
+    "digitised_rate", "postal_return_share", "sync_discrepancy",
+)
 HOURLY_COLUMNS = ("portal_submissions", "self_service", "online_with_visit", "assisted", "counter", "postal")
 
 

@@ -9,22 +9,7 @@ from pathlib import Path
 import pytest
 
 from dvclab.cli import main
-
-CONTRACT = (
-    "dossiers",
-    "overdue_rate",
-    "on_time_rate",
-    "early_rate",
-    "counter_wait_mean_min",
-    "counter_wait_p90_min",
-    "trips_per_dossier",
-    "reported_online_rate",
-    "self_service_online_rate",
-    "online_payment_rate",
-    "digitised_rate",
-    "postal_return_share",
-    "sync_discrepancy",
-)
+from sim.kpis import KPI_CONTRACT as CONTRACT
 
 
 @pytest.fixture(scope="module")
