@@ -37,6 +37,19 @@ ERROR_STATUSES = {
 }
 
 
+_RETRY_HEADERS = {
+    "Retry-After": {
+        "required": True,
+        "description": "seconds to wait",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}
+_RATELIMIT_HEADERS = {
+    "RateLimit-Policy": {"description": 'e.g. "public";q=600;w=60', "schema": {"type": "string"}},
+    "RateLimit": {"description": 'e.g. "public";r=0;t=42', "schema": {"type": "string"}},
+}
+
+
 def prepare_database(db: Database, settings: Settings) -> None:
     """Schema, catalog and (optionally) demo accounts. Run once, before workers start."""
     db.create_schema()
@@ -62,6 +75,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             for status, description in ERROR_STATUSES.items():
                 responses[status] = {"description": description, "content": problem}
+                if status in ("429", "503"):
+                    responses[status]["headers"] = dict(_RETRY_HEADERS)
+                if status == "429":
+                    responses[status]["headers"].update(_RATELIMIT_HEADERS)
             if path == "/api/v1/payments/callback":
                 operation["requestBody"] = {
                     "required": True,

@@ -30,6 +30,9 @@ def test_health_and_openapi(portal: Portal) -> None:
         spec = c.get("/openapi.json").json()
     assert "/api/v1/dossiers/{dossier_id}/submit" in spec["paths"]
     assert "Problem" in spec["components"]["schemas"]
+    login = spec["paths"]["/api/v1/auth/login"]["post"]["responses"]
+    assert login["429"]["headers"]["Retry-After"]["required"] is True
+    assert "application/problem+json" in login["422"]["content"]
 
 
 def test_catalog_search_filters_and_pagination(portal: Portal) -> None:
