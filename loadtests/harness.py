@@ -228,7 +228,7 @@ class Run:
             "rps": round(requests / span, 3),
             **self.recorder.percentiles(TOTAL),
             "offered_rps": round(offered / span, 3),
-            "achieved_rps": round(requests / span, 3),
+            "achieved_rps": round((requests - failures) / span, 3),  # answered as the step wanted
             "offered_journeys_per_s": round(expected_starts(self.segments) / max(1e-9, self.duration), 3),
             "scheduled": scheduled,
             "started": sum(self.counters.started.values()),

@@ -26,8 +26,9 @@ from locust import LoadTestShape, events  # noqa: E402
 from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 
 from loadtests import harness  # noqa: E402
-from loadtests.checks import Attacker, finalise  # noqa: E402
+from loadtests.checks import Attacker  # noqa: E402
 from loadtests.users import AssistedFiling, CitizenOnline, NationalSync, Officer, PublicTracker  # noqa: E402
+from loadtests.verdicts import finalise  # noqa: E402
 
 __all__ = ["AssistedFiling", "Attacker", "CitizenOnline", "NationalSync", "Officer", "PublicTracker"]
 CLASSES = {
@@ -94,7 +95,7 @@ def _abort_watch(environment) -> None:  # type: ignore[no-untyped-def]
 
     run = harness.current()
     path = getattr(environment.parsed_options, "dvclab_thresholds", "") or run.profile.thresholds
-    watch = AbortWatch(load_thresholds(path)) if path else None
+    watch = AbortWatch(load_thresholds(Path(path))) if path else None
     started, down_since = time.time(), None
     while environment.runner.state not in ("stopped", "stopping", "quitting"):
         gevent.sleep(1.0)

@@ -1,0 +1,66 @@
+"""Verdicts from observations, without a swarm: a check that did not run fails; C07 reads hygiene."""
+
+from __future__ import annotations
+
+from loadtests import data, harness
+from loadtests import verdicts as checks
+from loadtests.profiles import load_profile
+from loadtests.shapes import build_segments
+
+
+def _run() -> harness.Run:
+    profile = load_profile("smoke")
+    return harness.Run(profile, build_segments(profile), data.ProcedureMix.from_catalog())
+
+
+def test_every_selected_check_gets_a_verdict_and_missing_ones_fail() -> None:
+    run = _run()
+    run.observations = [
+        {"id": "C14", "observed": {"pass": True, "dossier": 3, "idempotency_key": "k" * 10}},
+        {"id": "C16", "observed": {"pass": False, "applied": 2}},
+        {"id": "C10", "observed": {"error": "could not log in"}},
+    ]
+    verdicts = {v["id"]: v for v in checks.finalise(run, "", None)}
+    assert set(verdicts) == set(run.profile.security.checks)
+    assert verdicts["C14"]["verdict"] == "pass" and "pass" not in verdicts["C14"]["observed"]
+    assert verdicts["C16"]["verdict"] == "fail"
+    assert verdicts["C10"]["verdict"] == "fail" and verdicts["C10"]["observed"]["error"]
+    assert verdicts["C01"]["verdict"] == "fail" and "did not run" in verdicts["C01"]["observed"]["error"]
+    assert verdicts["L01"]["verdict"] == "fail"  # nothing to read back from
+    for v in verdicts.values():
+        assert {"id", "name", "invariant", "observed", "verdict"} <= set(v) and v["verdict"] in (
+            "pass",
+            "fail",
+        )
+
+
+def test_c07_hygiene_and_c15_entropy() -> None:
+    run = _run()
+    run.hygiene.update({"seen_429": 40, "seen_404": 3})
+    run.observations = [{"id": "C15", "observed": {"pass": True}}]
+    run.receipts = [("HS" + "A" * 16, 1)]
+    verdicts = {v["id"]: v for v in checks.finalise(run, "", None)}
+    assert verdicts["C07"]["verdict"] == "pass"
+    assert verdicts["C15"]["verdict"] == "pass" and verdicts["C15"]["observed"]["receipt_code_bits"] == 80
+    run.hygiene["status_500"] = 1
+    run.receipts = [("HSABC", 1)]  # a short code: too little entropy
+    verdicts = {v["id"]: v for v in checks.finalise(run, "", None)}
+    assert verdicts["C07"]["verdict"] == "fail" and verdicts["C15"]["verdict"] == "fail"
+
+
+def test_summary_layout_and_offered_load() -> None:
+    run = _run()
+    run.recorder.record("GET /api/v1/procedures", 12.0)
+    run.outcomes["GET /api/v1/procedures"]["ok"] += 1
+    run.outcomes["[C01] GET /api/v1/track/{code}"]["refused"] += 5
+    run.counters.scheduled.update({"tracker": 4})
+    run.counters.started.update({"tracker": 2})
+    run.counters.dropped.update({"tracker": 2})
+    run.journey_requests["tracker"] = 1
+    summary = run.summary()
+    assert list(summary["endpoints"]) == ["GET /api/v1/procedures"]  # checks' traffic kept apart
+    assert summary["security_requests"]["[C01] GET /api/v1/track/{code}"]["expected_refusals"] == 5
+    total = summary["total"]
+    assert total["dropped_ratio"] == 0.5 and total["requests"] == 1
+    assert total["offered_rps"] > total["achieved_rps"]  # dropped journeys were offered, not achieved
+    assert abs(summary["endpoints"]["GET /api/v1/procedures"]["p95_ms"] - 12.0) < 0.02  # HDR: 3 digits

@@ -1,0 +1,121 @@
+"""End to end on loopback: `dvclab load run smoke` against the embedded portal, gated by `dvclab check`;
+and a distributed run (a master and 2 workers) whose HDR histograms and counters merge."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from loadtests.profiles import CHECK_IDS
+from tests.load.conftest import dvclab, write_profile
+
+ENDPOINT_KEYS = {"requests", "failures", "rps", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms"}
+JOURNEY_ENDPOINTS = {
+    "GET /api/v1/procedures",
+    "GET /api/v1/procedures/{code}",
+    "POST /api/v1/auth/login",
+    "POST /api/v1/dossiers",
+    "POST /api/v1/dossiers/{id}/files",
+    "POST /api/v1/dossiers/{id}/submit",
+    "POST /api/v1/dossiers/{id}/payment",
+    "GET /api/v1/track/{code}",
+    "GET /api/v1/dossiers/{id}",
+    "GET /api/v1/officer/queue",
+    "POST /api/v1/officer/dossiers/{id}/receive",
+    "GET /api/v1/statistics",
+}
+
+
+def _only_run(root: Path) -> Path:
+    folders = [p for p in root.iterdir() if p.is_dir()]
+    assert len(folders) == 1 and not folders[0].name.endswith(".partial"), folders
+    return folders[0]
+
+
+def test_smoke_profile_against_embedded_portal_passes_the_gate(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = dvclab("load", "run", "smoke", "--results", str(tmp_path / "load"), timeout=120)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert elapsed < 75  # 30 s of schedule, a drain, the portal's start and stop
+    folder = _only_run(tmp_path / "load")
+    assert result.stdout.strip().endswith(folder.name)
+    for name in ("manifest.json", "summary.json", "security.json", "percentiles.csv", "locust.html"):
+        assert (folder / name).is_file(), name
+
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["profile"] == "smoke"
+    assert set(summary["endpoints"]) >= JOURNEY_ENDPOINTS
+    assert not any(name.startswith("[") for name in summary["endpoints"])  # checks' traffic apart
+    for name, endpoint in summary["endpoints"].items():
+        assert set(endpoint) >= ENDPOINT_KEYS, name
+        assert endpoint["failures"] == 0, name
+    total = summary["total"]
+    assert total["scheduled"] >= 50 and total["dropped"] == 0
+    assert total["requests"] >= 300 and total["offered_rps"] >= total["achieved_rps"] > 5
+    assert total["achieved_rps"] / total["offered_rps"] > 0.95
+    assert 0 <= total["generator_cpu_max_pct"] < 90
+    assert total["p50_ms"] <= total["p95_ms"] <= total["p99_ms"] <= total["max_ms"]
+    refused = summary["security_requests"]
+    assert sum(e["expected_refusals"] for e in refused.values()) >= 50  # 429/413/415/404 of the checks
+    assert sum(e["failures"] for e in refused.values()) == 0
+
+    security = json.loads((folder / "security.json").read_text())
+    assert {c["id"] for c in security} == set(CHECK_IDS)
+    failed = [c for c in security if c["verdict"] != "pass"]
+    assert not failed, json.dumps(failed, indent=1)[:3000]
+    by_id = {c["id"]: c["observed"] for c in security}
+    assert by_id["C02"]["db_bad_password_rows"] <= by_id["C02"]["T"]  # ground truth from the database
+    assert by_id["C16"]["db_status"] == "paid" and by_id["C16"]["applied"] <= 1
+    assert by_id["L01"]["acknowledged"] >= 20 and by_id["L01"]["missing_from_db"] == []
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["kind"] == "load" and manifest["embedded_portal"] and manifest["exit_code"] == 0
+
+    check = dvclab(
+        "check",
+        str(folder),
+        "--junit",
+        str(tmp_path / "junit.xml"),
+        "--summary",
+        str(tmp_path / "summary.md"),
+    )
+    assert check.returncode == 0, check.stdout[-3000:]
+    assert "failed" in (tmp_path / "summary.md").read_text()
+
+
+def test_distributed_run_merges_workers(tmp_path: Path, sim_run: Path) -> None:
+    profile = write_profile(
+        tmp_path,
+        name="distributed",
+        shape={"kind": "step", "steps": [{"rate": 3, "duration": "10s"}]},
+        think_time={"min": "10ms", "max": "50ms"},
+        pool=24,
+        drain="3s",
+        security={"checks": ["C07", "C14", "L01"], "start_after": "1s"},
+    )
+    result = dvclab(
+        "load",
+        "run",
+        str(profile),
+        "--processes",
+        "2",
+        "--from-sim",
+        str(sim_run),
+        "--results",
+        str(tmp_path / "load"),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder = _only_run(tmp_path / "load")
+    summary = json.loads((folder / "summary.json").read_text())
+    total = summary["total"]
+    # Both workers' schedules and histograms arrived: ~30 journeys scheduled, every request in the HDR.
+    assert 15 <= total["scheduled"] <= 50 and total["dropped"] == 0
+    assert total["requests"] == sum(e["requests"] for e in summary["endpoints"].values())
+    assert total["p99_ms"] is not None
+    security = {c["id"]: c for c in json.loads((folder / "security.json").read_text())}
+    assert all(c["verdict"] == "pass" for c in security.values()), security
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["processes"] == 2 and manifest["from_sim"] == str(sim_run)
