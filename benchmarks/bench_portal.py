@@ -34,8 +34,7 @@ OUT = REPO / "results" / "bench" / "portal.json"
 # High enough never to bind at these rates, small enough that a moving window stays short (limits'
 # Redis moving window keeps up to `amount` timestamps per key).
 RAISED = {
-    n: "20000/second"
-    for n in ("public", "track", "login_ip", "api", "dossier_create", "upload", "callback")
+    n: "20000/second" for n in ("public", "track", "login_ip", "api", "dossier_create", "upload", "callback")
 }
 SEARCHES = [
     "q=khai+sinh",
@@ -293,7 +292,7 @@ def wait_http(url: str, process: subprocess.Popen[bytes], timeout_s: float = 40)
 
 
 def start_portal(
-    tmp: Path, workers: int, redis_url: str | None, env: dict[str, str]
+    tmp: Path, workers: int, redis_url: str | None, env: dict[str, str], db_url: str | None = None
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     command = [
@@ -307,7 +306,7 @@ def start_portal(
         "--workers",
         str(workers),
         "--db",
-        f"sqlite:///{tmp / f'bench-{workers}-{port}.sqlite3'}",
+        db_url or f"sqlite:///{tmp / f'bench-{workers}-{port}.sqlite3'}",
         "--demo-data",
     ]
     if redis_url:
@@ -369,6 +368,64 @@ def start_redis(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("redis-server did not start")
 
 
+def start_postgres(tmp: Path) -> tuple[Any, str] | None:
+    """A throwaway PostgreSQL cluster (Debian's binaries), or None when it is not installed."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        return None
+    bindir = found[-1].parent
+    home = tmp / "pg"
+    home.mkdir()
+    root = os.geteuid() == 0
+    if root:
+        shutil.chown(tmp, "postgres", "postgres")
+        shutil.chown(home, "postgres", "postgres")
+
+    def as_postgres(command: list[str]) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *command] if root else command
+
+    port = free_port()
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "check": True}
+    subprocess.run(
+        as_postgres(
+            [str(bindir / "initdb"), "-D", str(home / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
+        ),
+        **quiet,
+    )
+    # Durable settings (fsync and synchronous_commit on, the defaults): comparable with SQLite FULL.
+    options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    subprocess.run(
+        as_postgres(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(home / "data"),
+                "-o",
+                options,
+                "-w",
+                "-l",
+                str(home / "log"),
+                "start",
+            ]
+        ),
+        **quiet,
+    )
+
+    def stop() -> None:
+        subprocess.run(
+            as_postgres([str(bindir / "pg_ctl"), "-D", str(home / "data"), "-m", "fast", "stop"]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+
+    import psycopg
+
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=postgres", autocommit=True) as c:
+        c.execute("CREATE DATABASE bench")
+    return stop, f"postgresql://postgres@127.0.0.1:{port}/bench"
+
+
 def bench_config(
     tmp: Path,
     workers: int,
@@ -376,8 +433,9 @@ def bench_config(
     seconds: float,
     env: dict[str, str],
     journey_only: bool = False,
+    db_url: str | None = None,
 ) -> dict[str, Any]:
-    process, port = start_portal(tmp, workers, redis_url, env)
+    process, port = start_portal(tmp, workers, redis_url, env, db_url)
     try:
         result: dict[str, Any] = {"workers": workers}
         run_load({"kind": "search", "port": port, "duration": 1.0, "concurrency": 8})  # warm-up
@@ -462,6 +520,16 @@ def main(argv: list[str] | None = None) -> int:
             extra = bench_config(tmp, workers, redis, seconds, cheap, journey_only=True)
             extra["label"] = "argon2 t=1 m=8MiB, comparison only"
             runs.append(extra)
+        # Several workers writing: PostgreSQL instead of SQLite's one-writer-at-a-time file lock.
+        postgres = start_postgres(tmp)
+        if postgres is not None:
+            stop_postgres, pg_url = postgres
+            try:
+                extra = bench_config(tmp, 2, redis_url, seconds, env, journey_only=True, db_url=pg_url)
+                extra["label"] = "PostgreSQL"
+                runs.append(extra)
+            finally:
+                stop_postgres()
     finally:
         for process in helpers:
             process.terminate()
