@@ -52,7 +52,11 @@ class Run:
         self.citizen_counter = 0
         self.worker_index = 0
         self.worker_count = 1
-        self.rng = random.Random(profile.seed)
+        # Content (keys, addresses, passwords) must differ between runs and workers: an Idempotency-Key
+        # reused against a portal that keeps its data would replay an old dossier. Arrival times stay
+        # reproducible (the scheduler's own seed).
+        self.rng = random.Random(f"{profile.seed}-{os.getpid()}-{time.time_ns()}")
+        self.runner: Any = None
         self.started_at: float | None = None
         self.aborted: str | None = None
         self.portal_down: str | None = None
@@ -68,12 +72,21 @@ class Run:
             gevent.spawn_later(SETTLE_S, self._start, journey)
 
     def _start(self, journey: str) -> None:
+        self._sync_worker()
+        self.scheduler.seed = self.profile.seed + 7919 * self.worker_index  # workers: independent streams
         share = self.local_users[journey] / max(1, self.fixed_counts.get(journey, self.local_users[journey]))
         self.started_at = self.started_at or time.time()
         self.scheduler.start_journey(journey, min(1.0, share), t0=self.started_at)
 
+    def _sync_worker(self) -> None:
+        """The worker's index and the number of workers are known only once the master has spoken."""
+        if self.runner is not None and hasattr(self.runner, "worker_index"):
+            self.worker_index = int(getattr(self.runner, "worker_index", 0) or 0)
+            self.worker_count = max(1, int(getattr(self.runner, "worker_count", 1) or 1))
+
     def next_citizen(self) -> int:
         """Round-robin over citizens 1..N, interleaved across workers (per-citizen quotas stay far)."""
+        self._sync_worker()
         self.citizen_counter += 1
         n = self.worker_index + self.worker_count * self.citizen_counter
         return n % self.profile.citizens + 1

@@ -60,9 +60,8 @@ def _init(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
     for journey, cls in CLASSES.items():
         cls.fixed_count = sizes[journey]
     Attacker.fixed_count = 1
-    runner = environment.runner
+    runner = run.runner = environment.runner
     if isinstance(runner, WorkerRunner):
-        run.worker_index = runner.worker_index
 
         @events.report_to_master.add_listener
         def _report(client_id, data) -> None:  # type: ignore[no-untyped-def]

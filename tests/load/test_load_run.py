@@ -92,7 +92,7 @@ def test_distributed_run_merges_workers(tmp_path: Path, sim_run: Path) -> None:
         shape={"kind": "step", "steps": [{"rate": 3, "duration": "10s"}]},
         think_time={"min": "10ms", "max": "50ms"},
         pool=24,
-        drain="3s",
+        drain="6s",
         security={"checks": ["C07", "C14", "L01"], "start_after": "1s"},
     )
     result = dvclab(
