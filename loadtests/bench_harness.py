@@ -1,0 +1,166 @@
+"""The harness's own cost: achieved rps of one Locust process with dvclab's request path (classified
+answers, expected refusals, C07 hygiene on every response, HDR recording from the intended start)
+against a plain ``FastHttpUser``, on the same cheap endpoint (``/healthz``), side by side in one run.
+
+    python -m loadtests.bench_harness [--seconds 8] [--rounds 2] [--users 20]
+
+Starts the reference portal on a free loopback port, alternates plain and harness rounds (so machine
+drift hits both), prints the figures and writes ``results/bench/harness.json``
+(``plain_rps``, ``harness_rps``, ``ratio``). This file is also the locustfile of each round
+(``DVCLAB_BENCH_MODE=plain|harness``).
+"""
+
+from __future__ import annotations
+
+import os
+
+MODE = os.environ.get("DVCLAB_BENCH_MODE")
+
+if MODE:  # inside a Locust round
+    import time
+
+    from locust import FastHttpUser, constant, events, task
+
+    if MODE == "plain":
+
+        class Plain(FastHttpUser):
+            wait_time = constant(0)
+
+            @task
+            def health(self) -> None:
+                self.client.get("/healthz", name="GET /healthz")
+
+    else:
+        from loadtests import data
+        from loadtests.histograms import Recorder
+        from loadtests.open_model import Counters
+
+        recorder, counters = Recorder(), Counters()
+        hygiene: dict[str, int] = {}
+
+        @events.request.add_listener
+        def _record(name: str, response_time: float, response=None, context=None, start_time=None, **_kw):  # type: ignore[no-untyped-def]  # noqa: E501
+            # The same work as harness.Run.on_request: hygiene (C07) and HDR from the intended start.
+            status = getattr(response, "status_code", 0) or 0
+            if status in data.SERVER_ERRORS or (
+                status in (429, 503) and not data.header(response, "Retry-After")
+            ):
+                hygiene["bad"] = hygiene.get("bad", 0) + 1
+            intended = (context or {}).get("intended")
+            millis = response_time
+            if intended is not None and start_time is not None:
+                millis = max(millis, (start_time - intended) * 1000 + millis)
+            recorder.record(name, millis)
+
+        class Harnessed(FastHttpUser):
+            wait_time = constant(0)
+
+            @task
+            def health(self) -> None:
+                context = {"journey": "bench", "intended": time.time()}
+                with self.client.get(
+                    "/healthz", name="GET /healthz", catch_response=True, context=context
+                ) as response:
+                    outcome = data.classify(response.status_code or 0, (200,), (429, 503))
+                    response.request_meta["context"]["outcome"] = outcome
+                    counters.bump("started", "bench")
+                    if outcome == data.ERROR:
+                        response.failure(f"HTTP {response.status_code}")
+                    else:
+                        response.success()
+
+
+def _round(mode: str, host: str, seconds: int, users: int, folder: str) -> float:
+    import csv
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from loadtests.runner import REPO, _bin
+
+    prefix = Path(folder) / f"{mode}"
+    subprocess.run(  # noqa: S603 - our own tools
+        [
+            _bin("locust"),
+            "-f",
+            __file__,
+            "--headless",
+            "--host",
+            host,
+            "-u",
+            str(users),
+            "-r",
+            str(users),
+            "-t",
+            f"{seconds}s",
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--loglevel",
+            "ERROR",
+        ],
+        cwd=REPO,
+        env={**os.environ, "DVCLAB_BENCH_MODE": mode},
+        check=True,
+        timeout=seconds + 60,
+        capture_output=True,
+    )
+    with open(f"{prefix}_stats.csv", newline="", encoding="utf-8") as handle:
+        row = next(r for r in csv.DictReader(handle) if r["Name"] == "Aggregated")
+    print(
+        f"  {mode:8s} {float(row['Requests/s']):8.0f} rps  ({row['Request Count']} requests)", file=sys.stderr
+    )
+    return float(row["Requests/s"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from loadtests.profiles import Profile
+    from loadtests.runner import REPO, Portal
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--out", type=Path, default=REPO / "results" / "bench" / "harness.json")
+    args = parser.parse_args(argv)
+
+    profile = Profile.model_validate(
+        {"name": "bench", "shape": {"kind": "step", "steps": [{"rate": 1, "duration": 1}]}}
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        portal = Portal(profile, Path(scratch))
+        try:
+            portal.start()
+            plain, harnessed = [], []
+            for _ in range(args.rounds):  # alternate, so drift in a shared machine hits both
+                plain.append(_round("plain", portal.url, args.seconds, args.users, scratch))
+                harnessed.append(_round("harness", portal.url, args.seconds, args.users, scratch))
+        finally:
+            portal.stop()
+    result = {
+        "plain_rps": round(sum(plain) / len(plain), 1),
+        "harness_rps": round(sum(harnessed) / len(harnessed), 1),
+        "rounds": args.rounds,
+        "seconds_per_round": args.seconds,
+        "users": args.users,
+        "endpoint": "GET /healthz",
+    }
+    result["ratio"] = round(result["harness_rps"] / result["plain_rps"], 3) if result["plain_rps"] else None
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, args.out)
+    print(
+        f"harness: plain {result['plain_rps']} rps, harness {result['harness_rps']} rps, "
+        f"ratio {result['ratio']} (target >= 0.85) -> {args.out}"
+    )
+    return 0
+
+
+if __name__ == "__main__" and not MODE:
+    raise SystemExit(main())
