@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-sim bench-portal system-deps catalog clean
+.PHONY: demo test lint bench bench-sim bench-portal system-deps catalog clean sim-baseline
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,3 +37,13 @@ clean:
 
 bench-portal: $(STAMP)
 	$(BIN)/python benchmarks/bench_portal.py
+
+# The committed baseline of tests/sim/test_regression.py; regenerate only when a model change is intended.
+sim-baseline: $(STAMP)
+	rm -rf results/ci/sim-baseline
+	$(BIN)/dvclab sim run scenarios/sim/nam-dinh-2024.yaml --replications 2 --horizon-days 7 --seed 2024 \
+		--jobs 2 --out results/ci/sim-baseline
+	printf 'sim:\n  nam-dinh-2024:\n    - "dossiers > 0"\n' > results/ci/sim-baseline/thresholds.yaml
+	$(BIN)/dvclab check results/ci/sim-baseline --thresholds results/ci/sim-baseline/thresholds.yaml \
+		--write-baseline results/baselines/sim-nam-dinh-2024-short.json \
+		--junit results/ci/sim-baseline/junit.xml --summary results/ci/sim-baseline/summary.md
