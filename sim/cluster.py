@@ -43,8 +43,9 @@ def dask_replications(
         [scenario_f, catalog_f] = client.scatter([scenario, catalog], broadcast=True)
         futures = [client.submit(runner, scenario_f, catalog_f, r, pure=False) for r in range(n)]
         where = {future.key: r for r, future in enumerate(futures)}
-        for future in as_completed(futures):
-            done(where[future.key], future.result())
+        with client.as_current():  # as_completed looks for the current client
+            for future in as_completed(futures):
+                done(where[future.key], future.result())
     except BaseException:
         client.cancel(futures)
         raise

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import warnings
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,16 @@ from sim.report_text import text
 from tests.workbench.conftest import TINY_PLUS, catalog, tiny
 
 COMMAND = ["dvclab", "sim", "run", "tiny.yaml"]
+
+
+@cache
+def run_page(lang: str) -> str:
+    return render(lambda: run_report(tiny(), catalog(), lang, COMMAND))
+
+
+@cache
+def comparison_page(lang: str) -> str:
+    return render(lambda: compare_report([compare(tiny(), tiny(TINY_PLUS))], catalog(), lang, COMMAND))
 
 
 def images(page: str) -> dict[str, bytes]:
@@ -35,7 +46,7 @@ def render(draw) -> str:  # noqa: ANN001
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_run_report_has_every_section_and_plot(lang: str) -> None:
-    page = render(lambda: run_report(tiny(), catalog(), lang, COMMAND))
+    page = run_page(lang)
     assert f'<html lang="{lang}">' in page
     for section in SECTIONS:
         assert f'<section id="{section}"><h2>{text(lang, section)}</h2>' in page
@@ -50,15 +61,14 @@ def test_run_report_has_every_section_and_plot(lang: str) -> None:
 
 
 def test_reports_speak_the_language_asked() -> None:
-    vi = run_report(tiny(), catalog(), "vi", COMMAND)
-    en = run_report(tiny(), catalog(), "en", COMMAND)
+    vi, en = run_page("vi"), run_page("en")
     assert "Tỷ lệ hồ sơ trễ hạn theo cấp và nhóm thủ tục" in vi and "Thiết kế thực nghiệm" in vi
     assert "Overdue rate by level and procedure group" in en and "Experimentation" in en
     assert "Thiết kế thực nghiệm" not in en
 
 
 def test_data_section_separates_sourced_from_estimated() -> None:
-    page = run_report(tiny(), catalog(), "en", COMMAND)
+    page = run_page("en")
     data = page.split('<section id="data">')[1].split("</section>")[0]
     assert re.search(r"\d+ sourced .* \d+ estimated", data)
     assert "dossiers_per_year" in data and "EST" in data  # the baseline file's marked estimates
@@ -66,9 +76,8 @@ def test_data_section_separates_sourced_from_estimated() -> None:
 
 
 def test_comparison_report_leads_with_what_changes() -> None:
-    comparison = compare(tiny(), tiny(TINY_PLUS))
     for lang in ("vi", "en"):
-        page = render(lambda lang=lang: compare_report([comparison], catalog(), lang, COMMAND))
+        page = comparison_page(lang)
         first = re.search(r'<section id="([^"]+)">', page).group(1)
         assert first == "changes"
         changes = page.split('<section id="changes">')[1].split("</section>")[0]
@@ -76,7 +85,7 @@ def test_comparison_report_leads_with_what_changes() -> None:
         assert set(images(page)) == {"plot-forest", "plot-flow", *RESULT_PLOTS}
         for section in SECTIONS:
             assert f'<section id="{section}">' in page
-    assert text("vi", "changes") in compare_report([comparison], catalog(), "vi", COMMAND)
+    assert text("vi", "changes") in comparison_page("vi")
 
 
 def test_vietnamese_glyphs_are_in_the_plot_font() -> None:
@@ -110,8 +119,7 @@ def chromium() -> str | None:
 @pytest.mark.skipif(chromium() is None, reason="chromium not installed (bash .ci/system-deps.sh)")
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_report_loads_in_headless_chromium(tmp_path: Path, lang: str) -> None:
-    comparison = compare(tiny(), tiny(TINY_PLUS))
-    page = compare_report([comparison], catalog(), lang, COMMAND)
+    page = comparison_page(lang)
     probed = tmp_path / "report.html"
     probed.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
     result = subprocess.run(
