@@ -50,8 +50,13 @@ async def login(*, body: LoginRequest, request: Request) -> dict:
         if locked_until is not None:
             await run_in_threadpool(auth.write_audit, db, "login_refused_locked", identifier, ip)
             raise _locked(locked_until)
-        account = await run_in_threadpool(auth.find_account, db, identifier)
-        ok = await passwords.verify(account.password_hash if account else None, body.password)
+        try:
+            account = await run_in_threadpool(auth.find_account, db, identifier)
+            ok = await passwords.verify(account.password_hash if account else None, body.password)
+        except BaseException:
+            # Not decided (database trouble, cancellation): the reservation must not count as a failure.
+            await run_in_threadpool(auth.release_attempt, db, identifier)
+            raise
     if not ok or account is None:
         await run_in_threadpool(auth.record_failure, db, identifier, ip, settings)
         raise BAD_CREDENTIALS
