@@ -17,7 +17,7 @@ from sim.cluster import ClusterError, dask_replications
 from sim.experiment import multiple_replications
 from sim.observe import observed_run
 from sim.scenario import load_scenario
-from tests.workbench.conftest import REPO, TINY, dvclab, tiny
+from tests.workbench.conftest import REPO, TINY, TINY_PLUS, dvclab, tiny
 
 
 def interrupt_after(count: int):  # noqa: ANN201
@@ -56,22 +56,30 @@ def test_ctrl_c_before_any_replication_finished_propagates() -> None:
         multiple_replications(scenario, catalog, 3, 1, runner=runner)
 
 
-def test_ctrl_c_on_the_cli_writes_a_partial_run(out: Path) -> None:
+def interrupt(args: list[str], after: str, count: int) -> tuple[int, str, str]:
+    """Run the CLI and press Ctrl-C once ``count`` stderr lines contain ``after``: (code, stdout, stderr)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "dvclab.cli", "sim", "run", str(TINY), "--replications", "40", "--jobs", "2",
-         "--lang", "en", "--out", str(out)],
+        [sys.executable, "-m", "dvclab.cli", *args],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a shell's background job ignores SIGINT, and a child would inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
-    done = 0
+    seen = 0
     deadline = time.monotonic() + 120
-    while done < 2 and time.monotonic() < deadline:
+    while seen < count and time.monotonic() < deadline:
         line = process.stderr.readline()
         if not line:
             break
-        done += "done" in line
+        seen += after in line
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
+    return process.returncode, stdout, stderr
+
+
+def test_ctrl_c_on_the_cli_writes_a_partial_run(out: Path) -> None:
+    args = ["sim", "run", str(TINY), "--replications", "40", "--jobs", "2", "--lang", "en", "--out", str(out)]
+    code, stdout, stderr = interrupt(args, "done", 2)
+    assert code == 130, stderr
     [folder] = (out / "tiny").iterdir()
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["partial"] is True and manifest["replications_requested"] == 40
@@ -81,6 +89,29 @@ def test_ctrl_c_on_the_cli_writes_a_partial_run(out: Path) -> None:
     assert "Partial results" in (folder / "report.html").read_text(encoding="utf-8")
     assert f"results: {folder}" in stdout and "marked partial" in stderr
     assert not list((out / "tiny").glob(".*"))  # no staging folder left behind
+
+
+def test_ctrl_c_during_a_comparison_pairs_the_finished_replications(out: Path) -> None:
+    args = [
+        "sim",
+        "compare",
+        str(TINY),
+        str(TINY_PLUS),
+        "--replications",
+        "12",
+        "--jobs",
+        "1",
+        "--out",
+        str(out),
+    ]
+    code, stdout, stderr = interrupt(args, "tiny-land-plus-1: replication", 2)
+    assert code == 130, stderr
+    [folder] = (out / "compare" / "tiny").iterdir()
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    base, whatif = manifest["scenarios"]
+    assert manifest["partial"] and not base["partial"] and whatif["partial"]
+    assert len(base["replication_ids"]) == 12 and 2 <= len(whatif["replication_ids"]) < 12
+    assert (folder / "differences.csv").is_file() and (folder / "report.html").is_file()
 
 
 @pytest.fixture(scope="module")

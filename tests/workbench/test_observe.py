@@ -1,0 +1,34 @@
+"""The report's extra series: observing a replication changes none of its KPIs, and minutes are put in
+the right weekday × hour cells."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from sim.experiment import single_run
+from sim.observe import WAIT_EDGES, spread, utilisation_heatmap
+from sim.scenario import CHANNELS, load_scenario
+from tests.workbench.conftest import TINY, tiny
+
+
+def test_spread_splits_intervals_at_the_hour() -> None:
+    monday = dt.date(2024, 3, 4)
+    cells = spread(np.array([30.0, 24 * 60 + 600.0]), np.array([90.0, 24 * 60 + 610.0]), monday)
+    assert cells[0, 0] == 30 and cells[0, 1] == 30 and cells[1, 10] == 10
+    assert cells.sum() == 70
+
+
+def test_observed_replication_has_the_plain_kpis_and_consistent_series() -> None:
+    scenario, catalog = load_scenario(TINY)
+    observed = tiny().outputs[0]
+    assert observed.kpis == single_run(scenario, catalog, 0).kpis
+    assert observed.channel_counts.sum() == observed.kpis["dossiers"]
+    assert len(observed.channel_counts) == len(CHANNELS)
+    assert len(observed.counter_wait_counts) == len(WAIT_EDGES) - 1
+    heat = utilisation_heatmap(tiny().outputs)
+    open_cells = ~np.isnan(heat)
+    # the 5 days from Friday 1 March 2024: Friday, Monday and Tuesday mornings open; weekends shut
+    assert open_cells[[0, 1, 4], 8:11].all() and not open_cells[[5, 6]].any()
+    assert np.nanmax(heat) <= 1.0 + 1e-9 and np.nanmin(heat) >= 0.0
