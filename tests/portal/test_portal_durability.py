@@ -40,7 +40,9 @@ def test_acknowledged_writes_survive_kill(tmp_path: Path, third_parties: Stubs) 
     threads = [threading.Thread(target=writer, args=(a,)) for a in auths]
     for t in threads:
         t.start()
-    time.sleep(2.0)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and (len(acknowledged) < 30 or not submitted):
+        time.sleep(0.05)
     stop_portal(server, signal.SIGKILL)  # no shutdown, no checkpoint
     stop_flag.set()
     for t in threads:

@@ -38,6 +38,8 @@ def two_workers(
         workers=2,
         redis_url=redis_server.url,
         rates={"public": "10/minute"},
+        # A busy CI machine can stall Redis answers past the 200 ms default; here we test sharing.
+        env={"DVCLAB_PORTAL_REDIS_TIMEOUT_S": "2"},
     )
     yield server
     stop_portal(server)
