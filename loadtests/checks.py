@@ -16,6 +16,7 @@ from typing import Any
 
 import gevent
 from gevent.event import Event
+from locust import task
 
 from loadtests import data, harness
 from loadtests.data import API, ATTACKERS
@@ -54,6 +55,7 @@ class Attacker(PortalUser):
         self.done = False
         self.addresses: dict[str, str] = {}
 
+    @task
     def attack(self) -> None:
         if self.done or not self.run.profile.security.checks:
             gevent.sleep(1.0)
@@ -68,8 +70,6 @@ class Attacker(PortalUser):
             except Exception as error:  # noqa: BLE001 - a check that crashed is a failed check, named
                 observed = {"error": f"{type(error).__name__}: {error}"[:300]}
             self.run.observations.append({"id": check_id, "observed": observed})
-
-    tasks = [attack]  # only this: not the journey runners' task inherited from PortalUser
 
     # --- helpers -------------------------------------------------------------------------------------
 

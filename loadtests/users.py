@@ -15,7 +15,7 @@ from loadtests.data import API
 
 
 class PortalUser(FastHttpUser):
-    """A journey runner: takes the next intended start of its journey, walks it, and waits again."""
+    """What every dvclab user shares: the run, its client address, the request helper (no task here)."""
 
     abstract = True
     journey = ""
@@ -31,23 +31,6 @@ class PortalUser(FastHttpUser):
         self.forwarded: dict[str, str] = {}
         self._intended: float | None = None
         self.run.join(self.journey)
-
-    @task
-    def next_journey(self) -> None:
-        intended = self.run.scheduler.next_start(self.journey)
-        if intended is None:  # the schedule is over: idle until Locust stops this user
-            gevent.sleep(1.0)
-            return
-        self._intended = intended
-        if self.run.profile.forwarded_clients:
-            self.forwarded = {"X-Forwarded-For": data.client_address(self.rng)}
-        try:
-            self.walk()
-        finally:
-            self._intended = None
-
-    def walk(self) -> None:
-        raise NotImplementedError
 
     # --- steps shared by journeys ------------------------------------------------------------------
 
@@ -154,7 +137,30 @@ class PortalUser(FastHttpUser):
         self.call("GET", f"{API}/track/{receipt}", "GET /api/v1/track/{code}", refusals=refusals)
 
 
-class CitizenOnline(PortalUser):
+class JourneyRunner(PortalUser):
+    """A journey runner: takes the next intended start of its journey, walks it, and waits again."""
+
+    abstract = True
+
+    @task
+    def next_journey(self) -> None:
+        intended = self.run.scheduler.next_start(self.journey)
+        if intended is None:  # the schedule is over: idle until Locust stops this user
+            gevent.sleep(1.0)
+            return
+        self._intended = intended
+        if self.run.profile.forwarded_clients:
+            self.forwarded = {"X-Forwarded-For": data.client_address(self.rng)}
+        try:
+            self.walk()
+        finally:
+            self._intended = None
+
+    def walk(self) -> None:
+        raise NotImplementedError
+
+
+class CitizenOnline(JourneyRunner):
     """A citizen files online: search → detail → login → create → upload → submit → pay → track → rate."""
 
     journey = "citizen_online"
@@ -203,7 +209,7 @@ class CitizenOnline(PortalUser):
             )
 
 
-class AssistedFiling(PortalUser):
+class AssistedFiling(JourneyRunner):
     """At the one-stop counter an officer files on a citizen's behalf (with the citizen's account),
     scans the paper documents, submits and takes the fee."""
 
@@ -226,7 +232,7 @@ class AssistedFiling(PortalUser):
             self.pay(dossier)
 
 
-class Officer(PortalUser):
+class Officer(JourneyRunner):
     """A back-office officer: work queue → receive → decide or request a supplement → return the result."""
 
     journey = "officer"
@@ -272,7 +278,7 @@ class Officer(PortalUser):
         return response.status_code
 
 
-class PublicTracker(PortalUser):
+class PublicTracker(JourneyRunner):
     """Anyone: public statistics, then a dossier's status by its receipt code."""
 
     journey = "tracker"
@@ -287,7 +293,7 @@ class PublicTracker(PortalUser):
             self.track(data.random_receipt(self.rng), refusals=(404, 429))
 
 
-class NationalSync(PortalUser):
+class NationalSync(JourneyRunner):
     """The national portal polls the status-change feed from its cursor."""
 
     journey = "sync"

@@ -64,3 +64,20 @@ def test_summary_layout_and_offered_load() -> None:
     assert total["dropped_ratio"] == 0.5 and total["requests"] == 1
     assert total["offered_rps"] > total["achieved_rps"]  # dropped journeys were offered, not achieved
     assert abs(summary["endpoints"]["GET /api/v1/procedures"]["p95_ms"] - 12.0) < 0.02  # HDR: 3 digits
+
+
+def test_each_user_runs_only_its_own_task() -> None:
+    """A journey task inherited by the Attacker would block it on a schedule that never comes."""
+    import subprocess
+    import sys
+
+    from tests.load.conftest import REPO
+
+    code = (
+        "import loadtests.locustfile as l\n"
+        "print({c.__name__: [t.__name__ for t in c.tasks] for c in (l.Attacker, *l.CLASSES.values())})"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    tasks = eval(out.stdout)  # noqa: S307 - our own repr of a dict of lists
+    assert tasks.pop("Attacker") == ["attack"]
+    assert set(map(tuple, tasks.values())) == {("next_journey",)}
