@@ -48,8 +48,8 @@ _CSS = """
 body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{border-bottom:2px solid #34495e;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.88em}
-th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#eef2f5}
-td:first-child,th:first-child{text-align:left}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#eef2f5}
+td.n{text-align:right;white-space:nowrap}
 figure{margin:1em 0}figure img{max-width:100%}figcaption{font-size:.9em;color:#555}
 .better{background:#d9f2dd}.worse{background:#f8d7d7}
 .partial{background:#fff3cd;padding:.6em;border:1px solid #e0c36c}
@@ -66,7 +66,7 @@ def fmt(value: float, unit: str = "") -> str:
     if value != value:  # NaN: no data
         return "–"
     if unit == "dossiers":
-        return f"{value:,.0f}"
+        return f"{value:,.0f}" if value == int(value) or abs(value) >= 100 else f"{value:,.1f}"
     if unit == "fraction":
         return f"{value:.4f}"
     if unit == "VND":
@@ -74,12 +74,18 @@ def fmt(value: float, unit: str = "") -> str:
     return f"{value:.3f}" if abs(value) < 10 else f"{value:,.1f}"
 
 
+_NUMERIC = re.compile(r"^[-+−–\d.,\s%()]+$")
+
+
 def _table(header: Iterable[str], rows: Iterable[Iterable[Any]], classes: list[str] | None = None) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = []
     for k, row in enumerate(rows):
         css = f' class="{classes[k]}"' if classes and classes[k] else ""
-        body.append(f"<tr{css}>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>")
+        cells = "".join(
+            f'<td class="n">{_e(c)}</td>' if _NUMERIC.match(str(c)) else f"<td>{_e(c)}</td>" for c in row
+        )
+        body.append(f"<tr{css}>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
@@ -270,27 +276,30 @@ def _short(value: Any) -> str:
 
 
 def _differences_table(comparisons: list[Comparison], lang: str) -> str:
-    rows, classes = [], []
+    """Headline KPIs, overdue by level and every significant change first; the rest folded away."""
+    main: tuple[list[list[str]], list[str]] = ([], [])
+    more: tuple[list[list[str]], list[str]] = ([], [])
     for comparison in comparisons:
         for row in comparison.rows:
-            if row.kpi not in HEADLINE and not row.kpi.startswith(("overdue_rate_by", "index_766")):
-                continue
             d = row.difference
             unit = d.unit
-            rows.append(
-                [
-                    comparison.whatif.scenario.name,
-                    kpi_label(lang, row.kpi),
-                    fmt(row.base, unit),
-                    fmt(row.whatif, unit),
-                    fmt(d.mean, unit),
-                    f"{fmt(d.ci_low, unit)} – {fmt(d.ci_high, unit)}",
-                    text(lang, row.verdict),
-                ]
-            )
+            cells = [
+                comparison.whatif.scenario.name,
+                kpi_label(lang, row.kpi),
+                fmt(row.base, unit),
+                fmt(row.whatif, unit),
+                fmt(d.mean, unit),
+                f"{fmt(d.ci_low, unit)} – {fmt(d.ci_high, unit)}",
+                text(lang, row.verdict),
+            ]
+            headline = row.kpi in HEADLINE or row.kpi.startswith("overdue_rate_by_level")
+            rows, classes = main if headline or row.verdict != "no significant change" else more
+            rows.append(cells)
             classes.append(row.verdict if row.verdict in ("better", "worse") else "")
-    header = [text(lang, k) for k in ("whatif", "kpi", "baseline", "whatif", "difference", "ci", "verdict")]
-    return _table(header, rows, classes)
+    keys = ("whatif", "kpi", "baseline_mean", "whatif_mean", "difference", "ci", "verdict")
+    header = [text(lang, k) for k in keys]
+    folded = f"<details><summary>{_e(text(lang, 'all_kpis'))}</summary>{_table(header, *more)}</details>"
+    return _table(header, *main) + (folded if more[0] else "")
 
 
 def compare_report(

@@ -116,6 +116,8 @@ TEXT: dict[str, dict[str, str]] = {
     "unit": {"vi": "Đơn vị", "en": "Unit"},
     "baseline": {"vi": "Gốc", "en": "Baseline"},
     "whatif": {"vi": "Phương án", "en": "What-if"},
+    "baseline_mean": {"vi": "Gốc (trung bình)", "en": "Baseline mean"},
+    "whatif_mean": {"vi": "Phương án (trung bình)", "en": "What-if mean"},
     "difference": {"vi": "Chênh lệch (phương án − gốc)", "en": "Difference (what-if − baseline)"},
     "verdict": {"vi": "Kết luận", "en": "Verdict"},
     "better": {"vi": "tốt hơn", "en": "better"},
