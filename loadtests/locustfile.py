@@ -144,6 +144,13 @@ def _finish(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
         f"dropped {total['dropped']}/{total['scheduled']}, checks failed: {failed or 'none'}",
         file=sys.stderr,
     )
+    if total["generator_cpu_max_pct"] >= 90 or total["generator_lag_max_ms"] > run.profile.max_lag * 1000:
+        # A saturated generator sends late and measures late: its figures understate the portal's latency.
+        print(
+            f"dvclab: the load generator fell behind (peak CPU {total['generator_cpu_max_pct']} %, "
+            f"scheduler {total['generator_lag_max_ms']} ms late): add --processes or lower the rate",
+            file=sys.stderr,
+        )
     if run.portal_down or run.aborted or failed or total["failures"]:
         environment.process_exit_code = 1
 
