@@ -95,12 +95,12 @@ def serve(args: argparse.Namespace) -> int:
                 return EXIT_FAILED
 
         from portal.app import prepare_database
-        from portal.db import Database
+        from portal.db import Database, SchemaMismatch
 
         db = Database(settings)
         try:
             prepare_database(db, settings)
-        except CatalogError as bad:
+        except (CatalogError, SchemaMismatch) as bad:
             print(f"dvclab portal serve: {bad}", file=sys.stderr)
             return EXIT_BAD_INPUT
         except Exception as bad:  # database unreachable, bad URL, permissions

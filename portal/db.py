@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.models import Base, Procedure
@@ -44,6 +44,10 @@ def _sqlite_engine(settings: Settings, *, immediate: bool, pool_size: int) -> En
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+class SchemaMismatch(RuntimeError):
+    """The database holds tables from an older version of the models."""
 
 
 class Database:
@@ -97,7 +101,18 @@ class Database:
             yield conn
 
     def create_schema(self) -> None:
+        """Create missing tables; refuse a database whose tables predate the current models (there are
+        no migrations: the portal's database is a test fixture, start from a fresh one)."""
         Base.metadata.create_all(self.write_engine)
+        inspector = inspect(self.write_engine)
+        for table in Base.metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            missing = sorted(c.name for c in table.columns if c.name not in present)
+            if missing:
+                raise SchemaMismatch(
+                    f"table {table.name} lacks columns {', '.join(missing)}: this database was made by an "
+                    "older portal; point --db at a fresh file or database"
+                )
 
     def dispose(self) -> None:
         self.write_engine.dispose()

@@ -225,6 +225,24 @@ def test_overload_answers_503_with_retry_after(faulty: tuple[Portal, Stubs]) -> 
     assert all(ra == "1" for s, ra in results if s == 503)
 
 
+def test_cli_refuses_old_schema_and_missing_catalog(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    old = tmp_path / "old.sqlite3"
+    with sqlite3.connect(old) as conn:
+        conn.execute("CREATE TABLE login_throttle (identifier VARCHAR(64) PRIMARY KEY, failures INT)")
+    fake = ["--gateway-url", "http://127.0.0.1:9", "--idp-url", "http://127.0.0.1:9"]
+    assert dvclab_main(["portal", "serve", "--db", f"sqlite:///{old}", *fake]) == 2
+    assert "older portal" in capsys.readouterr().err
+    fresh = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    assert (
+        dvclab_main(["portal", "serve", "--db", fresh, "--catalog", str(tmp_path / "none.csv"), *fake]) == 2
+    )
+    assert "catalog file not found" in capsys.readouterr().err
+
+
 def test_cli_refuses_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert dvclab_main(["portal", "serve", "--workers", "2"]) == 2
     assert "--redis" in capsys.readouterr().err
