@@ -85,6 +85,7 @@ def counter_waits(runs: Labelled, lang: str) -> Figure:
     figure = Figure(figsize=(8, 4.2))
     axes = figure.subplots()
     x = WAIT_EDGES[1:-1]
+    reach = 30.0  # the x axis ends where every curve has (nearly) reached 1
     for k, (label, experiment) in enumerate(runs):
         observed = [o for o in experiment.outputs if isinstance(o, ObservedOutput)]
         if not observed:
@@ -97,6 +98,8 @@ def counter_waits(runs: Labelled, lang: str) -> Figure:
         curves = np.array(curves)
         estimates = [confidence_interval(curves[:, j]) for j in range(len(x))]
         colour = COLOURS[k % len(COLOURS)]
+        below = np.flatnonzero(curves.min(axis=0) < 0.999)
+        reach = max(reach, float(x[below[-1]]) * 1.2 if below.size else 0.0)
         axes.plot(x, [e.mean for e in estimates], color=colour, label=label, drawstyle="steps-post")
         axes.fill_between(
             x,
@@ -109,7 +112,7 @@ def counter_waits(runs: Labelled, lang: str) -> Figure:
     axes.set_xlabel(text(lang, "plot_wait_x"))
     axes.set_ylabel(text(lang, "plot_wait_y"))
     axes.set_ylim(0, 1.02)
-    axes.set_xlim(0, x[-1])
+    axes.set_xlim(0, min(reach, float(x[-1])))
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
     axes.set_title(text(lang, "plot_wait"))
@@ -170,7 +173,7 @@ def channel_mix(runs: Labelled, lang: str) -> Figure:
 
 def utilisation(runs: Labelled, lang: str) -> Figure:
     """One-stop counter officers: reception minutes over officer-minutes open, weekday × hour."""
-    figure = Figure(figsize=(10, 2.6 * len(runs) + 0.6))
+    figure = Figure(figsize=(10, 2.6 * len(runs) + 0.8), layout="constrained")
     axes_list = figure.subplots(len(runs), 1, squeeze=False)[:, 0]
     image = None
     for axes, (label, experiment) in zip(axes_list, runs, strict=True):
@@ -182,8 +185,8 @@ def utilisation(runs: Labelled, lang: str) -> Figure:
         image = axes.imshow(grid, aspect="auto", cmap="viridis", vmin=0, vmax=1)
         axes.set_yticks(range(7), text(lang, "weekdays").split(","))
         axes.set_xticks(range(len(grid[0])), [str(h) for h in range(hours[0], hours[-1] + 1)])
-        axes.set_xlabel(text(lang, "hour"))
         axes.set_title(label, fontsize=9)
+    axes_list[-1].set_xlabel(text(lang, "hour"))
     figure.colorbar(image, ax=list(axes_list), label=text(lang, "utilisation"))
     figure.suptitle(text(lang, "plot_heatmap"))
     return figure
