@@ -167,8 +167,12 @@ def run_load(args: argparse.Namespace) -> int:
     thresholds = args.thresholds or _repo_path("scenarios", "thresholds.yaml")
     if profile.thresholds:
         thresholds = args.thresholds or _repo_path(profile.thresholds)
-    if not Path(thresholds).is_file():
-        return bad(f"--thresholds {thresholds}: no such file")
+    from loadtests.rules import ThresholdsError, load_thresholds
+
+    try:
+        load_thresholds(Path(thresholds))  # its abort_on_fail rules are watched live: check it first
+    except (ThresholdsError, OSError) as error:
+        return bad(f"thresholds: {error}")
     code, folder = runner.run(
         profile,
         args.profile,

@@ -94,7 +94,11 @@ def _abort_watch(environment) -> None:  # type: ignore[no-untyped-def]
 
     run = harness.current()
     path = getattr(environment.parsed_options, "dvclab_thresholds", "") or run.profile.thresholds
-    watch = AbortWatch(load_thresholds(Path(path))) if path else None
+    try:
+        watch = AbortWatch(load_thresholds(Path(path))) if path else None
+    except Exception as error:  # noqa: BLE001 - say so, and still watch the portal's health
+        print(f"dvclab: no abort rules watched: {error}", file=sys.stderr)
+        watch = None
     started, down_since = time.time(), None
     while environment.runner.state not in ("stopped", "stopping", "quitting"):
         gevent.sleep(1.0)
@@ -118,6 +122,12 @@ def _abort_watch(environment) -> None:  # type: ignore[no-untyped-def]
                 print(f"dvclab: {decision.message}", file=sys.stderr)
                 environment.runner.quit()
                 return
+
+
+@events.test_stop.add_listener
+def _stopped(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
+    # Journeys still queued when the run stops were never started: dropped (workers report them too).
+    harness.current().scheduler.drop_leftovers()
 
 
 @events.quitting.add_listener

@@ -29,6 +29,7 @@ class StubPortal:
         self.first_request: float | None = None
         self.freeze_after: float | None = None
         self.freeze_for = 0.0
+        self.status = 200  # what the API answers (500: a broken portal that still passes /healthz)
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -49,6 +50,8 @@ class StubPortal:
                     if start <= now < stub.frozen_until:
                         time.sleep(stub.frozen_until - now)
                 status = 404 if self.path.startswith("/api/v1/track/") else 200
+                if self.path != "/healthz" and stub.status != 200:
+                    status = stub.status
                 body = json.dumps({"status": "ok"} if status == 200 else {"title": "Not found"}).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -110,3 +110,39 @@ def test_portal_down_before_start_is_named(tmp_path: Path) -> None:
         ).returncode
         == 1
     )
+
+
+def test_abort_on_fail_rule_stops_the_run_early(tmp_path: Path, stub_portal: StubPortal) -> None:
+    """`abort_on_fail` rules are watched live through the gate's AbortWatch."""
+    from tests.load.conftest import dvclab
+
+    stub_portal.status = 500
+    thresholds = tmp_path / "rules.yaml"
+    thresholds.write_text(
+        'load:\n  total:\n    - {rule: "fail_ratio < 0.2", abort_on_fail: true, for: "2s"}\n'
+    )
+    profile = write_profile(
+        tmp_path,
+        name="abort",
+        shape={"kind": "step", "steps": [{"rate": 5, "duration": "40s"}]},
+        mix={"citizen_online": 0, "assisted": 0, "officer": 0, "tracker": 1, "sync": 0},
+        pool=4,
+        forwarded_clients=False,
+        drain="1s",
+    )
+    result = dvclab(
+        "load",
+        "run",
+        str(profile),
+        "--host",
+        stub_portal.url,
+        "--thresholds",
+        str(thresholds),
+        "--results",
+        str(tmp_path / "r"),
+        timeout=90,
+    )
+    assert result.returncode == 1
+    summary = json.loads((next((tmp_path / "r").iterdir()) / "summary.json").read_text())
+    assert "fail_ratio < 0.2" in summary["aborted"]
+    assert summary["total"]["scheduled"] < 100  # stopped long before the 40 s schedule's ~200 journeys
