@@ -128,7 +128,12 @@ def find_smallest(
                 values = experiment.values(target.kpi)
                 estimate = confidence_interval(values, target.kpi)
                 points[value] = Point(
-                    value, experiment, estimate, target.met_by(estimate), confidence_met(values, target)
+                    value,
+                    experiment,
+                    estimate,
+                    target.met_by(estimate),
+                    confidence_met(values, target),
+                    "partial" if experiment.partial else "",
                 )
                 if experiment.partial:  # Ctrl-C inside this point: keep it, stop the search
                     raise KeyboardInterrupt

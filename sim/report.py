@@ -406,6 +406,8 @@ def plan_summary(plan: Plan, lang: str) -> str:
         high=fmt(e.ci_high, e.unit),
         confidence=f"{answer.confidence:.1%}",
     )
+    if plan.partial:
+        words = text(lang, "plan_partial") + " " + words
     below = plan.below
     if below is not None:
         if below.estimate is None:
@@ -446,7 +448,7 @@ def plan_report(
                 f"{fmt(e.mean, e.unit)} ({fmt(e.ci_low, e.unit)} – {fmt(e.ci_high, e.unit)})"
                 if e
                 else p.note,
-                text(lang, "yes" if p.met else "no"),
+                text(lang, "yes" if p.met else "no") + (f" ({p.note})" if p.note and e else ""),
                 f"{p.confidence:.1%}",
             ]
         )

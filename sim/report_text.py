@@ -215,6 +215,12 @@ TEXT: dict[str, dict[str, str]] = {
         "vi": "Không giá trị nào trong khoảng đã thử đạt mục tiêu {target}.",
         "en": "No value in the range tried meets the target {target}.",
     },
+    "plan_partial": {
+        "vi": "Tìm kiếm bị dừng (Ctrl-C) trước khi hoàn tất: giá trị dưới đây là nhỏ nhất trong các giá "
+        "trị đã thử, chưa chắc là nhỏ nhất.",
+        "en": "The search was interrupted (Ctrl-C) before it finished: the value below is the smallest of "
+        "those tried, not necessarily the smallest.",
+    },
     "plan_points": {"vi": "Các giá trị đã thử (tìm kiếm nhị phân)", "en": "Values tried (bisection)"},
     "meets": {"vi": "Đạt", "en": "Meets"},
     "confidence": {"vi": "Độ tin cậy", "en": "Confidence"},

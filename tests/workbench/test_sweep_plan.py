@@ -70,6 +70,24 @@ def test_bisection_finds_the_smallest_value_meeting_the_target() -> None:
     assert len(calls) <= 8 and plan.answer.confidence > 0.9
 
 
+def test_an_interrupted_plan_says_its_answer_may_not_be_the_smallest() -> None:
+    from sim.report import plan_summary
+
+    def evaluate(value: int):  # noqa: ANN202 - the second point is cut short by Ctrl-C
+        class Fake:
+            partial = value != 40
+
+            def values(self, kpi: str) -> np.ndarray:
+                return 0.1 / value + np.array([-0.001, 0.0, 0.001])
+
+        return Fake()
+
+    plan = find_smallest("p", parse_target("overdue_rate<=0.02"), tuple(range(1, 41)), evaluate)
+    assert plan.partial and plan.answer.value == 20  # met on the replications that finished
+    assert [p.note for p in plan.sorted_points()] == ["partial", ""]
+    assert "interrupted" in plan_summary(plan, "en") and "Ctrl-C" in plan_summary(plan, "vi")
+
+
 def test_known_kpis_match_a_real_run() -> None:
     scenario = tiny().scenario
     for kpi in tiny().kpi_names():
