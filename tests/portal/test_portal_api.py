@@ -10,7 +10,7 @@ from portal_helpers import Portal, query
 from portal_journey import FEE_PROCEDURE, FREE_PROCEDURE, JPEG, PDF, PNG, callback, create, submitted, upload
 
 from dvclab.catalog import load_catalog
-from portal.demo import citizen_id
+from portal.demo import OFFICER_PASSWORD, citizen_id
 
 LEAKS = ("Traceback", "sqlalchemy", "psycopg", "sqlite3", "/work/", "site-packages", "SELECT ")
 
@@ -294,6 +294,18 @@ def test_upload_type_size_count(portal: Portal, citizen: dict) -> None:
         assert "20" in body["detail"]
     rows = query(portal, "SELECT count(*) FROM dossier_files WHERE dossier_id = :d", d=dossier_id)
     assert rows[0][0] == 20
+
+
+def test_officers_see_only_their_pool(portal: Portal, citizen: dict) -> None:
+    dossier_id, _ = submitted(portal, citizen)  # X-CT-0001: commune level, justice agency
+    land = portal.login("036080000003", OFFICER_PASSWORD)  # district.land
+    justice = portal.login("036080000002", OFFICER_PASSWORD)  # commune.justice
+    with portal.client() as c:
+        queue = c.get("/api/v1/officer/queue", headers=land, params={"page_size": 100}).json()
+        assert all(d["id"] != dossier_id for d in queue["items"])
+        assert_problem(c.post(f"/api/v1/officer/dossiers/{dossier_id}/receive", headers=land), 404)
+        r = c.post(f"/api/v1/officer/dossiers/{dossier_id}/receive", headers=justice)
+        assert r.status_code == 200 and r.json()["status"] == "received"
 
 
 def test_result_needs_payment_for_approved(portal: Portal, citizen: dict, officer: dict) -> None:
