@@ -492,6 +492,8 @@ def _sweep(args: argparse.Namespace, param: Any, points: list[Any]) -> int:
         },
     )
     print_sweep(param.path, list(sweep.param.values), sweep.experiments, kpis)
+    for value, why in sweep.failed.items():
+        print(f"{param.path}={value}: overloaded, not in the table ({why})")
     return _finish(folder, sweep.partial)
 
 
