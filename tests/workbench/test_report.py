@@ -118,11 +118,9 @@ def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.skipif(chromium() is None, reason="chromium not installed (bash .ci/system-deps.sh)")
-@pytest.mark.parametrize("lang", ["vi", "en"])
-def test_report_loads_in_headless_chromium(tmp_path: Path, lang: str) -> None:
-    page = comparison_page(lang)
-    probed = tmp_path / "report.html"
+def load_in_chromium(page: str, folder: Path) -> tuple[dict, list[str]]:
+    """Open a copy of the report with the probe in headless Chromium: (probe record, console lines)."""
+    probed = folder / "probed.html"
     probed.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
     result = subprocess.run(
         [
@@ -134,7 +132,7 @@ def test_report_loads_in_headless_chromium(tmp_path: Path, lang: str) -> None:
             "--disable-component-update",
             "--disable-sync",
             "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--user-data-dir={folder / 'profile'}",
             "--enable-logging=stderr",
             "--v=0",
             "--virtual-time-budget=10000",
@@ -147,9 +145,21 @@ def test_report_loads_in_headless_chromium(tmp_path: Path, lang: str) -> None:
     )
     found = re.search(r'<pre id="probe">([^<]*)</pre>', result.stdout)
     assert found, f"the page did not finish loading: {result.stderr[-2000:]}"
-    probe = json.loads(found.group(1))
+    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
+    return json.loads(found.group(1)), console
+
+
+needs_chromium = pytest.mark.skipif(
+    chromium() is None, reason="chromium not installed (bash .ci/system-deps.sh)"
+)
+
+
+@needs_chromium
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_report_loads_in_headless_chromium(tmp_path: Path, lang: str) -> None:
+    page = comparison_page(lang)
+    probe, console = load_in_chromium(page, tmp_path)
     assert len(probe["images"]) == len(images(page)) == len(RESULT_PLOTS) + 2
     assert all(probe["images"]), probe
     assert probe["errors"] == []
-    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
     assert console == []

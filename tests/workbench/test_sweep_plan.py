@@ -13,8 +13,17 @@ import pytest
 from sim.plan import Target, confidence_met, find_smallest, parse_target, t_cdf
 from sim.sweep import SweepError, known_kpi, parse_param, parse_values
 from tests.workbench.conftest import TINY, catalog, dvclab, tiny
+from tests.workbench.test_report import chromium, load_in_chromium
 
 LAND = "back_office.staffing.district.land"
+
+
+def in_chromium(page: str, folder: Path) -> None:
+    """Every image of the report loads and nothing is logged (skipped without Chromium)."""
+    if chromium() is None:
+        return
+    probe, console = load_in_chromium(page, folder)
+    assert probe["images"] and all(probe["images"]) and probe["errors"] == [] and console == []
 
 
 def test_values_ranges_steps_and_lists() -> None:
@@ -108,6 +117,7 @@ def test_sweep_cli_writes_table_plot_and_report(out: Path) -> None:
     assert float(rows[1]["mean"]) < float(rows[0]["mean"])
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert 'id="plot-sweep"' in page and "Quét tham số" in page and "Bảng kết quả theo giá trị" in page
+    in_chromium(page, folder)
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["kind"] == "sim-sweep" and manifest["values"] == [2, 3] and not manifest["partial"]
     assert "sweep of back_office.staffing.district.land" in result.stdout
@@ -126,6 +136,7 @@ def test_plan_cli_finds_the_smallest_value_and_how_sure(out: Path) -> None:
     assert f"= {plan['answer']}" in result.stdout and "one-sided confidence" in result.stdout
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert 'id="plot-sweep"' in page and "Values tried (bisection)" in page
+    in_chromium(page, folder)
 
 
 @pytest.mark.parametrize(
