@@ -257,7 +257,8 @@ async def current_principal(
     if credentials is None or not credentials.credentials or len(credentials.credentials) > 200:
         raise ApiError(401, "Unauthorized", "a valid bearer token is required", _UNAUTHORIZED)
     db: Database = request.app.state.db
-    principal = await run_in_threadpool(_lookup, db, token_hash(credentials.credentials))
+    hashed = token_hash(credentials.credentials)
+    principal = _lookup(db, hashed) if db.inline_reads else await run_in_threadpool(_lookup, db, hashed)
     if principal is None:
         raise ApiError(401, "Unauthorized", "the token is invalid, expired or logged out", _UNAUTHORIZED)
     return principal

@@ -74,6 +74,9 @@ class Database:
                 },
             )
             self.read_engine = self.write_engine
+        # SQLite in WAL mode: a read never waits for a writer and takes a fraction of a millisecond, less
+        # than handing it to a thread and back; small indexed reads run inline on the event loop.
+        self.inline_reads = settings.is_sqlite
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
 

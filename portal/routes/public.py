@@ -32,7 +32,10 @@ async def healthz() -> dict:
     dependencies=[Depends(limit_by_ip("track"))],
 )
 async def track(*, request: Request, receipt_code: Annotated[str, Path(pattern=RECEIPT_CODE)]) -> dict:
-    return await run_in_threadpool(dossiers.track, db_of(request), receipt_code)
+    db = db_of(request)
+    if db.inline_reads:
+        return dossiers.track(db, receipt_code)
+    return await run_in_threadpool(dossiers.track, db, receipt_code)
 
 
 @router.get(
