@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtests import data
-from loadtests.histograms import TOTAL, Recorder
+from loadtests.histograms import PERCENTILES, TOTAL, Recorder
 from loadtests.open_model import Counters, Scheduler
 from loadtests.profiles import JOURNEYS, Profile, load_profile
 from loadtests.shapes import Segment, build_segments, duration, expected_starts
@@ -181,6 +181,7 @@ class Run:
         self.counters.scheduled.clear()
         self.counters.started.clear()
         self.counters.dropped.clear()
+        self.counters.unstarted_at_stop = 0
         self.new_receipts.clear()
         self.observations.clear()
         return payload
@@ -203,8 +204,12 @@ class Run:
 
     # --- results -------------------------------------------------------------------------------------
 
-    def summary(self, elapsed: float | None = None) -> dict[str, Any]:
-        """``summary.json`` (layout in loadtests/README.md); ``elapsed`` for a snapshot mid-run."""
+    def summary(self, elapsed: float | None = None, percentiles: bool = True) -> dict[str, Any]:
+        """``summary.json`` (layout in loadtests/README.md); ``elapsed`` for a snapshot mid-run.
+
+        Percentiles walk every histogram in pure Python (milliseconds each, blocking the event loop, so
+        delaying every response in flight): snapshots skip them unless an abort rule needs them."""
+        no_percentiles = dict.fromkeys((*PERCENTILES, "max_ms"))
         span = max(1e-9, elapsed if elapsed is not None else self.duration)
         endpoints: dict[str, Any] = {}
         security_endpoints: dict[str, Any] = {}
@@ -220,7 +225,10 @@ class Run:
             if name.startswith(SECURITY_PREFIX):
                 security_endpoints[name] = entry
             else:
-                endpoints[name] = {**entry, **self.recorder.percentiles(name)}
+                endpoints[name] = {
+                    **entry,
+                    **(self.recorder.percentiles(name) if percentiles else no_percentiles),
+                }
         requests = sum(e["requests"] for e in endpoints.values())
         failures = sum(e["failures"] for e in endpoints.values())
         scheduled = sum(self.counters.scheduled.values())
@@ -239,7 +247,7 @@ class Run:
             "failures": failures,
             "expected_refusals": sum(e["expected_refusals"] for e in endpoints.values()),
             "rps": round(requests / span, 3),
-            **self.recorder.percentiles(TOTAL),
+            **(self.recorder.percentiles(TOTAL) if percentiles else no_percentiles),
             "offered_rps": round(offered / span, 3),
             "achieved_rps": round((requests - failures) / span, 3),  # answered as the step wanted
             "offered_journeys_per_s": round(expected_starts(self.segments) / max(1e-9, self.duration), 3),
@@ -251,6 +259,7 @@ class Run:
             "generator_cpu_max_pct": round(self.cpu_max_pct, 1),
             "generator_lag_max_ms": round(self.counters.lag_max_s * 1000, 1),
             "start_delay_max_ms": round(self.counters.start_delay_max_s * 1000, 1),
+            "dropped_unstarted_at_stop": self.counters.unstarted_at_stop,
         }
         summary: dict[str, Any] = {
             "schema": 1,

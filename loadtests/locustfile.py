@@ -99,6 +99,7 @@ def _abort_watch(environment) -> None:  # type: ignore[no-untyped-def]
     except Exception as error:  # noqa: BLE001 - say so, and still watch the portal's health
         print(f"dvclab: no abort rules watched: {error}", file=sys.stderr)
         watch = None
+    exact = bool(watch) and any(rule.metric.endswith("_ms") for _, rule in watch.rules)  # type: ignore[union-attr]
     started, down_since = time.time(), None
     while environment.runner.state not in ("stopped", "stopping", "quitting"):
         gevent.sleep(1.0)
@@ -116,7 +117,7 @@ def _abort_watch(environment) -> None:  # type: ignore[no-untyped-def]
             environment.runner.quit()
             return
         if watch:
-            decision = watch.observe(elapsed, run.summary(elapsed=elapsed))
+            decision = watch.observe(elapsed, run.summary(elapsed=elapsed, percentiles=exact))
             if decision:
                 run.aborted = decision.message
                 print(f"dvclab: {decision.message}", file=sys.stderr)

@@ -47,6 +47,7 @@ class Counters:
     dropped: dict[str, int] = field(default_factory=dict)
     lag_max_s: float = 0.0  # how late the scheduler itself woke (a busy generator)
     start_delay_max_s: float = 0.0  # how late a runner picked a journey up
+    unstarted_at_stop: int = 0  # of the dropped: still queued when the run stopped
 
     def add(self, other: dict) -> None:
         for key in ("scheduled", "started", "dropped"):
@@ -55,6 +56,7 @@ class Counters:
                 mine[name] = mine.get(name, 0) + int(count)
         self.lag_max_s = max(self.lag_max_s, float(other.get("lag_max_s", 0.0)))
         self.start_delay_max_s = max(self.start_delay_max_s, float(other.get("start_delay_max_s", 0.0)))
+        self.unstarted_at_stop += int(other.get("unstarted_at_stop", 0))
 
     def as_dict(self) -> dict:
         return {
@@ -63,6 +65,7 @@ class Counters:
             "dropped": dict(self.dropped),
             "lag_max_s": self.lag_max_s,
             "start_delay_max_s": self.start_delay_max_s,
+            "unstarted_at_stop": self.unstarted_at_stop,
         }
 
     def bump(self, key: str, journey: str, n: int = 1) -> None:
@@ -153,6 +156,7 @@ class Scheduler:
             while not queue.empty():
                 if queue.get_nowait() is not None:
                     self.counters.bump("dropped", journey)
+                    self.counters.unstarted_at_stop += 1
 
     def stop(self) -> None:
         for greenlet in self._greenlets.values():
