@@ -166,12 +166,14 @@ def test_hash_pool_saturation_answers_503(tmp_path: Path, third_parties: Stubs) 
         stop_portal(server)
 
 
-@pytest.fixture
-def faulty(tmp_path: Path) -> Iterator[tuple[Portal, Stubs]]:
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Portal, Stubs]]:
     """A portal with its own stubs (faults injected here touch no other test) and short timeouts."""
     own = start_stubs()
     server = start_portal(
-        tmp_path, own, env={"DVCLAB_PORTAL_UPSTREAM_TIMEOUT_S": "1.0", "DVCLAB_PORTAL_MAX_INFLIGHT": "4"}
+        tmp_path_factory.mktemp("faulty"),
+        own,
+        env={"DVCLAB_PORTAL_UPSTREAM_TIMEOUT_S": "1.0", "DVCLAB_PORTAL_MAX_INFLIGHT": "4"},
     )
     yield server, own
     stop_portal(server)

@@ -69,7 +69,7 @@ def test_openapi_contract(fuzzed: Portal, tokens: dict[str, dict[str, str]], mod
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(
-            max_examples=10,
+            max_examples=8,
             deadline=None,
             derandomize=True,
             database=None,
