@@ -24,7 +24,7 @@ from sim.scenario import CHANNELS, Scenario
 WAIT_EDGES = np.append(np.arange(0.0, 242.0, 2.0), np.inf)
 
 
-@dataclass
+@dataclass(kw_only=True)  # keyword-only: the model's output may grow fields with defaults
 class ObservedOutput(ReplicationOutput):
     counter_wait_counts: np.ndarray  # histogram over WAIT_EDGES, counted dossiers that visited a counter
     channel_counts: np.ndarray  # counted dossiers per channel, in CHANNELS order
