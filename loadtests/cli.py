@@ -184,5 +184,26 @@ def run_load(args: argparse.Namespace) -> int:
         thresholds=str(thresholds),
         command=["dvclab", *sys.argv[1:]],
     )
+    _print_outcome(folder)
     print(folder)
     return code
+
+
+def _print_outcome(folder: Path) -> None:
+    """One line on stderr from the results files (the folder's path stays the last line of stdout)."""
+    import json
+
+    try:
+        total = json.loads((folder / "summary.json").read_text(encoding="utf-8"))["total"]
+        checks = json.loads((folder / "security.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError):
+        return
+    failed = [c.get("id") for c in checks if c.get("verdict") != "pass"]
+    print(
+        f"dvclab load: {total.get('requests')} requests, {total.get('failures')} failures, "
+        f"p95 {total.get('p95_ms')} ms, p99 {total.get('p99_ms')} ms, "
+        f"offered {total.get('offered_rps')} rps, "
+        f"achieved {total.get('achieved_rps')} rps, dropped {total.get('dropped')}/{total.get('scheduled')}, "
+        f"checks: {len(checks) - len(failed)} passed" + (f", failed {', '.join(failed)}" if failed else ""),
+        file=sys.stderr,
+    )
