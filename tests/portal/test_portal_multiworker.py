@@ -51,14 +51,21 @@ def test_rate_limit_is_global_across_workers(two_workers: Portal) -> None:
     n = 30
     gate = threading.Barrier(n)
 
-    def one(_i: int) -> int:
+    def one(_i: int) -> httpx.Response:
         with httpx.Client(base_url=two_workers.url, trust_env=False, headers={"Connection": "close"}) as c:
             gate.wait()
-            return c.get("/api/v1/procedures").status_code
+            return c.get("/api/v1/procedures")
 
     with ThreadPoolExecutor(n) as pool:
-        statuses = Counter(pool.map(one, range(n)))
+        responses = list(pool.map(one, range(n)))
+    statuses = Counter(r.status_code for r in responses)
     assert statuses == Counter({200: 10, 429: 20}), statuses
+    refused = next(r for r in responses if r.status_code == 429)
+    assert (
+        refused.headers["ratelimit"].startswith('"public";r=0;t=')
+        and int(refused.headers["retry-after"]) >= 1
+    )
+    assert all(r.headers["ratelimit-policy"] == '"public";q=10;w=60' for r in responses)
 
 
 def test_lockout_holds_across_workers(two_workers: Portal) -> None:
