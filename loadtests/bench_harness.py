@@ -70,8 +70,10 @@ if MODE:  # inside a Locust round
                         response.success()
 
 
-def _round(mode: str, host: str, seconds: int, users: int, folder: str) -> float:
+def _round(mode: str, host: str, seconds: int, users: int, folder: str) -> tuple[float, float]:
+    """(achieved rps, generator CPU µs per request) of one Locust round."""
     import csv
+    import resource
     import subprocess
     import sys
     from pathlib import Path
@@ -79,6 +81,7 @@ def _round(mode: str, host: str, seconds: int, users: int, folder: str) -> float
     from loadtests.runner import REPO, _bin
 
     prefix = Path(folder) / f"{mode}"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(  # noqa: S603 - our own tools
         [
             _bin("locust"),
@@ -105,12 +108,17 @@ def _round(mode: str, host: str, seconds: int, users: int, folder: str) -> float
         timeout=seconds + 60,
         capture_output=True,
     )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     with open(f"{prefix}_stats.csv", newline="", encoding="utf-8") as handle:
         row = next(r for r in csv.DictReader(handle) if r["Name"] == "Aggregated")
+    per_request = cpu / max(1, int(row["Request Count"])) * 1e6
     print(
-        f"  {mode:8s} {float(row['Requests/s']):8.0f} rps  ({row['Request Count']} requests)", file=sys.stderr
+        f"  {mode:8s} {float(row['Requests/s']):8.0f} rps  ({row['Request Count']} requests, "
+        f"generator {per_request:.0f} µs CPU per request)",
+        file=sys.stderr,
     )
-    return float(row["Requests/s"])
+    return float(row["Requests/s"]), per_request
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,15 +144,22 @@ def main(argv: list[str] | None = None) -> int:
         portal = Portal(profile, Path(scratch))
         try:
             portal.start()
-            plain, harnessed = [], []
+            plain, harnessed, plain_cpu, harness_cpu = [], [], [], []
             for _ in range(args.rounds):  # alternate, so drift in a shared machine hits both
-                plain.append(_round("plain", portal.url, args.seconds, args.users, scratch))
-                harnessed.append(_round("harness", portal.url, args.seconds, args.users, scratch))
+                rps, cpu = _round("plain", portal.url, args.seconds, args.users, scratch)
+                plain.append(rps)
+                plain_cpu.append(cpu)
+                rps, cpu = _round("harness", portal.url, args.seconds, args.users, scratch)
+                harnessed.append(rps)
+                harness_cpu.append(cpu)
         finally:
             portal.stop()
     result = {
         "plain_rps": round(sum(plain) / len(plain), 1),
         "harness_rps": round(sum(harnessed) / len(harnessed), 1),
+        # The generator's own cost, independent of whether the portal or the generator was the bottleneck.
+        "plain_cpu_us_per_request": round(sum(plain_cpu) / len(plain_cpu), 1),
+        "harness_cpu_us_per_request": round(sum(harness_cpu) / len(harness_cpu), 1),
         "rounds": args.rounds,
         "seconds_per_round": args.seconds,
         "users": args.users,
