@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-sim bench-portal system-deps catalog clean sim-baseline
+.PHONY: demo test lint bench bench-sim bench-portal bench-harness loadtest system-deps catalog clean sim-baseline
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,18 @@ $(STAMP): pyproject.toml
 system-deps:
 	bash .ci/system-deps.sh
 
-demo: $(STAMP)
+# The main job on the embedded defaults: a year of the baseline, a comparison of two what-ifs against it
+# (its HTML report), then a short load run against the embedded portal driven by that forecast, and the gate.
+demo: $(STAMP) system-deps
 	$(BIN)/dvclab sim run scenarios/sim/nam-dinh-2024.yaml --replications 4
+	$(BIN)/dvclab sim compare scenarios/sim/nam-dinh-2024.yaml scenarios/sim/land-office-plus-2.yaml \
+		scenarios/sim/digital-teams.yaml --replications 4 --horizon-days 90
+	run=$$($(BIN)/dvclab load run smoke --from-sim "$$(ls -td results/sim/nam-dinh-2024/*/ | head -1)" | tail -1) \
+		&& $(BIN)/dvclab check "$$run"
+
+# The smoke profile against the embedded portal, gated (tests/load runs the same inside `make test`).
+loadtest: $(STAMP)
+	run=$$($(BIN)/dvclab load run smoke | tail -1) && $(BIN)/dvclab check "$$run"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -24,7 +34,7 @@ lint: $(STAMP)
 test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest -q
 
-bench: bench-sim bench-portal
+bench: bench-sim bench-portal bench-harness
 
 bench-sim: $(STAMP)
 	$(BIN)/python benchmarks/bench_sim.py
@@ -37,6 +47,9 @@ clean:
 
 bench-portal: $(STAMP)
 	$(BIN)/python benchmarks/bench_portal.py
+
+bench-harness: $(STAMP)
+	$(BIN)/python -m loadtests.bench_harness
 
 # The committed baseline of tests/sim/test_regression.py; regenerate only when a model change is intended.
 sim-baseline: $(STAMP)
