@@ -7,6 +7,7 @@ process. The queue discipline is a scenario option: FIFO, or earliest deadline f
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Generator
 
 import simpy
@@ -34,6 +35,9 @@ class OfficerPool:
         self.officers_free = servers(env, officers, priority=self.earliest_deadline_first)
         self.busy_minutes = 0.0  # working minutes of effort started inside the counted window
         self.window = (float("-inf"), float("inf"))
+        # start and end of every piece of work started inside the window (the utilisation heatmap)
+        self.work_starts = array("d")
+        self.work_ends = array("d")
         self.waits: list[float] | None = [] if monitored else None  # calendar minutes, validation only
 
     @property
@@ -58,11 +62,13 @@ class OfficerPool:
     ) -> None:
         env = self.env
         start = env.now
+        end = self.calendar.add_working(start, effort_min)
         if self.window[0] <= start < self.window[1]:
             self.busy_minutes += effort_min
+            self.work_starts.append(start)
+            self.work_ends.append(end)
         if self.waits is not None:
             self.waits.append(start - queued)
-        end = self.calendar.add_working(start, effort_min)
         decided(dossier, end)
         env.timeout(end - start).callbacks.append(self._release)
 

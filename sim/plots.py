@@ -172,22 +172,25 @@ def channel_mix(runs: Labelled, lang: str) -> Figure:
 
 
 def utilisation(runs: Labelled, lang: str) -> Figure:
-    """One-stop counter officers: reception minutes over officer-minutes open, weekday × hour."""
-    figure = Figure(figsize=(10, 2.6 * len(runs) + 0.8), layout="constrained")
-    axes_list = figure.subplots(len(runs), 1, squeeze=False)[:, 0]
+    """Officers' utilisation by weekday × hour: one-stop counters (reception minutes over officer-minutes
+    open) beside the back office (working minutes over officer-minutes open)."""
+    figure = Figure(figsize=(13, 2.6 * len(runs) + 0.8), layout="constrained")
+    grid_axes = figure.subplots(len(runs), 2, squeeze=False)
     image = None
-    for axes, (label, experiment) in zip(axes_list, runs, strict=True):
-        heat = utilisation_heatmap(experiment.outputs)
-        if heat is None:
-            heat = np.full((7, 24), np.nan)
-        hours = [h for h in range(24) if not np.all(np.isnan(heat[:, h]))] or list(range(24))
-        grid = np.ma.masked_invalid(heat[:, hours[0] : hours[-1] + 1])
-        image = axes.imshow(grid, aspect="auto", cmap="viridis", vmin=0, vmax=1)
-        axes.set_yticks(range(7), text(lang, "weekdays").split(","))
-        axes.set_xticks(range(len(grid[0])), [str(h) for h in range(hours[0], hours[-1] + 1)])
-        axes.set_title(label, fontsize=9)
-    axes_list[-1].set_xlabel(text(lang, "hour"))
-    figure.colorbar(image, ax=list(axes_list), label=text(lang, "utilisation"))
+    for row, (label, experiment) in zip(grid_axes, runs, strict=True):
+        for axes, officers in zip(row, ("counter", "back_office"), strict=True):
+            heat = utilisation_heatmap(experiment.outputs, officers)
+            if heat is None:
+                heat = np.full((7, 24), np.nan)
+            hours = [h for h in range(24) if not np.all(np.isnan(heat[:, h]))] or list(range(24))
+            grid = np.ma.masked_invalid(heat[:, hours[0] : hours[-1] + 1])
+            image = axes.imshow(grid, aspect="auto", cmap="viridis", vmin=0, vmax=1)
+            axes.set_yticks(range(7), text(lang, "weekdays").split(","))
+            axes.set_xticks(range(len(grid[0])), [str(h) for h in range(hours[0], hours[-1] + 1)])
+            axes.set_title(f"{label} · {text(lang, f'heatmap_{officers}')}", fontsize=9)
+    for axes in grid_axes[-1]:
+        axes.set_xlabel(text(lang, "hour"))
+    figure.colorbar(image, ax=list(grid_axes.ravel()), label=text(lang, "utilisation"))
     figure.suptitle(text(lang, "plot_heatmap"))
     return figure
 

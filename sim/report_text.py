@@ -159,9 +159,11 @@ TEXT: dict[str, dict[str, str]] = {
     "ch_counter": {"vi": "Nộp giấy tại quầy", "en": "Paper at the counter"},
     "ch_postal": {"vi": "Qua bưu chính", "en": "By post"},
     "plot_heatmap": {
-        "vi": "Mức bận của cán bộ một cửa theo giờ và thứ",
-        "en": "One-stop officers' utilisation by hour and weekday",
+        "vi": "Mức bận của cán bộ theo giờ và thứ: bộ phận một cửa và cán bộ chuyên môn",
+        "en": "Officers' utilisation by hour and weekday: one-stop counters and back office",
     },
+    "heatmap_counter": {"vi": "Cán bộ một cửa", "en": "One-stop counter officers"},
+    "heatmap_back_office": {"vi": "Cán bộ chuyên môn (xử lý hồ sơ)", "en": "Back-office officers"},
     "hour": {"vi": "Giờ", "en": "Hour"},
     "weekdays": {"vi": "T2,T3,T4,T5,T6,T7,CN", "en": "Mon,Tue,Wed,Thu,Fri,Sat,Sun"},
     "utilisation": {"vi": "Mức bận", "en": "Utilisation"},
