@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.command_line = list(argv) if argv is not None else sys.argv[1:]  # for the run manifests
     try:
         return int(args.handler(args) or EXIT_OK)
     except KeyboardInterrupt:

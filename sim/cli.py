@@ -153,8 +153,9 @@ def _bad(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
-def _command() -> list[str]:
-    return ["dvclab", *sys.argv[1:]]
+def _command(args: argparse.Namespace) -> list[str]:
+    """The command line as given (``dvclab.cli.main`` records it; ``sys.argv`` would name pytest in tests)."""
+    return ["dvclab", *getattr(args, "command_line", sys.argv[1:])]
 
 
 # -- running with progress ----------------------------------------------------------------------------
@@ -268,7 +269,7 @@ def _run(args: argparse.Namespace, scenario: Any, catalog: Any) -> int:
         except KeyboardInterrupt:
             print("interrupted before any replication finished: nothing written", file=sys.stderr)
             return EXIT_INTERRUPTED
-    command = _command()
+    command = _command(args)
     report = (
         None if args.no_report else (lambda: run_report(experiment, catalog, _lang(args, scenario), command))
     )
@@ -331,7 +332,7 @@ def _compare(args: argparse.Namespace, base: Any, whatifs: list[Any]) -> int:
             if experiment.partial:
                 partial = True
                 break
-    command = _command()
+    command = _command(args)
     lang = _lang(args, base[0])
     catalog = base[1]
     if not experiments:
@@ -465,7 +466,7 @@ def _sweep(args: argparse.Namespace, param: Any, points: list[Any]) -> int:
         print("no point finished: nothing written", file=sys.stderr)
         return EXIT_INTERRUPTED if sweep.partial else EXIT_FAILED
     lang = _lang(args, base)
-    command = _command()
+    command = _command(args)
     rows = [
         [value, kpi, est.mean, est.ci_low, est.ci_high, est.unit]
         for value, e in zip(sweep.param.values, sweep.experiments, strict=True)
@@ -553,7 +554,7 @@ def _plan(args: argparse.Namespace, target: Any, param: Any, points: list[Any]) 
         print("no value finished: nothing written", file=sys.stderr)
         return EXIT_INTERRUPTED if plan.partial else EXIT_FAILED
     lang = _lang(args, base)
-    command = _command()
+    command = _command(args)
     name = base.name.split("[")[0]
     summary = {
         "target": str(target),

@@ -71,7 +71,7 @@ def test_manifest_records_what_produced_the_run(run_dir: Path) -> None:
     assert manifest["scenario"]["run"]["horizon_days"] == 3
     assert manifest["scenario"]["back_office"]["staffing"]["district"]["land"] > 0  # resolved scenario
     assert {"python", "simpy", "numpy"} <= set(manifest["versions"])
-    assert manifest["command"][0] == "dvclab"
+    assert manifest["command"][:3] == ["dvclab", "sim", "run"]
 
 
 def test_hourly_forecast_and_replications(run_dir: Path) -> None:
