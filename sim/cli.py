@@ -18,21 +18,6 @@ from typing import Any
 from dvclab.catalog import REPO_ROOT
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-HEADLINE = (
-    "dossiers",
-    "overdue_rate",
-    "on_time_rate",
-    "early_rate",
-    "counter_wait_mean_min",
-    "counter_wait_p90_min",
-    "trips_per_dossier",
-    "reported_online_rate",
-    "self_service_online_rate",
-    "online_payment_rate",
-    "digitised_rate",
-    "postal_return_share",
-    "sync_discrepancy",
-)
 
 
 def _positive(text: str) -> int:
@@ -621,7 +606,9 @@ def print_summary(summary: dict) -> None:
     table = Table(title="KPIs (mean and 95% CI over replications)")
     for column in ("KPI", "mean", "95% CI", "unit"):
         table.add_column(column, justify="left" if column in ("KPI", "unit") else "right")
-    names = [n for n in HEADLINE if n in summary]
+    from sim.kpis import KPI_CONTRACT
+
+    names = [n for n in KPI_CONTRACT if n in summary]
     names += [n for n in summary if n.startswith(("overdue_rate_by_level", "index_766"))]
     for name in names:
         e = summary[name]
@@ -634,6 +621,7 @@ def print_comparison(comparisons: list) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from sim.kpis import KPI_CONTRACT
     from sim.report import fmt
 
     table = Table(title="paired differences (what-if − baseline), 95% CI, common random numbers")
@@ -641,7 +629,7 @@ def print_comparison(comparisons: list) -> None:
         table.add_column(column, justify="left" if column in ("what-if", "KPI", "verdict") else "right")
     for comparison in comparisons:
         for row in comparison.rows:
-            if row.kpi not in HEADLINE and not row.kpi.startswith("overdue_rate_by_level"):
+            if row.kpi not in KPI_CONTRACT and not row.kpi.startswith("overdue_rate_by_level"):
                 continue
             d = row.difference
             style = {"better": "green", "worse": "red"}.get(row.verdict, "")

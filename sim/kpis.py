@@ -26,6 +26,12 @@ KPI_CONTRACT = (
     "trips_per_dossier", "reported_online_rate", "self_service_online_rate", "online_payment_rate",
     "digitised_rate", "postal_return_share", "sync_discrepancy",
 )
+# Every KPI a replication reports besides the families above (dotted names: by level, group, pool).
+PLAIN_KPIS = (
+    *KPI_CONTRACT[:4], "apology_slips", *KPI_CONTRACT[4:12], "postal_fees_vnd", "supplement_rate",
+    "interlinked_share", "sync_discrepancy",
+    *(f"index_766.{group}" for group in INDEX_766_MAX),
+)
 HOURLY_COLUMNS = ("portal_submissions", "self_service", "online_with_visit", "assisted", "counter", "postal")
 
 

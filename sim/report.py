@@ -20,26 +20,14 @@ from sim import plots
 from sim.compare import Comparison
 from sim.experiment import Estimate, Experiment, confidence_interval
 from sim.flow import flow_figure
+from sim.kpis import KPI_CONTRACT
 from sim.plan import Plan
 from sim.report_text import kpi_label, text
 from sim.results import versions
 from sim.sweep import Sweep
 
-HEADLINE = (
-    "overdue_rate",
-    "on_time_rate",
-    "early_rate",
-    "apology_slips",
-    "counter_wait_mean_min",
-    "counter_wait_p90_min",
-    "trips_per_dossier",
-    "reported_online_rate",
-    "self_service_online_rate",
-    "online_payment_rate",
-    "digitised_rate",
-    "postal_return_share",
-    "sync_discrepancy",
-)
+# the report's headline KPIs: the kpis.json contract, with the apology slips and without the count
+HEADLINE = (*KPI_CONTRACT[1:4], "apology_slips", *KPI_CONTRACT[4:])
 # the plots every run, comparison and sweep report carries (their HTML ids)
 RESULT_PLOTS = ("plot-overdue", "plot-wait", "plot-backlog", "plot-channels", "plot-heatmap", "plot-766")
 SECTIONS = ("objective", "logic", "data", "experimentation", "results")

@@ -81,3 +81,12 @@ def test_hourly_forecast_and_replications(run_dir: Path) -> None:
     assert sum(float(r["portal_submissions"]) for r in rows) > 0
     with (run_dir / "replications.csv").open() as handle:
         assert len(list(csv.DictReader(handle))) == 2
+
+
+def test_plain_kpis_list_every_kpi_outside_the_dotted_families(run_dir: Path) -> None:
+    from sim.kpis import PLAIN_KPIS
+
+    kpis = json.loads((run_dir / "kpis.json").read_text())
+    families = ("overdue_rate_by_", "dossier_share_by_level.", "utilisation.")
+    plain = {name for name in kpis if not name.startswith(families)}
+    assert plain == set(PLAIN_KPIS)
