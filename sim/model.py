@@ -71,7 +71,9 @@ class ProvinceModel:
             self.warmup_days * MINUTES_PER_DAY,
             (self.warmup_days + self.horizon_days) * MINUTES_PER_DAY,
         )
-        self.communes = commune_weights(scenario, self.streams["geography"])
+        # The province's geography is one fact, not a random outcome: every replication of a seed shares
+        # the commune sizes drawn by its first replication's geography stream.
+        self.communes = commune_weights(scenario, RandomStreams(scenario.run.seed, 0)["geography"])
         self.dossiers: Dossiers = generate_dossiers(
             scenario, table, self.calendar, self.streams, self.warmup_days, self.horizon_days, self.communes
         )

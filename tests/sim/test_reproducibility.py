@@ -96,3 +96,11 @@ def test_hot_path_agrees_with_the_process_path(scenarios_dir: Path) -> None:
     late_fast = np.mean(issued_fast > np.asarray(fast.due))
     late_slow = np.mean(issued_slow > np.asarray(slow.due))
     assert abs(late_fast - late_slow) < 0.001
+
+
+def test_replications_share_the_province_geography(scenarios_dir: Path) -> None:
+    scenario, catalog = load_scenario(scenarios_dir / "nam-dinh-2024.yaml", **SHORT)
+    table = build_procedures(scenario, catalog)
+    first, second = ProvinceModel(scenario, table, 0), ProvinceModel(scenario, table, 1)
+    assert np.array_equal(first.communes, second.communes)
+    assert not np.array_equal(first.dossiers.arrival[:100], second.dossiers.arrival[:100])
