@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from portal.db import Database
+from portal.db import PROCEDURE_FIELDS, Database
 from portal.models import Procedure
 
 
@@ -37,20 +37,7 @@ class CatalogIndex:
     def load(cls, db: Database) -> CatalogIndex:
         with db.read() as session:
             procedures = session.scalars(select(Procedure).order_by(Procedure.position)).all()
-        rows = [
-            {
-                "code": p.code,
-                "name": p.name,
-                "group": p.group,
-                "level": p.level,
-                "agency": p.agency,
-                "online_level": p.online_level,
-                "deadline_days": p.deadline_days,
-                "fee_vnd": p.fee_vnd,
-                "requires_originals": p.requires_originals,
-            }
-            for p in procedures
-        ]
+        rows = [{field: getattr(p, field) for field in PROCEDURE_FIELDS} for p in procedures]
         return cls(rows)
 
     def search(

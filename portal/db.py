@@ -123,24 +123,27 @@ class Database:
             self.read_engine.dispose()
 
 
+# The catalog columns the portal stores and serves (one list for loading and for the search index).
+PROCEDURE_FIELDS = (
+    "code",
+    "name",
+    "group",
+    "level",
+    "agency",
+    "online_level",
+    "deadline_days",
+    "fee_vnd",
+    "requires_originals",
+)
+
+
 def load_procedures(db: Database, catalog_path: str) -> int:
     """Insert or refresh the procedure catalog; returns the number of procedures."""
     from dvclab.catalog import load_catalog
 
     procedures = load_catalog(catalog_path)
     rows = [
-        {
-            "code": p.code,
-            "name": p.name,
-            "group": p.group,
-            "level": p.level,
-            "agency": p.agency,
-            "online_level": p.online_level,
-            "deadline_days": p.deadline_days,
-            "fee_vnd": p.fee_vnd,
-            "requires_originals": p.requires_originals,
-            "position": i,
-        }
+        {**{field: getattr(p, field) for field in PROCEDURE_FIELDS}, "position": i}
         for i, p in enumerate(procedures)
     ]
     with db.write() as session:
