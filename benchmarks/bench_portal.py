@@ -21,7 +21,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -269,12 +268,6 @@ def run_load(spec: dict[str, Any]) -> dict[str, Any]:
 # --- servers ------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_http(url: str, process: subprocess.Popen[bytes], timeout_s: float = 40) -> None:
     import httpx
 
@@ -294,6 +287,8 @@ def wait_http(url: str, process: subprocess.Popen[bytes], timeout_s: float = 40)
 def start_portal(
     tmp: Path, workers: int, redis_url: str | None, env: dict[str, str], db_url: str | None = None
 ) -> tuple[subprocess.Popen[bytes], int]:
+    from dvclab.services import free_port
+
     port = free_port()
     command = [
         sys.executable,
@@ -337,93 +332,70 @@ def stop_group(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=5)
 
 
-def start_redis(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is missing (bash .ci/system-deps.sh); it is needed for 2 workers")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(tmp),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def journey_cpu_budget(port: int, pids: list[int], journeys: int = 40) -> dict[str, Any]:
+    """Where a journey's CPU goes: journeys one at a time, the CPU of the portal's processes and the
+    third-party stubs read around every step. Against the argon2 floor (one verify with the portal's
+    default parameters, in this process) it gives the ceiling of journeys/s on this machine's cores
+    before any load generator takes its share."""
+    import httpx
+    from argon2 import PasswordHasher
+
+    from portal.settings import Settings
+
+    settings = Settings()
+    hasher = PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
     )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return process, f"redis://127.0.0.1:{port}/0"
-        time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
+    hashed = hasher.hash("Citizen@2024")
+    t0 = time.process_time()
+    for _ in range(10):
+        hasher.verify(hashed, "Citizen@2024")
+    argon2_ms = (time.process_time() - t0) * 100
 
+    def cpu() -> float:
+        return sum(group_cpu_s(pid) for pid in pids)
 
-def start_postgres(tmp: Path) -> tuple[Any, str] | None:
-    """A throwaway PostgreSQL cluster (Debian's binaries), or None when it is not installed."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not found:
-        return None
-    bindir = found[-1].parent
-    home = tmp / "pg"
-    home.mkdir()
-    root = os.geteuid() == 0
-    if root:
-        shutil.chown(tmp, "postgres", "postgres")
-        shutil.chown(home, "postgres", "postgres")
+    used: dict[str, float] = {}
 
-    def as_postgres(command: list[str]) -> list[str]:
-        return ["runuser", "-u", "postgres", "--", *command] if root else command
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=30) as client:
 
-    port = free_port()
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "check": True}
-    subprocess.run(
-        as_postgres(
-            [str(bindir / "initdb"), "-D", str(home / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
-        ),
-        **quiet,
-    )
-    # Durable settings (fsync and synchronous_commit on, the defaults): comparable with SQLite FULL.
-    options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c max_connections=200"
-    subprocess.run(
-        as_postgres(
-            [
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(home / "data"),
-                "-o",
-                options,
-                "-w",
-                "-l",
-                str(home / "log"),
-                "start",
-            ]
-        ),
-        **quiet,
-    )
+        def step(name: str, path: str, **request: Any) -> httpx.Response:
+            before = cpu()
+            response = client.post(path, **request)
+            used[name] = used.get(name, 0.0) + cpu() - before
+            if response.status_code not in (200, 201):
+                raise RuntimeError(f"{name}: HTTP {response.status_code} {response.text[:200]}")
+            return response
 
-    def stop() -> None:
-        subprocess.run(
-            as_postgres([str(bindir / "pg_ctl"), "-D", str(home / "data"), "-m", "fast", "stop"]),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=False,
-        )
-
-    import psycopg
-
-    with psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=postgres", autocommit=True) as c:
-        c.execute("CREATE DATABASE bench")
-    return stop, f"postgresql://postgres@127.0.0.1:{port}/bench"
+        for n in range(journeys):
+            login = {"national_id": f"03609{n % 200 + 1:07d}", "password": "Citizen@2024"}
+            token = step("login", "/api/v1/auth/login", json=login).json()["access_token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            key = {**auth, "Idempotency-Key": os.urandom(12).hex()}
+            dossier = step("create", "/api/v1/dossiers", json={"procedure_code": "X-CT-0001"}, headers=key)
+            path = f"/api/v1/dossiers/{dossier.json()['id']}"
+            pdf = {"file": ("giay-to.pdf", PDF, "application/pdf")}
+            step("upload", f"{path}/files", files=pdf, headers=auth)
+            step("submit", f"{path}/submit", headers=auth)
+            step("pay", f"{path}/payment", headers=auth)
+    per_step = {name: round(total * 1000 / journeys, 2) for name, total in used.items()}
+    journey_ms = sum(per_step.values())
+    cores = os.cpu_count() or 1
+    return {
+        "journeys": journeys,
+        "cpu_ms_per_step": per_step,
+        "cpu_ms_per_journey": round(journey_ms, 1),
+        "argon2_verify_ms": round(argon2_ms, 1),
+        "cores": cores,
+        # Every core busy with the portal and the stubs alone, no load generator: an upper bound.
+        "ceiling_journeys_per_s": round(cores * 1000 / journey_ms, 1),
+        "ceiling_journeys_per_s_hash_only": round(cores * 1000 / argon2_ms, 1),
+        "cpu_ms_per_journey_for_50_per_s": round(cores * 1000 / 50, 1),
+        "note": "CPU of the portal's processes and the two third-party stubs, clock-tick resolution "
+        "averaged over the journeys",
+    }
 
 
 def group_cpu_s(pid: int) -> float:
@@ -460,11 +432,14 @@ def bench_config(
     env: dict[str, str],
     journey_only: bool = False,
     db_url: str | None = None,
+    stub_pids: list[int] | None = None,
 ) -> dict[str, Any]:
     process, port = start_portal(tmp, workers, redis_url, env, db_url)
     try:
         result: dict[str, Any] = {"workers": workers}
         run_load({"kind": "search", "port": port, "duration": 1.0, "concurrency": 8})  # warm-up
+        if stub_pids is not None:
+            result["journey_cpu_budget"] = journey_cpu_budget(port, [process.pid, *stub_pids])
         journey = measured(process, {"kind": "journey", "port": port, "duration": seconds, "concurrency": 16})
         receipts = journey.pop("receipts")
         result["journey"] = journey
@@ -521,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 0.5 <= seconds <= 60:
         print("bench_portal: --seconds must be within 0.5..60", file=sys.stderr)
         return 2
+    from dvclab import services
     from portal import stubs
 
     started = time.time()
@@ -528,20 +504,25 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="dvclab-bench-portal-"))
     helpers: list[subprocess.Popen[bytes]] = []
     try:
-        gw, idp = free_port(), free_port()
+        gw, idp = services.free_port(), services.free_port()
         # The gateway stub posts callbacks to whichever portal created the payment; the portals are
         # not known yet, so in this benchmark callbacks are left out (pay = intent + gateway call).
         helpers.append(stubs.spawn("gateway", gw))
         helpers.append(stubs.spawn("idp", idp))
         for port, process in zip((gw, idp), helpers, strict=True):
             wait_http(f"http://127.0.0.1:{port}", process)
-        redis_process, redis_url = start_redis(tmp)
-        helpers.append(redis_process)
+        redis = services.start_redis(tmp)
+        helpers.append(redis.process)
+        redis_url = redis.url
         env = {
             "DVCLAB_PORTAL_GATEWAY_URL": f"http://127.0.0.1:{gw}",
             "DVCLAB_PORTAL_IDP_URL": f"http://127.0.0.1:{idp}",
         }
-        runs = [bench_config(tmp, 1, None, seconds, env), bench_config(tmp, 2, redis_url, seconds, env)]
+        stub_pids = [helpers[0].pid, helpers[1].pid]
+        runs = [
+            bench_config(tmp, 1, None, seconds, env, stub_pids=stub_pids),
+            bench_config(tmp, 2, redis_url, seconds, env),
+        ]
         # The journey's cost is dominated by argon2id at OWASP's minimum profile (m=19 MiB, t=2: ~30 ms
         # of CPU per login here). For comparison only: the same journey with a deliberately cheap hash.
         cheap = {**env, "DVCLAB_PORTAL_ARGON2_TIME_COST": "1", "DVCLAB_PORTAL_ARGON2_MEMORY_KIB": "8192"}
@@ -550,15 +531,19 @@ def main(argv: list[str] | None = None) -> int:
             extra["label"] = "argon2 t=1 m=8MiB, comparison only"
             runs.append(extra)
         # Several workers writing: PostgreSQL instead of SQLite's one-writer-at-a-time file lock.
-        postgres = start_postgres(tmp)
-        if postgres is not None:
-            stop_postgres, pg_url = postgres
+        # Durable settings (fsync and synchronous_commit on, the defaults): comparable with SQLite FULL.
+        try:
+            postgres = services.start_postgres(durable=True)
+        except services.ServiceMissing as exc:
+            print(f"bench_portal: the PostgreSQL run is skipped: {exc}", file=sys.stderr)
+        else:
             try:
+                pg_url = postgres.new_database("bench")
                 extra = bench_config(tmp, 2, redis_url, seconds, env, journey_only=True, db_url=pg_url)
                 extra["label"] = "PostgreSQL"
                 runs.append(extra)
             finally:
-                stop_postgres()
+                postgres.stop()
     finally:
         for process in helpers:
             process.terminate()
@@ -600,12 +585,23 @@ def main(argv: list[str] | None = None) -> int:
         # Load-independent: what one core given wholly to the portal sustains (1 worker).
         "search_per_server_core_s": one["search_max"].get("ops_per_server_core_s"),
         "journeys_per_server_core_s": one["journey"].get("ops_per_server_core_s"),
+        "journey_cpu_ms": one["journey_cpu_budget"]["cpu_ms_per_journey"],
+        "journey_argon2_verify_ms": one["journey_cpu_budget"]["argon2_verify_ms"],
+        "journeys_per_s_cpu_ceiling": one["journey_cpu_budget"]["ceiling_journeys_per_s"],
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     partial = OUT.with_suffix(".json.tmp")
     partial.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(partial, OUT)  # atomic: readers never see half a file
     print("\n".join(summary_lines(report)))
+    budget = one["journey_cpu_budget"]
+    steps = ", ".join(f"{name} {ms:.1f}" for name, ms in budget["cpu_ms_per_step"].items())
+    print(
+        f"journey CPU (portal + stubs, one at a time): {budget['cpu_ms_per_journey']:.1f} ms ({steps}); "
+        f"argon2 verify alone {budget['argon2_verify_ms']:.1f} ms; ceiling on {budget['cores']} cores "
+        f"{budget['ceiling_journeys_per_s']:.1f} journeys/s (50/s needs <= "
+        f"{budget['cpu_ms_per_journey_for_50_per_s']:.0f} ms a journey, load generator included)"
+    )
     print(f"verdict: {json.dumps(report['verdict'])}")
     print(f"machine load average (1 min) before/after: {report['load_average_1m_before_after']}")
     print(f"written: {OUT.relative_to(REPO)} ({report['duration_s']} s)")

@@ -3,12 +3,7 @@ HTTP, a real Redis and a real PostgreSQL started in temporary directories and st
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from portal_helpers import (
@@ -16,8 +11,6 @@ from portal_helpers import (
     Postgres,
     RedisServer,
     Stubs,
-    _as_postgres,
-    free_port,
     start_portal,
     start_redis,
     start_stubs,
@@ -25,6 +18,7 @@ from portal_helpers import (
     stop_portal,
 )
 
+from dvclab import services
 from portal.demo import OFFICER_PASSWORD, SYNC_PASSWORD, citizen_id
 
 
@@ -45,54 +39,14 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
-    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not bins:
-        pytest.fail("PostgreSQL is missing: run `bash .ci/system-deps.sh`")
-    bindir = bins[-1].parent
-    tmp = Path(tempfile.mkdtemp(prefix="dvclab-pg-"))
-    datadir = tmp / "data"
-    if os.geteuid() == 0:
-        shutil.chown(tmp, "postgres", "postgres")
-    port = free_port()
-    subprocess.run(
-        _as_postgres(
-            [
-                str(bindir / "initdb"),
-                "-D",
-                str(datadir),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ]
-        ),
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    options = (
-        f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-    )
-    subprocess.run(
-        _as_postgres(
-            [str(bindir / "pg_ctl"), "-D", str(datadir), "-o", options, "-w", "-l", str(tmp / "log"), "start"]
-        ),
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        yield Postgres(port, datadir, bindir)
+        cluster = services.start_postgres(durable=False)  # functional tests: no fsync
+    except services.ServiceMissing as exc:
+        pytest.fail(str(exc))
+    try:
+        yield cluster
     finally:
-        subprocess.run(
-            _as_postgres([str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"]),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        shutil.rmtree(tmp, ignore_errors=True)
+        cluster.stop()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
+from dvclab import services
 from portal import stubs
 from portal.demo import CITIZEN_PASSWORD
 
@@ -31,30 +28,12 @@ GENEROUS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port}")
+# One implementation of these for the tests, the benchmark and the load runner.
+free_port, wait_port = services.free_port, services.wait_port
 
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+    services.stop_process(process, sig)
 
 
 # --- third parties ---------------------------------------------------------------------------------
@@ -86,60 +65,14 @@ def start_stubs() -> Stubs:
 
 # --- Redis and PostgreSQL ---------------------------------------------------------------------------
 
-
-@dataclass
-class RedisServer:
-    url: str
-    process: subprocess.Popen
+RedisServer, Postgres = services.RedisServer, services.PostgresCluster
 
 
 def start_redis(tmp: Path) -> RedisServer:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is missing: run `bash .ci/system-deps.sh`")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(tmp),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--protected-mode",
-            "yes",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_port(port)
-    return RedisServer(f"redis://127.0.0.1:{port}/0", process)
-
-
-@dataclass
-class Postgres:
-    port: int
-    datadir: Path
-    bindir: Path
-
-    def new_database(self) -> str:
-        import psycopg
-
-        name = "portal_" + uuid.uuid4().hex[:10]
-        with psycopg.connect(
-            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
-        ) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
-
-
-def _as_postgres(command: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+    try:
+        return services.start_redis(tmp)
+    except services.ServiceMissing as exc:
+        pytest.fail(str(exc))
 
 
 # --- the portal ---------------------------------------------------------------------------------------
