@@ -132,6 +132,7 @@ def serve(args: argparse.Namespace) -> int:
             loop="uvloop",
             http="httptools",
             timeout_graceful_shutdown=5,
+            timeout_keep_alive=settings.keep_alive_s,
             # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default and rewrites the client address;
             # the portal decides itself which proxies to trust (settings.trusted_proxies).
             proxy_headers=False,

@@ -1,10 +1,12 @@
 """`dvclab portal serve` on its own: it starts the stub gateway and identity provider, the gateway's
-signed callback marks the payment paid, and the stubs stop with the portal."""
+signed callback marks the payment paid, idle keep-alive connections outlast a think time, and the stubs
+stop with the portal."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -26,6 +28,20 @@ def children(pid: int) -> set[int]:
         except (OSError, ValueError, IndexError):
             continue
     return found
+
+
+def keep_alive_outlasts(port: int, idle_s: float) -> bool:
+    """One connection: a request, `idle_s` of silence, another request on the same socket."""
+    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(request)
+        assert s.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(idle_s)
+        try:
+            s.sendall(request)
+            return s.recv(4096).startswith(b"HTTP/1.1 200")
+        except OSError:
+            return False
 
 
 def test_serve_starts_stubs_and_the_gateway_calls_back(tmp_path: Path) -> None:
@@ -67,6 +83,7 @@ def test_serve_starts_stubs_and_the_gateway_calls_back(tmp_path: Path) -> None:
                 time.sleep(0.1)
         assert query(portal, "SELECT status FROM payments")[0][0] == "paid"
         assert query(portal, "SELECT count(*) FROM payment_events")[0][0] == 1
+        assert keep_alive_outlasts(port, idle_s=6.0)  # uvicorn's own default (5 s) would have closed it
     finally:
         # SIGTERM to the serve process only: its stubs must not outlive it.
         process.send_signal(signal.SIGTERM)
