@@ -148,6 +148,11 @@ class JourneyRunner(PortalUser):
         if intended is None:  # the schedule is over: idle until Locust stops this user
             gevent.sleep(1.0)
             return
+        # Each journey is a new visit on a new connection, as from a new browser. A connection pooled
+        # since this runner's last journey may have been closed by the server while it idled, and a POST
+        # racing that close gets a reset it must not retry (RFC 9110 9.2.2): a failure of the
+        # generator's making, not the portal's.
+        self.client.client.close()
         self._intended = intended
         if self.run.profile.forwarded_clients:
             self.forwarded = {"X-Forwarded-For": data.client_address(self.rng)}
