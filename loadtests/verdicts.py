@@ -80,6 +80,22 @@ ORDER = ("C01", "C15", "C02", "C03", "C05", "C08", "C10", "C11", "C13", "C14", "
 PASSIVE = ("C07", "L01")
 
 
+def c01_allowed(o: dict[str, Any]) -> int:
+    """The most non-429 answers one global limit of L per window allows over the probe's span: L while it
+    lasted less than a window (the portal's moving window), one more L per window it spanned beyond."""
+    quota, window = int(o["L"]), o.get("window_s")
+    return quota * (1 + int(o.get("span_s", 0) // window)) if window else quota
+
+
+def c01_holds(o: dict[str, Any]) -> bool:
+    """C01 from the attacker's figures alone (no Locust, no portal). The limit is global when the non-429
+    answers stay within the one limit while many more were sent over fresh connections: counted per
+    process, N processes would serve up to N × L. Every other answer must be a 429 (not a 5xx)."""
+    allowed = c01_allowed(o)
+    every_answer_counted = o["served"] + o["429"] == o["sent"] and not o["other"]
+    return o["sent"] > allowed and o["served"] <= allowed and every_answer_counted
+
+
 # --- ground truth (after the run) ---------------------------------------------------------------------
 
 
@@ -298,6 +314,9 @@ def _judge(
         return False, o
     o = dict(o)
     holds = bool(o.pop("pass", False))
+    if check == "C01":  # judged here from the figures, so the rule is testable without a swarm
+        o["allowed"] = c01_allowed(o)
+        holds = c01_holds(o)
     if check == "C15":  # entropy of the codes the portal actually handed out during the run
         bits = min((data.code_entropy_bits(code) for code, _ in run.receipts), default=None)
         o["receipt_code_bits"] = bits
