@@ -139,6 +139,23 @@ def _evaluate_security(thresholds: Thresholds, runs: list[LoadRun]) -> list[Outc
     return outcomes
 
 
+# Not a rule of the thresholds file: every load run must have run to its end to be judged at all.
+COMPLETED = Rule(metric="completed", op="==", threshold=1.0)
+
+
+def _evaluate_completion(runs: list[LoadRun]) -> list[Outcome]:
+    """An interrupted run fails, named, whatever its partial figures say (they would often pass)."""
+    outcomes = []
+    for run in runs:
+        if run.interrupted is None:
+            continue
+        signal, after = run.interrupted.get("signal"), run.interrupted.get("after_s")
+        how = (f" by {signal}" if signal else "") + (f" after {after} s" if after is not None else "")
+        detail = f"the run was interrupted{how}: its results are partial"
+        outcomes.append(Outcome("load", f"{run.name} · {TOTAL}", COMPLETED, "fail", 0.0, detail))
+    return outcomes
+
+
 def _as_text(observed: Any) -> str:
     return observed if isinstance(observed, str) else json.dumps(observed, ensure_ascii=False)
 
@@ -222,6 +239,7 @@ def evaluate(thresholds: Thresholds, results: Results) -> Verdict:
     sim_outcomes, notices = _evaluate_sim(thresholds, results.sim)
     verdict = Verdict(
         outcomes=[
+            *_evaluate_completion(results.load),
             *_evaluate_load(thresholds, results.load),
             *_evaluate_security(thresholds, results.load),
             *sim_outcomes,
@@ -317,6 +335,9 @@ def write_baseline(results: Results, path: Path, written_at: str | None = None) 
     from loadtests.reports import atomic_write
 
     subjects: dict[str, dict[str, float | None]] = {}
+    for run in results.load:
+        if run.interrupted is not None:  # partial figures would make a lenient baseline
+            raise GateInputError(f"--write-baseline: {run.folder} was interrupted; its results are partial")
     for key, metrics in baseline_subjects(results):
         if key in subjects:
             raise GateInputError(

@@ -181,6 +181,9 @@ class LoadRun:
     endpoints: dict[str, Metrics]
     total: Metrics
     checks: list[SecurityCheck]
+    # manifest.json's "interrupted" record ({signal, after_s}) when SIGINT/SIGTERM stopped the run early:
+    # its files hold partial results, which the gate never counts as a pass.
+    interrupted: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -326,7 +329,20 @@ def read_load_run(folder: Path) -> LoadRun:
         endpoints={name: endpoint_metrics(stats.model_dump()) for name, stats in summary.endpoints.items()},
         total=total_metrics(summary.total.model_dump()),
         checks=checks,
+        interrupted=_interruption(folder / MANIFEST_FILE),
     )
+
+
+def _interruption(path: Path) -> dict[str, Any] | None:
+    """The runner's manifest says ``"status": "interrupted"``: how (signal, seconds in), else None. The
+    manifest is optional for a load run (other writers need not produce one)."""
+    if not path.is_file():
+        return None
+    manifest = _read_json(path)
+    if not isinstance(manifest, dict) or manifest.get("status") != "interrupted":
+        return None
+    how = manifest.get("interrupted")
+    return how if isinstance(how, dict) else {}
 
 
 def read_sim_run(folder: Path) -> SimRun:
