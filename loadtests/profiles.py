@@ -141,6 +141,9 @@ class EmbeddedPortal(_Strict):
     env: dict[str, str] = Field(default_factory=dict)
     # The generator is a trusted proxy, so each journey has its own client address (X-Forwarded-For).
     trust_generator: bool = True
+    # uvicorn worker processes; above 1 the runner starts a throwaway Redis for the shared limits, so C01
+    # judges a limiter that has to hold across processes.
+    workers: int = Field(default=1, ge=1, le=16)
 
 
 class Profile(_Strict):

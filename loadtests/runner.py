@@ -1,6 +1,8 @@
-"""``dvclab load run PROFILE``: start the reference portal (unless ``--host``), run Locust headless on
-loopback (one process, or a master and N workers), stop everything whatever happens, and write the
-results folder atomically (``results/load/<profile>-<stamp>/``, written as ``….partial`` then renamed).
+"""``dvclab load run PROFILE``: start the reference portal (unless ``--host``; with ``portal.workers`` > 1
+behind a throwaway Redis), run Locust headless on loopback (one process, or a master and N workers), stop
+everything whatever happens, and write the results folder atomically (``results/load/<profile>-<stamp>/``,
+written as ``….partial`` then renamed). SIGINT/SIGTERM stop the run early: the same teardown, the results
+so far, ``"status": "interrupted"`` in manifest.json, exit 128 + the signal (130 for Ctrl-C).
 """
 
 from __future__ import annotations
@@ -15,14 +17,18 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dvclab import services
+from dvclab.services import RedisServer
 from loadtests.profiles import Profile
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,6 +38,79 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 class RunError(RuntimeError):
     """The run could not happen (the portal did not start, Locust failed to launch)."""
+
+
+@dataclass
+class StopRequest:
+    """SIGINT/SIGTERM to the runner, remembered: the waiting loops act on it. The handler raises nothing,
+    so a signal can never cut a teardown or a results write in half."""
+
+    signum: int | None = None
+    elapsed_s: float | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def __call__(self, signum: int, _frame: Any) -> None:
+        if self.signum is None:
+            self.signum, self.elapsed_s = signum, time.monotonic() - self.started
+
+    def __bool__(self) -> bool:
+        return self.signum is not None
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else ""
+
+
+@contextlib.contextmanager
+def catching_signals(stop: StopRequest) -> Iterator[StopRequest]:
+    """SIGINT and SIGTERM set ``stop`` for the duration (main thread only: Python's rule for handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any live (non-zombie) process is left in a process group."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
+def stop_group(process: subprocess.Popen[bytes], first: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+    """Signal the process group a child leads (its own session) and wait for every member, not only the
+    leader: uvicorn workers, stubs or Locust greenlets' subprocesses must not outlive the run."""
+    pgid = process.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, first)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        process.poll()  # reap the leader, so it does not count as alive
+        if not _group_alive(pgid):
+            break
+        time.sleep(0.1)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
 
 
 def free_port() -> int:
@@ -65,14 +144,43 @@ def _bin(name: str) -> str:
     return str(local) if local.exists() else name
 
 
+def redis_version() -> str | None:
+    try:
+        out = subprocess.run(  # noqa: S603 - the system's redis-server
+            [shutil.which("redis-server") or "redis-server", "--version"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return next((w[2:] for w in out.split() if w.startswith("v=")), None)
+
+
+def start_redis(folder: Path) -> RedisServer:
+    """The throwaway Redis several portal workers share their limits through (``dvclab.services``:
+    Debian's redis-server, loopback, a free port, no RDB/AOF, its own session, files in ``folder``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return services.start_redis(folder)
+    except services.ServiceMissing as missing:
+        raise RunError(
+            f"portal.workers > 1 shares the portal's rate limits through Redis: {missing}"
+        ) from None
+    except RuntimeError as failed:
+        raise RunError(f"redis-server did not start: {failed}") from None
+
+
 @dataclass
 class Portal:
-    """The embedded reference portal on a free loopback port with a fresh database."""
+    """The embedded reference portal on a free loopback port with a fresh database; with several uvicorn
+    workers, ``redis_url`` is the store their rate limits share."""
 
     profile: Profile
     folder: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    redis_url: str | None = None
 
     @property
     def url(self) -> str:
@@ -82,7 +190,7 @@ class Portal:
     def db_url(self) -> str:
         return f"sqlite:///{self.folder / 'portal.db'}"
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, stop: StopRequest, timeout: float = 60.0) -> None:
         command = [
             _bin("dvclab"),
             "portal",
@@ -95,6 +203,8 @@ class Portal:
         ]
         for name, limit in self.profile.portal.rates.items():
             command += ["--rate", f"{name}={limit}"]
+        if self.profile.portal.workers > 1:
+            command += ["--workers", str(self.profile.portal.workers), "--redis", str(self.redis_url)]
         env = {**os.environ, **self.profile.portal.env}
         if self.profile.portal.trust_generator and self.profile.forwarded_clients:
             env["DVCLAB_PORTAL_TRUSTED_PROXIES"] = "127.0.0.1"  # the generator plays the reverse proxy
@@ -102,28 +212,24 @@ class Portal:
         self.process = subprocess.Popen(  # noqa: S603 - our own console script
             command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True
         )
+        log.close()  # the child holds its own descriptor
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not stop:
             if self.process.poll() is not None:
                 raise RunError(f"the portal exited with code {self.process.returncode}; see {log.name}")
             if healthy(self.url, 1.0):
                 return
             time.sleep(0.3)
-        raise RunError(f"the portal did not answer /healthz within {timeout:.0f} s; see {log.name}")
+        if not stop:
+            raise RunError(f"the portal did not answer /healthz within {timeout:.0f} s; see {log.name}")
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        # Its own session: the stubs it started go with it.
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
+        # Its own session: the uvicorn workers and the stubs it started go with it.
+        if self.process is not None:
+            stop_group(self.process, timeout=10)
 
 
 def locust_commands(
@@ -182,18 +288,23 @@ def locust_commands(
     return [master] + [worker] * processes
 
 
-def run_locust(commands: list[list[str]], out: Path, budget: float, portal: Portal | None) -> tuple[int, str]:
-    """Start the processes, wait at most ``budget`` seconds; the master's exit code and a note."""
-    log = (out / "locust.log").open("wb")
-    processes = [
-        subprocess.Popen(c, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)  # noqa: S603
-        for c in commands
-    ]
+def run_locust(
+    commands: list[list[str]], out: Path, budget: float, portal: Portal | None, stop: StopRequest
+) -> tuple[int, str]:
+    """Start the processes, wait at most ``budget`` seconds (or until ``stop``); the master's exit code and
+    a note. The master is stopped with SIGINT, so it still judges the checks and writes what it has."""
+    with (out / "locust.log").open("wb") as log:
+        processes = [
+            subprocess.Popen(c, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)  # noqa: S603
+            for c in commands
+        ]
     master, note = processes[0], ""
     deadline = time.monotonic() + budget
     portal_dead_at: float | None = None
     try:
         while master.poll() is None:
+            if stop:
+                break
             if time.monotonic() > deadline:
                 note = f"Locust did not finish within {budget:.0f} s; stopped"
                 break
@@ -205,16 +316,10 @@ def run_locust(commands: list[list[str]], out: Path, budget: float, portal: Port
                 break  # the master's own health watch should have stopped it by now
             time.sleep(0.3)
     finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGINT if process is master else signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
-        log.close()
+        # The master first: on SIGINT it tells its workers to quit, judges the checks and writes its files.
+        stop_group(master, signal.SIGINT, timeout=20)
+        for process in processes[1:]:
+            stop_group(process, signal.SIGTERM, timeout=10)
     code = master.returncode if master.returncode is not None else EXIT_FAILED
     return code, note
 
@@ -279,7 +384,26 @@ def run(
     thresholds: str | None = None,
     command: list[str] | None = None,
 ) -> tuple[int, Path]:
-    """Run a profile; returns (exit code, results folder). Exit 1 when the run failed."""
+    """Run a profile; returns (exit code, results folder). Exit 1 when the run failed, 128 + the signal
+    when SIGINT/SIGTERM stopped it (the folder then holds the results so far)."""
+    with catching_signals(StopRequest()) as stop:
+        return _run(
+            profile, profile_name, host, processes, from_sim, results, db_url, thresholds, command, stop
+        )
+
+
+def _run(
+    profile: Profile,
+    profile_name: str,
+    host: str | None,
+    processes: int,
+    from_sim: str | None,
+    results: Path | None,
+    db_url: str | None,
+    thresholds: str | None,
+    command: list[str] | None,
+    stop: StopRequest,
+) -> tuple[int, Path]:
     root = results or REPO / "results" / "load"
     root.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -291,40 +415,62 @@ def run(
     out = Path(tempfile.mkdtemp(prefix=f"{final.name}.", suffix=".partial", dir=root))
     scratch = Path(tempfile.mkdtemp(prefix="dvclab-portal-"))
     portal = None if host else Portal(profile, scratch)
+    redis: RedisServer | None = None
     started = datetime.now(UTC)
     code, note = EXIT_FAILED, ""
     try:
-        if portal is not None:
-            portal.start()
+        if portal is not None and profile.portal.workers > 1:
+            redis = start_redis(scratch / "redis")
+            portal.redis_url = redis.url
+        if portal is not None and not stop:
+            portal.start(stop)
             host, db_url = portal.url, portal.db_url
-        elif not healthy(host or ""):
+        elif portal is None and not healthy(host or ""):
             raise RunError(f"the portal at {host} does not answer /healthz")
-        assert host is not None
-        budget = profile.duration + profile.drain + 60 + 15 * max(1, processes)
-        commands = locust_commands(profile_name, host, out, processes, from_sim, db_url, thresholds)
-        code, note = run_locust(commands, out, budget, portal)
-        if not (out / "summary.json").exists():
-            note = note or "Locust wrote no results; see locust.log"
-    except RunError as error:
+        if not stop:
+            assert host is not None
+            budget = profile.duration + profile.drain + 60 + 15 * max(1, processes)
+            commands = locust_commands(profile_name, host, out, processes, from_sim, db_url, thresholds)
+            code, note = run_locust(commands, out, budget, portal, stop)
+            if not (out / "summary.json").exists() and not stop:
+                note = note or "Locust wrote no results; see locust.log"
+    except (RunError, OSError) as error:
         note = str(error)
     finally:
+        # Whatever happened (an error, a signal): nothing we started outlives the run.
         if portal is not None:
             portal.stop()
-            if (scratch / "portal.log").exists():
-                shutil.copy(scratch / "portal.log", out / "portal.log")
+        if redis is not None:
+            redis.stop()
+        if (scratch / "portal.log").exists():
+            shutil.copy(scratch / "portal.log", out / "portal.log")
         shutil.rmtree(scratch, ignore_errors=True)
-    if note:
+    if stop:
+        note = f"interrupted by {stop.name} after {stop.elapsed_s:.0f} s" + (f"; {note}" if note else "")
+        code = 128 + int(stop.signum or signal.SIGINT)
+        # Checks the attacker never reached are already "fail" (did not run); missing files get placeholders.
+        _failed_results(out, profile, note)
+    elif note:
         print(f"dvclab load: {note}", file=sys.stderr)
         _failed_results(out, profile, note)
         code = EXIT_FAILED
     from loadtests import harness
 
+    embedded = portal is not None
     manifest: dict[str, Any] = {
         "kind": "load",
+        "status": "interrupted" if stop else ("failed" if note else "completed"),
         "profile": profile.name,
         "profile_resolved": profile.model_dump(mode="json"),
         "host": host,
-        "embedded_portal": portal is not None,
+        "embedded_portal": embedded,
+        "portal_workers": profile.portal.workers if embedded else None,
+        # Where the portal's workers count their rate limits: one process's memory, or the Redis we started.
+        "shared_store": (
+            {"kind": "redis", "url": redis.url, "version": redis_version()}
+            if redis is not None
+            else ({"kind": "in-process"} if embedded else None)
+        ),
         "processes": processes,
         "from_sim": from_sim,
         "seed": profile.seed,
@@ -335,9 +481,13 @@ def run(
         "exit_code": code,
         "note": note or None,
     }
+    if stop:
+        manifest["interrupted"] = {"signal": stop.name, "after_s": round(stop.elapsed_s or 0.0, 1)}
     harness.write_json(out / "manifest.json", manifest)
     _percentiles_csv(out)
     os.replace(out, final)
+    if stop:
+        print(f"dvclab load: run interrupted ({stop.name}); partial results in {final}", file=sys.stderr)
     return code, final
 
 
