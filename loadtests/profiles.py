@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    ValidationError,
+    model_validator,
+)
 
 from loadtests.rules import parse_duration
 
@@ -77,12 +85,14 @@ class SoakShape(_Strict):
 
 
 class ForecastShape(_Strict):
-    """Replays a simulation run's ``arrivals_by_hour.csv``: ``days`` days from ``first_day`` compressed
-    into ``wall_time`` each, arrivals scaled by ``multiplier``."""
+    """Replays a simulation run's ``arrivals_by_hour.csv``: ``days`` days from ``first_day`` (a day index,
+    or ``peak`` for the run's busiest day) compressed into ``wall_time`` each, arrivals scaled by
+    ``multiplier``."""
 
     kind: Literal["forecast"]
     arrivals: str | None = Field(default=None)  # a run folder or arrivals_by_hour.csv; --from-sim overrides
-    first_day: int = Field(default=0, ge=0)
+    # a day index of the run, or "peak": its busiest day by portal submissions
+    first_day: NonNegativeInt | Literal["peak"] = 0
     days: int = Field(default=1, ge=1)
     wall_time: Duration = Field(default=60.0, gt=0)
     multiplier: float = Field(default=1.0, gt=0)

@@ -99,14 +99,23 @@ def sim_mix(mix: Mix, rows: list[HourRow]) -> Mix:
     )
 
 
+def busiest_day(rows: list[HourRow]) -> int:
+    """The index of the day with the most portal submissions (the first such day on a tie)."""
+    days = [sum(r.portal_submissions for r in rows[d * 24 : (d + 1) * 24]) for d in range(len(rows) // 24)]
+    if not days:
+        raise ShapeError(f"the simulation run has {len(days)} days; the shape asks for its busiest day")
+    return max(range(len(days)), key=lambda d: (days[d], -d))
+
+
 def _forecast(shape: ForecastShape, mix: Mix, rows: list[HourRow]) -> list[Segment]:
     """Each simulated hour becomes ``wall_time / 24`` seconds; its portal submissions (× multiplier) are
     the filing journeys started in it; the other journeys keep their share relative to filing."""
-    hours = rows[shape.first_day * 24 : (shape.first_day + shape.days) * 24]
+    first = busiest_day(rows) if shape.first_day == "peak" else shape.first_day
+    hours = rows[first * 24 : (first + shape.days) * 24]
     if len(hours) < shape.days * 24:
         raise ShapeError(
             f"the simulation run has {len(rows) // 24} days; the shape asks for days "
-            f"{shape.first_day}..{shape.first_day + shape.days - 1}"
+            f"{first}..{first + shape.days - 1}"
         )
     base = mix_shares(mix)
     filing = base.get("citizen_online", 0.0) + base.get("assisted", 0.0)

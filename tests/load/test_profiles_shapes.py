@@ -135,6 +135,21 @@ def test_forecast_replays_hours_compressed(tmp_path: Path) -> None:
     assert filed == pytest.approx(0.5 * sum(sum(h) for h in hours))
 
 
+def test_forecast_peak_replays_the_busiest_day(tmp_path: Path) -> None:
+    quiet, busy = [(1.0, 0.0, 0.0)] * 24, [(1.0, 0.0, 0.0)] * 23 + [(50.0, 0.0, 10.0)]
+    path = _arrivals(tmp_path, quiet + busy + quiet)
+    assert shapes.busiest_day(shapes.read_arrivals(path)) == 1
+    profile = profiles.Profile.model_validate(
+        {"name": "p", "shape": {"kind": "forecast", "first_day": "peak", "wall_time": "24s"}}
+    )
+    segments = shapes.build_segments(profile, path)
+    filing = segments[23].rate_of("citizen_online") + segments[23].rate_of("assisted")
+    assert filing == pytest.approx(60) and segments[22].rate < segments[23].rate
+    bad = write_profile(tmp_path, name="p", shape={"kind": "forecast", "first_day": "busiest"})
+    with pytest.raises(ProfileError, match=r"first_day.*'peak' \(got 'busiest'\)"):
+        load_profile(bad)
+
+
 def test_forecast_errors_are_named(tmp_path: Path) -> None:
     profile = load_profile("peak-day")
     with pytest.raises(shapes.ShapeError, match="--from-sim"):
