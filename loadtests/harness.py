@@ -58,6 +58,7 @@ class Run:
         self.rng = random.Random(f"{profile.seed}-{os.getpid()}-{time.time_ns()}")
         self.runner: Any = None
         self.started_at: float | None = None
+        self.test_started_at: float | None = None  # the master's (or the local runner's) start
         self.aborted: str | None = None
         self.portal_down: str | None = None
 
@@ -203,6 +204,15 @@ class Run:
         self.cpu_max_pct = max(self.cpu_max_pct, float(payload.get("cpu_max_pct", 0.0)))
 
     # --- results -------------------------------------------------------------------------------------
+
+    def schedule_elapsed(self, now: float | None = None) -> float | None:
+        """Seconds of the schedule that ran when the run stopped before its end (interrupted, aborted,
+        the portal down), so that rates are over the time it ran, not the planned length; None when
+        the whole schedule ran."""
+        if self.test_started_at is None:
+            return None
+        ran = (time.time() if now is None else now) - self.test_started_at - SETTLE_S
+        return max(ran, 1e-3) if ran < self.duration else None
 
     def summary(self, elapsed: float | None = None, percentiles: bool = True) -> dict[str, Any]:
         """``summary.json`` (layout in loadtests/README.md); ``elapsed`` for a snapshot mid-run.

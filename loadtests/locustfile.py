@@ -82,6 +82,7 @@ def _init(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
 def _watch(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
     if isinstance(environment.runner, WorkerRunner):
         return
+    harness.current().test_started_at = time.time()
     gevent.spawn(_abort_watch, environment)
 
 
@@ -139,7 +140,7 @@ def _finish(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
     run.scheduler.drop_leftovers()
     out = getattr(environment.parsed_options, "dvclab_out", "")
     security = finalise(run, environment.host, getattr(environment.parsed_options, "dvclab_db", "") or None)
-    summary = run.summary()
+    summary = run.summary(elapsed=run.schedule_elapsed())
     if out:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)

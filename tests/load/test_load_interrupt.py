@@ -10,6 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from loadtests import gate, results, rules
 from tests.gate.gate_builders import write_load_run
 from tests.load.conftest import BIN, REPO, dvclab, write_profile
@@ -99,6 +101,12 @@ def test_sigint_keeps_partial_results_and_leaves_no_process(tmp_path: Path) -> N
     assert manifest["interrupted"]["signal"] == "SIGINT" and manifest["portal_workers"] == 4
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["total"]["requests"] > 0  # the requests made so far, not a placeholder
+    # Rates over the seconds it ran, not over the 2 minutes planned.
+    ran = manifest["interrupted"]["after_s"]
+    assert summary["total"]["duration_s"] < ran < 60
+    assert summary["total"]["rps"] == pytest.approx(
+        summary["total"]["requests"] / summary["total"]["duration_s"], rel=0.01
+    )
     security = {c["id"]: c for c in json.loads((folder / "security.json").read_text())}
     assert security["C01"]["verdict"] == security["C02"]["verdict"] == "fail"  # never ran
     for name in ("portal.log", "locust.log"):
