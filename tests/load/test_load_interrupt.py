@@ -1,5 +1,5 @@
-"""Ctrl-C during `dvclab load run`: Locust, the portal (4 workers) and Redis stop, the results so far are
-kept as a finished folder marked interrupted, exit 130, and `dvclab check` does not pass it."""
+"""Ctrl-C (or SIGTERM) during `dvclab load run`: Locust, the portal (4 workers) and Redis stop, the results
+so far are kept as a finished folder marked interrupted, exit 130 (143), and the gate fails it."""
 
 from __future__ import annotations
 
@@ -47,7 +47,10 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_sigint_keeps_partial_results_and_leaves_no_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("stop", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["INT", "TERM"])
+def test_a_signal_keeps_partial_results_and_leaves_no_process(
+    tmp_path: Path, stop: signal.Signals, code: int
+) -> None:
     profile = write_profile(
         tmp_path,
         name="interrupted",
@@ -80,13 +83,13 @@ def test_sigint_keeps_partial_results_and_leaves_no_process(tmp_path: Path) -> N
         assert any("locust" in c for c in children.values()), children
         assert sum("spawn_main" in c for c in children.values()) == 4, children  # uvicorn workers
         sent = time.monotonic()
-        runner.send_signal(signal.SIGINT)
+        runner.send_signal(stop)
         stdout, stderr = runner.communicate(timeout=60)
         teardown = time.monotonic() - sent
     finally:
         if runner.poll() is None:
             runner.kill()
-    assert runner.returncode == 130, stderr[-3000:]
+    assert runner.returncode == code, stderr[-3000:]
     assert teardown < 30
     assert "Traceback" not in stderr
     leftovers = {pid: c for pid, c in children.items() if _alive(pid)}
@@ -95,10 +98,10 @@ def test_sigint_keeps_partial_results_and_leaves_no_process(tmp_path: Path) -> N
     assert not list(root.glob("*.partial")) and not list(root.glob("*.tmp"))
     folder = next(root.iterdir())
     assert stdout.strip().splitlines()[-1] == str(folder)
-    assert f"run interrupted (SIGINT); partial results in {folder}" in stderr
+    assert f"run interrupted ({stop.name}); partial results in {folder}" in stderr
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["status"] == "interrupted" and manifest["exit_code"] == 130
-    assert manifest["interrupted"]["signal"] == "SIGINT" and manifest["portal_workers"] == 4
+    assert manifest["status"] == "interrupted" and manifest["exit_code"] == code
+    assert manifest["interrupted"]["signal"] == stop.name and manifest["portal_workers"] == 4
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["total"]["requests"] > 0  # the requests made so far, not a placeholder
     # Rates over the seconds it ran, not over the 2 minutes planned.
