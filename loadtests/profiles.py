@@ -154,6 +154,9 @@ class EmbeddedPortal(_Strict):
     # uvicorn worker processes; above 1 the runner starts a throwaway Redis for the shared limits, so C01
     # judges a limiter that has to hold across processes.
     workers: int = Field(default=1, ge=1, le=16)
+    # SQLite (a file, one writer at a time) or a throwaway PostgreSQL cluster the runner starts, for
+    # write-heavy runs on several workers; either way a fresh database per run.
+    database: Literal["sqlite", "postgresql"] = "sqlite"
 
 
 class Profile(_Strict):

@@ -157,6 +157,16 @@ def redis_version() -> str | None:
     return next((w[2:] for w in out.split() if w.startswith("v=")), None)
 
 
+def start_postgres() -> services.PostgresCluster:
+    """A throwaway PostgreSQL cluster (Debian's packages) with PostgreSQL's durable defaults."""
+    try:
+        return services.start_postgres(durable=True)
+    except services.ServiceMissing as missing:
+        raise RunError(f"portal.database: postgresql: {missing}") from None
+    except (RuntimeError, subprocess.CalledProcessError) as failed:
+        raise RunError(f"PostgreSQL did not start: {failed}") from None
+
+
 def start_redis(folder: Path) -> RedisServer:
     """The throwaway Redis several portal workers share their limits through (``dvclab.services``:
     Debian's redis-server, loopback, a free port, no RDB/AOF, its own session, files in ``folder``)."""
@@ -181,6 +191,7 @@ class Portal:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     redis_url: str | None = None
+    database_url: str | None = None  # None: a fresh SQLite file in the run's scratch folder
 
     @property
     def url(self) -> str:
@@ -188,7 +199,7 @@ class Portal:
 
     @property
     def db_url(self) -> str:
-        return f"sqlite:///{self.folder / 'portal.db'}"
+        return self.database_url or f"sqlite:///{self.folder / 'portal.db'}"
 
     def start(self, stop: StopRequest, timeout: float = 60.0) -> None:
         command = [
@@ -416,12 +427,16 @@ def _run(
     scratch = Path(tempfile.mkdtemp(prefix="dvclab-portal-"))
     portal = None if host else Portal(profile, scratch)
     redis: RedisServer | None = None
+    postgres: services.PostgresCluster | None = None
     started = datetime.now(UTC)
     code, note = EXIT_FAILED, ""
     try:
         if portal is not None and profile.portal.workers > 1:
             redis = start_redis(scratch / "redis")
             portal.redis_url = redis.url
+        if portal is not None and profile.portal.database == "postgresql" and not stop:
+            postgres = start_postgres()
+            portal.database_url = postgres.new_database("portal")
         if portal is not None and not stop:
             portal.start(stop)
             host, db_url = portal.url, portal.db_url
@@ -442,6 +457,8 @@ def _run(
             portal.stop()
         if redis is not None:
             redis.stop()
+        if postgres is not None:
+            postgres.stop()
         if (scratch / "portal.log").exists():
             shutil.copy(scratch / "portal.log", out / "portal.log")
         shutil.rmtree(scratch, ignore_errors=True)
@@ -465,6 +482,7 @@ def _run(
         "host": host,
         "embedded_portal": embedded,
         "portal_workers": profile.portal.workers if embedded else None,
+        "portal_database": profile.portal.database if embedded else None,
         # Where the portal's workers count their rate limits: one process's memory, or the Redis we started.
         "shared_store": (
             {"kind": "redis", "url": redis.url, "version": redis_version()}

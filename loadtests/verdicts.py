@@ -111,6 +111,8 @@ class GroundTruth:
             url = db_url
             if url.startswith("sqlite:///"):  # read-only: the checks must not change what they judge
                 url = f"sqlite:///file:{url[len('sqlite:///') :]}?mode=ro&uri=true"
+            elif url.startswith("postgresql://"):  # the driver installed (psycopg 3), as the portal does
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
             self.engine = create_engine(url)
 
     def scalar(self, sql: str, **params: Any) -> Any:

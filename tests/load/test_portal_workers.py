@@ -1,5 +1,6 @@
-"""C01 against an embedded portal of 4 uvicorn workers sharing their limits through the runner's own Redis;
-and the verdict that would catch a limiter counted per process."""
+"""C01 against an embedded portal of 4 uvicorn workers sharing their limits through the runner's own Redis
+(and writing to the runner's own PostgreSQL); and the verdict that would catch a limiter counted per
+process."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def test_c01_holds_across_four_portal_workers(tmp_path: Path) -> None:
         pool=8,
         drain="3s",
         security={"checks": ["C01", "L01"], "start_after": "1s", "burst": 50},
-        portal={"workers": 4},
+        # PostgreSQL too: four processes writing, and the ground truth read back from it.
+        portal={"workers": 4, "database": "postgresql"},
     )
     started = time.monotonic()
     result = dvclab("load", "run", str(profile), "--results", str(tmp_path / "load"), timeout=120)
@@ -39,7 +41,8 @@ def test_c01_holds_across_four_portal_workers(tmp_path: Path) -> None:
 
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["portal_workers"] == 4
-    assert manifest["shared_store"]["kind"] == "redis"
+    assert manifest["shared_store"]["kind"] == "redis" and manifest["portal_database"] == "postgresql"
+    assert "postgresql://" in (folder / "portal.log").read_text()  # the portal's banner names its database
     assert manifest["shared_store"]["url"].startswith("redis://127.0.0.1:")
     assert "--workers" not in manifest["command"]  # the runner's own command, not the portal's
 
