@@ -32,6 +32,7 @@ class Faults(BaseModel):
     latency_ms: float = Field(0, ge=0, le=60_000)
     error_rate: float = Field(0, ge=0, le=1)
     outage: bool = False
+    malformed: bool = False  # 200 with a body that is not JSON (a proxy's error page, a truncated answer)
 
 
 class _State:
@@ -53,6 +54,9 @@ def _with_faults(app: FastAPI, state: _State) -> None:
         if faults.outage or (faults.error_rate and state.random.random() < faults.error_rate):
             state.counts["injected_errors"] += 1
             return Response('{"error":"injected fault"}', status_code=503, media_type="application/json")
+        if faults.malformed:
+            state.counts["injected_errors"] += 1
+            return Response("<html>502 Bad Gateway</html>", status_code=200, media_type="text/html")
         return await call_next(request)
 
     @app.get("/_faults", response_model=Faults)

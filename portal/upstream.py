@@ -48,7 +48,10 @@ class IdentityProvider(Upstream):
             return None
         if response.status_code != 200:
             raise Unavailable("the identity provider gave an unexpected answer", 5)
-        return dict(response.json())
+        try:
+            return dict(response.json())
+        except (ValueError, TypeError):  # not a JSON object: a broken dependency is a 503, never a 500
+            raise Unavailable("the identity provider gave an unexpected answer", 5) from None
 
 
 class PaymentGateway(Upstream):
@@ -65,7 +68,10 @@ class PaymentGateway(Upstream):
         )
         if response.status_code not in (200, 201):
             raise Unavailable("the payment gateway refused the payment request", 5)
-        body = dict(response.json())
+        try:
+            body = dict(response.json())
+        except (ValueError, TypeError):
+            raise Unavailable("the payment gateway gave an unexpected answer", 5) from None
         if not isinstance(body.get("payment_ref"), str) or not isinstance(body.get("checkout_url"), str):
             raise Unavailable("the payment gateway gave an unexpected answer", 5)
         return body

@@ -196,8 +196,14 @@ def test_dependency_down_or_slow_gives_503_and_writes_nothing(faulty: tuple[Port
         assert r.status_code == 503 and time.monotonic() - started < 3.0
         assert c.get(f"/api/v1/dossiers/{dossier_id}", headers=auth).json()["payment"] is None
         assert query(server, "SELECT count(*) FROM payments")[0][0] == 0
+        stubs_.faults("gateway", malformed=True)  # a 200 whose body is not JSON: still a 503, not a 500
+        assert c.post(f"/api/v1/dossiers/{dossier_id}/payment", headers=auth).status_code == 503
+        assert query(server, "SELECT count(*) FROM payments")[0][0] == 0
         stubs_.faults("gateway")
         assert c.post(f"/api/v1/dossiers/{dossier_id}/payment", headers=auth).status_code == 201
+        stubs_.faults("idp", malformed=True)
+        r = c.post("/api/v1/auth/login", json={"national_id": citizen_id(4), "password": "Citizen@2024"})
+        assert r.status_code == 503 and "identity provider" in r.json()["detail"]
         # Identity provider down: login answers 503 and the attempt is not counted as a failure.
         stubs_.faults("idp", outage=True)
         r = c.post("/api/v1/auth/login", json={"national_id": citizen_id(4), "password": "Citizen@2024"})
