@@ -170,6 +170,20 @@ def sign_callback(secret: str, event_id: str, body: bytes, timestamp: int | None
 # --- responses ---------------------------------------------------------------------------------------
 
 
+def token_expires_at(login_body: Any, now: float) -> float:
+    """When a bearer token from a login answer runs out (``expires_in`` seconds after ``now``); a token
+    whose answer gives no lifetime is taken as lasting."""
+    lifetime = login_body.get("expires_in") if isinstance(login_body, dict) else None
+    return now + float(lifetime) if isinstance(lifetime, int | float) and lifetime > 0 else float("inf")
+
+
+def session_lasts(expires_at: float, now: float, journey_s: float) -> bool:
+    """Whether a token still has a whole journey ahead of it. A long-lived client (the officer's desk, the
+    national sync) logs in again before the token runs out, as an OAuth client refreshes early, rather
+    than meet a 401 halfway through a dossier."""
+    return now + journey_s < expires_at
+
+
 def json_of(response: Any) -> Any:
     try:
         return json.loads(response.content or b"null")

@@ -5,6 +5,7 @@ walks its journey; steps are short and data and checks live in plain functions (
 from __future__ import annotations
 
 import random
+import time
 from typing import Any
 
 import gevent
@@ -28,6 +29,7 @@ class PortalUser(FastHttpUser):
         self.run = harness.current()
         self.rng = random.Random(self.run.rng.random())
         self.token: str | None = None
+        self.token_expires_at = 0.0  # time.monotonic() clock
         self.forwarded: dict[str, str] = {}
         self._intended: float | None = None
         self.run.join(self.journey)
@@ -82,7 +84,14 @@ class PortalUser(FastHttpUser):
         )
         body = data.json_of(response) if response.status_code == 200 else None
         self.token = body.get("access_token") if isinstance(body, dict) else None
+        self.token_expires_at = data.token_expires_at(body, time.monotonic())
         return self.token is not None
+
+    def signed_in(self) -> bool:
+        """A token that outlasts this journey (its requests and think times, with room to spare)."""
+        journey_s = 5.0 + 10 * self.run.profile.think_time.max  # an officer's journey thinks 3 times
+        lasts = data.session_lasts(self.token_expires_at, time.monotonic(), journey_s)
+        return self.token is not None and lasts
 
     def login_citizen(self) -> bool:
         return self.login(data.citizen_id(self.run.next_citizen()), data.CITIZEN_PASSWORD)
@@ -243,7 +252,7 @@ class Officer(JourneyRunner):
     journey = "officer"
 
     def walk(self) -> None:
-        if self.token is None and not self.login(*data.OFFICER):
+        if not self.signed_in() and not self.login(*data.OFFICER):
             return
         response = self.call(
             "GET",
@@ -252,7 +261,7 @@ class Officer(JourneyRunner):
             params={"status": "submitted"},
             refusals=(401,),
         )
-        if response.status_code == 401:  # the 30-minute token expired: log in again next time
+        if response.status_code == 401:  # logged out or revoked server-side: log in again next time
             self.token = None
             return
         items = (data.json_of(response) or {}).get("items") or []
@@ -308,7 +317,7 @@ class NationalSync(JourneyRunner):
         self.cursor = 0
 
     def walk(self) -> None:
-        if self.token is None and not self.login(*data.SYNC):
+        if not self.signed_in() and not self.login(*data.SYNC):
             return
         for _ in range(5):  # bounded catch-up per poll
             response = self.call(
