@@ -4,9 +4,9 @@ stop with the portal."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,16 +32,22 @@ def children(pid: int) -> set[int]:
 
 def keep_alive_outlasts(port: int, idle_s: float) -> bool:
     """One connection: a request, `idle_s` of silence, another request on the same socket."""
-    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(request)
-        assert s.recv(4096).startswith(b"HTTP/1.1 200")
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/healthz")
+        first = connection.getresponse()
+        first.read()  # the whole response, however many segments it came in
+        sock = connection.sock
         time.sleep(idle_s)
         try:
-            s.sendall(request)
-            return s.recv(4096).startswith(b"HTTP/1.1 200")
-        except OSError:
+            connection.request("GET", "/healthz")
+            second = connection.getresponse()
+            second.read()
+        except (OSError, http.client.HTTPException):  # closed by the server meanwhile
             return False
+        return first.status == second.status == 200 and connection.sock is sock
+    finally:
+        connection.close()
 
 
 def test_serve_starts_stubs_and_the_gateway_calls_back(tmp_path: Path) -> None:
