@@ -589,6 +589,7 @@ def main(argv: list[str] | None = None) -> int:
         "journey_argon2_verify_ms": one["journey_cpu_budget"]["argon2_verify_ms"],
         "journeys_per_s_cpu_ceiling": one["journey_cpu_budget"]["ceiling_journeys_per_s"],
     }
+    report.update(report["verdict"])  # top-level numbers too: what `dvclab check` reads from a bench file
     OUT.parent.mkdir(parents=True, exist_ok=True)
     partial = OUT.with_suffix(".json.tmp")
     partial.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
