@@ -201,7 +201,9 @@ class Portal:
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.folder / 'portal.db'}"
 
-    def start(self, stop: StopRequest, timeout: float = 60.0) -> None:
+    def start(self, stop: StopRequest | None = None, timeout: float = 60.0) -> None:
+        if stop is None:  # not under `dvclab load run` (the harness benchmark): nothing to watch for
+            stop = StopRequest()
         command = [
             _bin("dvclab"),
             "portal",
