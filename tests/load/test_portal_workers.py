@@ -23,14 +23,19 @@ def test_c01_holds_across_four_portal_workers(tmp_path: Path) -> None:
     profile = write_profile(
         tmp_path,
         name="c01-workers",
-        shape={"kind": "step", "steps": [{"rate": 1, "duration": "12s"}]},
-        mix={"citizen_online": 1, "assisted": 0, "officer": 0, "tracker": 0, "sync": 0},
+        shape={"kind": "step", "steps": [{"rate": 2, "duration": "12s"}]},
+        mix={"citizen_online": 0.5, "assisted": 0, "officer": 0.35, "tracker": 0, "sync": 0.15},
         think_time={"min": "50ms", "max": "150ms"},
         pool=8,
         drain="3s",
         security={"checks": ["C01", "L01"], "start_after": "1s", "burst": 50},
-        # PostgreSQL too: four processes writing, and the ground truth read back from it.
-        portal={"workers": 4, "database": "postgresql"},
+        # PostgreSQL too: four processes writing, and the ground truth read back from it. Tokens of 8 s:
+        # the officer and sync desks must renew theirs within the run (test_token_renewal.py).
+        portal={
+            "workers": 4,
+            "database": "postgresql",
+            "env": {"DVCLAB_PORTAL_TOKEN_TTL_S": "8"},
+        },
     )
     started = time.monotonic()
     result = dvclab("load", "run", str(profile), "--results", str(tmp_path / "load"), timeout=120)
@@ -53,6 +58,12 @@ def test_c01_holds_across_four_portal_workers(tmp_path: Path) -> None:
     # One limit for the 4 processes: L served of more than 4 L sent over fresh connections.
     assert o["sent"] > 4 * o["L"] and o["served"] <= o["allowed"] == o["L"], o
     assert security["L01"]["verdict"] == "pass", security["L01"]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["total"]["failures"] == 0
+    # Tokens renewed before they ran out: not one 401, not even at the first request of a journey.
+    for name, least in (("GET /api/v1/officer/queue", 3), ("GET /api/v1/sync/status-changes", 1)):
+        entry = summary["endpoints"][name]
+        assert entry["requests"] >= least and entry["expected_refusals"] == 0, (name, entry)
     # Counted per process, the same burst would have got ~4 L through: the verdict says fail.
     per_process = {**o, "served": 4 * o["L"], "429": o["sent"] - 4 * o["L"]}
     assert not verdicts.c01_holds(per_process)
