@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -113,10 +112,7 @@ def stop_group(process: subprocess.Popen[bytes], first: int = signal.SIGTERM, ti
         process.wait(timeout=5)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+free_port = services.free_port  # one implementation for the runner, the tests and the benchmarks
 
 
 def is_loopback(url: str) -> bool:
