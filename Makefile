@@ -49,7 +49,7 @@ bench-portal: $(STAMP)
 	$(BIN)/python benchmarks/bench_portal.py
 
 bench-harness: $(STAMP)
-	$(BIN)/python -m loadtests.bench_harness
+	$(BIN)/python -m dvclab.load.bench_harness
 
 # The committed baseline of tests/sim/test_regression.py; regenerate only when a model change is intended.
 sim-baseline: $(STAMP)

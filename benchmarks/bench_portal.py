@@ -28,8 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-OUT = REPO / "results" / "bench" / "portal.json"
+from dvclab.files import atomic_write_json
+from dvclab.paths import results_dir
+
+OUT = results_dir("bench", "portal.json")
 # High enough never to bind at these rates, small enough that a moving window stays short (limits'
 # Redis moving window keeps up to `amount` timestamps per key).
 RAISED = {
@@ -312,7 +314,6 @@ def start_portal(
     environment.update(env)
     process = subprocess.Popen(
         command,
-        cwd=REPO,
         env=environment,
         stdout=subprocess.DEVNULL,
         stderr=(tmp / f"portal-{port}.log").open("wb"),
@@ -340,7 +341,7 @@ def journey_cpu_budget(port: int, pids: list[int], journeys: int = 40) -> dict[s
     import httpx
     from argon2 import PasswordHasher
 
-    from portal.settings import Settings
+    from dvclab.portal.settings import Settings
 
     settings = Settings()
     hasher = PasswordHasher(
@@ -497,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         print("bench_portal: --seconds must be within 0.5..60", file=sys.stderr)
         return 2
     from dvclab import services
-    from portal import stubs
+    from dvclab.portal import stubs
 
     started = time.time()
     load_before = os.getloadavg()
@@ -590,10 +591,7 @@ def main(argv: list[str] | None = None) -> int:
         "journeys_per_s_cpu_ceiling": one["journey_cpu_budget"]["ceiling_journeys_per_s"],
     }
     report.update(report["verdict"])  # top-level numbers too: what `dvclab check` reads from a bench file
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    partial = OUT.with_suffix(".json.tmp")
-    partial.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(partial, OUT)  # atomic: readers never see half a file
+    atomic_write_json(OUT, report)
     print("\n".join(summary_lines(report)))
     budget = one["journey_cpu_budget"]
     steps = ", ".join(f"{name} {ms:.1f}" for name, ms in budget["cpu_ms_per_step"].items())
@@ -605,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"verdict: {json.dumps(report['verdict'])}")
     print(f"machine load average (1 min) before/after: {report['load_average_1m_before_after']}")
-    print(f"written: {OUT.relative_to(REPO)} ({report['duration_s']} s)")
+    print(f"written: {OUT} ({report['duration_s']} s)")
     return 0
 
 

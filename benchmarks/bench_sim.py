@@ -10,24 +10,22 @@ Figures are printed and written atomically to results/bench/sim.json.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import os
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from dvclab.files import atomic_write_json
+from dvclab.paths import results_dir, shipped
 
 MMC = {"servers": 10, "arrival_rate": 9.0, "service_rate": 1.0, "customers": 200_000}
 
 
 def _province_year(scenario_path: str, horizon_days: int, queue: mp.Queue) -> None:
-    from sim.experiment import single_run
-    from sim.scenario import load_scenario
+    from dvclab.sim.experiment import single_run
+    from dvclab.sim.scenario import load_scenario
 
     scenario, catalog = load_scenario(scenario_path, **{"run.horizon_days": horizon_days})
     started = time.perf_counter()
@@ -49,7 +47,7 @@ def province_year(scenario_path: Path, horizon_days: int) -> dict[str, float]:
 
 
 def dvclab_mmc(customers: int) -> float:
-    from sim.validation import mmc_single_run
+    from dvclab.sim.validation import mmc_single_run
 
     started = time.perf_counter()
     run = mmc_single_run(
@@ -77,22 +75,14 @@ def ciw_mmc(customers: int) -> float:
     return customers / seconds
 
 
-def write_atomically(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
-        json.dump(data, handle, indent=2)
-        temporary = handle.name
-    os.replace(temporary, path)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--scenario", type=Path, default=REPO / "scenarios" / "sim" / "nam-dinh-2024.yaml")
+    parser.add_argument("--scenario", type=Path, default=shipped("sim", "nam-dinh-2024.yaml"))
     parser.add_argument("--horizon-days", type=int, default=366)
     parser.add_argument("--customers", type=int, default=MMC["customers"])
-    parser.add_argument("--out", type=Path, default=REPO / "results" / "bench" / "sim.json")
+    parser.add_argument("--out", type=Path, default=results_dir("bench", "sim.json"))
     args = parser.parse_args()
 
     print(
@@ -124,7 +114,7 @@ def main() -> int:
         "cpu_count": os.cpu_count(),
     }
     print(f"    ratio vs Ciw: {figures['ratio_vs_ciw']:.2f}×  (targets: year ≤ 60 s and ≤ 2 GiB; ratio ≥ 2)")
-    write_atomically(args.out, figures)
+    atomic_write_json(args.out, figures)
     print(f"figures: {args.out}")
     return 0
 

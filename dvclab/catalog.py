@@ -11,12 +11,12 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from dvclab.paths import shipped
+
 LEVELS = ("province", "district", "commune")
 ONLINE_LEVELS = ("full", "partial")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CATALOG_DIR = REPO_ROOT / "scenarios" / "catalog"
-DEFAULT_CATALOG = CATALOG_DIR / "nam-dinh-2024.csv"
+DEFAULT_CATALOG = shipped("catalog", "nam-dinh-2024.csv")
 
 COLUMNS = (
     "code",

@@ -1,4 +1,4 @@
-"""The ``dvclab`` console script: a thin command tree over sim, portal and loadtests.
+"""The ``dvclab`` console script: a thin command tree over dvclab.sim, .portal, .load and .gate.
 
 Each package registers its own sub-commands (``register(subparsers)`` in its ``cli`` module) and keeps
 its heavy imports inside the handlers, so that ``dvclab --help`` stays fast.
@@ -31,17 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
-    from sim import cli as sim_cli
+    from dvclab.gate import cli as gate_cli
+    from dvclab.load import cli as load_cli
+    from dvclab.portal import cli as portal_cli
+    from dvclab.sim import cli as sim_cli
 
-    sim_cli.register(commands)
-    for module in ("portal.cli", "loadtests.cli"):
-        try:
-            registered = __import__(module, fromlist=["register"])
-        except ModuleNotFoundError as missing:
-            if missing.name != module:
-                raise
-            continue  # that part of dvclab is not built yet
-        registered.register(commands)
+    for part in (sim_cli, portal_cli, load_cli, gate_cli):
+        part.register(commands)
     return parser
 
 

@@ -2,7 +2,7 @@
 answers, expected refusals, C07 hygiene on every response, HDR recording from the intended start)
 against a plain ``FastHttpUser``, on the same cheap endpoint (``/healthz``), side by side in one run.
 
-    python -m loadtests.bench_harness [--seconds 8] [--rounds 2] [--users 20]
+    python -m dvclab.load.bench_harness [--seconds 8] [--rounds 2] [--users 20]
 
 Starts the reference portal on a free loopback port, alternates plain and harness rounds (so machine
 drift hits both), prints the figures and writes ``results/bench/harness.json``
@@ -31,9 +31,9 @@ if MODE:  # inside a Locust round
                 self.client.get("/healthz", name="GET /healthz")
 
     else:
-        from loadtests import data
-        from loadtests.histograms import Recorder
-        from loadtests.open_model import Counters
+        from dvclab.load import data
+        from dvclab.load.histograms import Recorder
+        from dvclab.load.open_model import Counters
 
         recorder, counters = Recorder(), Counters()
         hygiene: dict[str, int] = {}
@@ -78,7 +78,7 @@ def _round(mode: str, host: str, seconds: int, users: int, folder: str) -> tuple
     import sys
     from pathlib import Path
 
-    from loadtests.runner import REPO, _bin
+    from dvclab.load.runner import _bin
 
     prefix = Path(folder) / f"{mode}"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -102,7 +102,6 @@ def _round(mode: str, host: str, seconds: int, users: int, folder: str) -> tuple
             "--loglevel",
             "ERROR",
         ],
-        cwd=REPO,
         env={**os.environ, "DVCLAB_BENCH_MODE": mode},
         check=True,
         timeout=seconds + 60,
@@ -123,18 +122,19 @@ def _round(mode: str, host: str, seconds: int, users: int, folder: str) -> tuple
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    import json
     import tempfile
     from pathlib import Path
 
-    from loadtests.profiles import Profile
-    from loadtests.runner import REPO, Portal
+    from dvclab.files import atomic_write_json
+    from dvclab.load.profiles import Profile
+    from dvclab.load.runner import Portal
+    from dvclab.paths import results_dir
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--out", type=Path, default=REPO / "results" / "bench" / "harness.json")
+    parser.add_argument("--out", type=Path, default=results_dir("bench", "harness.json"))
     args = parser.parse_args(argv)
 
     profile = Profile.model_validate(
@@ -166,10 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         "endpoint": "GET /healthz",
     }
     result["ratio"] = round(result["harness_rps"] / result["plain_rps"], 3) if result["plain_rps"] else None
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, args.out)
+    atomic_write_json(args.out, result)
     print(
         f"harness: plain {result['plain_rps']} rps, harness {result['harness_rps']} rps, "
         f"ratio {result['ratio']} (target >= 0.85) -> {args.out}"

@@ -18,10 +18,10 @@ import gevent
 from gevent.event import Event
 from locust import task
 
-from loadtests import data, harness
-from loadtests.data import API, ATTACKERS
-from loadtests.users import PortalUser
-from loadtests.verdicts import ORDER
+from dvclab.load import data, harness
+from dvclab.load.data import API, ATTACKERS
+from dvclab.load.users import PortalUser
+from dvclab.load.verdicts import ORDER
 
 # Sequential guesses are paced: one attacker at a human-like rate, so the argon2 pool it shares with the
 # citizens' logins is not what the check measures (the gated bursts are the concurrency tests).

@@ -8,20 +8,18 @@ The master (or the local runner) watches ``abort_on_fail`` rules, and at the end
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
 import time
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
-from loadtests import data
-from loadtests.histograms import PERCENTILES, TOTAL, Recorder
-from loadtests.open_model import Counters, Scheduler
-from loadtests.profiles import JOURNEYS, Profile, load_profile
-from loadtests.shapes import Segment, build_segments, duration, expected_starts
+from dvclab.load import data
+from dvclab.load.histograms import PERCENTILES, TOTAL, Recorder
+from dvclab.load.open_model import Counters, Scheduler
+from dvclab.load.profiles import JOURNEYS, Profile, load_profile
+from dvclab.load.shapes import Segment, build_segments, duration, expected_starts
 
 log = logging.getLogger("dvclab.load")
 SETTLE_S = 1.0  # users of a journey register during this long before its scheduler starts
@@ -321,9 +319,3 @@ def pool_sizes(run: Run) -> dict[str, int]:
         share = expected_starts(run.segments, journey) / total if total else 0.0
         sizes[journey] = max(1, round(run.profile.pool * share)) if share > 0 else 1
     return sizes
-
-
-def write_json(path: Path, value: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

@@ -19,16 +19,15 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # plain `locust -f` from anywhere
+import gevent
+from locust import LoadTestShape, events
+from locust.runners import MasterRunner, WorkerRunner
 
-import gevent  # noqa: E402
-from locust import LoadTestShape, events  # noqa: E402
-from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
-
-from loadtests import harness  # noqa: E402
-from loadtests.checks import Attacker  # noqa: E402
-from loadtests.users import AssistedFiling, CitizenOnline, NationalSync, Officer, PublicTracker  # noqa: E402
-from loadtests.verdicts import finalise  # noqa: E402
+from dvclab.files import atomic_write_json
+from dvclab.load import harness
+from dvclab.load.checks import Attacker
+from dvclab.load.users import AssistedFiling, CitizenOnline, NationalSync, Officer, PublicTracker
+from dvclab.load.verdicts import finalise
 
 __all__ = ["AssistedFiling", "Attacker", "CitizenOnline", "NationalSync", "Officer", "PublicTracker"]
 CLASSES = {
@@ -90,8 +89,8 @@ def _abort_watch(environment) -> None:  # type: ignore[no-untyped-def]
     """Stop early on a failing ``abort_on_fail`` rule, or when the portal stops answering /healthz."""
     import requests
 
-    from loadtests.gate import AbortWatch
-    from loadtests.rules import load_thresholds
+    from dvclab.gate.evaluation import AbortWatch
+    from dvclab.gate.rules import load_thresholds
 
     run = harness.current()
     path = getattr(environment.parsed_options, "dvclab_thresholds", "") or run.profile.thresholds
@@ -144,9 +143,9 @@ def _finish(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
     if out:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
-        harness.write_json(folder / "summary.json", summary)
-        harness.write_json(folder / "security.json", security)
-        harness.write_json(folder / "receipts.json", [code for code, _ in run.receipts])
+        atomic_write_json(folder / "summary.json", summary)
+        atomic_write_json(folder / "security.json", security)
+        atomic_write_json(folder / "receipts.json", [code for code, _ in run.receipts])
     failed = [c["id"] for c in security if c["verdict"] != "pass"]
     total = summary["total"]
     print(

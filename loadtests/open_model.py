@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from loadtests.shapes import Segment
+from dvclab.load.shapes import Segment
 
 
 def arrival_times(

@@ -21,11 +21,12 @@ from pydantic import (
     model_validator,
 )
 
-from loadtests.rules import parse_duration
+from dvclab.gate.rules import parse_duration
+from dvclab.paths import shipped
 
 JOURNEYS = ("citizen_online", "assisted", "officer", "tracker", "sync")
 CHECK_IDS = ("C01", "C02", "C03", "C05", "C07", "C08", "C10", "C11", "C13", "C14", "C15", "C16", "C17", "L01")
-PROFILE_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "load"
+PROFILE_DIR = shipped("load")
 
 
 class ProfileError(ValueError):
@@ -233,7 +234,7 @@ def resolve(name_or_path: str | Path) -> Path:
 def load_profile(name_or_path: str | Path) -> Profile:
     path = resolve(name_or_path)
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in PROFILE_DIR.glob("*.yaml")))
+        known = ", ".join(sorted(p.stem for p in PROFILE_DIR.glob("*.yaml") if "thresholds" not in p.stem))
         raise ProfileError(f"{path}: profile not found (known profiles: {known})")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -242,6 +243,10 @@ def load_profile(name_or_path: str | Path) -> Profile:
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: a profile is a mapping of fields, got {type(data).__name__}")
     try:
-        return Profile.model_validate(data)
+        profile = Profile.model_validate(data)
     except ValidationError as error:
         raise ProfileError(_format_errors(path, error)) from None
+    if profile.thresholds and not Path(profile.thresholds).is_absolute():
+        # relative to the profile's own file, like a scenario's catalog
+        profile.thresholds = str(path.resolve().parent / profile.thresholds)
+    return profile

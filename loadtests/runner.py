@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from dvclab import services
+from dvclab.files import atomic_write_json
+from dvclab.load.profiles import Profile
+from dvclab.paths import results_dir
 from dvclab.services import RedisServer
-from loadtests.profiles import Profile
 
-REPO = Path(__file__).resolve().parent.parent
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -219,7 +220,7 @@ class Portal:
             env["DVCLAB_PORTAL_TRUSTED_PROXIES"] = "127.0.0.1"  # the generator plays the reverse proxy
         log = (self.folder / "portal.log").open("wb")
         self.process = subprocess.Popen(  # noqa: S603 - our own console script
-            command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
         log.close()  # the child holds its own descriptor
         deadline = time.monotonic() + timeout
@@ -304,7 +305,7 @@ def run_locust(
     a note. The master is stopped with SIGINT, so it still judges the checks and writes what it has."""
     with (out / "locust.log").open("wb") as log:
         processes = [
-            subprocess.Popen(c, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)  # noqa: S603
+            subprocess.Popen(c, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603
             for c in commands
         ]
     master, note = processes[0], ""
@@ -345,10 +346,9 @@ def _versions() -> dict[str, str]:
 
 def _failed_results(out: Path, profile: Profile, message: str) -> None:
     """A run that could not produce results still leaves files the gate reads as failed."""
-    from loadtests import harness
 
     if not (out / "summary.json").exists():
-        harness.write_json(
+        atomic_write_json(
             out / "summary.json",
             {
                 "schema": 1,
@@ -367,7 +367,7 @@ def _failed_results(out: Path, profile: Profile, message: str) -> None:
             },
         )
     if not (out / "security.json").exists():
-        harness.write_json(
+        atomic_write_json(
             out / "security.json",
             [
                 {
@@ -413,7 +413,7 @@ def _run(
     command: list[str] | None,
     stop: StopRequest,
 ) -> tuple[int, Path]:
-    root = results or REPO / "results" / "load"
+    root = results or results_dir("load")
     root.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     name = f"{profile.name}-{stamp}"
@@ -469,7 +469,6 @@ def _run(
         print(f"dvclab load: {note}", file=sys.stderr)
         _failed_results(out, profile, note)
         code = EXIT_FAILED
-    from loadtests import harness
 
     embedded = portal is not None
     manifest: dict[str, Any] = {
@@ -499,7 +498,7 @@ def _run(
     }
     if stop:
         manifest["interrupted"] = {"signal": stop.name, "after_s": round(stop.elapsed_s or 0.0, 1)}
-    harness.write_json(out / "manifest.json", manifest)
+    atomic_write_json(out / "manifest.json", manifest)
     _percentiles_csv(out)
     os.replace(out, final)
     if stop:

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loadtests.profiles import (
+from dvclab.load.profiles import (
     JOURNEYS,
     ForecastShape,
     Mix,

@@ -11,8 +11,8 @@ from typing import Any
 import gevent
 from locust import FastHttpUser, constant, task
 
-from loadtests import data, harness
-from loadtests.data import API
+from dvclab.load import data, harness
+from dvclab.load.data import API
 
 
 class PortalUser(FastHttpUser):

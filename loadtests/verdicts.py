@@ -8,8 +8,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from loadtests import data, harness
-from loadtests.data import API
+from dvclab.load import data, harness
+from dvclab.load.data import API
 
 CATALOGUE: dict[str, tuple[str, str]] = {
     "C01": (

@@ -11,16 +11,16 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
-from portal import errors
-from portal.auth import PasswordService
-from portal.catalog_index import CatalogIndex
-from portal.db import Database, load_procedures
-from portal.overload import Overload
-from portal.ratelimit import Limiter
-from portal.routes import auth, catalog, dossiers, officer, public
-from portal.settings import Settings, SettingsError, from_env
-from portal.uploads import MULTIPART_OVERHEAD, BodyLimit
-from portal.upstream import IdentityProvider, PaymentGateway
+from dvclab.portal import errors
+from dvclab.portal.auth import PasswordService
+from dvclab.portal.catalog_index import CatalogIndex
+from dvclab.portal.db import Database, load_procedures
+from dvclab.portal.overload import Overload
+from dvclab.portal.ratelimit import Limiter
+from dvclab.portal.routes import auth, catalog, dossiers, officer, public
+from dvclab.portal.settings import Settings, SettingsError, from_env
+from dvclab.portal.uploads import MULTIPART_OVERHEAD, BodyLimit
+from dvclab.portal.upstream import IdentityProvider, PaymentGateway
 
 UPLOAD_PATH = re.compile(r"^/api/v1/dossiers/[^/]+/files/?$")
 ERROR_STATUSES = {
@@ -55,7 +55,7 @@ def prepare_database(db: Database, settings: Settings) -> None:
     db.create_schema()
     load_procedures(db, settings.catalog_path)
     if settings.demo_data:
-        from portal.demo import create_demo_accounts
+        from dvclab.portal.demo import create_demo_accounts
 
         create_demo_accounts(db, settings)
 

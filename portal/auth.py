@@ -30,11 +30,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from portal.db import Database
-from portal.errors import ApiError, Unavailable
-from portal.models import Account, AuditEvent, AuthSession, LoginThrottle, utcnow
-from portal.ratelimit import client_ip
-from portal.settings import Settings
+from dvclab.portal.db import Database
+from dvclab.portal.errors import ApiError, Unavailable
+from dvclab.portal.models import Account, AuditEvent, AuthSession, LoginThrottle, utcnow
+from dvclab.portal.ratelimit import client_ip
+from dvclab.portal.settings import Settings
 
 bearer = HTTPBearer(auto_error=False, description="Token from POST /api/v1/auth/login")
 

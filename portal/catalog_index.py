@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from portal.db import PROCEDURE_FIELDS, Database
-from portal.models import Procedure
+from dvclab.portal.db import PROCEDURE_FIELDS, Database
+from dvclab.portal.models import Procedure
 
 
 def fold(text: str) -> str:

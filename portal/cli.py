@@ -31,7 +31,7 @@ def _rates(pairs: list[str]) -> dict[str, str]:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from portal.settings import SettingsError, from_env
+    from dvclab.portal.settings import SettingsError, from_env
 
     try:
         overrides: dict[str, Any] = {
@@ -55,7 +55,7 @@ def serve(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
 
     from dvclab.catalog import CatalogError
-    from portal import stubs
+    from dvclab.portal import stubs
 
     local = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host  # noqa: S104
     started = []
@@ -94,8 +94,8 @@ def serve(args: argparse.Namespace) -> int:
                 print(f"dvclab portal serve: the stub at {url} did not start", file=sys.stderr)
                 return EXIT_FAILED
 
-        from portal.app import prepare_database
-        from portal.db import Database, SchemaMismatch
+        from dvclab.portal.app import prepare_database
+        from dvclab.portal.db import Database, SchemaMismatch
 
         db = Database(settings)
         try:
@@ -122,7 +122,7 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         uvicorn.run(
-            "portal.app:worker_app",
+            "dvclab.portal.app:worker_app",
             factory=True,
             host=args.host,
             port=args.port,

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal.models import Base, Procedure
-from portal.settings import Settings, sqlite_path
+from dvclab.portal.models import Base, Procedure
+from dvclab.portal.settings import Settings, sqlite_path
 
 
 def _sqlite_engine(settings: Settings, *, immediate: bool, pool_size: int) -> Engine:

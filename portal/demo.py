@@ -5,9 +5,9 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from portal.db import Database
-from portal.models import Account
-from portal.settings import Settings
+from dvclab.portal.db import Database
+from dvclab.portal.models import Account
+from dvclab.portal.settings import Settings
 
 CITIZEN_PASSWORD = "Citizen@2024"  # noqa: S105 - documented test credential
 OFFICER_PASSWORD = "Officer@2024"  # noqa: S105

@@ -17,10 +17,10 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.auth import Principal, audit
-from portal.db import Database
-from portal.errors import ApiError
-from portal.models import (
+from dvclab.portal.auth import Principal, audit
+from dvclab.portal.db import Database
+from dvclab.portal.errors import ApiError
+from dvclab.portal.models import (
     APPROVED,
     DECIDED,
     DRAFT,

@@ -19,8 +19,8 @@ from limits import strategies as sync_strategies
 from limits.aio import storage as aio_storage
 from limits.aio import strategies
 
-from portal.errors import ApiError, Unavailable
-from portal.settings import Settings
+from dvclab.portal.errors import ApiError, Unavailable
+from dvclab.portal.settings import Settings
 
 _STRATEGIES = {
     "moving-window": strategies.MovingWindowRateLimiter,

@@ -10,10 +10,10 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from dvclab.catalog import DEFAULT_CATALOG, REPO_ROOT
+from dvclab.catalog import DEFAULT_CATALOG
+from dvclab.paths import results_dir
 
 ENV_PREFIX = "DVCLAB_PORTAL_"
-DEFAULT_DB_PATH = REPO_ROOT / "results" / "portal" / "portal.sqlite3"
 
 # Rate limits use the `limits` library's notation ("N/period" or "N per period").
 DEFAULT_RATE_LIMITS: dict[str, str] = {
@@ -33,7 +33,8 @@ class SettingsError(ValueError):
 
 @dataclass(slots=True)
 class Settings:
-    db_url: str = f"sqlite:///{DEFAULT_DB_PATH}"
+    # ./results/portal/ of the folder the portal starts in, as every result of dvclab
+    db_url: str = field(default_factory=lambda: f"sqlite:///{results_dir('portal', 'portal.sqlite3')}")
     redis_url: str | None = None
     workers: int = 1
     catalog_path: str = str(DEFAULT_CATALOG)

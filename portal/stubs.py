@@ -4,8 +4,8 @@ Each runs as its own small uvicorn process with injectable faults (latency, erro
 settable at start and at run time through ``PUT /_faults``, so load tests can show how the portal
 behaves when a dependency is slow or down. ``GET /_stats`` gives ground-truth counters.
 
-    python -m portal.stubs gateway --port 8101 --callback-url http://127.0.0.1:8000/api/v1/payments/callback
-    python -m portal.stubs idp --port 8102 --latency-ms 50
+    python -m dvclab.portal.stubs gateway --port 8101 --callback-url http://127.0.0.1:8000/api/v1/payments/callback
+    python -m dvclab.portal.stubs idp --port 8102 --latency-ms 50
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import httpx
 from fastapi import FastAPI, Header, Request, Response
 from pydantic import BaseModel, Field
 
-from portal.signing import signed_headers
+from dvclab.portal.signing import signed_headers
 
 
 class Faults(BaseModel):
@@ -201,7 +201,7 @@ def spawn(
     command = [
         sys.executable,
         "-m",
-        "portal.stubs",
+        "dvclab.portal.stubs",
         kind,
         "--host",
         host,
@@ -250,7 +250,7 @@ def wait_ready(url: str, timeout_s: float = 15.0, process: subprocess.Popen[byte
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m portal.stubs")
+    parser = argparse.ArgumentParser(prog="python -m dvclab.portal.stubs")
     parser.add_argument("kind", choices=("gateway", "idp"))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from portal.errors import Unavailable
+from dvclab.portal.errors import Unavailable
 
 
 class Upstream:

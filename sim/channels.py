@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.scenario import CHANNELS, Channels
+from dvclab.sim.scenario import CHANNELS, Channels
 
 SELF_SERVICE, ONLINE_WITH_VISIT, ASSISTED, COUNTER, POSTAL = range(5)
 assert CHANNELS == ("self_service", "online_with_visit", "assisted", "counter", "postal")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dvclab.catalog import REPO_ROOT
+from dvclab.paths import results_dir
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -50,7 +50,9 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         help="warm-up days before the horizon (overrides startup.warmup_days)",
     )
     parser.add_argument("--jobs", type=_positive, help="parallel processes (default: number of cores)")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "results" / "sim", help="results root")
+    parser.add_argument(
+        "--out", type=Path, default=results_dir("sim"), help="results root (default: ./results/sim)"
+    )
     parser.add_argument("--lang", choices=("vi", "en"), help="report language (default: the scenario's lang)")
     parser.add_argument(
         "--dask",
@@ -124,7 +126,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def _load(args: argparse.Namespace, path: Path | None = None, **extra: Any):  # noqa: ANN202
     """(scenario, catalog), or None after naming the problem on stderr."""
-    from sim.scenario import ScenarioError, load_scenario
+    from dvclab.sim.scenario import ScenarioError, load_scenario
 
     try:
         return load_scenario(path or args.scenario, **{**_overrides(args), **extra})
@@ -173,8 +175,8 @@ class Runner:
         self.progress.__exit__(*exc)
 
     def experiment(self, scenario: Any, catalog: Any, label: str = ""):  # noqa: ANN201
-        from sim.experiment import multiple_replications
-        from sim.observe import observed_run
+        from dvclab.sim.experiment import multiple_replications
+        from dvclab.sim.observe import observed_run
 
         def finished(r: int) -> None:
             self.done += 1
@@ -200,10 +202,10 @@ class Runner:
 
 def _guarded(action: Callable[[], int]) -> int:
     """Errors the user can fix end with a message and an exit code, not a traceback."""
-    from sim.cluster import ClusterError
-    from sim.model import OverloadError
-    from sim.scenario import ScenarioError
-    from sim.sweep import SweepError
+    from dvclab.sim.cluster import ClusterError
+    from dvclab.sim.model import OverloadError
+    from dvclab.sim.scenario import ScenarioError
+    from dvclab.sim.sweep import SweepError
 
     try:
         return action()
@@ -240,8 +242,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, scenario: Any, catalog: Any) -> int:
-    from sim.outputs import write_run
-    from sim.report import run_report
+    from dvclab.sim.outputs import write_run
+    from dvclab.sim.report import run_report
 
     n = scenario.run.replications
     with Runner(args, n) as runner:
@@ -290,9 +292,9 @@ def compare_command(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace, base: Any, whatifs: list[Any]) -> int:
-    from sim.compare import compare
-    from sim.outputs import csv_text, write_run, write_study
-    from sim.report import compare_report, run_report
+    from dvclab.sim.compare import compare
+    from dvclab.sim.outputs import csv_text, write_run, write_study
+    from dvclab.sim.report import compare_report, run_report
 
     scenarios = [base, *whatifs]
     total = sum(s.run.replications for s, _ in scenarios)
@@ -413,7 +415,7 @@ def _default_kpis(path: str, requested: list[str] | None, target: str | None = N
 
 
 def sweep_command(args: argparse.Namespace) -> int:
-    from sim.sweep import SweepError, check_param, parse_param
+    from dvclab.sim.sweep import SweepError, check_param, parse_param
 
     try:
         param = parse_param(args.param)
@@ -423,7 +425,7 @@ def sweep_command(args: argparse.Namespace) -> int:
 
 
 def _check_kpis(kpis: list[str], scenario: Any, catalog: Any, option: str) -> None:
-    from sim.sweep import SweepError, known_kpi
+    from dvclab.sim.sweep import SweepError, known_kpi
 
     for kpi in kpis:
         if not known_kpi(kpi, scenario, catalog):
@@ -431,9 +433,9 @@ def _check_kpis(kpis: list[str], scenario: Any, catalog: Any, option: str) -> No
 
 
 def _sweep(args: argparse.Namespace, param: Any, points: list[Any]) -> int:
-    from sim.outputs import csv_text, write_study
-    from sim.report import sweep_report
-    from sim.sweep import run_sweep
+    from dvclab.sim.outputs import csv_text, write_study
+    from dvclab.sim.report import sweep_report
+    from dvclab.sim.sweep import run_sweep
 
     base, catalog = points[0]
     kpis = _default_kpis(param.path, args.kpi)
@@ -484,8 +486,8 @@ def _sweep(args: argparse.Namespace, param: Any, points: list[Any]) -> int:
 
 
 def plan_command(args: argparse.Namespace) -> int:
-    from sim.plan import default_candidates, parse_target
-    from sim.sweep import Param, SweepError, check_param, current_value, parse_param
+    from dvclab.sim.plan import default_candidates, parse_target
+    from dvclab.sim.sweep import Param, SweepError, check_param, current_value, parse_param
 
     try:
         target = parse_target(args.target)
@@ -512,10 +514,10 @@ def plan_command(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace, target: Any, param: Any, points: list[Any]) -> int:
     import json
 
-    from sim.model import OverloadError
-    from sim.outputs import csv_text, write_study
-    from sim.plan import find_smallest
-    from sim.report import plan_report, plan_summary
+    from dvclab.sim.model import OverloadError
+    from dvclab.sim.outputs import csv_text, write_study
+    from dvclab.sim.plan import find_smallest
+    from dvclab.sim.report import plan_report, plan_summary
 
     base, catalog = points[0]
     by_value = dict(zip(param.values, points, strict=True))
@@ -606,7 +608,7 @@ def print_summary(summary: dict) -> None:
     table = Table(title="KPIs (mean and 95% CI over replications)")
     for column in ("KPI", "mean", "95% CI", "unit"):
         table.add_column(column, justify="left" if column in ("KPI", "unit") else "right")
-    from sim.kpis import KPI_CONTRACT
+    from dvclab.sim.kpis import KPI_CONTRACT
 
     names = [n for n in KPI_CONTRACT if n in summary]
     names += [n for n in summary if n.startswith(("overdue_rate_by_level", "index_766"))]
@@ -621,8 +623,8 @@ def print_comparison(comparisons: list) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from sim.kpis import KPI_CONTRACT
-    from sim.report import fmt
+    from dvclab.sim.kpis import KPI_CONTRACT
+    from dvclab.sim.report import fmt
 
     table = Table(title="paired differences (what-if − baseline), 95% CI, common random numbers")
     for column in ("what-if", "KPI", "baseline", "what-if mean", "difference", "95% CI", "verdict"):
@@ -649,8 +651,8 @@ def print_sweep(path: str, values: list, experiments: list, kpis: list[str]) -> 
     from rich.console import Console
     from rich.table import Table
 
-    from sim.experiment import confidence_interval
-    from sim.report import fmt
+    from dvclab.sim.experiment import confidence_interval
+    from dvclab.sim.report import fmt
 
     table = Table(title=f"sweep of {path} (mean and 95% CI)")
     table.add_column(path)

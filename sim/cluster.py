@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dvclab.catalog import Procedure
-from sim.scenario import Scenario
+from dvclab.sim.scenario import Scenario
 
 
 class ClusterError(RuntimeError):

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sim.experiment import Estimate, Experiment, paired_difference
-from sim.scenario import resolved_dict
+from dvclab.sim.experiment import Estimate, Experiment, paired_difference
+from dvclab.sim.scenario import resolved_dict
 
 Verdict = Literal["better", "worse", "higher", "lower", "no significant change"]
 

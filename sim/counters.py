@@ -11,8 +11,8 @@ from collections.abc import Callable, Generator
 
 import simpy
 
-from sim.calendar import WorkingCalendar
-from sim.servers import MonitoredServers, Servers
+from dvclab.sim.calendar import WorkingCalendar
+from dvclab.sim.servers import MonitoredServers, Servers
 
 
 class Counter:

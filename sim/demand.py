@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.calendar import MINUTES_PER_DAY, WorkingCalendar
-from sim.channels import AT_COUNTER, choose_channels
-from sim.procedures import ProcedureTable
-from sim.scenario import Scenario, ScenarioError
-from sim.streams import RandomStreams
+from dvclab.sim.calendar import MINUTES_PER_DAY, WorkingCalendar
+from dvclab.sim.channels import AT_COUNTER, choose_channels
+from dvclab.sim.procedures import ProcedureTable
+from dvclab.sim.scenario import Scenario, ScenarioError
+from dvclab.sim.streams import RandomStreams
 
 HOLIDAY_FACTOR = 0.2  # demand on a public holiday relative to an ordinary day of that weekday (EST)
 

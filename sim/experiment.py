@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from dvclab.catalog import Procedure
-from sim.kpis import ReplicationOutput, replication_kpis, unit_of
-from sim.model import ProvinceModel
-from sim.procedures import build_procedures
-from sim.scenario import Scenario
+from dvclab.sim.kpis import ReplicationOutput, replication_kpis, unit_of
+from dvclab.sim.model import ProvinceModel
+from dvclab.sim.procedures import build_procedures
+from dvclab.sim.scenario import Scenario
 
 # Two-sided 95% Student t quantiles by degrees of freedom (normal beyond 30).
 _T95 = [
@@ -153,7 +153,7 @@ def multiple_replications(
 
     try:
         if dask:
-            from sim.cluster import dask_replications
+            from dvclab.sim.cluster import dask_replications
 
             dask_replications(dask, runner, scenario, catalog, n, done)
         elif jobs == 1:

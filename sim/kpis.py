@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.calendar import MINUTES_PER_DAY
-from sim.channels import CHANNELS_ONLINE_FILED, POSTAL, REPORTED_ONLINE, SELF_SERVICE
-from sim.model import ProvinceModel
-from sim.scenario import CHANNELS
-from sim.sync import arrival_times, discrepancy
+from dvclab.sim.calendar import MINUTES_PER_DAY
+from dvclab.sim.channels import CHANNELS_ONLINE_FILED, POSTAL, REPORTED_ONLINE, SELF_SERVICE
+from dvclab.sim.model import ProvinceModel
+from dvclab.sim.scenario import CHANNELS
+from dvclab.sim.sync import arrival_times, discrepancy
 
 # Maximum points of each Decision 766 group the model estimates (transparency: 1 of its 4 sub-indicators).
 INDEX_766_MAX = {"timeliness": 20.0, "online_service": 22.0, "digitisation": 22.0, "transparency_sync": 4.5}

@@ -16,14 +16,14 @@ from collections.abc import Generator
 import numpy as np
 import simpy
 
-from sim.back_office import OfficerPool
-from sim.calendar import MINUTES_PER_DAY, WorkingCalendar
-from sim.channels import ASSISTED, AT_COUNTER, COUNTER, ONLINE_WITH_VISIT, POSTAL
-from sim.counters import Counter
-from sim.demand import Dossiers, commune_weights, generate_dossiers
-from sim.procedures import ProcedureTable
-from sim.scenario import Scenario, ScenarioError, opening_minutes
-from sim.streams import RandomStreams
+from dvclab.sim.back_office import OfficerPool
+from dvclab.sim.calendar import MINUTES_PER_DAY, WorkingCalendar
+from dvclab.sim.channels import ASSISTED, AT_COUNTER, COUNTER, ONLINE_WITH_VISIT, POSTAL
+from dvclab.sim.counters import Counter
+from dvclab.sim.demand import Dossiers, commune_weights, generate_dossiers
+from dvclab.sim.procedures import ProcedureTable
+from dvclab.sim.scenario import Scenario, ScenarioError, opening_minutes
+from dvclab.sim.streams import RandomStreams
 
 LEVEL_CODE = {"province": 0, "district": 1, "commune": 2}
 DRAIN_DAYS = 400  # calendar kept beyond the horizon so that every counted dossier can finish

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from dvclab.catalog import Procedure
-from sim.calendar import MINUTES_PER_DAY
-from sim.kpis import ReplicationOutput, replication_kpis
-from sim.model import ProvinceModel
-from sim.procedures import build_procedures
-from sim.scenario import CHANNELS, Scenario
+from dvclab.sim.calendar import MINUTES_PER_DAY
+from dvclab.sim.kpis import ReplicationOutput, replication_kpis
+from dvclab.sim.model import ProvinceModel
+from dvclab.sim.procedures import build_procedures
+from dvclab.sim.scenario import CHANNELS, Scenario
 
 # Counter waits in open minutes: 2-minute bins up to 4 hours, then one bin for everything longer.
 WAIT_EDGES = np.append(np.arange(0.0, 242.0, 2.0), np.inf)

@@ -13,31 +13,17 @@ import csv
 import datetime as dt
 import io
 import json
-import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from dvclab.catalog import Procedure
-from sim.experiment import Experiment
-from sim.results import _write_all, new_run_id, versions
-from sim.scenario import resolved_dict
+from dvclab.files import fill_folder
+from dvclab.sim.experiment import Experiment
+from dvclab.sim.results import _write_all, new_run_id, versions
+from dvclab.sim.scenario import resolved_dict
 
 REPORT_FILE = "report.html"
-
-
-def _stage(final: Path, fill: Callable[[Path], None]) -> Path:
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = final.parent / f".{final.name}.partial"
-    staging.mkdir()
-    try:
-        fill(staging)
-        os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return final
 
 
 def csv_text(header: list[str], rows: list[list[Any]]) -> str:
@@ -68,7 +54,7 @@ def write_run(
             (folder / REPORT_FILE).write_text(report(), encoding="utf-8")
         manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
 
-    return _stage(out_root / experiment.scenario.name / run_id, fill)
+    return fill_folder(out_root / experiment.scenario.name / run_id, fill)
 
 
 def _partial_fields(experiment: Experiment) -> dict[str, Any]:
@@ -121,4 +107,4 @@ def write_study(
         for file_name, content in files.items():
             (folder / file_name).write_text(content, encoding="utf-8")
 
-    return _stage(out_root / kind / name / run_id, fill)
+    return fill_folder(out_root / kind / name / run_id, fill)

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.experiment import Estimate, Experiment, confidence_interval
-from sim.sweep import SweepError
+from dvclab.sim.experiment import Estimate, Experiment, confidence_interval
+from dvclab.sim.sweep import SweepError
 
 _TARGET = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*(<=|>=|<|>)\s*(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)\s*$")
 

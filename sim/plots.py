@@ -15,11 +15,11 @@ import numpy as np
 from matplotlib import rcParams
 from matplotlib.figure import Figure
 
-from sim.experiment import Estimate, Experiment, confidence_interval
-from sim.kpis import INDEX_766_MAX
-from sim.observe import WAIT_EDGES, ObservedOutput, utilisation_heatmap
-from sim.report_text import kpi_label, text
-from sim.scenario import CHANNELS
+from dvclab.sim.experiment import Estimate, Experiment, confidence_interval
+from dvclab.sim.kpis import INDEX_766_MAX
+from dvclab.sim.observe import WAIT_EDGES, ObservedOutput, utilisation_heatmap
+from dvclab.sim.report_text import kpi_label, text
+from dvclab.sim.scenario import CHANNELS
 
 rcParams["font.family"] = "DejaVu Sans"
 Labelled = list[tuple[str, Experiment]]

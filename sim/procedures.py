@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dvclab.catalog import Procedure
-from sim.scenario import Scenario
+from dvclab.sim.scenario import Scenario
 
 
 @dataclass

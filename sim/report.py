@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from dvclab.catalog import Procedure
-from sim import plots
-from sim.compare import Comparison
-from sim.experiment import Estimate, Experiment, confidence_interval
-from sim.flow import flow_figure
-from sim.kpis import KPI_CONTRACT
-from sim.plan import Plan
-from sim.report_text import kpi_label, text
-from sim.results import versions
-from sim.sweep import Sweep
+from dvclab.sim import plots
+from dvclab.sim.compare import Comparison
+from dvclab.sim.experiment import Estimate, Experiment, confidence_interval
+from dvclab.sim.flow import flow_figure
+from dvclab.sim.kpis import KPI_CONTRACT
+from dvclab.sim.plan import Plan
+from dvclab.sim.report_text import kpi_label, text
+from dvclab.sim.results import versions
+from dvclab.sim.sweep import Sweep
 
 # the report's headline KPIs: the kpis.json contract, with the apology slips and without the count
 HEADLINE = (*KPI_CONTRACT[1:4], "apology_slips", *KPI_CONTRACT[4:])

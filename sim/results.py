@@ -9,9 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import os
 import platform
-import shutil
 import sys
 import uuid
 from importlib import metadata
@@ -21,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from dvclab.catalog import Procedure
-from sim.experiment import Estimate, Experiment, confidence_interval
-from sim.kpis import HOURLY_COLUMNS
-from sim.procedures import ProcedureTable, build_procedures
-from sim.scenario import resolved_dict
+from dvclab.files import staged_folder
+from dvclab.sim.experiment import Estimate, Experiment, confidence_interval
+from dvclab.sim.kpis import HOURLY_COLUMNS
+from dvclab.sim.procedures import ProcedureTable, build_procedures
+from dvclab.sim.scenario import resolved_dict
 
 VERSIONED = ("dvclab", "simpy", "numpy", "pydantic", "holidays")
 
@@ -57,15 +56,8 @@ def write_results(
     scenario = experiment.scenario
     run_id = new_run_id()
     final = out_root / scenario.name / run_id
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = final.parent / f".{run_id}.partial"
-    staging.mkdir()
-    try:
+    with staged_folder(final) as staging:
         _write_all(experiment, catalog, staging, run_id, command or sys.argv)
-        os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return final
 
 

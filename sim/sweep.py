@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from dvclab.catalog import Procedure
-from sim.experiment import Experiment
-from sim.scenario import Scenario, ScenarioError, load_scenario, resolved_dict
+from dvclab.sim.experiment import Experiment
+from dvclab.sim.scenario import Scenario, ScenarioError, load_scenario, resolved_dict
 
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _RANGE = re.compile(rf"^({_NUMBER})\.\.({_NUMBER})(?::({_NUMBER}))?$")
@@ -160,7 +160,7 @@ def run_sweep(
 ) -> Sweep:
     """Run every point with ``run_point(scenario, catalog, index)``; an overloaded point is recorded as
     failed (its queues never drain), not fatal. Ctrl-C keeps the points done (and the partial one)."""
-    from sim.model import OverloadError
+    from dvclab.sim.model import OverloadError
 
     experiments: list[Experiment] = []
     values: list[Any] = []
@@ -188,8 +188,8 @@ def run_sweep(
 
 def known_kpi(kpi: str, scenario: Scenario, catalog: list[Procedure]) -> bool:
     """Whether a run of ``scenario`` reports ``kpi`` (checked before running, to fail fast on a typo)."""
-    from sim.kpis import PLAIN_KPIS
-    from sim.procedures import build_procedures
+    from dvclab.sim.kpis import PLAIN_KPIS
+    from dvclab.sim.procedures import build_procedures
 
     if kpi in PLAIN_KPIS:
         return True

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.scenario import Sync
+from dvclab.sim.scenario import Sync
 
 
 def arrival_times(changes: np.ndarray, settings: Sync, rng: np.random.Generator) -> np.ndarray:

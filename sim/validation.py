@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from sim.counters import Counter
-from sim.streams import RandomStreams
+from dvclab.sim.counters import Counter
+from dvclab.sim.streams import RandomStreams
 
 
 @dataclass

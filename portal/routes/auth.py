@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from portal import auth
-from portal.auth import Principal, current_principal
-from portal.errors import ApiError
-from portal.models import utcnow
-from portal.ratelimit import limit_by_ip
-from portal.routes.common import db_of, ip_of, settings_of
-from portal.schemas import LoginRequest, LoginResponse
+from dvclab.portal import auth
+from dvclab.portal.auth import Principal, current_principal
+from dvclab.portal.errors import ApiError
+from dvclab.portal.models import utcnow
+from dvclab.portal.ratelimit import limit_by_ip
+from dvclab.portal.routes.common import db_of, ip_of, settings_of
+from dvclab.portal.schemas import LoginRequest, LoginResponse
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 

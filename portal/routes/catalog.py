@@ -6,11 +6,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from portal.catalog_index import CatalogIndex
-from portal.errors import ApiError
-from portal.ratelimit import limit_by_ip
-from portal.routes.common import Page, PageSize
-from portal.schemas import CatalogPage, ProcedureDetail
+from dvclab.portal.catalog_index import CatalogIndex
+from dvclab.portal.errors import ApiError
+from dvclab.portal.ratelimit import limit_by_ip
+from dvclab.portal.routes.common import Page, PageSize
+from dvclab.portal.schemas import CatalogPage, ProcedureDetail
 
 router = APIRouter(
     prefix="/api/v1/procedures", tags=["catalog"], dependencies=[Depends(limit_by_ip("public"))]

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Query, Request
 
-from portal.db import Database
-from portal.ratelimit import client_ip
-from portal.settings import Settings
+from dvclab.portal.db import Database
+from dvclab.portal.ratelimit import client_ip
+from dvclab.portal.settings import Settings
 
 MAX_PAGE_SIZE = 100
 

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Header, Path, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from portal import dossiers
-from portal.auth import Principal, require, write_audit
-from portal.errors import ApiError
-from portal.routes.common import Page, PageSize, db_of, ip_of, settings_of
-from portal.schemas import (
+from dvclab.portal import dossiers
+from dvclab.portal.auth import Principal, require, write_audit
+from dvclab.portal.errors import ApiError
+from dvclab.portal.routes.common import Page, PageSize, db_of, ip_of, settings_of
+from dvclab.portal.schemas import (
     IDEMPOTENCY_KEY,
     DossierCreate,
     DossierDetail,
@@ -23,7 +23,7 @@ from portal.schemas import (
     RatingResponse,
     SubmitResponse,
 )
-from portal.uploads import safe_filename, sniff
+from dvclab.portal.uploads import safe_filename, sniff
 
 router = APIRouter(prefix="/api/v1/dossiers", tags=["citizen"])
 citizen = require("citizen")

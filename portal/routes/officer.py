@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from portal import dossiers
-from portal.auth import Principal, require
-from portal.models import APPROVED, RECEIVED, REJECTED, RETURNED, SUBMITTED, SUPPLEMENT, utcnow
-from portal.routes.common import Page, PageSize, db_of
-from portal.schemas import (
+from dvclab.portal import dossiers
+from dvclab.portal.auth import Principal, require
+from dvclab.portal.models import APPROVED, RECEIVED, REJECTED, RETURNED, SUBMITTED, SUPPLEMENT, utcnow
+from dvclab.portal.routes.common import Page, PageSize, db_of
+from dvclab.portal.schemas import (
     DecisionRequest,
     DossierPage,
     DossierSummary,

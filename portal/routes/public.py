@@ -9,13 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Request
 from starlette.concurrency import run_in_threadpool
 
-from portal import dossiers
-from portal.auth import write_audit
-from portal.errors import ApiError
-from portal.ratelimit import limit_by_ip
-from portal.routes.common import db_of, ip_of, settings_of
-from portal.schemas import RECEIPT_CODE, CallbackAck, Health, Statistics, TrackResponse
-from portal.signing import SignatureError, verify
+from dvclab.portal import dossiers
+from dvclab.portal.auth import write_audit
+from dvclab.portal.errors import ApiError
+from dvclab.portal.ratelimit import limit_by_ip
+from dvclab.portal.routes.common import db_of, ip_of, settings_of
+from dvclab.portal.schemas import RECEIPT_CODE, CallbackAck, Health, Statistics, TrackResponse
+from dvclab.portal.signing import SignatureError, verify
 
 router = APIRouter(tags=["public"])
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from loadtests.gate import AbortWatch, first_abort
-from loadtests.rules import parse_duration, parse_thresholds
+from dvclab.gate.evaluation import AbortWatch, first_abort
+from dvclab.gate.rules import parse_duration, parse_thresholds
 
 RULES = parse_thresholds(
     {

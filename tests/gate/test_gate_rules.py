@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadtests.rules import parse_rule
+from dvclab.gate.rules import parse_rule
 
 
 @pytest.mark.parametrize(

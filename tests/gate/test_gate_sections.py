@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from gate_builders import NAM_DINH_KPIS, SIM_BENCH, endpoint, write_bench, write_load_run, write_sim_run
 
 LOAD_RULES = """
@@ -174,10 +172,10 @@ def test_default_thresholds_file_is_used(tmp_path, check):
 
 
 def test_shipped_thresholds_parse_with_their_abort_rule():
-    from dvclab.catalog import REPO_ROOT
-    from loadtests.rules import load_thresholds
+    from dvclab.gate.rules import load_thresholds
+    from dvclab.paths import shipped as shipped_data
 
-    shipped = load_thresholds(Path(REPO_ROOT / "scenarios" / "thresholds.yaml"))
+    shipped = load_thresholds(shipped_data("thresholds.yaml"))
     assert shipped.sim["nam-dinh-2024"] and shipped.bench["sim"]
     assert any(rule.abort_on_fail and rule.for_s == 10 for rule in shipped.load["total"])
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from loadtests import bench_harness
+from dvclab.load import bench_harness
 
 
 def test_harness_benchmark_runs_in_miniature(tmp_path: Path) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from loadtests import data, harness
-from loadtests import verdicts as checks
-from loadtests.profiles import load_profile
-from loadtests.shapes import build_segments
+from dvclab.load import data, harness
+from dvclab.load import verdicts as checks
+from dvclab.load.profiles import load_profile
+from dvclab.load.shapes import build_segments
 
 
 def _run() -> harness.Run:
@@ -74,7 +74,7 @@ def test_each_user_runs_only_its_own_task() -> None:
     from tests.load.conftest import REPO
 
     code = (
-        "import loadtests.locustfile as l\n"
+        "import dvclab.load.locustfile as l\n"
         "print({c.__name__: [t.__name__ for t in c.tasks] for c in (l.Attacker, *l.CLASSES.values())})"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from loadtests import gate, results, rules
+from dvclab.gate import evaluation as gate
+from dvclab.gate import results, rules
 from tests.gate.gate_builders import write_load_run
 from tests.load.conftest import BIN, REPO, dvclab, write_profile
 

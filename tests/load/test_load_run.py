@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from loadtests.profiles import CHECK_IDS
+from dvclab.load.profiles import CHECK_IDS
 from tests.load.conftest import dvclab, write_profile
 
 ENDPOINT_KEYS = {"requests", "failures", "rps", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms"}

@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from loadtests import data
-from loadtests.histograms import Recorder
-from loadtests.open_model import Counters, admit, arrival_times
-from loadtests.shapes import Segment
+from dvclab.load import data
+from dvclab.load.histograms import Recorder
+from dvclab.load.open_model import Counters, admit, arrival_times
+from dvclab.load.shapes import Segment
 
 
 def test_poisson_arrivals_follow_the_segments() -> None:
@@ -80,7 +80,7 @@ def test_classify_keeps_refusals_apart() -> None:
 
 
 def test_callback_signature_matches_the_portal() -> None:
-    from portal.signing import verify  # the test may look inside; the harness talks HTTP only
+    from dvclab.portal.signing import verify  # the test may look inside; the harness talks HTTP only
 
     body = data.callback_body("PAY1", 50_000)
     headers = data.sign_callback("s3cret", "evt_1", body)
@@ -99,7 +99,7 @@ def test_callback_signature_matches_the_portal() -> None:
 
 
 def test_upload_payloads_and_sniffing() -> None:
-    from portal.uploads import sniff
+    from dvclab.portal.uploads import sniff
 
     pdf = data.pdf_bytes(5000)
     assert len(pdf) == 5000 and sniff(pdf[:16], "a.pdf") == "application/pdf"

@@ -17,7 +17,7 @@ def _locust(profile: Path, host: str, out: Path, timeout: float = 60) -> subproc
         [
             str(BIN / "locust"),
             "-f",
-            "loadtests/locustfile.py",
+            str(REPO / "loadtests" / "locustfile.py"),
             "--headless",
             "--host",
             host,
@@ -93,7 +93,7 @@ def test_portal_dying_mid_run_fails_clearly(tmp_path: Path) -> None:
 
 
 def test_portal_down_before_start_is_named(tmp_path: Path) -> None:
-    from loadtests.runner import free_port
+    from dvclab.load.runner import free_port
     from tests.load.conftest import dvclab
 
     port = free_port()

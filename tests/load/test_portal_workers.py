@@ -8,8 +8,8 @@ import json
 import time
 from pathlib import Path
 
-from loadtests import verdicts
-from loadtests.profiles import ProfileError, load_profile
+from dvclab.load import verdicts
+from dvclab.load.profiles import ProfileError, load_profile
 from tests.load.conftest import dvclab, write_profile
 
 
@@ -92,8 +92,8 @@ def test_c01_verdict_tells_global_from_per_process_counting() -> None:
 
 
 def test_c01_is_judged_from_the_figures_at_the_end() -> None:
-    from loadtests import data, harness
-    from loadtests.shapes import build_segments
+    from dvclab.load import data, harness
+    from dvclab.load.shapes import build_segments
 
     profile = load_profile("security")
     run = harness.Run(profile, build_segments(profile), data.ProcedureMix.from_catalog())

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from loadtests import profiles, shapes
-from loadtests.profiles import ProfileError, load_profile
+from dvclab.load import profiles, shapes
+from dvclab.load.profiles import ProfileError, load_profile
 from tests.load.conftest import dvclab, write_profile
 
 SHIPPED = ("smoke", "peak-day", "deadline-spike", "soak", "security")

@@ -4,7 +4,7 @@ through a dossier; found by an hour's soak (two officer decisions refused at min
 
 from __future__ import annotations
 
-from loadtests import data
+from dvclab.load import data
 
 
 def test_token_lifetime_from_the_login_answer() -> None:

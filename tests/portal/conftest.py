@@ -19,7 +19,7 @@ from portal_helpers import (
 )
 
 from dvclab import services
-from portal.demo import OFFICER_PASSWORD, SYNC_PASSWORD, citizen_id
+from dvclab.portal.demo import OFFICER_PASSWORD, SYNC_PASSWORD, citizen_id
 
 
 @pytest.fixture(scope="session")

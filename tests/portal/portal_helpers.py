@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from dvclab import services
-from portal import stubs
-from portal.demo import CITIZEN_PASSWORD
+from dvclab.portal import stubs
+from dvclab.portal.demo import CITIZEN_PASSWORD
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "test-gateway-secret"

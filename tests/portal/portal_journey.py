@@ -8,7 +8,7 @@ import uuid
 import httpx
 from portal_helpers import SECRET, Portal
 
-from portal.signing import signed_headers
+from dvclab.portal.signing import signed_headers
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

@@ -10,7 +10,7 @@ from portal_helpers import Portal, query
 from portal_journey import FEE_PROCEDURE, FREE_PROCEDURE, JPEG, PDF, PNG, callback, create, submitted, upload
 
 from dvclab.catalog import load_catalog
-from portal.demo import OFFICER_PASSWORD, citizen_id
+from dvclab.portal.demo import OFFICER_PASSWORD, citizen_id
 
 LEAKS = ("Traceback", "sqlalchemy", "psycopg", "sqlite3", "/work/", "site-packages", "SELECT ")
 

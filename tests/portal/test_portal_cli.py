@@ -15,8 +15,8 @@ from pathlib import Path
 from portal_helpers import GENEROUS, REPO, Portal, free_port, query, stop_portal
 from portal_journey import submitted
 
-from portal import stubs
-from portal.demo import citizen_id
+from dvclab.portal import stubs
+from dvclab.portal.demo import citizen_id
 
 
 def children(pid: int) -> set[int]:

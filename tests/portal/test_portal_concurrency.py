@@ -12,7 +12,7 @@ import httpx
 from portal_helpers import Portal, query
 from portal_journey import callback, create, submitted, upload
 
-from portal.demo import CITIZEN_PASSWORD, citizen_id
+from dvclab.portal.demo import CITIZEN_PASSWORD, citizen_id
 
 
 def burst(

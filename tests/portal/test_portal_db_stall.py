@@ -11,7 +11,7 @@ import pytest
 from portal_helpers import Postgres, Stubs, start_portal, stop_portal
 from portal_journey import create
 
-from portal.demo import citizen_id
+from dvclab.portal.demo import citizen_id
 
 
 def test_postgres_statement_timeout_is_503(tmp_path: Path, third_parties: Stubs, postgres: Postgres) -> None:

@@ -12,7 +12,7 @@ import httpx
 from portal_helpers import Stubs, query, start_portal, stop_portal
 from portal_journey import create, upload
 
-from portal.demo import citizen_id
+from dvclab.portal.demo import citizen_id
 
 
 def test_acknowledged_writes_survive_kill(tmp_path: Path, third_parties: Stubs) -> None:

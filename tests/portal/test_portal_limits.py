@@ -16,7 +16,7 @@ from portal_helpers import Portal, Stubs, query, start_portal, start_stubs, stop
 from portal_journey import create, submitted, upload
 
 from dvclab.cli import main as dvclab_main
-from portal.demo import citizen_id
+from dvclab.portal.demo import citizen_id
 
 RATELIMIT = re.compile(r'^"(\w+)";r=(\d+);t=(\d+)$')
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from portal_helpers import Portal, RedisServer, Stubs, query, start_portal, start_redis, stop, stop_portal
 
-from portal.demo import CITIZEN_PASSWORD, citizen_id
+from dvclab.portal.demo import CITIZEN_PASSWORD, citizen_id
 
 
 def worker_pids(portal: Portal) -> set[int]:

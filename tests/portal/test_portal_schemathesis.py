@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from portal.demo import OFFICER_PASSWORD, SYNC_PASSWORD, citizen_id
+from dvclab.portal.demo import OFFICER_PASSWORD, SYNC_PASSWORD, citizen_id
 
 # negative_data_rejection is left out: it expects unknown query parameters to be refused, while the
 # portal (like most HTTP APIs) ignores them; the 422 paths are covered by the functional tests.

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.experiment import Experiment, multiple_replications
-from sim.scenario import load_scenario
+from dvclab.sim.experiment import Experiment, multiple_replications
+from dvclab.sim.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios" / "sim"
 # Short runs, 3 replications after a 30-day warm-up. Calibration reads 45 ordinary days (March-April

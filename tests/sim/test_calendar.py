@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from sim.calendar import MINUTES_PER_DAY, WorkingCalendar
+from dvclab.sim.calendar import MINUTES_PER_DAY, WorkingCalendar
 
 SESSIONS = [(450, 690), (810, 1020)]  # 07:30-11:30, 13:30-17:00: 450 working minutes
 
@@ -69,9 +69,9 @@ def test_always_open_calendar_is_continuous() -> None:
 
 
 def test_scenario_closures_close_the_centres(scenarios_dir) -> None:  # noqa: ANN001
-    from sim.model import ProvinceModel
-    from sim.procedures import build_procedures
-    from sim.scenario import load_scenario
+    from dvclab.sim.model import ProvinceModel
+    from dvclab.sim.procedures import build_procedures
+    from dvclab.sim.scenario import load_scenario
 
     overrides = {"run.horizon_days": 3, "startup.warmup_days": 0, "counters.closures": ["2024-01-02"]}
     scenario, catalog = load_scenario(scenarios_dir / "nam-dinh-2024.yaml", **overrides)

@@ -49,7 +49,7 @@ def test_baseline_on_time_rate_and_land_tail() -> None:
     groups = [name.split(".", 1)[1] for name in summary if name.startswith("overdue_rate_by_group.")]
     dossiers = np.sum([o.dossiers_by_procedure for o in run.outputs], axis=0)
     overdue = np.sum([o.overdue_by_procedure for o in run.outputs], axis=0)
-    from sim.procedures import build_procedures
+    from dvclab.sim.procedures import build_procedures
 
     table = build_procedures(run.scenario, load_catalog())
     by_group = {g: overdue[np.asarray(table.groups) == g].sum() for g in groups}

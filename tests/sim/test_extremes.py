@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from dvclab.cli import main
-from sim.experiment import single_run
-from sim.model import OverloadError, ProvinceModel
-from sim.procedures import build_procedures
-from sim.scenario import ScenarioError, load_scenario
+from dvclab.sim.experiment import single_run
+from dvclab.sim.model import OverloadError, ProvinceModel
+from dvclab.sim.procedures import build_procedures
+from dvclab.sim.scenario import ScenarioError, load_scenario
 
 SHORT = {"run.horizon_days": 5, "startup.warmup_days": 3}
 

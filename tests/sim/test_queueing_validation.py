@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.experiment import confidence_interval
-from sim.model import ProvinceModel
-from sim.procedures import build_procedures
-from sim.queueing import erlang_c, mmc_mean_wait
-from sim.scenario import load_scenario
-from sim.validation import mmc_single_run
+from dvclab.sim.experiment import confidence_interval
+from dvclab.sim.model import ProvinceModel
+from dvclab.sim.procedures import build_procedures
+from dvclab.sim.queueing import erlang_c, mmc_mean_wait
+from dvclab.sim.scenario import load_scenario
+from dvclab.sim.validation import mmc_single_run
 
 pytestmark = pytest.mark.validation
 OFFICERS = 3

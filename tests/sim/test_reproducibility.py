@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.experiment import single_run
-from sim.model import ProvinceModel
-from sim.procedures import build_procedures
-from sim.scenario import load_scenario
+from dvclab.sim.experiment import single_run
+from dvclab.sim.model import ProvinceModel
+from dvclab.sim.procedures import build_procedures
+from dvclab.sim.scenario import load_scenario
 
 SHORT = {"run.horizon_days": 5, "startup.warmup_days": 3}
 

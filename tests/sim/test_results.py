@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dvclab.cli import main
-from sim.kpis import KPI_CONTRACT as CONTRACT
+from dvclab.sim.kpis import KPI_CONTRACT as CONTRACT
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_hourly_forecast_and_replications(run_dir: Path) -> None:
 
 
 def test_plain_kpis_list_every_kpi_outside_the_dotted_families(run_dir: Path) -> None:
-    from sim.kpis import PLAIN_KPIS
+    from dvclab.sim.kpis import PLAIN_KPIS
 
     kpis = json.loads((run_dir / "kpis.json").read_text())
     families = ("overdue_rate_by_", "dossier_share_by_level.", "utilisation.")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dvclab.cli import main
-from sim.scenario import ScenarioError, load_scenario
+from dvclab.sim.scenario import ScenarioError, load_scenario
 
 
 def write(tmp_path: Path, text: str, name: str = "whatif.yaml") -> Path:

@@ -7,7 +7,7 @@ from collections.abc import Generator
 import pytest
 import simpy
 
-from sim.servers import MonitoredServers, Servers
+from dvclab.sim.servers import MonitoredServers, Servers
 
 
 def _customer(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.experiment import paired_difference
+from dvclab.sim.experiment import paired_difference
 from tests.sim.conftest import BUSY, experiment
 
 pytestmark = [pytest.mark.validation, pytest.mark.slow]

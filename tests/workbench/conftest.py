@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.experiment import Experiment, multiple_replications
-from sim.observe import observed_run
-from sim.scenario import load_scenario
+from dvclab.sim.experiment import Experiment, multiple_replications
+from dvclab.sim.observe import observed_run
+from dvclab.sim.scenario import load_scenario
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

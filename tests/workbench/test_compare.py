@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.compare import compare, good_direction, verdict
-from sim.experiment import Estimate
+from dvclab.sim.compare import compare, good_direction, verdict
+from dvclab.sim.experiment import Estimate
 from tests.workbench.conftest import SCENARIOS, TINY, TINY_PLUS, dvclab, tiny
 
 

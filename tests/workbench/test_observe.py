@@ -7,9 +7,9 @@ import datetime as dt
 
 import numpy as np
 
-from sim.experiment import single_run
-from sim.observe import WAIT_EDGES, spread, utilisation_heatmap
-from sim.scenario import CHANNELS, load_scenario
+from dvclab.sim.experiment import single_run
+from dvclab.sim.observe import WAIT_EDGES, spread, utilisation_heatmap
+from dvclab.sim.scenario import CHANNELS, load_scenario
 from tests.workbench.conftest import TINY, tiny
 
 
@@ -35,7 +35,7 @@ def test_observed_replication_has_the_plain_kpis_and_consistent_series() -> None
 
 
 def test_back_office_heatmap_counts_only_open_hours() -> None:
-    from sim.observe import fold_week, spread_hours
+    from dvclab.sim.observe import fold_week, spread_hours
 
     # work from Monday 16:30 to Tuesday 08:00 of a calendar open 07:30-17:00: 30 + 30 open minutes
     monday = dt.date(2024, 1, 1)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.compare import compare
-from sim.report import RESULT_PLOTS, SECTIONS, compare_report, run_report
-from sim.report_text import text
+from dvclab.sim.compare import compare
+from dvclab.sim.report import RESULT_PLOTS, SECTIONS, compare_report, run_report
+from dvclab.sim.report_text import text
 from tests.workbench.conftest import TINY_PLUS, catalog, tiny
 
 COMMAND = ["dvclab", "sim", "run", "tiny.yaml"]

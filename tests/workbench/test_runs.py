@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from sim.cluster import ClusterError, dask_replications
-from sim.experiment import multiple_replications
-from sim.observe import observed_run
-from sim.scenario import load_scenario
+from dvclab.sim.cluster import ClusterError, dask_replications
+from dvclab.sim.experiment import multiple_replications
+from dvclab.sim.observe import observed_run
+from dvclab.sim.scenario import load_scenario
 from tests.workbench.conftest import REPO, TINY, TINY_PLUS, dvclab, tiny
 
 

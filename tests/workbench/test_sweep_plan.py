@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.plan import Target, confidence_met, find_smallest, parse_target, t_cdf
-from sim.sweep import SweepError, known_kpi, parse_param, parse_values
+from dvclab.sim.plan import Target, confidence_met, find_smallest, parse_target, t_cdf
+from dvclab.sim.sweep import SweepError, known_kpi, parse_param, parse_values
 from tests.workbench.conftest import TINY, catalog, dvclab, tiny
 from tests.workbench.test_report import chromium, load_in_chromium
 
@@ -80,7 +80,7 @@ def test_bisection_finds_the_smallest_value_meeting_the_target() -> None:
 
 
 def test_an_interrupted_plan_says_its_answer_may_not_be_the_smallest() -> None:
-    from sim.report import plan_summary
+    from dvclab.sim.report import plan_summary
 
     def evaluate(value: int):  # noqa: ANN202 - the second point is cut short by Ctrl-C
         class Fake:

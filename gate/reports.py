@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import TextIO
 
-from loadtests.gate import Outcome, Verdict
-from loadtests.rules import format_number
+from dvclab.files import atomic_write  # noqa: F401  (re-exported for the CLI)
+from dvclab.gate.evaluation import Outcome, Verdict
+from dvclab.gate.rules import format_number
 
 SECTION_ORDER = ("load", "security", "sim", "bench")
 _MARK = {"pass": "✅ pass", "fail": "❌ FAIL", "skipped": "⏭ skipped"}
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write beside the target and rename, so a reader never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; CI artifacts should be readable
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 def headline(verdict: Verdict) -> str:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from loadtests.results import (
+from dvclab.gate.results import (
     BENCH_METRICS,
     BenchFile,
     LoadRun,
@@ -32,7 +32,7 @@ from loadtests.results import (
     known_sim_metric,
     total_metrics,
 )
-from loadtests.rules import EVERY, TOTAL, Rule, Thresholds, format_number
+from dvclab.gate.rules import EVERY, TOTAL, Rule, Thresholds, format_number
 
 Status = Literal["pass", "fail", "skipped"]
 NO_RESULTS = "no results"
@@ -332,7 +332,7 @@ class BaselineFile(BaseModel):
 
 
 def write_baseline(results: Results, path: Path, written_at: str | None = None) -> None:
-    from loadtests.reports import atomic_write
+    from dvclab.files import atomic_write
 
     subjects: dict[str, dict[str, float | None]] = {}
     for run in results.load:
