@@ -311,11 +311,11 @@ def current() -> Run:
     return RUN
 
 
-def pool_sizes(run: Run) -> dict[str, int]:
-    """Journey runners per journey (all workers): the profile's pool split by expected starts."""
+def journey_slots(run: Run) -> dict[str, int]:
+    """Journey runners per journey (all workers): the profile's journey slots split by expected starts."""
     total = expected_starts(run.segments)
     sizes = {}
     for journey in JOURNEYS:
         share = expected_starts(run.segments, journey) / total if total else 0.0
-        sizes[journey] = max(1, round(run.profile.pool * share)) if share > 0 else 1
+        sizes[journey] = max(1, round(run.profile.journey_slots * share)) if share > 0 else 1
     return sizes

@@ -54,7 +54,7 @@ def _init(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
     run = harness.setup(
         getattr(options, "dvclab_profile", None) or "smoke", getattr(options, "dvclab_from_sim", None) or None
     )
-    sizes = harness.pool_sizes(run)
+    sizes = harness.journey_slots(run)
     run.fixed_counts = sizes
     for journey, cls in CLASSES.items():
         cls.fixed_count = sizes[journey]

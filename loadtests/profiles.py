@@ -29,6 +29,10 @@ CHECK_IDS = ("C01", "C02", "C03", "C05", "C07", "C08", "C10", "C11", "C13", "C14
 PROFILE_DIR = shipped("load")
 
 
+# Fields renamed since the first release, named in the error so an old profile is quick to fix.
+RENAMED = {"pool": "journey_slots"}
+
+
 class ProfileError(ValueError):
     """A load profile that cannot be run; the message names the file, the field and what is allowed."""
 
@@ -166,7 +170,8 @@ class Profile(_Strict):
     shape: Shape
     mix: Mix = Field(default_factory=Mix)
     think_time: ThinkTime = Field(default_factory=ThinkTime)
-    pool: int = Field(default=60, ge=1, le=5000)  # journeys in flight at most, all workers
+    # Journeys in flight at most, all workers: one Locust user runs one journey at a time in a slot.
+    journey_slots: int = Field(default=60, ge=1, le=5000)
     max_lag: Duration = Field(default=1.0, gt=0)
     drain: Duration = Field(default=10.0, ge=0)
     forwarded_clients: bool = Field(default=True)  # send a per-journey client address in X-Forwarded-For
@@ -196,6 +201,8 @@ def _format_errors(path: Path | str, error: ValidationError) -> str:
         if item["type"] == "extra_forbidden":
             parent = _model_at(item["loc"][:-1])
             message = f"unknown field '{loc[-1]}'"
+            if loc[-1] in RENAMED:
+                message += f" (renamed '{RENAMED[loc[-1]]}')"
             if parent is not None:
                 message += f"; allowed: {', '.join(parent.model_fields)}"
         elif item["type"] in ("literal_error", "union_tag_invalid", "enum"):

@@ -197,7 +197,7 @@ def rate_at(segments: list[Segment], t: float) -> float:
     return 0.0
 
 
-def pool_needed(segments: list[Segment], journey_seconds: float) -> int:
+def journey_slots_needed(segments: list[Segment], journey_seconds: float) -> int:
     """Little's law: journeys in flight at the peak rate, with headroom for Poisson bursts."""
     mean = peak_rate(segments) * journey_seconds
     return max(1, math.ceil(mean + 3 * math.sqrt(mean) + 1))

@@ -57,7 +57,7 @@ def test_a_signal_keeps_partial_results_and_leaves_no_process(
         name="interrupted",
         shape={"kind": "step", "steps": [{"rate": 1, "duration": "2m"}]},  # far longer than we wait
         mix={"citizen_online": 1, "assisted": 0, "officer": 0, "tracker": 0, "sync": 0},
-        pool=8,
+        journey_slots=8,
         drain="2s",
         # The attacker would start after a minute: the checks never run and must not read as passes.
         security={"checks": ["C01", "C02", "L01"], "start_after": "60s"},

@@ -92,7 +92,7 @@ def test_distributed_run_merges_workers(tmp_path: Path, sim_run: Path) -> None:
         # A simulated day replayed in 12 s (its ~500 portal filings x 0.06): the forecast shape end to end.
         shape={"kind": "forecast", "wall_time": "12s", "multiplier": 0.06},
         think_time={"min": "10ms", "max": "50ms"},
-        pool=24,
+        journey_slots=24,
         drain="6s",
         security={"checks": ["C07", "C14", "L01"], "start_after": "1s"},
     )

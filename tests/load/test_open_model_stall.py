@@ -45,7 +45,7 @@ def _tracker_profile(folder: Path, **extra: object) -> Path:
         shape={"kind": "step", "steps": [{"rate": 10, "duration": "8s"}]},
         mix={"citizen_online": 0, "assisted": 0, "officer": 0, "tracker": 1, "sync": 0},
         think_time={"min": 0, "max": 0},
-        pool=2,
+        journey_slots=2,
         max_lag="10s",
         drain="4s",
         forwarded_clients=False,
@@ -126,7 +126,7 @@ def test_abort_on_fail_rule_stops_the_run_early(tmp_path: Path, stub_portal: Stu
         name="abort",
         shape={"kind": "step", "steps": [{"rate": 5, "duration": "40s"}]},
         mix={"citizen_online": 0, "assisted": 0, "officer": 0, "tracker": 1, "sync": 0},
-        pool=4,
+        journey_slots=4,
         forwarded_clients=False,
         drain="1s",
     )

@@ -26,7 +26,7 @@ def test_c01_holds_across_four_portal_workers(tmp_path: Path) -> None:
         shape={"kind": "step", "steps": [{"rate": 2, "duration": "12s"}]},
         mix={"citizen_online": 0.5, "assisted": 0, "officer": 0.35, "tracker": 0, "sync": 0.15},
         think_time={"min": "50ms", "max": "150ms"},
-        pool=8,
+        journey_slots=8,
         drain="3s",
         security={"checks": ["C01", "L01"], "start_after": "1s", "burst": 50},
         # PostgreSQL too: four processes writing, and the ground truth read back from it. Tokens of 8 s:

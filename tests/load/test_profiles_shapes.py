@@ -40,6 +40,12 @@ def test_unknown_field_names_path_and_allowed(tmp_path: Path) -> None:
     assert "mix.citizens" in message and "allowed: citizen_online, assisted" in message
 
 
+def test_a_renamed_field_names_its_new_name(tmp_path: Path) -> None:
+    path = write_profile(tmp_path, name="old", shape={"kind": "step", "steps": [{"rate": 1, "duration": "5s"}]}, pool=8)
+    with pytest.raises(ProfileError, match=r"pool: unknown field 'pool' \(renamed 'journey_slots'\)"):
+        load_profile(path)
+
+
 def test_bad_shape_kind_and_duration(tmp_path: Path) -> None:
     path = write_profile(tmp_path, name="bad", shape={"kind": "ramp"})
     with pytest.raises(ProfileError, match=r"shape: .*'forecast'.*\(got 'ramp'\)|shape.*ramp"):
