@@ -41,7 +41,8 @@ def test_unknown_field_names_path_and_allowed(tmp_path: Path) -> None:
 
 
 def test_a_renamed_field_names_its_new_name(tmp_path: Path) -> None:
-    path = write_profile(tmp_path, name="old", shape={"kind": "step", "steps": [{"rate": 1, "duration": "5s"}]}, pool=8)
+    steps = [{"rate": 1, "duration": "5s"}]
+    path = write_profile(tmp_path, name="old", shape={"kind": "step", "steps": steps}, pool=8)
     with pytest.raises(ProfileError, match=r"pool: unknown field 'pool' \(renamed 'journey_slots'\)"):
         load_profile(path)
 
