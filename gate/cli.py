@@ -78,8 +78,8 @@ def _bad_input(message: str) -> int:
 def run_check(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from dvclab.gate import evaluation as gate
-    from dvclab.gate import reports, results, rules
+    from dvclab.gate import baseline, evaluation, reports, results, rules
+    from dvclab.gate.verdict import GateInputError
 
     try:
         tolerance = parse_tolerance(args.tolerance)
@@ -88,16 +88,17 @@ def run_check(args: argparse.Namespace) -> int:
     try:
         thresholds = rules.load_thresholds(args.thresholds or shipped("thresholds.yaml"))
         found = results.discover(args.results)
-        verdict = gate.evaluate(thresholds, found)
+        verdict = evaluation.evaluate(thresholds, found)
         if args.baseline:
-            regressions, notices = gate.compare_baseline(found, gate.read_baseline(args.baseline), tolerance)
+            stored = baseline.read_baseline(args.baseline)
+            regressions, notices = baseline.compare_baseline(found, stored, tolerance)
             verdict.regressions, verdict.baseline_compared = regressions, True
             verdict.notices += notices
         if args.write_baseline:
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
-            gate.write_baseline(found, args.write_baseline, written_at=stamp)
+            baseline.write_baseline(found, args.write_baseline, written_at=stamp)
             verdict.notices.append(f"baseline written to {args.write_baseline}")
-    except (rules.ThresholdsError, results.ResultsError, gate.GateInputError) as error:
+    except (rules.ThresholdsError, results.ResultsError, GateInputError) as error:
         return _bad_input(str(error))
 
     junit = args.junit or results_dir("check", "junit.xml")

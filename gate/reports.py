@@ -5,9 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import TextIO
 
-from dvclab.files import atomic_write  # noqa: F401  (re-exported for the CLI)
-from dvclab.gate.evaluation import Outcome, Verdict
 from dvclab.gate.rules import format_number
+from dvclab.gate.verdict import Outcome, Verdict
 
 SECTION_ORDER = ("load", "security", "sim", "bench")
 _MARK = {"pass": "✅ pass", "fail": "❌ FAIL", "skipped": "⏭ skipped"}

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from dvclab.gate.metrics import SIM_STATS, Metrics, endpoint_metrics, is_number, total_metrics
 
 SUMMARY_FILE = "summary.json"
 SECURITY_FILE = "security.json"
@@ -24,64 +26,6 @@ MANIFEST_FILE = "manifest.json"
 BENCH_DIR = "bench"
 # Folders under a results root that hold no run: our own outputs and committed baselines.
 SKIPPED_DIRS = frozenset({"check", "baselines"})
-
-# --- the metric catalogues: what a rule may name in each section -------------------------------------
-LATENCY_FIELDS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms")
-ENDPOINT_METRICS = frozenset({"requests", "failures", "rps", *LATENCY_FIELDS, "fail_ratio"})
-TOTAL_METRICS = frozenset(
-    {
-        "requests",
-        "failures",
-        "fail_ratio",
-        "rps",
-        *LATENCY_FIELDS,
-        "offered_rps",
-        "achieved_rps",
-        "achieved_ratio",
-        "scheduled",
-        "dropped",
-        "dropped_ratio",
-        "duration_s",
-        "generator_cpu_max_pct",
-    }
-)
-SECURITY_METRICS = frozenset({"violations", "checks", "passes"})
-SIM_KPIS = frozenset(
-    {
-        "dossiers",
-        "overdue_rate",
-        "on_time_rate",
-        "early_rate",
-        "counter_wait_mean_min",
-        "counter_wait_p90_min",
-        "trips_per_dossier",
-        "reported_online_rate",
-        "self_service_online_rate",
-        "online_payment_rate",
-        "digitised_rate",
-        "postal_return_share",
-        "sync_discrepancy",
-    }
-)
-# Families of dotted KPIs, e.g. ``overdue_rate_by_level.commune`` or ``utilisation.district.land``.
-SIM_KPI_FAMILIES = ("overdue_rate_by_level.", "overdue_rate_by_group.", "utilisation.", "index_766.")
-SIM_STATS = ("mean", "ci_low", "ci_high")
-# Metrics the benchmark writers are known to produce, by file stem (portal.json is open-ended).
-BENCH_METRICS: dict[str, frozenset[str]] = {
-    "sim": frozenset(
-        {
-            "province_year_seconds",
-            "dossiers_per_s",
-            "peak_rss_mib",
-            "mmc_customers_per_s",
-            "ciw_customers_per_s",
-            "ratio_vs_ciw",
-        }
-    ),
-    "harness": frozenset({"plain_rps", "harness_rps", "ratio"}),
-}
-
-Metrics = dict[str, float | None]
 
 
 class ResultsError(ValueError):
@@ -136,40 +80,6 @@ class SecurityCheck(_Strict):
     invariant: str
     observed: Any
     verdict: str
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _ratio(part: float | None, whole: float | None) -> float | None:
-    """A ratio with no denominator is no data, not zero: an endpoint never called has no failure rate."""
-    if part is None or not whole:
-        return None
-    return part / whole
-
-
-def endpoint_metrics(stats: Mapping[str, Any]) -> Metrics:
-    """The metrics of one endpoint (or of the total) as rules see them, derived ratios included."""
-    # NaN (a writer's "no value") is no data; infinities are real observations and fail their rules.
-    metrics: Metrics = {
-        name: (float(value) if _is_number(value) and not math.isnan(value) else None)
-        for name, value in stats.items()
-    }
-    metrics["fail_ratio"] = _ratio(metrics.get("failures"), metrics.get("requests"))
-    return metrics
-
-
-def total_metrics(stats: Mapping[str, Any]) -> Metrics:
-    metrics = endpoint_metrics(stats)
-    if metrics.get("rps") is None:
-        metrics["rps"] = metrics.get("achieved_rps")
-    if metrics.get("dropped_ratio") is None:
-        metrics["dropped_ratio"] = _ratio(metrics.get("dropped"), metrics.get("scheduled"))
-    metrics["achieved_ratio"] = _ratio(metrics.get("achieved_rps"), metrics.get("offered_rps"))
-    for name in TOTAL_METRICS:
-        metrics.setdefault(name, None)
-    return metrics
 
 
 @dataclass(frozen=True)
@@ -246,22 +156,6 @@ class SimRun:
         if kpi is None or stat is None:
             raise KeyError(metric)
         return getattr(self.kpis[kpi], stat)
-
-
-def _sim_kpi_name(metric: str) -> str:
-    kpi, _, stat = metric.rpartition(".")
-    return kpi if stat in SIM_STATS else metric
-
-
-def is_sim_family_metric(metric: str) -> bool:
-    """A member of a dotted family (``overdue_rate_by_level.commune``), whose members vary by scenario."""
-    name = _sim_kpi_name(metric)
-    return any(name.startswith(family) and name != family for family in SIM_KPI_FAMILIES)
-
-
-def known_sim_metric(metric: str) -> bool:
-    """Whether a sim metric is in the catalogue, for rules whose scenario has no run to look in."""
-    return _sim_kpi_name(metric) in SIM_KPIS or is_sim_family_metric(metric)
 
 
 # --- bench/*.json -------------------------------------------------------------------------------------
@@ -364,7 +258,7 @@ def read_bench_file(path: Path) -> BenchFile:
     if not isinstance(raw, dict):
         raise ResultsError(f"{path}: expected a flat object of numbers")
     metrics: Metrics = {
-        name: float(value) for name, value in raw.items() if _is_number(value) and math.isfinite(value)
+        name: float(value) for name, value in raw.items() if is_number(value) and math.isfinite(value)
     }
     return BenchFile(path=path, metrics=metrics)
 

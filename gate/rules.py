@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from dvclab.gate.results import ENDPOINT_METRICS, SECURITY_METRICS, TOTAL_METRICS
+from dvclab.gate.metrics import ENDPOINT_METRICS, SECURITY_METRICS, TOTAL_METRICS
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,

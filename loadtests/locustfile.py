@@ -89,7 +89,7 @@ def _abort_watch(environment) -> None:  # type: ignore[no-untyped-def]
     """Stop early on a failing ``abort_on_fail`` rule, or when the portal stops answering /healthz."""
     import requests
 
-    from dvclab.gate.evaluation import AbortWatch
+    from dvclab.gate.abort import AbortWatch
     from dvclab.gate.rules import load_thresholds
 
     run = harness.current()

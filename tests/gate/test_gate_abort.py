@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dvclab.gate.evaluation import AbortWatch, first_abort
+from dvclab.gate.abort import AbortWatch, first_abort
 from dvclab.gate.rules import parse_duration, parse_thresholds
 
 RULES = parse_thresholds(

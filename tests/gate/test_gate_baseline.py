@@ -6,7 +6,7 @@ import json
 
 from gate_builders import NAM_DINH_KPIS, SIM_BENCH, endpoint, kpi, write_bench, write_load_run, write_sim_run
 
-from dvclab.gate.evaluation import HIGHER_BETTER, HIGHER_WORSE, NEUTRAL, direction
+from dvclab.gate.metrics import HIGHER_BETTER, HIGHER_WORSE, NEUTRAL, direction
 
 NO_RULES = "security: []\n"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from dvclab.gate import evaluation as gate
-from dvclab.gate import results, rules
+from dvclab.gate import baseline, evaluation, results, rules
+from dvclab.gate.verdict import GateInputError
 from tests.gate.gate_builders import write_load_run
 from tests.load.conftest import BIN, REPO, dvclab, write_profile
 
@@ -134,7 +134,7 @@ def test_gate_fails_an_interrupted_run_even_when_its_figures_pass(tmp_path: Path
     (done / "manifest.json").write_text(json.dumps({"kind": "load", "status": "completed"}))
     (tmp_path / "thresholds.yaml").write_text('load:\n  total: ["fail_ratio < 0.01"]\n')
     thresholds = rules.load_thresholds(tmp_path / "thresholds.yaml")
-    verdict = gate.evaluate(thresholds, results.discover([tmp_path]))
+    verdict = evaluation.evaluate(thresholds, results.discover([tmp_path]))
     failed = [o for o in verdict.outcomes if o.status == "fail"]
     assert [o.subject for o in failed] == ["cut · total"], failed
     assert failed[0].message == (
@@ -143,8 +143,8 @@ def test_gate_fails_an_interrupted_run_even_when_its_figures_pass(tmp_path: Path
     )
     assert verdict.failed and verdict.count("pass") == 2  # both runs' own rule still judged
     try:
-        gate.write_baseline(results.discover([cut]), tmp_path / "baseline.json")
-    except gate.GateInputError as error:
+        baseline.write_baseline(results.discover([cut]), tmp_path / "baseline.json")
+    except GateInputError as error:
         assert "interrupted" in str(error)
     else:
         raise AssertionError("a baseline was written from an interrupted run")
