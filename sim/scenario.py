@@ -3,7 +3,11 @@
 A what-if is a small diff of its baseline: ``extends: nam-dinh-2024.yaml`` (relative to the extending
 file, or absolute) deep-merges the file over its parent. Every field is checked by pydantic; unknown keys,
 wrong types, out-of-range probabilities and references to procedures or pools that do not exist are
-rejected with the field path and what is allowed (``ScenarioError``).
+rejected with the field path and what is allowed (``ScenarioError``). ``with_value`` makes a sweep's
+point: the scenario with one field changed, validated the same way.
+
+Over ~400 lines because it is one concept: the schema and the only ways a scenario gets made (from a
+file, or from another scenario), which must validate alike.
 """
 
 from __future__ import annotations
