@@ -5,6 +5,9 @@ submission), then for each step of its procedure (more than one for an inter-lin
 of the step's pool examines it, possibly requests a supplement and waits for the citizen, and the
 decision goes through approval; the result is issued. Payment, result return and digitisation do not
 queue, so they are settled per dossier after the run (``sim.kpis``).
+
+Over ~400 lines because it is one concept: the ``ProvinceModel`` whose SimPy processes share the same
+counters, pools, calendar and per-dossier arrays; splitting them would scatter that state.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from dvclab.sim.experiment import Estimate, Experiment, confidence_interval
-from dvclab.sim.sweep import SweepError
+from dvclab.sim.scenario import Scenario
+from dvclab.sim.sweep import Param, SweepError, current_value
 
 _TARGET = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*(<=|>=|<|>)\s*(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)\s*$")
 
@@ -168,3 +169,8 @@ def default_candidates(current: Any) -> tuple[Any, ...]:
     if isinstance(current, bool) or not isinstance(current, int):
         raise SweepError("--vary: give the values (PATH=LOW..HIGH) for a parameter that is not a count")
     return tuple(range(1, max(4 * current, 8) + 1))
+
+
+def default_param(scenario: Scenario, path: str) -> Param:
+    """The candidates of ``--vary PATH`` given without values, from the value ``scenario`` has now."""
+    return Param(path, default_candidates(current_value(scenario, path)))

@@ -4,6 +4,9 @@ The sections follow STRESS-DES (Monks et al. 2019): objective; model logic (the 
 diagram); data and assumptions (what is sourced, what is estimated); experimentation (replications,
 seeds, warm-up, horizon); results with 95% confidence intervals. A comparison leads with what the
 what-ifs change. Words come from ``sim.report_text`` in Vietnamese or English.
+
+Over ~400 lines because it is one concept: the four reports are assembled from the same STRESS-DES
+sections, tables and figures, kept together so they stay alike.
 """
 
 from __future__ import annotations

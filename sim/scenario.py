@@ -3,12 +3,17 @@
 A what-if is a small diff of its baseline: ``extends: nam-dinh-2024.yaml`` (relative to the extending
 file, or absolute) deep-merges the file over its parent. Every field is checked by pydantic; unknown keys,
 wrong types, out-of-range probabilities and references to procedures or pools that do not exist are
-rejected with the field path and what is allowed (``ScenarioError``).
+rejected with the field path and what is allowed (``ScenarioError``). ``with_value`` makes a sweep's
+point: the scenario with one field changed, validated the same way.
+
+Over ~400 lines because it is one concept: the schema and the only ways a scenario gets made (from a
+file, or from another scenario), which must validate alike.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -391,3 +396,52 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
 def resolved_dict(scenario: Scenario) -> dict[str, Any]:
     """The scenario as it ran (after ``extends``), for the manifest."""
     return scenario.model_dump(mode="json")
+
+
+# A point shares its base's catalog (read once), so it may not name another one.
+_NOT_A_POINT = ("catalog", "source")
+
+
+def with_value(scenario: Scenario, path: str, value: Any, catalog: list[Procedure]) -> Scenario:
+    """A validated copy of ``scenario`` with the field at the dotted ``path`` set to ``value`` (a sweep or
+    plan point, e.g. ``back_office.staffing.district.land`` = 14).
+
+    Works on a copy of the resolved data in memory: no file is read, so it holds after the YAML changed
+    or went away. pydantic validates the copy and its references are checked against ``catalog``, the
+    one already loaded for ``scenario``. Errors start with ``path=value`` (``ScenarioError``)."""
+    where = f"{path}={value}"
+    parts = path.split(".")
+    if parts[0] in _NOT_A_POINT:
+        raise ScenarioError(f"{where}: a point cannot change the {parts[0]}; write a what-if file instead")
+    data = resolved_dict(scenario)  # a fresh structure: the original stays untouched
+    node = data
+    for depth, part in enumerate(parts[:-1]):
+        node = node.setdefault(part, {})  # a missing section is added, then named by pydantic
+        if not isinstance(node, dict):
+            raise ScenarioError(
+                f"{where}: {'.'.join(parts[: depth + 1])} is a value ({node!r}), not a section"
+            )
+    if isinstance(node.get(parts[-1]), dict):
+        fields = ", ".join(sorted(node[parts[-1]])) or "empty"
+        raise ScenarioError(f"{where}: {path} is a section ({fields}); name one of its fields")
+    node[parts[-1]] = value
+    try:
+        copy = Scenario.model_validate(data)
+    except ValidationError as error:
+        raise ScenarioError(
+            f"{where}: {_format_errors(Path(scenario.source or scenario.name), error)}"
+        ) from None
+    try:
+        check_references(copy, catalog)
+    except ScenarioError as error:
+        raise ScenarioError(f"{where}: {error}") from None
+    taken = resolved_dict(copy)
+    for part in parts:
+        taken = taken.get(part) if isinstance(taken, dict) else None
+    if taken != value and not _same_number(taken, value):
+        raise ScenarioError(f"{where}: the scenario did not take the value (it holds {taken!r})")
+    return copy
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    return isinstance(a, int | float) and isinstance(b, int | float) and math.isclose(a, b)

@@ -2,8 +2,9 @@
 
 VALUES is a range ``2..8`` (inclusive, step 1), ``0.5..0.9:0.1`` (with a step) or a list ``4,6,9``.
 Every point runs the same seed, so neighbouring points share their citizens (common random numbers)
-and the curve is smooth where the model is. The path is checked against the scenario before anything
-runs: a typo is named, not silently added.
+and the curve is smooth where the model is. A point is the loaded scenario with the value set in memory
+(``scenario.with_value``, validated against the catalog already read); the value travels beside it as
+data. The path and every value are checked before anything runs: a typo is named, not silently added.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from dvclab.catalog import Procedure
 from dvclab.sim.experiment import Experiment
-from dvclab.sim.scenario import Scenario, ScenarioError, load_scenario, resolved_dict
+from dvclab.sim.scenario import Scenario, ScenarioError, resolved_dict, with_value
 
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _RANGE = re.compile(rf"^({_NUMBER})\.\.({_NUMBER})(?::({_NUMBER}))?$")
@@ -108,45 +108,33 @@ def current_value(scenario: Scenario, path: str) -> Any:
     return node
 
 
-def point_scenario(
-    file: Path, path: str, value: Any, overrides: dict[str, Any]
-) -> tuple[Scenario, list[Procedure]]:
-    """The scenario with ``path`` set to ``value`` (on top of the run options), validated."""
-    try:
-        return load_scenario(file, **overrides, **{path: value})
-    except ScenarioError as error:
-        raise SweepError(f"{path}={value}: {error}") from None
+@dataclass(frozen=True)
+class SweepPoint:
+    """One value of the swept parameter, carried as data, and the scenario that runs it: a validated
+    copy of the base with the value set (named ``base[path=value]`` so manifests tell points apart)."""
+
+    value: Any
+    scenario: Scenario
 
 
-def check_param(
-    file: Path, param: Param, overrides: dict[str, Any]
-) -> list[tuple[Scenario, list[Procedure]]]:
-    """Validate every point before running any (nothing runs, nothing is written, on a bad value)."""
-    try:
-        base, _ = load_scenario(file, **overrides)
-    except ScenarioError as error:
-        raise SweepError(str(error)) from None
-    current_value(base, param.path)
+def sweep_points(base: Scenario, catalog: list[Procedure], param: Param) -> list[SweepPoint]:
+    """Every point, validated before any runs (on a bad value nothing runs and nothing is written). The
+    points share ``catalog`` and the base's run options; no file is read again."""
+    current_value(base, param.path)  # a path through a value, or to a section, is named first
     points = []
     for value in param.values:
-        scenario, catalog = point_scenario(file, param.path, value, overrides)
-        if current_value(scenario, param.path) != value and not _same_number(
-            current_value(scenario, param.path), value
-        ):
-            raise SweepError(f"{param.path}={value}: the scenario did not take the value")
-        points.append(
-            (scenario.model_copy(update={"name": f"{scenario.name}[{param.path}={value}]"}), catalog)
-        )
+        try:
+            scenario = with_value(base, param.path, value, catalog)
+        except ScenarioError as error:
+            raise SweepError(str(error)) from None
+        label = f"{base.name}[{param.path}={value}]"
+        points.append(SweepPoint(value, scenario.model_copy(update={"name": label})))
     return points
-
-
-def _same_number(a: Any, b: Any) -> bool:
-    return isinstance(a, int | float) and isinstance(b, int | float) and math.isclose(a, b)
 
 
 @dataclass
 class Sweep:
-    param: Param
+    param: Param  # the values that ran, in order
     base: Scenario
     experiments: list[Experiment]  # one per value of ``param.values`` that ran (Ctrl-C: maybe fewer)
     failed: dict[Any, str]  # value -> why it could not run (e.g. a pool that cannot keep up)
@@ -154,36 +142,34 @@ class Sweep:
 
 
 def run_sweep(
-    param: Param,
-    points: list[tuple[Scenario, list[Procedure]]],
-    run_point: Callable[[Scenario, list[Procedure], int], Experiment],
+    path: str,
+    base: Scenario,
+    points: list[SweepPoint],
+    run_point: Callable[[SweepPoint], Experiment],
 ) -> Sweep:
-    """Run every point with ``run_point(scenario, catalog, index)``; an overloaded point is recorded as
-    failed (its queues never drain), not fatal. Ctrl-C keeps the points done (and the partial one)."""
+    """Run every point with ``run_point``; an overloaded point is recorded as failed (its queues never
+    drain), not fatal. Ctrl-C keeps the points done (and the partial one)."""
     from dvclab.sim.model import OverloadError
 
     experiments: list[Experiment] = []
     values: list[Any] = []
     failed: dict[Any, str] = {}
     partial = False
-    for index, (scenario, catalog) in enumerate(points):
-        value = param.values[index]
+    for point in points:
         try:
-            experiment = run_point(scenario, catalog, index)
+            experiment = run_point(point)
         except OverloadError as error:
-            failed[value] = str(error)
+            failed[point.value] = str(error)
             continue
         except KeyboardInterrupt:
             partial = True
             break
         experiments.append(experiment)
-        values.append(value)
+        values.append(point.value)
         if experiment.partial:
             partial = True
             break
-    return Sweep(Param(param.path, tuple(values)), points[0][0], experiments, failed, partial)
-
-
+    return Sweep(Param(path, tuple(values)), base, experiments, failed, partial)
 
 
 def known_kpi(kpi: str, scenario: Scenario, catalog: list[Procedure]) -> bool:
@@ -205,3 +191,24 @@ def known_kpi(kpi: str, scenario: Scenario, catalog: list[Procedure]) -> bool:
             level == "counter" and unit in ("province", "district", "commune")
         )
     return False
+
+
+def default_kpis(path: str, requested: list[str] | None, target: str | None = None) -> list[str]:
+    """The KPIs a sweep or plan tabulates: the ones asked for, else the headline ones and the
+    utilisation of the pool or counter being varied (the target first)."""
+    if requested:
+        return list(dict.fromkeys(([target] if target else []) + requested))
+    kpis = [target] if target else []
+    kpis += ["overdue_rate", "counter_wait_mean_min", "self_service_online_rate"]
+    parts = path.split(".")
+    if len(parts) == 4 and parts[:2] == ["back_office", "staffing"]:
+        kpis.append(f"utilisation.{parts[2]}.{parts[3]}")
+    if len(parts) == 3 and parts[:2] == ["counters", "officers"]:
+        kpis.append(f"utilisation.counter.{parts[2]}")
+    return list(dict.fromkeys(kpis))
+
+
+def check_kpis(kpis: list[str], scenario: Scenario, catalog: list[Procedure], option: str) -> None:
+    for kpi in kpis:
+        if not known_kpi(kpi, scenario, catalog):
+            raise SweepError(f"{option} {kpi!r}: no such KPI (see kpis.csv of a run for the names)")

@@ -1,13 +1,18 @@
-"""Functional and extreme-value tests of scenario validation and the CLI's handling of bad input."""
+"""Functional and extreme-value tests of scenario validation, points of a sweep (``with_value``) and the
+CLI's handling of bad input."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from dvclab.cli import main
-from dvclab.sim.scenario import ScenarioError, load_scenario
+from dvclab.sim.compare import flatten
+from dvclab.sim.scenario import ScenarioError, load_scenario, resolved_dict, with_value
+
+LAND = "back_office.staffing.district.land"
 
 
 def write(tmp_path: Path, text: str, name: str = "whatif.yaml") -> Path:
@@ -118,3 +123,55 @@ def test_cli_rejects_bad_options(tmp_path: Path, scenarios_dir: Path) -> None:
 def test_validate_accepts_the_baseline(scenarios_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sim", "validate", str(scenarios_dir / "nam-dinh-2024.yaml")]) == 0
     assert "valid scenario 'nam-dinh-2024'" in capsys.readouterr().out
+
+
+def test_with_value_sets_one_field_and_leaves_the_rest(scenarios_dir: Path) -> None:
+    base, catalog = load_scenario(scenarios_dir / "nam-dinh-2024.yaml")
+    point = with_value(base, LAND, 14, catalog)
+    assert point.back_office.staffing["district"]["land"] == 14
+    assert base.back_office.staffing["district"]["land"] != 14  # the base is not changed
+    before, after = flatten(resolved_dict(base)), flatten(resolved_dict(point))
+    assert {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)} == {LAND}
+    # a pool the scenario does not list yet is added, checked against the catalog
+    assert with_value(base, "back_office.staffing.district.justice", 3, catalog).back_office.staffing[
+        "district"
+    ]["justice"] == 3
+    assert with_value(base, "channels.capable_share", 1, catalog).channels.capable_share == 1.0
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        ("back_office.staffing.district.lnd", 3, "back_office.staffing.district.lnd: no such pool"),
+        ("run.horizon", 5, "run.horizon: unknown field"),
+        ("back_office.nope", 1, "back_office.nope: unknown field"),
+        ("channels.capable_share", 1.5, "channels.capable_share"),
+        (LAND, 1.5, LAND),
+        (LAND, -1, LAND),
+        ("run.seed.x", 1, "run.seed is a value"),
+        ("back_office.staffing", 3, "back_office.staffing is a section"),
+        ("catalog", "other.csv", "cannot change the catalog"),
+    ],
+)
+def test_with_value_refuses_an_unknown_path_or_a_bad_value_naming_it(
+    scenarios_dir: Path, path: str, value: object, named: str
+) -> None:
+    base, catalog = load_scenario(scenarios_dir / "nam-dinh-2024.yaml")
+    with pytest.raises(ScenarioError) as error:
+        with_value(base, path, value, catalog)
+    assert str(error.value).startswith(f"{path}={value}: ") and named in str(error.value)
+
+
+def test_with_value_reads_no_file(tmp_path: Path, scenarios_dir: Path) -> None:
+    """A point is made in memory: it works after the scenario file and its catalog are gone."""
+    csv = tmp_path / "catalog.csv"
+    shutil.copy(scenarios_dir.parent / "catalog" / "nam-dinh-2024.csv", csv)
+    path = write(tmp_path, baseline_line(scenarios_dir) + f"name: gone\ncatalog: {csv}\n")
+    base, catalog = load_scenario(path)
+    path.unlink()
+    csv.unlink()
+    point = with_value(base, LAND, 14, catalog)
+    assert point.back_office.staffing["district"]["land"] == 14 and point.name == "gone"
+    assert point.source == base.source and point.catalog_path() == csv
+    with pytest.raises(ScenarioError, match="no such pool"):
+        with_value(base, "back_office.staffing.district.lnd", 3, catalog)

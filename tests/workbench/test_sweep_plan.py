@@ -11,7 +11,18 @@ import numpy as np
 import pytest
 
 from dvclab.sim.plan import Target, confidence_met, find_smallest, parse_target, t_cdf
-from dvclab.sim.sweep import SweepError, known_kpi, parse_param, parse_values
+from dvclab.sim.scenario import load_scenario
+from dvclab.sim.studies import StudyOptions, sweep_study
+from dvclab.sim.sweep import (
+    Param,
+    SweepError,
+    SweepPoint,
+    known_kpi,
+    parse_param,
+    parse_values,
+    run_sweep,
+    sweep_points,
+)
 from tests.workbench.conftest import TINY, catalog, dvclab, tiny
 from tests.workbench.test_report import chromium, load_in_chromium
 
@@ -103,6 +114,51 @@ def test_known_kpis_match_a_real_run() -> None:
         assert known_kpi(kpi, scenario, catalog()), kpi
     assert not known_kpi("overdue_rate_by_group.lnd", scenario, catalog())
     assert not known_kpi("overdue", scenario, catalog())
+
+
+def test_sweep_points_carry_their_value_as_data() -> None:
+    base, procedures = load_scenario(TINY)
+    points = sweep_points(base, procedures, Param(LAND, (2, 5)))
+    assert [p.value for p in points] == [2, 5]
+    assert [p.scenario.back_office.staffing["district"]["land"] for p in points] == [2, 5]
+    assert {p.scenario.run.seed for p in points} == {base.run.seed}  # common random numbers
+    with pytest.raises(SweepError, match=f"{LAND}=1.5"):
+        sweep_points(base, procedures, Param(LAND, (2, 1.5)))
+
+
+def test_a_sweep_takes_values_from_its_points_not_from_names() -> None:
+    base = tiny().scenario
+    # names that would mislead a parser of "name[path=value]"
+    points = [SweepPoint(v, base.model_copy(update={"name": f"x[{LAND}=99]"})) for v in (3, 4, 7)]
+    ran = []
+
+    def run_point(point: SweepPoint):  # noqa: ANN202
+        ran.append(point.value)
+        if point.value == 4:
+            from dvclab.sim.model import OverloadError
+
+            raise OverloadError("the land office cannot keep up")
+        return tiny()
+
+    sweep = run_sweep(LAND, base, points, run_point)
+    assert ran == [3, 4, 7] and sweep.param == Param(LAND, (3, 7)) and sweep.base is base
+    assert sweep.failed == {4: "the land office cannot keep up"} and not sweep.partial
+
+
+def test_sweep_study_from_python_after_the_file_is_gone(tmp_path: Path) -> None:
+    """No argparse, no YAML read again for the points, and the name is used as it is (never split)."""
+    path = tmp_path / "bracketed.yaml"
+    path.write_text(f"extends: {TINY}\nname: tiny[v2]\nrun: {{replications: 1}}\n", encoding="utf-8")
+    base, procedures = load_scenario(path)
+    path.unlink()
+    options = StudyOptions(out=tmp_path / "results", jobs=1, lang="en", command=["test"])
+    outcome = sweep_study(base, procedures, Param(LAND, (3,)), options, ["overdue_rate"])
+    assert outcome.folder is not None and outcome.folder.parent == tmp_path / "results" / "sweep" / "tiny[v2]"
+    manifest = json.loads((outcome.folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["values"] == [3] and manifest["command"] == ["test"]
+    [point] = manifest["scenarios"]
+    assert point["scenario"]["back_office"]["staffing"]["district"]["land"] == 3
+    assert "Parameter sweep: tiny[v2] · " in (outcome.folder / "report.html").read_text(encoding="utf-8")
 
 
 def test_sweep_cli_writes_table_plot_and_report(out: Path) -> None:

@@ -1,0 +1,143 @@
+"""What ``dvclab sim`` shows on the terminal: progress while replications run, and the result tables.
+
+Progress goes to stderr (a rich bar; plain lines, one per finished replication, when stderr is not a
+terminal, as in CI logs); tables and the plan's answer go to stdout.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from dvclab.sim.compare import Comparison
+from dvclab.sim.experiment import Experiment
+from dvclab.sim.plan import Plan
+from dvclab.sim.sweep import Sweep
+
+
+class ProgressDisplay:
+    """A study's ``Tracker`` on the terminal: one rich progress bar over all its replications."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.progress: Any = None
+        self.task: Any = None
+        self.done = 0
+
+    def start(self, total: int, subject: str, detail: str) -> None:
+        from rich.markup import escape
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("replications", total=total)
+        self.done = 0
+        self.console.print(f"[bold]{escape(subject)}[/]{escape(detail)}")
+
+    def experiment(self, label: str) -> None:
+        self.progress.update(self.task, description=label)
+
+    def replication_done(self, label: str, replication: int) -> None:
+        self.done += 1
+        self.progress.advance(self.task)
+        if not self.console.is_terminal:
+            print(
+                f"{label}: replication {replication} done ({self.done} finished)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def print_summary(summary: dict) -> None:
+    """A run's headline KPIs with their 95% intervals."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from dvclab.sim.kpis import KPI_CONTRACT
+
+    table = Table(title="KPIs (mean and 95% CI over replications)")
+    for column in ("KPI", "mean", "95% CI", "unit"):
+        table.add_column(column, justify="left" if column in ("KPI", "unit") else "right")
+    names = [n for n in KPI_CONTRACT if n in summary]
+    names += [n for n in summary if n.startswith(("overdue_rate_by_level", "index_766"))]
+    for name in names:
+        e = summary[name]
+        fmt = "{:,.0f}" if e.unit == "dossiers" else "{:.4f}" if e.unit == "fraction" else "{:.2f}"
+        table.add_row(name, fmt.format(e.mean), f"{fmt.format(e.ci_low)} – {fmt.format(e.ci_high)}", e.unit)
+    Console().print(table)
+
+
+def print_comparison(comparisons: list[Comparison]) -> None:
+    """Paired differences of the headline KPIs, coloured by verdict."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from dvclab.sim.kpis import KPI_CONTRACT
+    from dvclab.sim.report import fmt
+
+    table = Table(title="paired differences (what-if − baseline), 95% CI, common random numbers")
+    for column in ("what-if", "KPI", "baseline", "what-if mean", "difference", "95% CI", "verdict"):
+        table.add_column(column, justify="left" if column in ("what-if", "KPI", "verdict") else "right")
+    for comparison in comparisons:
+        for row in comparison.rows:
+            if row.kpi not in KPI_CONTRACT and not row.kpi.startswith("overdue_rate_by_level"):
+                continue
+            d = row.difference
+            style = {"better": "green", "worse": "red"}.get(row.verdict, "")
+            table.add_row(
+                comparison.whatif.scenario.name,
+                row.kpi,
+                fmt(row.base, d.unit),
+                fmt(row.whatif, d.unit),
+                fmt(d.mean, d.unit),
+                f"{fmt(d.ci_low, d.unit)} – {fmt(d.ci_high, d.unit)}",
+                f"[{style}]{row.verdict}[/]" if style else row.verdict,
+            )
+    Console().print(table)
+
+
+def print_sweep(sweep: Sweep, kpis: list[str]) -> None:
+    """One row per value that ran, then a line per overloaded value (not in the table)."""
+    print_sweep_table(sweep.param.path, list(sweep.param.values), sweep.experiments, kpis)
+    for value, why in sweep.failed.items():
+        print(f"{sweep.param.path}={value}: overloaded, not in the table ({why})")
+
+
+def print_sweep_table(path: str, values: list[Any], experiments: list[Experiment], kpis: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from dvclab.sim.experiment import confidence_interval
+    from dvclab.sim.report import fmt
+
+    table = Table(title=f"sweep of {path} (mean and 95% CI)")
+    table.add_column(path)
+    for kpi in kpis:
+        table.add_column(kpi, justify="right")
+    for value, experiment in zip(values, experiments, strict=True):
+        cells = []
+        for kpi in kpis:
+            e = confidence_interval(experiment.values(kpi), kpi)
+            cells.append(f"{fmt(e.mean, e.unit)} ({fmt(e.ci_low, e.unit)} – {fmt(e.ci_high, e.unit)})")
+        table.add_row(str(value), *cells)
+    Console().print(table)
+
+
+def print_plan(plan: Plan) -> None:
+    """The plan's answer and how sure, in English (the report has the chosen language)."""
+    from dvclab.sim.report import plan_summary
+
+    print(plan_summary(plan, "en"))
