@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dvclab.deadlines import is_overdue
 from dvclab.sim.calendar import MINUTES_PER_DAY
 from dvclab.sim.channels import CHANNELS_ONLINE_FILED, POSTAL, REPORTED_ONLINE, SELF_SERVICE
 from dvclab.sim.model import ProvinceModel
@@ -74,7 +75,8 @@ def replication_kpis(model: ProvinceModel) -> ReplicationOutput:
     day_open = np.asarray(cal.day_open)
     day_close = np.asarray(cal.day_close)
 
-    overdue = issued > due
+    overdue = is_overdue(issued, due)
+    # early (the 766 timeliness index): issued before the due working day opens
     due_day = np.searchsorted(day_close, due)
     early = issued < day_open[np.minimum(due_day, len(day_open) - 1)]
 
