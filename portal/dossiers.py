@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dvclab import deadlines
+from dvclab.catalog import OnlineLevel
 from dvclab.portal.auth import Principal, audit
 from dvclab.portal.db import Database
 from dvclab.portal.errors import ApiError
@@ -544,7 +545,7 @@ def statistics(db: Database) -> dict[str, Any]:
         procedures = session.scalar(select(func.count()).select_from(Procedure)) or 0
         full = (
             session.scalar(
-                select(func.count()).select_from(Procedure).where(Procedure.online_level == "full")
+                select(func.count()).select_from(Procedure).where(Procedure.online_level == OnlineLevel.FULL)
             )
             or 0
         )
