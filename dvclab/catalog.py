@@ -1,24 +1,53 @@
-"""The procedure catalog: the one piece of data the simulation and the portal share.
+"""The procedure catalog: the one piece of data the simulation and the portal share, and its words.
 
 Deliberately light (standard library only) so that the portal can import it without pulling in
 SimPy or NumPy. The CSV lives in ``scenarios/catalog/``; its columns are documented in that folder's
-README.
+README. Levels, online levels and filing channels are defined here once, as string enums, so that files,
+reports and the API keep the same plain strings.
 """
 
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from dvclab.paths import shipped
 
-LEVELS = ("province", "district", "commune")
-ONLINE_LEVELS = ("full", "partial")
+
+class Level(StrEnum):
+    """The administrative level that handles a procedure (and whose centre receives its dossiers)."""
+
+    PROVINCE = "province"
+    DISTRICT = "district"
+    COMMUNE = "commune"
+
+
+class OnlineLevel(StrEnum):
+    """Full online (toàn trình) or partial online (một phần): the latter needs a counter visit."""
+
+    FULL = "full"
+    PARTIAL = "partial"
+
+
+class Channel(StrEnum):
+    """How a dossier is filed; the order is the simulation's channel codes (0..4)."""
+
+    SELF_SERVICE = "self_service"  # the citizen on the portal, no counter visit
+    ONLINE_WITH_VISIT = "online_with_visit"  # filed online, but the citizen must come in anyway
+    ASSISTED = "assisted"  # filed online at the counter by an officer or helper on the citizen's behalf
+    COUNTER = "counter"  # paper at the counter
+    POSTAL = "postal"  # through the public post
+
+
+LEVELS: tuple[Level, ...] = tuple(Level)
+ONLINE_LEVELS: tuple[OnlineLevel, ...] = tuple(OnlineLevel)
 
 DEFAULT_CATALOG = shipped("catalog", "nam-dinh-2024.csv")
 
-COLUMNS = (
+# What describes a procedure to the public: the portal stores and serves these.
+PUBLIC_COLUMNS = (
     "code",
     "name",
     "group",
@@ -28,6 +57,9 @@ COLUMNS = (
     "deadline_days",
     "fee_vnd",
     "requires_originals",
+)
+# What the simulation needs besides: its model parameters, and whether they are sourced or estimated.
+MODEL_COLUMNS = (
     "interlinked_group",
     "interlinked_step",
     "demand_weight",
@@ -37,6 +69,7 @@ COLUMNS = (
     "approval_days",
     "sourced",
 )
+COLUMNS = PUBLIC_COLUMNS + MODEL_COLUMNS
 
 
 class CatalogError(ValueError):
@@ -50,9 +83,9 @@ class Procedure:
     code: str
     name: str
     group: str
-    level: str
+    level: Level
     agency: str
-    online_level: str
+    online_level: OnlineLevel
     deadline_days: int
     fee_vnd: int
     requires_originals: bool
@@ -72,7 +105,7 @@ class Procedure:
 
     @property
     def full_online(self) -> bool:
-        return self.online_level == "full"
+        return self.online_level == OnlineLevel.FULL
 
 
 def _parse_bool(value: str, where: str) -> bool:
@@ -83,6 +116,18 @@ def _parse_bool(value: str, where: str) -> bool:
     raise CatalogError(f"{where}: expected a boolean (0/1), got {value!r}")
 
 
+def _parse_level(value: str, where: str) -> Level:
+    if value not in LEVELS:
+        raise CatalogError(f"{where} level: {value!r} is not one of {', '.join(LEVELS)}")
+    return Level(value)
+
+
+def _parse_online_level(value: str, where: str) -> OnlineLevel:
+    if value not in ONLINE_LEVELS:
+        raise CatalogError(f"{where} online_level: {value!r} is not full or partial")
+    return OnlineLevel(value)
+
+
 def _parse_row(row: dict[str, str], line: int, path: Path) -> Procedure:
     where = f"{path.name}:{line}"
     try:
@@ -90,9 +135,9 @@ def _parse_row(row: dict[str, str], line: int, path: Path) -> Procedure:
             code=row["code"].strip(),
             name=row["name"].strip(),
             group=row["group"].strip(),
-            level=row["level"].strip(),
+            level=_parse_level(row["level"].strip(), where),
             agency=row["agency"].strip(),
-            online_level=row["online_level"].strip(),
+            online_level=_parse_online_level(row["online_level"].strip(), where),
             deadline_days=int(row["deadline_days"]),
             fee_vnd=int(row["fee_vnd"]),
             requires_originals=_parse_bool(row["requires_originals"], f"{where} requires_originals"),
@@ -111,10 +156,6 @@ def _parse_row(row: dict[str, str], line: int, path: Path) -> Procedure:
         if isinstance(bad, CatalogError):
             raise
         raise CatalogError(f"{where}: {bad}") from None
-    if procedure.level not in LEVELS:
-        raise CatalogError(f"{where} level: {procedure.level!r} is not one of {', '.join(LEVELS)}")
-    if procedure.online_level not in ONLINE_LEVELS:
-        raise CatalogError(f"{where} online_level: {procedure.online_level!r} is not full or partial")
     if procedure.deadline_days < 0 or procedure.fee_vnd < 0:
         raise CatalogError(f"{where}: deadline_days and fee_vnd must be >= 0")
     if not 0.0 <= procedure.supplement_prob <= 1.0:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from dvclab.catalog import PUBLIC_COLUMNS, load_catalog
 from dvclab.portal.models import Base, Procedure
 from dvclab.portal.settings import Settings, sqlite_path
 
@@ -124,23 +125,11 @@ class Database:
 
 
 # The catalog columns the portal stores and serves (one list for loading and for the search index).
-PROCEDURE_FIELDS = (
-    "code",
-    "name",
-    "group",
-    "level",
-    "agency",
-    "online_level",
-    "deadline_days",
-    "fee_vnd",
-    "requires_originals",
-)
+PROCEDURE_FIELDS = PUBLIC_COLUMNS
 
 
 def load_procedures(db: Database, catalog_path: str) -> int:
     """Insert or refresh the procedure catalog; returns the number of procedures."""
-    from dvclab.catalog import load_catalog
-
     procedures = load_catalog(catalog_path)
     rows = [
         {**{field: getattr(p, field) for field in PROCEDURE_FIELDS}, "position": i}

@@ -10,13 +10,15 @@ import base64
 import hashlib
 import json
 import secrets
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import ColumnElement, bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dvclab import deadlines
+from dvclab.catalog import OnlineLevel
 from dvclab.portal.auth import Principal, audit
 from dvclab.portal.db import Database
 from dvclab.portal.errors import ApiError
@@ -50,22 +52,28 @@ def request_fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def add_working_days(start: datetime, days: int) -> datetime:
-    """Deadline: `days` working days (Mon–Fri) after `start`, at the end of that day."""
-    day = start.date()
-    remaining = days
-    while remaining > 0 or day.weekday() >= 5:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            remaining -= 1
-    return datetime.combine(day, time(23, 59, 59))
+def due_at(received: datetime, deadline_days: int) -> datetime:
+    """The due moment (naive UTC, as stored) of a dossier received at ``received`` (naive UTC): the
+    shared rule of ``dvclab.deadlines``, on the Vietnamese working-day calendar and office hours."""
+    due = deadlines.due_at(received.replace(tzinfo=UTC), deadline_days)
+    return due.astimezone(UTC).replace(tzinfo=None)
+
+
+def _overdue(status: str, due: datetime | None, decided: datetime | None, now: datetime | None) -> bool:
+    """A decided dossier is overdue if decided after its due moment; an open one once that has passed."""
+    if due is None:
+        return False
+    finished = decided if status in DECIDED else None
+    return bool(deadlines.is_overdue(finished or now or utcnow(), due))
 
 
 def is_overdue(d: Dossier, now: datetime | None = None) -> bool:
-    if d.due_at is None:
-        return False
-    finished = d.decided_at if d.status in DECIDED else None
-    return (finished or now or utcnow()) > d.due_at
+    return _overdue(d.status, d.due_at, d.decided_at, now)
+
+
+def _overdue_at(issued: Any) -> ColumnElement[bool]:
+    """``deadlines.is_overdue`` as SQL, for the statistics' counts."""
+    return deadlines.is_overdue(issued, Dossier.due_at)
 
 
 def summary(d: Dossier) -> dict[str, Any]:
@@ -431,8 +439,7 @@ def track(db: Database, receipt_code: str) -> dict[str, Any]:
         row = conn.execute(_TRACK, {"code": receipt_code}).first()
     if row is None:
         raise ApiError(404, "Not found", "no dossier has this receipt code")
-    finished = row.decided_at if row.status in DECIDED else None
-    overdue = row.due_at is not None and (finished or utcnow()) > row.due_at
+    overdue = _overdue(row.status, row.due_at, row.decided_at, None)
     return {
         "receipt_code": receipt_code,
         "procedure_code": row.procedure_code,
@@ -496,7 +503,7 @@ def transition(
                 )
                 or 0
             )
-            values.update(received_at=now, due_at=add_working_days(now, deadline))
+            values.update(received_at=now, due_at=due_at(now, deadline))
         result = session.execute(
             update(Dossier)
             .where(Dossier.id == dossier_id, Dossier.status.in_(allowed))
@@ -538,7 +545,7 @@ def statistics(db: Database) -> dict[str, Any]:
         procedures = session.scalar(select(func.count()).select_from(Procedure)) or 0
         full = (
             session.scalar(
-                select(func.count()).select_from(Procedure).where(Procedure.online_level == "full")
+                select(func.count()).select_from(Procedure).where(Procedure.online_level == OnlineLevel.FULL)
             )
             or 0
         )
@@ -553,7 +560,7 @@ def statistics(db: Database) -> dict[str, Any]:
             session.scalar(
                 select(func.count())
                 .select_from(Dossier)
-                .where(Dossier.decided_at.is_not(None), Dossier.decided_at <= Dossier.due_at)
+                .where(Dossier.decided_at.is_not(None), ~_overdue_at(Dossier.decided_at))
             )
             or 0
         )
@@ -561,7 +568,7 @@ def statistics(db: Database) -> dict[str, Any]:
             session.scalar(
                 select(func.count())
                 .select_from(Dossier)
-                .where(Dossier.status.in_((RECEIVED, SUPPLEMENT)), Dossier.due_at < now)
+                .where(Dossier.status.in_((RECEIVED, SUPPLEMENT)), _overdue_at(now))
             )
             or 0
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -40,6 +41,14 @@ STATUSES = (DRAFT, SUBMITTED, RECEIVED, SUPPLEMENT, APPROVED, REJECTED, RETURNED
 DECIDED = (APPROVED, REJECTED, RETURNED)
 
 ROLES = ("citizen", "officer", "sync")
+
+
+class ResultDelivery(StrEnum):
+    """How the result goes back to the citizen: chosen at filing (``delivery``), done at return."""
+
+    ELECTRONIC = "electronic"
+    COUNTER = "counter"
+    POST = "post"  # public post (bưu chính công ích)
 
 
 class Procedure(Base):

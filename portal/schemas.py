@@ -7,6 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from dvclab.catalog import Level, OnlineLevel
+from dvclab.portal.models import ResultDelivery
+
 NATIONAL_ID = r"^[0-9]{12}$"  # CCCD: 12 digits
 RECEIPT_CODE = r"^HS[A-Z2-7]{16}$"
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9_\-]{8,64}$"
@@ -23,9 +26,9 @@ class ProcedureSummary(BaseModel):
     code: str
     name: str
     group: str
-    level: str
+    level: Level
     agency: str
-    online_level: str
+    online_level: OnlineLevel
     deadline_days: int
     fee_vnd: int
 
@@ -55,7 +58,7 @@ class LoginResponse(BaseModel):
 
 class DossierCreate(Strict):
     procedure_code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9\-]+$")
-    delivery: Literal["electronic", "counter", "post"] = "electronic"
+    delivery: ResultDelivery = ResultDelivery.ELECTRONIC
     note: str = Field(default="", max_length=1000)
 
 
@@ -173,7 +176,7 @@ class DecisionRequest(Strict):
 
 
 class ResultRequest(Strict):
-    channel: Literal["electronic", "counter", "post"]
+    channel: ResultDelivery
 
 
 class SyncItem(BaseModel):

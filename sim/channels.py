@@ -15,10 +15,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from dvclab.catalog import Channel
 from dvclab.sim.scenario import CHANNELS, Channels
 
-SELF_SERVICE, ONLINE_WITH_VISIT, ASSISTED, COUNTER, POSTAL = range(5)
-assert CHANNELS == ("self_service", "online_with_visit", "assisted", "counter", "postal")
+# Dossiers carry their channel as a small integer code: its position in ``Channel``.
+CODE = {channel: code for code, channel in enumerate(Channel)}
+SELF_SERVICE = CODE[Channel.SELF_SERVICE]
+ONLINE_WITH_VISIT = CODE[Channel.ONLINE_WITH_VISIT]
+ASSISTED = CODE[Channel.ASSISTED]
+COUNTER = CODE[Channel.COUNTER]
+POSTAL = CODE[Channel.POSTAL]
+assert tuple(Channel) == CHANNELS, "the scenario's per-channel settings follow Channel's order"
 # Channels the provincial portal reports as "online" (the official >96%).
 REPORTED_ONLINE = (SELF_SERVICE, ONLINE_WITH_VISIT, ASSISTED)
 # Channels whose dossier is in the system in digital form from the start (the citizen or an officer filed

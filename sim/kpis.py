@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dvclab.catalog import Channel
+from dvclab.deadlines import is_overdue
 from dvclab.sim.calendar import MINUTES_PER_DAY
-from dvclab.sim.channels import CHANNELS_ONLINE_FILED, POSTAL, REPORTED_ONLINE, SELF_SERVICE
+from dvclab.sim.channels import CHANNELS_ONLINE_FILED, CODE, POSTAL, REPORTED_ONLINE, SELF_SERVICE
 from dvclab.sim.model import ProvinceModel
-from dvclab.sim.scenario import CHANNELS
 from dvclab.sim.sync import arrival_times, discrepancy
 
 # Maximum points of each Decision 766 group the model estimates (transparency: 1 of its 4 sub-indicators).
@@ -32,7 +33,7 @@ PLAIN_KPIS = (
     "interlinked_share", "sync_discrepancy",
     *(f"index_766.{group}" for group in INDEX_766_MAX),
 )
-HOURLY_COLUMNS = ("portal_submissions", "self_service", "online_with_visit", "assisted", "counter", "postal")
+HOURLY_COLUMNS = ("portal_submissions", *(channel.value for channel in Channel))
 
 
 @dataclass
@@ -74,19 +75,20 @@ def replication_kpis(model: ProvinceModel) -> ReplicationOutput:
     day_open = np.asarray(cal.day_open)
     day_close = np.asarray(cal.day_close)
 
-    overdue = issued > due
+    overdue = is_overdue(issued, due)
+    # early (the 766 timeliness index): issued before the due working day opens
     due_day = np.searchsorted(day_close, due)
     early = issued < day_open[np.minimum(due_day, len(day_open) - 1)]
 
     # payment: online by channel; a self-service filer who cannot pay online must come in
     fee_bearing = t.fee_vnd[p] > 0
-    online_share = np.array([s.payment.online_share[c] for c in CHANNELS])
+    online_share = np.array([s.payment.online_share[c] for c in Channel])
     paid_online = fee_bearing & (d.u_payment < online_share[channel])
     visits = np.asarray(model.visits)
     payment_trip = fee_bearing & ~paid_online & ~visits & (channel != POSTAL)
 
     # result return: electronic, public post, or a second trip to the counter
-    electronic_share = np.array([s.results_return.electronic_share[c] for c in CHANNELS])
+    electronic_share = np.array([s.results_return.electronic_share[c] for c in Channel])
     electronic = d.u_electronic < electronic_share[channel]
     by_post = ~electronic & (d.u_postal < s.results_return.postal_share_of_paper)
     handed_over = visits & (issued == received)  # decided while the citizen waits at the counter
@@ -182,8 +184,8 @@ def replication_kpis(model: ProvinceModel) -> ReplicationOutput:
     by_hour = np.zeros((hours, len(HOURLY_COLUMNS)))
     ch = channel[c]
     np.add.at(by_hour[:, 0], hour[np.isin(ch, REPORTED_ONLINE)], 1)
-    for column, code in enumerate(range(len(CHANNELS)), start=1):
-        np.add.at(by_hour[:, column], hour[ch == code], 1)
+    for column, channel_name in enumerate(Channel, start=1):
+        np.add.at(by_hour[:, column], hour[ch == CODE[channel_name]], 1)
 
     overdue_by_procedure = np.bincount(p[c & overdue], minlength=len(t)).astype(float)
     dossiers_by_procedure = np.bincount(p[c], minlength=len(t)).astype(float)

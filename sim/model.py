@@ -69,6 +69,7 @@ class ProvinceModel:
             opening_minutes(scenario.counters.opening_hours),
             saturday_morning=scenario.counters.saturday_morning,
             extra_closures=scenario.counters.closures,
+            same_day_cutoff=opening_minutes([(scenario.counters.same_day_cutoff, "24:00")])[0][0],
         )
         self.window = (
             self.warmup_days * MINUTES_PER_DAY,
@@ -87,9 +88,6 @@ class ProvinceModel:
         self._pool_index = {name: k for k, name in enumerate(self._pool_names)}
         self._check_staffing()
         self._prepare()
-        cutoff = opening_minutes([(scenario.counters.same_day_cutoff, "24:00")])[0][0]
-        self.cutoff = float(cutoff)
-        self.after_cutoff = float(MINUTES_PER_DAY - cutoff)
 
     # -- resources ---------------------------------------------------------------------------------
     def units(self, level: str) -> int:
@@ -260,7 +258,7 @@ class ProvinceModel:
     def file(self, i: int) -> None:
         """The dossier is received: its deadline starts, and it goes to its officer pool."""
         received = self.env.now
-        due = self.calendar.day_close[self._due_day(i, received)]
+        due = self.calendar.due_time(received, self.deadline[i])
         self.received[i] = received
         self.due[i] = due
         effort = self.effort[i]
@@ -268,19 +266,6 @@ class ProvinceModel:
             self._pool(self.pool_id[i], self.pool_unit[i]).handle(effort, due, self._decided, i)
         else:
             self._decided(i, received)
-
-    def _due_day(self, i: int, received: float) -> int:
-        """The working day whose close is the dossier's deadline."""
-        calendar = self.calendar
-        deadline = self.deadline[i]
-        due_day = calendar.receipt_day(received) + deadline
-        if (
-            deadline == 0
-            and calendar.is_open(received)
-            and (received - self.cutoff) % MINUTES_PER_DAY < self.after_cutoff
-        ):
-            due_day += 1  # same-day procedures received late in the day are returned the next day
-        return due_day
 
     def _decided(self, i: int, end: float) -> None:
         approval = self.approval[i]
@@ -309,8 +294,8 @@ class ProvinceModel:
             yield env.timeout(delivered - env.now)
         received = env.now
         self.received[i] = received
-        due_day = self._due_day(i, received)
-        due = calendar.day_close[due_day]
+        due_day = calendar.due_day(received, self.deadline[i])
+        due = calendar.close_of(due_day)
         self.due[i] = due
 
         effort = self.effort[i]
@@ -344,7 +329,7 @@ class ProvinceModel:
             self.supplement_trips[i] += 1
         if self.scenario.supplements.clock == "pauses":
             due_day += math.ceil(days)
-        due = calendar.day_close[due_day]
+        due = calendar.close_of(due_day)
         yield from pool.work(effort * self.scenario.supplements.rework_share, due)
         return due_day, due
 

@@ -83,3 +83,23 @@ def test_scenario_closures_close_the_centres(scenarios_dir) -> None:  # noqa: AN
     at_counter = np.asarray(model.visits)
     assert not np.any(at_counter & (day == 1))
     assert np.any(at_counter & (day == 2))
+
+
+def test_saturday_mornings_close_at_noon_for_deadlines() -> None:
+    # with Saturday mornings open, Saturday is a working day whose close (11:30) is the due moment
+    calendar = WorkingCalendar(dt.date(2024, 3, 1), 30, SESSIONS, saturday_morning=True)
+    friday, saturday = dt.date(2024, 3, 8), dt.date(2024, 3, 9)
+    assert calendar.due_time(minute(calendar, friday, 9, 0), 1) == minute(calendar, saturday, 11, 30)
+    # received on Saturday at 12:00, after that close: counts from Monday
+    saturday_noon = minute(calendar, saturday, 12, 0)
+    assert calendar.due_time(saturday_noon, 0) == minute(calendar, dt.date(2024, 3, 11), 17, 0)
+
+
+def test_same_day_cutoff_is_the_scenarios() -> None:
+    late = WorkingCalendar(dt.date(2024, 3, 1), 30, SESSIONS, same_day_cutoff=16 * 60)
+    tuesday = dt.date(2024, 3, 5)
+    # 15:30 is before a 16:00 cutoff: still due the same day; after it, the next working day
+    assert late.due_time(minute(late, tuesday, 15, 30), 0) == minute(late, tuesday, 17, 0)
+    assert late.due_time(minute(late, tuesday, 16, 10), 0) == minute(late, dt.date(2024, 3, 6), 17, 0)
+    # the cutoff only moves same-day procedures
+    assert late.due_time(minute(late, tuesday, 16, 10), 1) == minute(late, dt.date(2024, 3, 6), 17, 0)
