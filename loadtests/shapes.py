@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dvclab.catalog import Channel
 from dvclab.load.profiles import (
     JOURNEYS,
     ForecastShape,
@@ -22,7 +23,8 @@ from dvclab.load.profiles import (
     StepShape,
 )
 
-CHANNEL_COLUMNS = ("self_service", "online_with_visit", "assisted", "counter", "postal")
+# The forecast's channel columns, in the order of dvclab.catalog.Channel.
+CHANNEL_COLUMNS = tuple(channel.value for channel in Channel)
 RAMP_SEGMENTS = 10
 
 

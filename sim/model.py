@@ -19,6 +19,7 @@ from collections.abc import Generator
 import numpy as np
 import simpy
 
+from dvclab.catalog import LEVELS
 from dvclab.sim.back_office import OfficerPool
 from dvclab.sim.calendar import MINUTES_PER_DAY, WorkingCalendar
 from dvclab.sim.channels import ASSISTED, AT_COUNTER, COUNTER, ONLINE_WITH_VISIT, POSTAL
@@ -98,7 +99,7 @@ class ProvinceModel:
         settings = self.scenario.counters
         self.counters: list[Counter] = []
         self._counter_offset = {}
-        for level in ("province", "district", "commune"):
+        for level in LEVELS:
             self._counter_offset[level] = len(self.counters)
             officers = settings.officers[level]
             if settings.mode == "pooled":
@@ -161,7 +162,7 @@ class ProvinceModel:
         unit = np.where(level_code == 2, d.commune, np.where(level_code == 1, d.commune % districts, 0))
         if s.counters.mode == "pooled":
             unit = np.zeros_like(unit)
-        offsets = np.array([self._counter_offset[level] for level in ("province", "district", "commune")])
+        offsets = np.array([self._counter_offset[level] for level in LEVELS])
         self.counter_id = (offsets[level_code] + unit).tolist()
         self.counter_level_commune = (level_code == 2).tolist()
 

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib import rcParams
 from matplotlib.figure import Figure
 
+from dvclab.catalog import LEVELS
 from dvclab.sim.experiment import Estimate, Experiment, confidence_interval
 from dvclab.sim.kpis import INDEX_766_MAX
 from dvclab.sim.observe import WAIT_EDGES, ObservedOutput, utilisation_heatmap
@@ -60,7 +61,7 @@ def _grouped_bars(axes, names: list[str], runs: Labelled, horizontal: bool = Fal
 
 def overdue(runs: Labelled, lang: str) -> Figure:
     summary = runs[0][1].summary()
-    levels = [n for n in ("province", "district", "commune") if f"overdue_rate_by_level.{n}" in summary]
+    levels = [n for n in LEVELS if f"overdue_rate_by_level.{n}" in summary]
     groups = sorted(
         (n for n in summary if n.startswith("overdue_rate_by_group.")), key=lambda n: summary[n].mean
     )[-12:]

@@ -20,14 +20,16 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from dvclab import catalog as vocabulary
 from dvclab.catalog import LEVELS, CatalogError, Procedure, load_catalog
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Positive = Annotated[float, Field(gt=0.0)]
-Level = Literal["province", "district", "commune"]
-Channel = Literal["self_service", "online_with_visit", "assisted", "counter", "postal"]
-CHANNELS: tuple[str, ...] = ("self_service", "online_with_visit", "assisted", "counter", "postal")
+# Plain strings in scenario files; the one list of each lives in dvclab.catalog (Level, Channel).
+CHANNELS: tuple[str, ...] = tuple(channel.value for channel in vocabulary.Channel)
+Level = Literal[tuple(level.value for level in vocabulary.Level)]  # type: ignore[valid-type]
+Channel = Literal[CHANNELS]  # type: ignore[valid-type]
 
 
 class ScenarioError(ValueError):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from dvclab.catalog import Level, OnlineLevel
 from dvclab.portal.catalog_index import CatalogIndex
 from dvclab.portal.errors import ApiError
 from dvclab.portal.ratelimit import limit_by_ip
@@ -24,9 +25,9 @@ async def search(
     q: Annotated[
         str | None, Query(max_length=100, description="words of the name or code, accents optional")
     ] = None,
-    level: Literal["province", "district", "commune"] | None = None,
+    level: Level | None = None,
     group: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_]+$")] = None,
-    online_level: Literal["full", "partial"] | None = None,
+    online_level: OnlineLevel | None = None,
     page: Page = 1,
     page_size: PageSize = 20,
 ) -> Response:
