@@ -20,13 +20,13 @@ import time
 from pathlib import Path
 
 import gevent
-from locust import LoadTestShape, events
+from locust import LoadTestShape, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
 from dvclab.files import atomic_write_json
-from dvclab.load import harness
-from dvclab.load.checks import Attacker
-from dvclab.load.users import AssistedFiling, CitizenOnline, NationalSync, Officer, PublicTracker
+from dvclab.load import check_registry, harness
+from dvclab.load.check_client import ProbeClient
+from dvclab.load.users import AssistedFiling, CitizenOnline, NationalSync, Officer, PortalUser, PublicTracker
 from dvclab.load.verdicts import finalise
 
 __all__ = ["AssistedFiling", "Attacker", "CitizenOnline", "NationalSync", "Officer", "PublicTracker"]
@@ -37,6 +37,30 @@ CLASSES = {
     "tracker": PublicTracker,
     "sync": NationalSync,
 }
+
+
+class Attacker(PortalUser):
+    """Runs the profile's security checks' probes once, ``start_after`` into the run, in the registry's
+    order, beside the load; then idles. The checks themselves live in ``*_checks.py``."""
+
+    journey = "security"
+    fixed_count = 1
+    concurrency = 64
+
+    def on_start(self) -> None:  # no PortalUser.on_start: the attacker takes no journey's runner slot
+        self.run = harness.current()
+        self.probes = ProbeClient(self.client, self.run)
+        self.done = False
+
+    @task
+    def attack(self) -> None:
+        if self.done or not self.run.profile.security.checks:
+            gevent.sleep(1.0)
+            return
+        self.done = True
+        gevent.sleep(self.run.profile.security.start_after)
+        for check in check_registry.probed(self.run.profile.security.checks):
+            self.run.observations.append({"id": check.id, "observed": check.attack(self.probes)})
 
 
 @events.init_command_line_parser.add_listener

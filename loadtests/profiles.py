@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -22,10 +23,11 @@ from pydantic import (
 )
 
 from dvclab.gate.rules import parse_duration
+from dvclab.load.check_registry import CHECK_IDS as CHECK_IDS  # the ids a profile may name, derived
+from dvclab.load.check_registry import known_id
 from dvclab.paths import shipped
 
 JOURNEYS = ("citizen_online", "assisted", "officer", "tracker", "sync")
-CHECK_IDS = ("C01", "C02", "C03", "C05", "C07", "C08", "C10", "C11", "C13", "C14", "C15", "C16", "C17", "L01")
 PROFILE_DIR = shipped("load")
 
 
@@ -49,6 +51,8 @@ def _seconds(value: Any) -> float:
 
 # seconds, or "30s", "2m", "1m30s" (the gate's duration syntax)
 Duration = Annotated[float, BeforeValidator(_seconds)]
+# a security check's id, one the registry knows (check_registry.CHECK_IDS)
+CheckId = Annotated[str, AfterValidator(known_id)]
 
 
 class _Strict(BaseModel):
@@ -135,7 +139,7 @@ class ThinkTime(_Strict):
 
 
 class Security(_Strict):
-    checks: list[Literal[CHECK_IDS]] = Field(default_factory=list)  # type: ignore[valid-type]
+    checks: list[CheckId] = Field(default_factory=list)  # run in the registry's order, whatever order here
     start_after: Duration = Field(default=2.0, ge=0)
     burst: int = Field(default=20, ge=2, le=200)  # gated concurrent requests per burst
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dvclab.load import data, harness
-from dvclab.load import verdicts as checks
 from dvclab.load.profiles import load_profile
 from dvclab.load.shapes import build_segments
+from dvclab.load.verdicts import finalise
 
 
 def _run() -> harness.Run:
@@ -20,7 +20,7 @@ def test_every_selected_check_gets_a_verdict_and_missing_ones_fail() -> None:
         {"id": "C16", "observed": {"pass": False, "applied": 2}},
         {"id": "C10", "observed": {"error": "could not log in"}},
     ]
-    verdicts = {v["id"]: v for v in checks.finalise(run, "", None)}
+    verdicts = {v["id"]: v for v in finalise(run, "", None)}
     assert set(verdicts) == set(run.profile.security.checks)
     assert verdicts["C14"]["verdict"] == "pass" and "pass" not in verdicts["C14"]["observed"]
     assert verdicts["C16"]["verdict"] == "fail"
@@ -39,12 +39,12 @@ def test_c07_hygiene_and_c15_entropy() -> None:
     run.hygiene.update({"seen_429": 40, "seen_404": 3})
     run.observations = [{"id": "C15", "observed": {"pass": True}}]
     run.receipts = [("HS" + "A" * 16, 1)]
-    verdicts = {v["id"]: v for v in checks.finalise(run, "", None)}
+    verdicts = {v["id"]: v for v in finalise(run, "", None)}
     assert verdicts["C07"]["verdict"] == "pass"
     assert verdicts["C15"]["verdict"] == "pass" and verdicts["C15"]["observed"]["receipt_code_bits"] == 80
     run.hygiene["status_500"] = 1
     run.receipts = [("HSABC", 1)]  # a short code: too little entropy
-    verdicts = {v["id"]: v for v in checks.finalise(run, "", None)}
+    verdicts = {v["id"]: v for v in finalise(run, "", None)}
     assert verdicts["C07"]["verdict"] == "fail" and verdicts["C15"]["verdict"] == "fail"
 
 

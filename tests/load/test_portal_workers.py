@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dvclab.load import verdicts
 from dvclab.load.profiles import ProfileError, load_profile
+from dvclab.load.rate_checks import C01
 from tests.load.conftest import dvclab, write_profile
 
 
@@ -66,7 +67,7 @@ def test_c01_holds_across_four_portal_workers(tmp_path: Path) -> None:
         assert entry["requests"] >= least and entry["expected_refusals"] == 0, (name, entry)
     # Counted per process, the same burst would have got ~4 L through: the verdict says fail.
     per_process = {**o, "served": 4 * o["L"], "429": o["sent"] - 4 * o["L"]}
-    assert not verdicts.c01_holds(per_process)
+    assert not C01.holds(per_process)
 
 
 def _c01(served: int, sent: int = 301, quota: int = 60, **extra: object) -> dict[str, object]:
@@ -81,14 +82,14 @@ def _c01(served: int, sent: int = 301, quota: int = 60, **extra: object) -> dict
 
 
 def test_c01_verdict_tells_global_from_per_process_counting() -> None:
-    assert verdicts.c01_holds(_c01(60))  # one global limit
-    assert not verdicts.c01_holds(_c01(240))  # 4 processes, 60 each
-    assert not verdicts.c01_holds(_c01(61))  # even a lopsided spread over 2 processes shows
-    assert not verdicts.c01_holds(_c01(50, sent=60))  # never pushed past L: proves nothing
-    assert not verdicts.c01_holds(_c01(60, other={"503": 1}) | {"429": 240})  # a 5xx is no refusal
+    assert C01.holds(_c01(60))  # one global limit
+    assert not C01.holds(_c01(240))  # 4 processes, 60 each
+    assert not C01.holds(_c01(61))  # even a lopsided spread over 2 processes shows
+    assert not C01.holds(_c01(50, sent=60))  # never pushed past L: proves nothing
+    assert not C01.holds(_c01(60, other={"503": 1}) | {"429": 240})  # a 5xx is no refusal
     # A probe that outlasted the (moving) window may see one more L per window it spanned.
-    assert verdicts.c01_holds(_c01(120, window_s=10, span_s=12.0))
-    assert not verdicts.c01_holds(_c01(121, window_s=10, span_s=12.0))
+    assert C01.holds(_c01(120, window_s=10, span_s=12.0))
+    assert not C01.holds(_c01(121, window_s=10, span_s=12.0))
 
 
 def test_c01_is_judged_from_the_figures_at_the_end() -> None:

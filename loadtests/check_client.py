@@ -1,0 +1,212 @@
+"""The requests a security check's probe sends, through the attacker's Locust HTTP client: its own client
+address per check, gated bursts, and the portal steps the probes share (log in, file, upload, pay).
+
+Only the locustfile's ``Attacker`` builds one; the checks (``*_checks.py``) receive it, so they import
+neither Locust nor gevent. Requests are named ``[C02] POST /api/v1/auth/login``: the harness keeps them
+out of the citizens' endpoint table. A check's expected answers (refusals included) are not failures.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import gevent
+from gevent.event import Event
+
+from dvclab.load import data
+from dvclab.load.data import API
+
+if TYPE_CHECKING:
+    from dvclab.load.harness import Run
+
+
+class ProbeClient:
+    """What the probes share during one run: the HTTP client, the run, a seeded RNG, each check's client
+    address, and the 429s seen so far (their shape is a check of its own, C08)."""
+
+    def __init__(self, http: Any, run: Run) -> None:
+        self.http = http  # the Attacker's FastHttpSession
+        self.run = run
+        self.rng = random.Random(run.profile.seed * 7919)
+        self.addresses: dict[str, str] = {}
+        self.shapes_of_429: list[dict[str, Any]] = []
+
+    # --- pacing and concurrency ----------------------------------------------------------------------
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        gevent.sleep(seconds)
+
+    @staticmethod
+    def burst(n: int, fn: Callable[[int], Any]) -> list[Any]:
+        """Release ``n`` calls together on a gate (WSTG-BUSL-11's race technique); their results in order."""
+        gate = Event()
+
+        def one(i: int) -> Any:
+            gate.wait()
+            return fn(i)
+
+        greenlets = [gevent.spawn(one, i) for i in range(n)]
+        gevent.sleep(0.05)
+        gate.set()
+        gevent.joinall(greenlets, timeout=60)
+        return [g.value for g in greenlets]
+
+    def clear_cookies(self) -> None:
+        jar = getattr(self.http, "cookiejar", None)
+        if jar:
+            jar.clear()
+
+    # --- requests ------------------------------------------------------------------------------------
+
+    def address(self, key: str) -> dict[str, str]:
+        """A client address of its own per check (the generator is a trusted proxy)."""
+        if not self.run.profile.forwarded_clients:
+            return {}
+        if key not in self.addresses:
+            self.addresses[key] = f"10.255.{len(self.addresses) + 1}.{self.rng.randrange(1, 255)}"
+        return {"X-Forwarded-For": self.addresses[key]}
+
+    def send(
+        self,
+        check: str,
+        method: str,
+        path: str,
+        name: str,
+        expect: tuple[int, ...],
+        headers: dict[str, str] | None = None,
+        token: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """A check's request: its expected answers (refusals included) are not failures."""
+        sent = dict(headers or {})
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        with self.http.request(
+            method, path, name=f"[{check}] {name}", headers=sent, catch_response=True, **kwargs
+        ) as response:
+            status = response.status_code or 0
+            outcome = data.REFUSED if status in expect and status >= 400 else data.OK
+            if status not in expect:
+                outcome = data.ERROR
+            response.request_meta["context"]["outcome"] = outcome
+            if outcome == data.ERROR:
+                response.failure(f"[{check}] unexpected HTTP {status} {data.problem(response)}")
+            else:
+                response.success()
+        return response
+
+    def track(self, check: str, headers: dict[str, str]) -> Any:
+        """An anonymous tracking request for a random (unknown) receipt code: 404, or 429 past the limit."""
+        return self.send(
+            check,
+            "GET",
+            f"{API}/track/{data.random_receipt(self.rng)}",
+            "GET /api/v1/track/{code}",
+            (404, 429),
+            headers=headers,
+        )
+
+    def login_as(self, check: str, number: int, password: str = data.CITIZEN_PASSWORD) -> str | None:
+        response = self.send(
+            check,
+            "POST",
+            f"{API}/auth/login",
+            "POST /api/v1/auth/login",
+            (200, 401, 429, 503),
+            headers=self.address(check),
+            json={"national_id": data.citizen_id(number), "password": password},
+        )
+        body = data.json_of(response) if response.status_code == 200 else None
+        return body.get("access_token") if isinstance(body, dict) else None
+
+    def new_dossier(self, check: str, token: str, proc: data.Proc | None = None) -> int | None:
+        proc = proc or self.run.procedures.with_fee()
+        response = self.send(
+            check,
+            "POST",
+            f"{API}/dossiers",
+            "POST /api/v1/dossiers",
+            (200, 201),
+            headers={**self.address(check), "Idempotency-Key": data.idempotency_key(self.rng)},
+            token=token,
+            json=data.dossier_body(proc),
+        )
+        body = data.json_of(response)
+        return body.get("id") if isinstance(body, dict) else None
+
+    def dossier(self, check: str, token: str, dossier: int) -> dict[str, Any]:
+        """The dossier's detail as its owner sees it ({} when unreadable)."""
+        response = self.send(
+            check,
+            "GET",
+            f"{API}/dossiers/{dossier}",
+            "GET /api/v1/dossiers/{id}",
+            (200,),
+            headers=self.address(check),
+            token=token,
+        )
+        return data.json_of(response) or {}
+
+    def upload(
+        self,
+        check: str,
+        token: str,
+        dossier: int,
+        filename: str,
+        content: bytes,
+        media: str,
+        expect: tuple[int, ...],
+    ) -> Any:
+        body, content_type = data.multipart(filename, content, media)
+        return self.send(
+            check,
+            "POST",
+            f"{API}/dossiers/{dossier}/files",
+            "POST /api/v1/dossiers/{id}/files",
+            expect,
+            headers={**self.address(check), "Content-Type": content_type},
+            token=token,
+            data=body,
+        )
+
+    def filed_and_paid(self, check: str, number: int) -> tuple[str, int, dict[str, Any]] | None:
+        """A fee-bearing dossier, submitted, with a payment intent: (token, dossier, payment)."""
+        token = self.login_as(check, number)
+        dossier = self.new_dossier(check, token) if token else None
+        if not token or dossier is None:
+            return None
+        self.upload(check, token, dossier, "don.pdf", data.pdf_bytes(5000), "application/pdf", (201,))
+        self.send(
+            check,
+            "POST",
+            f"{API}/dossiers/{dossier}/submit",
+            "POST /api/v1/dossiers/{id}/submit",
+            (200, 201),
+            headers=self.address(check),
+            token=token,
+        )
+        response = self.send(
+            check,
+            "POST",
+            f"{API}/dossiers/{dossier}/payment",
+            "POST /api/v1/dossiers/{id}/payment",
+            (200, 201),
+            headers=self.address(check),
+            token=token,
+        )
+        payment = data.json_of(response)
+        return (token, dossier, payment) if isinstance(payment, dict) and payment.get("gateway_ref") else None
+
+    def callback(self, check: str, body: bytes, headers: dict[str, str], expect: tuple[int, ...]) -> Any:
+        return self.send(
+            check,
+            "POST",
+            f"{API}/payments/callback",
+            "POST /api/v1/payments/callback",
+            expect,
+            headers=headers,
+            data=body,
+        )

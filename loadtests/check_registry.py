@@ -1,0 +1,77 @@
+"""The security checks a load run can select, in the order their probes run and security.json lists them.
+
+Everything else is derived from the check objects: the ids a profile may name (``CHECK_IDS``), each
+check's name and invariant, which ones the attacker probes. A check is added by writing its class in a
+``*_checks.py`` module and placing its object here. Cheap to import (no Locust, no gevent): profiles
+validate against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dvclab.load import auth_checks, dossier_checks, payment_checks, rate_checks, run_checks, upload_checks
+from dvclab.load.security_checks import SecurityCheck
+
+
+class UnknownCheck(ValueError):
+    """A security check id that no check carries."""
+
+
+def _in_order(checks: tuple[SecurityCheck, ...]) -> tuple[SecurityCheck, ...]:
+    """The registry as given, refused (at import: a programming error) with a duplicate id or a check
+    placed before one whose probe it reads."""
+    placed: set[str] = set()
+    for check in checks:
+        if check.id in placed:
+            raise TypeError(f"security check {check.id} is registered twice")
+        early = [needed for needed in check.after if needed not in placed]
+        if early:
+            raise TypeError(f"security check {check.id} must run after {', '.join(early)}")
+        placed.add(check.id)
+    return checks
+
+
+CHECKS: tuple[SecurityCheck, ...] = _in_order(
+    (
+        rate_checks.C01,
+        rate_checks.C15,
+        auth_checks.C02,
+        auth_checks.C03,
+        auth_checks.C05,
+        rate_checks.C08,  # reads the 429s of C01 and C15
+        upload_checks.C10,
+        upload_checks.C11,
+        dossier_checks.C13,
+        dossier_checks.C14,
+        payment_checks.C16,
+        payment_checks.C17,
+        run_checks.C07,  # judged from the whole run, after it
+        run_checks.L01,
+    )
+)
+BY_ID: dict[str, SecurityCheck] = {check.id: check for check in CHECKS}
+CHECK_IDS: tuple[str, ...] = tuple(sorted(BY_ID))  # what a profile's security.checks may name
+
+
+def by_id(check_id: str) -> SecurityCheck:
+    try:
+        return BY_ID[check_id]
+    except KeyError:
+        raise UnknownCheck(f"unknown security check {check_id!r}; known: {', '.join(CHECK_IDS)}") from None
+
+
+def known_id(check_id: str) -> str:
+    """A profile's check id, refused with the known ids when no check carries it (a pydantic validator)."""
+    return by_id(check_id).id
+
+
+def selected(check_ids: Iterable[str]) -> list[SecurityCheck]:
+    """The checks named, in the registry's order (whatever order the profile lists them in)."""
+    wanted = set(check_ids)
+    return [check for check in CHECKS if check.id in wanted]
+
+
+def probed(check_ids: Iterable[str]) -> list[SecurityCheck]:
+    """The checks named that the attacker probes, in the order it runs them."""
+    return [check for check in selected(check_ids) if check.probed]

@@ -1,0 +1,191 @@
+"""Ground truth read back after a run, for the security checks' verdicts: the portal's API (any portal
+with the reference contract) and, when given, the reference portal's database, read-only.
+
+This is the one module that knows the reference portal's tables: every query a verdict needs is a named
+method of :class:`PortalDatabase`. Nothing here changes what it reads (SQLite is opened read-only).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from dvclab.load import data
+from dvclab.load.data import API
+
+TRACK_FIELDS = {"receipt_code", "procedure_code", "status", "submitted_at", "due_at", "overdue"}
+SYNC_PAGE = 500
+SYNC_PAGES_MAX = 200  # bounded: 100,000 status changes
+TRACKED_BACK = 10  # receipt codes fetched back one by one from the public tracking route
+
+
+class Unreadable(Exception):
+    """The portal's API could not be read back (down, or answering outside its contract)."""
+
+
+class PortalDatabase:
+    """The reference portal's database, read-only (SQLite or PostgreSQL URL, as the portal takes it)."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import create_engine
+
+        if url.startswith("sqlite:///"):  # read-only: the checks must not change what they judge
+            url = f"sqlite:///file:{url[len('sqlite:///') :]}?mode=ro&uri=true"
+        elif url.startswith("postgresql://"):  # the driver installed (psycopg 3), as the portal does
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        self.engine = create_engine(url)
+
+    def _statement(self, sql: str, params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        from sqlalchemy import bindparam, text
+
+        statement = text(sql)
+        for name, value in params.items():
+            if isinstance(value, list | tuple):  # "IN :ids" with a list
+                statement = statement.bindparams(bindparam(name, expanding=True))
+        return statement, params
+
+    def scalar(self, sql: str, **params: Any) -> Any:
+        statement, params = self._statement(sql, params)
+        with self.engine.connect() as conn:
+            return conn.execute(statement, params).scalar()
+
+    def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+        statement, params = self._statement(sql, params)
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(statement, params)]
+
+    # --- logins (C02, C03, C05) ----------------------------------------------------------------------
+
+    def bad_password_rows(self, national_id: str) -> int:
+        """Wrong passwords the portal evaluated for an account (its audit trail)."""
+        return self.scalar(
+            "SELECT count(*) FROM audit_events WHERE event = 'bad_password' AND subject = :a", a=national_id
+        )
+
+    def sessions_of(self, national_id: str) -> int:
+        return self.scalar(
+            "SELECT count(*) FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE a.national_id = :a",
+            a=national_id,
+        )
+
+    def bad_password_client_ips(self, national_id: str) -> list[str]:
+        """The client addresses the audit trail recorded for an account's wrong passwords."""
+        return [
+            r[0]
+            for r in self.rows(
+                "SELECT DISTINCT client_ip FROM audit_events WHERE event = 'bad_password' AND subject = :a",
+                a=national_id,
+            )
+        ]
+
+    def foreign_dossier_audits(self, national_id: str) -> int:
+        return self.scalar(
+            "SELECT count(*) FROM audit_events WHERE event = 'foreign_dossier' AND subject = :a",
+            a=national_id,
+        )
+
+    # --- dossiers (C10, C11, C14, L01) ---------------------------------------------------------------
+
+    def files_of(self, dossier: int) -> int:
+        return self.scalar("SELECT count(*) FROM dossier_files WHERE dossier_id = :d", d=dossier)
+
+    def dossiers_with_key(self, idempotency_key: str) -> int:
+        return self.scalar("SELECT count(*) FROM dossiers WHERE idempotency_key = :k", k=idempotency_key)
+
+    def submitted_transitions(self, dossier: int) -> int:
+        return self.scalar(
+            "SELECT count(*) FROM status_events WHERE dossier_id = :d AND status = 'submitted'", d=dossier
+        )
+
+    def receipt_codes_found(self, codes: Sequence[str]) -> set[str]:
+        """Which of these receipt codes the database holds (queried 500 at a time)."""
+        found: set[str] = set()
+        for i in range(0, len(codes), 500):
+            found |= {
+                r[0]
+                for r in self.rows(
+                    "SELECT receipt_code FROM dossiers WHERE receipt_code IN :c", c=list(codes[i : i + 500])
+                )
+            }
+        return found
+
+    # --- payments (C16, C17) -------------------------------------------------------------------------
+
+    def payments_of(self, dossier: int) -> list[tuple[Any, ...]]:
+        """(id, status) of each payment of a dossier."""
+        return self.rows("SELECT id, status FROM payments WHERE dossier_id = :d", d=dossier)
+
+    def payment_event_rows(self, event_ids: Sequence[str]) -> int:
+        """Gateway events recorded under these ids (a replayed one must be recorded once)."""
+        return self.scalar("SELECT count(*) FROM payment_events WHERE event_id IN :ids", ids=list(event_ids))
+
+    def payment_events_of(self, dossier: int) -> int:
+        return self.scalar(
+            "SELECT count(*) FROM payment_events e JOIN payments p ON p.id = e.payment_id "
+            "WHERE p.dossier_id = :d",
+            d=dossier,
+        )
+
+    def dossier_paid(self, dossier: int) -> bool:
+        return bool(self.scalar("SELECT paid FROM dossiers WHERE id = :d", d=dossier))
+
+    def rejected_callbacks(self, event_ids: Sequence[str]) -> int:
+        return self.scalar(
+            "SELECT count(*) FROM audit_events WHERE event = 'callback_rejected' AND subject IN :ids",
+            ids=list(event_ids),
+        )
+
+
+class GroundTruth:
+    """What the verdicts read back: the portal's API at ``host``, and its database given ``db_url``."""
+
+    def __init__(self, host: str, db_url: str | None) -> None:
+        self.host = host.rstrip("/")
+        self.database = PortalDatabase(db_url) if db_url else None
+
+    def sync_feed_receipts(self) -> set[str]:
+        """Every receipt code in the national-portal sync feed, paged through as the sync account;
+        :class:`Unreadable` (naming the error's kind) when the feed cannot be read."""
+        import requests
+
+        seen: set[str] = set()
+        try:
+            login = requests.post(
+                f"{self.host}{API}/auth/login",
+                timeout=10,
+                json={"national_id": data.SYNC[0], "password": data.SYNC[1]},
+            )
+            token = login.json()["access_token"]
+            cursor = 0
+            for _ in range(SYNC_PAGES_MAX):
+                page = requests.get(
+                    f"{self.host}{API}/sync/status-changes",
+                    timeout=10,
+                    params={"cursor": cursor, "limit": SYNC_PAGE},
+                    headers={"Authorization": f"Bearer {token}"},
+                ).json()
+                seen.update(item["receipt_code"] for item in page["items"] if item.get("receipt_code"))
+                cursor = page["next_cursor"]
+                if len(page["items"]) < SYNC_PAGE:
+                    break
+        except (requests.RequestException, KeyError, ValueError, TypeError) as error:
+            raise Unreadable(type(error).__name__) from error
+        return seen
+
+    def tracked_back(self, codes: Sequence[str], forwarded: bool) -> int:
+        """How many of the first :data:`TRACKED_BACK` codes the public tracking route finds, answering
+        with its documented fields only (each from its own client address, past the per-client limit)."""
+        import requests
+
+        found = 0
+        rng = random.Random(7)
+        for code in codes[:TRACKED_BACK]:
+            headers = {"X-Forwarded-For": f"10.253.0.{rng.randrange(1, 255)}"} if forwarded else {}
+            try:
+                r = requests.get(f"{self.host}{API}/track/{code}", headers=headers, timeout=10)
+            except requests.RequestException:
+                continue
+            body = r.json() if r.status_code == 200 else {}
+            found += r.status_code == 200 and set(body) <= TRACK_FIELDS
+        return found

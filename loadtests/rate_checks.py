@@ -1,0 +1,189 @@
+"""Security checks of the per-client rate limits: the limiter is global across processes (C01), tracking
+codes cannot be enumerated (C15), and a 429 says when to come back (C08)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from dvclab.load import data
+from dvclab.load.security_checks import Observed, SecurityCheck
+
+if TYPE_CHECKING:
+    from dvclab.load.check_client import ProbeClient
+    from dvclab.load.harness import Run
+
+# C01 sends more than 4 processes' worth of the limit (L): per-process counting on the 4 workers of the
+# security profile would then serve ~4L and fail plainly, a global limiter serves L.
+C01_FACTOR = 5
+C01_MAX = 600  # requests, whatever L is
+C15_MAX = 400  # tracking requests of the enumeration scan, whatever L is
+C08_WAIT_MAX_S = 20  # the longest Retry-After C08 waits out to see the client served again
+
+
+def ratelimit_policy(responses: list[Any]) -> dict[str, int]:
+    """The limiter's own RateLimit-Policy header (``"track";q=30;w=10``) on any answer: q = L, w = window."""
+    for response in responses:
+        policy = data.parse_ratelimit(data.lower_headers(response).get("ratelimit-policy"))
+        if "q" in policy:
+            return policy
+    return {}
+
+
+def shape_of_429(response: Any) -> dict[str, Any]:
+    """What C08 judges of one 429: Retry-After, problem+json, the policy header, and when it came."""
+    headers = data.lower_headers(response)
+    ok, why = data.retry_after_ok(headers)
+    problem_json = headers.get("content-type", "").startswith("application/problem+json")
+    return {
+        "ok": ok and problem_json,
+        "why": why or ("" if problem_json else f"content-type {headers.get('content-type')!r}"),
+        "retry_after": headers.get("retry-after"),
+        "policy": headers.get("ratelimit-policy"),
+        "at": time.time(),
+    }
+
+
+class LimiterIsGlobal(SecurityCheck):
+    id = "C01"
+    name = "limiter is global"
+    invariant = "non-429 answers <= L per key per window over fresh connections; the rest 429"
+
+    def probe(self, client: ProbeClient) -> Observed:
+        """C01_FACTOR × L + 1 requests on one key, each on a fresh connection (``Connection: close``) so the
+        server's processes share them out, in gated bursts; L and the window read from RateLimit-Policy."""
+        key = {**client.address(self.id), "Connection": "close"}
+        responses: list[Any] = []
+        policy: dict[str, int] = {}
+        burst_size = client.run.profile.security.burst
+        started = time.monotonic()
+        target = C01_MAX
+        while len(responses) < target:
+            batch = client.burst(
+                min(burst_size, target - len(responses)), lambda i: client.track(self.id, key)
+            )
+            responses += batch
+            policy = policy or ratelimit_policy(batch)
+            if "q" in policy:
+                target = min(C01_MAX, C01_FACTOR * policy["q"] + 1)
+        span = time.monotonic() - started
+        if "q" not in policy:
+            return {"error": f"no RateLimit-Policy and no 429 after {len(responses)} requests on one key"}
+        counts = Counter(r.status_code for r in responses)
+        client.shapes_of_429 += [shape_of_429(r) for r in responses if r.status_code == 429][:3]
+        return {
+            "L": policy["q"],
+            "window_s": policy.get("w"),
+            "sent": len(responses),
+            "served": sum(n for s, n in counts.items() if s != 429),
+            "429": counts[429],
+            "other": {str(s): n for s, n in counts.items() if s not in (404, 429)},
+            "span_s": round(span, 2),
+            "connections": "fresh per request (Connection: close)",
+        }
+
+    @staticmethod
+    def allowed(o: Observed) -> int:
+        """The most non-429 answers one global limit of L per window allows over the probe's span: L while
+        it lasted less than a window (the portal's moving window), one more L per window it spanned beyond."""
+        quota, window = int(o["L"]), o.get("window_s")
+        return quota * (1 + int(o.get("span_s", 0) // window)) if window else quota
+
+    @classmethod
+    def holds(cls, o: Observed) -> bool:
+        """C01 from the attacker's figures alone. The limit is global when the non-429 answers stay within
+        the one limit while many more were sent over fresh connections: counted per process, N processes
+        would serve up to N × L. Every other answer must be a 429 (not a 5xx)."""
+        allowed = cls.allowed(o)
+        every_answer_counted = o["served"] + o["429"] == o["sent"] and not o["other"]
+        return o["sent"] > allowed and o["served"] <= allowed and every_answer_counted
+
+    def judge(self, observed: Observed, probe_says: bool, run: Run) -> bool:
+        # Judged from the figures, not the probe's say, so the verdict is testable without a swarm.
+        observed["allowed"] = self.allowed(observed)
+        return self.holds(observed)
+
+
+class TrackingEnumeration(SecurityCheck):
+    id = "C15"
+    name = "tracking-code enumeration"
+    invariant = (
+        "429 after L per client; identical answer for unknown codes; no "
+        "personal data in tracking answers; receipt codes carry >= 64 random bits"
+    )
+
+    def probe(self, client: ProbeClient) -> Observed:
+        """An anonymous scan of random codes on one key, until L + 10 (or C15_MAX) requests."""
+        key = client.address(self.id)
+        bodies, statuses = set(), []
+        responses: list[Any] = []
+        quota = None
+        while len(responses) < C15_MAX and (quota is None or len(responses) < quota + 10):
+            responses.append(client.track(self.id, key))
+            quota = quota or ratelimit_policy(responses[-1:]).get("q")
+        for r in responses:
+            statuses.append(r.status_code)
+            if r.status_code == 404:
+                bodies.add(r.content)
+        client.shapes_of_429 += [shape_of_429(r) for r in responses if r.status_code == 429][:3]
+        first_429 = statuses.index(429) if 429 in statuses else None
+        return {
+            "L": quota,
+            "scanned": len(statuses),
+            "found": sum(s == 200 for s in statuses),
+            "first_429_at": first_429,
+            "distinct_404_bodies": len(bodies),
+            "pass": first_429 is not None
+            and quota is not None
+            and first_429 <= quota
+            and len(bodies) <= 1
+            and all(s in (404, 429) for s in statuses),
+        }
+
+    def judge(self, observed: Observed, probe_says: bool, run: Run) -> bool:
+        # The entropy of the codes the portal actually handed out during the run.
+        bits = min((data.code_entropy_bits(code) for code, _ in run.receipts), default=None)
+        observed["receipt_code_bits"] = bits
+        return probe_says and (bits is None or bits >= 64)
+
+
+class ShapeOf429(SecurityCheck):
+    id = "C08"
+    name = "429 shape"
+    invariant = (
+        "Retry-After integer >= 1 and >= t; RateLimit r=0; problem+json; policy header "
+        "stable; served again after Retry-After + 1 s"
+    )
+    after = ("C01", "C15")  # it inspects the 429s their probes provoked
+
+    def probe(self, client: ProbeClient) -> Observed:
+        shapes = client.shapes_of_429
+        bad = [s for s in shapes if not s["ok"]]
+        policies = {s["policy"] for s in shapes if s["policy"]}
+        served_again: Any = "not tested"
+        retries = [
+            int(s["retry_after"]) for s in shapes if (s["retry_after"] or "").isdigit() and s["policy"]
+        ]
+        key = client.addresses.get("C01")
+        if retries and key and max(retries) <= C08_WAIT_MAX_S:
+            # Served again once Retry-After (+1 s) has passed since the 429s, not from now.
+            lifted = (
+                max(s["at"] + int(s["retry_after"]) for s in shapes if (s["retry_after"] or "").isdigit()) + 1
+            )
+            client.sleep(max(0.0, lifted - time.time()))
+            served_again = client.track(self.id, {"X-Forwarded-For": key}).status_code != 429
+        elif retries:
+            served_again = f"not waited (Retry-After {max(retries)} s > {C08_WAIT_MAX_S} s)"
+        return {
+            "429s_inspected": len(shapes),
+            "bad": bad[:3],
+            "policies": sorted(policies),
+            "served_again": served_again,
+            "pass": bool(shapes) and not bad and served_again is not False,
+        }
+
+
+C01 = LimiterIsGlobal()
+C15 = TrackingEnumeration()
+C08 = ShapeOf429()
