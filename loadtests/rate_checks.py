@@ -107,7 +107,7 @@ class LimiterIsGlobal(SecurityCheck):
 
 class TrackingEnumeration(SecurityCheck):
     id = "C15"
-    name = "tracking-code enumeration"
+    name = "receipt-code enumeration"
     invariant = (
         "429 after L per client; identical answer for unknown codes; no "
         "personal data in tracking answers; receipt codes carry >= 64 random bits"
