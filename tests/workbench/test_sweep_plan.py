@@ -13,15 +13,13 @@ import pytest
 from dvclab.sim.plan import Target, confidence_met, find_smallest, parse_target, t_cdf
 from dvclab.sim.sweep import SweepError, known_kpi, parse_param, parse_values
 from tests.workbench.conftest import TINY, catalog, dvclab, tiny
-from tests.workbench.test_report import chromium, load_in_chromium
+from tests.workbench.test_report import load_in_chromium
 
 LAND = "back_office.staffing.district.land"
 
 
 def in_chromium(page: str, folder: Path) -> None:
-    """Every image of the report loads and nothing is logged (skipped without Chromium)."""
-    if chromium() is None:
-        return
+    """Every image of the report loads and nothing is logged (fails without Chromium)."""
     probe, console = load_in_chromium(page, folder)
     assert probe["images"] and all(probe["images"]) and probe["errors"] == [] and console == []
 
