@@ -8,9 +8,13 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from dvclab.load import verdicts
 from dvclab.load.profiles import ProfileError, load_profile
 from tests.load.conftest import dvclab, write_profile
+
+pytestmark = pytest.mark.slow  # portal workers, Redis and Locust
 
 
 def _only_run(root: Path) -> Path:

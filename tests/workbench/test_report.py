@@ -44,6 +44,7 @@ def render(draw) -> str:  # noqa: ANN001
         return draw()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_run_report_has_every_section_and_plot(lang: str) -> None:
     page = run_page(lang)
@@ -60,6 +61,7 @@ def test_run_report_has_every_section_and_plot(lang: str) -> None:
     assert str(tiny().scenario.run.seed) in page
 
 
+@pytest.mark.slow
 def test_reports_speak_the_language_asked() -> None:
     vi, en = run_page("vi"), run_page("en")
     assert "Tỷ lệ hồ sơ trễ hạn theo cấp và nhóm thủ tục" in vi and "Thiết kế thực nghiệm" in vi
@@ -67,6 +69,7 @@ def test_reports_speak_the_language_asked() -> None:
     assert "Thiết kế thực nghiệm" not in en
 
 
+@pytest.mark.slow
 def test_data_section_separates_sourced_from_estimated() -> None:
     page = run_page("en")
     data = page.split('<section id="data">')[1].split("</section>")[0]
@@ -75,6 +78,7 @@ def test_data_section_separates_sourced_from_estimated() -> None:
     assert "nam-dinh-2024.yaml" in data
 
 
+@pytest.mark.slow
 def test_comparison_report_leads_with_what_changes() -> None:
     for lang in ("vi", "en"):
         page = comparison_page(lang)
