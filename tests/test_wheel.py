@@ -6,9 +6,9 @@ Why a real `pip install WHEEL` (dependencies and all) rather than a venv borrowi
 venv's site-packages through a .pth file: only a clean install shows that the declared dependencies
 suffice (the repository venv also holds the dev and bench extras, which would hide a missing one).
 Measured on the 2-core dev machine: the clean install costs ~50 s of CPU (pip unpacks ~95
-distributions; `--no-compile` skips byte-compiling them) against ~2 s borrowed; the whole module
-~90 s of CPU (build ~10 s, user workflow ~15 s), 4.5 min of wall time with the machine 4-5x
-oversubscribed. Dependencies come from pip's configured index and cache, as for any user.
+distributions; `--no-compile` skips byte-compiling them) against ~2 s borrowed. The whole module took
+81 s (build 10 s, install 55 s, user workflow 16 s) with the machine's load average at 2.5.
+Dependencies come from pip's configured index and cache, as for any user.
 """
 
 from __future__ import annotations
