@@ -24,7 +24,8 @@ demo: $(STAMP) system-deps
 	run=$$($(BIN)/dvclab load run smoke --from-sim "$$(ls -td results/sim/nam-dinh-2024/*/ | head -1)" | tail -1) \
 		&& $(BIN)/dvclab check "$$run"
 
-# The smoke profile against the embedded portal, gated (tests/load runs the same inside `make test`).
+# The smoke profile against the embedded portal, gated on latency too (`make test` runs it gated on
+# correctness only: tests/load/correctness-thresholds.yaml).
 loadtest: $(STAMP)
 	run=$$($(BIN)/dvclab load run smoke | tail -1) && $(BIN)/dvclab check "$$run"
 

@@ -31,12 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
+    from dvclab import workspace
     from dvclab.gate import cli as gate_cli
     from dvclab.load import cli as load_cli
     from dvclab.portal import cli as portal_cli
     from dvclab.sim import cli as sim_cli
 
-    for part in (sim_cli, portal_cli, load_cli, gate_cli):
+    for part in (workspace, sim_cli, portal_cli, load_cli, gate_cli):
         part.register(commands)
     return parser
 

@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from dvclab.load import bench_harness
+
+pytestmark = pytest.mark.slow  # the harness benchmark in miniature: portal and Locust
 
 
 def test_harness_benchmark_runs_in_miniature(tmp_path: Path) -> None:

@@ -17,6 +17,8 @@ from dvclab.gate.verdict import GateInputError
 from tests.gate.gate_builders import write_load_run
 from tests.load.conftest import BIN, REPO, dvclab, write_profile
 
+pytestmark = pytest.mark.slow  # `dvclab load run` stopped by signals
+
 
 def _descendants(root: int) -> dict[int, str]:
     """Live processes under ``root`` (by parent links in /proc), with their command lines."""

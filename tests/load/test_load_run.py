@@ -1,5 +1,6 @@
-"""End to end on loopback: `dvclab load run smoke` against the embedded portal, gated by `dvclab check`;
-and a distributed run (a master and 2 workers) whose HDR histograms and counters merge."""
+"""End to end on loopback: `dvclab load run smoke` against the embedded portal, gated by `dvclab check`
+on correctness only (tests/load/correctness-thresholds.yaml: no latency, which a busy CI machine cannot
+promise); and a distributed run (a master and 2 workers) whose HDR histograms and counters merge."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
+from dvclab.gate.rules import load_thresholds
 from dvclab.load.profiles import CHECK_IDS
 from tests.load.conftest import dvclab, write_profile
+
+CORRECTNESS = Path(__file__).with_name("correctness-thresholds.yaml")
 
 ENDPOINT_KEYS = {"requests", "failures", "rps", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms"}
 JOURNEY_ENDPOINTS = {
@@ -33,12 +39,24 @@ def _only_run(root: Path) -> Path:
     return folders[0]
 
 
+def test_correctness_gate_judges_no_latency_or_throughput() -> None:
+    """The gate of `make test` must hold on a loaded machine: failures, drops and checks, never speed."""
+    rules = load_thresholds(CORRECTNESS)
+    judged = [r.metric for section in rules.load.values() for r in section]
+    judged += [r.metric for r in rules.security]
+    assert "failures" in judged and "violations" in judged and "dropped_ratio" in judged
+    speed = [m for m in judged if m.endswith(("_ms", "rps", "_pct")) or m in ("achieved_ratio", "duration_s")]
+    assert not speed, speed
+
+
+@pytest.mark.slow
 def test_smoke_profile_against_embedded_portal_passes_the_gate(tmp_path: Path) -> None:
     started = time.monotonic()
-    result = dvclab("load", "run", "smoke", "--results", str(tmp_path / "load"), timeout=120)
+    load = ("load", "run", "smoke", "--thresholds", str(CORRECTNESS), "--results", str(tmp_path / "load"))
+    result = dvclab(*load, timeout=150)
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr[-3000:]
-    assert elapsed < 75  # 30 s of schedule, a drain, the portal's start and stop
+    assert elapsed < 120  # 30 s of schedule and a 4 s drain: a run that outlives them by far is stuck
     folder = _only_run(tmp_path / "load")
     assert result.stdout.strip().endswith(folder.name)
     for name in ("manifest.json", "summary.json", "security.json", "percentiles.csv", "locust.html"):
@@ -52,10 +70,11 @@ def test_smoke_profile_against_embedded_portal_passes_the_gate(tmp_path: Path) -
         assert set(endpoint) >= ENDPOINT_KEYS, name
         assert endpoint["failures"] == 0, name
     total = summary["total"]
-    assert total["scheduled"] >= 50 and total["dropped"] == 0
-    assert total["requests"] >= 300 and total["offered_rps"] >= total["achieved_rps"] > 5
-    assert total["achieved_rps"] / total["offered_rps"] > 0.95
-    assert 0 <= total["generator_cpu_max_pct"] < 90
+    # Correctness, not speed: every request answered as expected, at most a few journeys that a busy
+    # machine could not start on time; the percentiles are consistent, whatever their values.
+    assert total["scheduled"] >= 50 and total["dropped"] <= 0.05 * total["scheduled"]
+    assert total["requests"] >= 300 and total["failures"] == 0
+    assert total["offered_rps"] >= total["achieved_rps"] > 0
     assert total["p50_ms"] <= total["p95_ms"] <= total["p99_ms"] <= total["max_ms"]
     refused = summary["security_requests"]
     assert sum(e["expected_refusals"] for e in refused.values()) >= 50  # 429/413/415/404 of the checks
@@ -76,15 +95,19 @@ def test_smoke_profile_against_embedded_portal_passes_the_gate(tmp_path: Path) -
     check = dvclab(
         "check",
         str(folder),
+        "--thresholds",
+        str(CORRECTNESS),
         "--junit",
         str(tmp_path / "junit.xml"),
         "--summary",
         str(tmp_path / "summary.md"),
     )
     assert check.returncode == 0, check.stdout[-3000:]
-    assert "failed" in (tmp_path / "summary.md").read_text()
+    headline = (tmp_path / "summary.md").read_text().splitlines()[0]
+    assert "PASS" in headline and " 0 failed" in headline and "skipped" not in headline, headline
 
 
+@pytest.mark.slow
 def test_distributed_run_merges_workers(tmp_path: Path, sim_run: Path) -> None:
     profile = write_profile(
         tmp_path,

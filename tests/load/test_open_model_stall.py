@@ -9,7 +9,11 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.load.conftest import BIN, REPO, StubPortal, write_profile
+
+pytestmark = pytest.mark.slow  # `dvclab load run` against stub portals
 
 
 def _locust(profile: Path, host: str, out: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -8,10 +8,14 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from dvclab.load import verdicts
 from dvclab.load.profiles import ProfileError, load_profile
 from dvclab.load.rate_checks import C01
 from tests.load.conftest import dvclab, write_profile
+
+pytestmark = pytest.mark.slow  # portal workers, Redis and Locust
 
 
 def _only_run(root: Path) -> Path:

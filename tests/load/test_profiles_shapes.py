@@ -66,6 +66,7 @@ def test_bad_shape_kind_and_duration(tmp_path: Path) -> None:
         load_profile(path)
 
 
+@pytest.mark.slow
 def test_cli_bad_profile_exits_2(tmp_path: Path) -> None:
     path = write_profile(
         tmp_path,
@@ -78,6 +79,7 @@ def test_cli_bad_profile_exits_2(tmp_path: Path) -> None:
     assert dvclab("load", "run", "no-such-profile", timeout=30).returncode == 2
 
 
+@pytest.mark.slow
 def test_cli_refuses_remote_host_and_forecast_without_sim() -> None:
     result = dvclab("load", "run", "smoke", "--host", "http://10.1.2.3:8000", timeout=30)
     assert result.returncode == 2 and "--allow-remote" in result.stderr
@@ -168,6 +170,7 @@ def test_forecast_errors_are_named(tmp_path: Path) -> None:
         shapes.build_segments(profile, short)
 
 
+@pytest.mark.slow
 def test_real_simulation_run_drives_forecast_and_mix(sim_run: Path) -> None:
     rows = shapes.read_arrivals(sim_run)
     assert len(rows) == 48

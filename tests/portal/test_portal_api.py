@@ -6,11 +6,14 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
 from portal_helpers import Portal, query
 from portal_journey import FEE_PROCEDURE, FREE_PROCEDURE, JPEG, PDF, PNG, callback, create, submitted, upload
 
 from dvclab.catalog import load_catalog
 from dvclab.portal.demo import OFFICER_PASSWORD, citizen_id
+
+pytestmark = pytest.mark.slow  # the portal on uvicorn, its stub third parties, Redis or PostgreSQL
 
 LEAKS = ("Traceback", "sqlalchemy", "psycopg", "sqlite3", "/work/", "site-packages", "SELECT ")
 

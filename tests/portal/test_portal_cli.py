@@ -12,11 +12,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from portal_helpers import GENEROUS, REPO, Portal, free_port, query, stop_portal
 from portal_journey import submitted
 
 from dvclab.portal import stubs
 from dvclab.portal.demo import citizen_id
+
+pytestmark = pytest.mark.slow  # the portal on uvicorn, its stub third parties, Redis or PostgreSQL
 
 
 def children(pid: int) -> set[int]:

@@ -9,10 +9,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 from portal_helpers import Portal, query
 from portal_journey import callback, create, submitted, upload
 
 from dvclab.portal.demo import CITIZEN_PASSWORD, citizen_id
+
+pytestmark = pytest.mark.slow  # the portal on uvicorn, its stub third parties, Redis or PostgreSQL
 
 
 def burst(

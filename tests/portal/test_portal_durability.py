@@ -9,10 +9,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from portal_helpers import Stubs, query, start_portal, stop_portal
 from portal_journey import create, upload
 
 from dvclab.portal.demo import citizen_id
+
+pytestmark = pytest.mark.slow  # the portal on uvicorn, its stub third parties, Redis or PostgreSQL
 
 
 def test_acknowledged_writes_survive_kill(tmp_path: Path, third_parties: Stubs) -> None:

@@ -14,6 +14,8 @@ from portal_helpers import Portal, RedisServer, Stubs, query, start_portal, star
 
 from dvclab.portal.demo import CITIZEN_PASSWORD, citizen_id
 
+pytestmark = pytest.mark.slow  # the portal on uvicorn, its stub third parties, Redis or PostgreSQL
+
 
 def worker_pids(portal: Portal) -> set[int]:
     """uvicorn's worker processes: children of the supervisor (the CLI process)."""

@@ -20,6 +20,8 @@ from schemathesis.specs.openapi.checks import (
 
 from dvclab.portal.demo import OFFICER_PASSWORD, SYNC_PASSWORD, citizen_id
 
+pytestmark = pytest.mark.slow  # the portal on uvicorn, its stub third parties, Redis or PostgreSQL
+
 # negative_data_rejection is left out: it expects unknown query parameters to be refused, while the
 # portal (like most HTTP APIs) ignores them; the 422 paths are covered by the functional tests.
 CHECKS = [

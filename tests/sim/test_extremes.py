@@ -20,6 +20,7 @@ def run(scenarios_dir: Path, **overrides: object) -> dict[str, float]:
     return single_run(scenario, catalog).kpis
 
 
+@pytest.mark.slow
 def test_everyone_digital_and_no_originals_means_no_paper_channels(scenarios_dir: Path) -> None:
     kpis = run(
         scenarios_dir,
@@ -35,6 +36,7 @@ def test_everyone_digital_and_no_originals_means_no_paper_channels(scenarios_dir
     assert kpis["self_service_online_rate"] > 0.6
 
 
+@pytest.mark.slow
 def test_nobody_digital_and_no_assistance_means_nothing_online(scenarios_dir: Path) -> None:
     kpis = run(
         scenarios_dir,
@@ -50,6 +52,7 @@ def test_nobody_digital_and_no_assistance_means_nothing_online(scenarios_dir: Pa
     assert kpis["trips_per_dossier"] >= 1.0  # everyone comes to the counter at least once
 
 
+@pytest.mark.slow
 def test_no_supplements_and_instant_decisions_leave_nothing_overdue(scenarios_dir: Path) -> None:
     kpis = run(
         scenarios_dir,
@@ -72,6 +75,7 @@ def test_a_pool_without_officers_is_refused(scenarios_dir: Path) -> None:
         ProvinceModel(scenario, build_procedures(scenario, catalog))
 
 
+@pytest.mark.slow
 def test_an_overloaded_pool_is_reported_not_hung(
     scenarios_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -99,6 +103,7 @@ def test_no_demand_is_a_clear_error(scenarios_dir: Path) -> None:
         ProvinceModel(scenario, build_procedures(scenario, catalog))
 
 
+@pytest.mark.slow
 def test_backlog_start_delays_the_first_dossiers(scenarios_dir: Path) -> None:
     empty = run(scenarios_dir, **{"startup.mode": "backlog", "startup.warmup_days": 0})
     loaded = run(
@@ -109,6 +114,7 @@ def test_backlog_start_delays_the_first_dossiers(scenarios_dir: Path) -> None:
     assert loaded["utilisation.district.land"] > empty["utilisation.district.land"]
 
 
+@pytest.mark.slow
 def test_supplement_clock_pausing_forgives_the_citizens_time(scenarios_dir: Path) -> None:
     runs = run(scenarios_dir, **{"supplements.clock": "runs", "supplements.probability_scale": 3.0})
     pauses = run(scenarios_dir, **{"supplements.clock": "pauses", "supplements.probability_scale": 3.0})

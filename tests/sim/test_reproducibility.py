@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from dvclab.sim.experiment import single_run
 from dvclab.sim.model import ProvinceModel
@@ -14,6 +15,7 @@ from dvclab.sim.scenario import load_scenario
 SHORT = {"run.horizon_days": 5, "startup.warmup_days": 3}
 
 
+@pytest.mark.slow
 def test_same_seed_same_results(scenarios_dir: Path) -> None:
     scenario, catalog = load_scenario(scenarios_dir / "nam-dinh-2024.yaml", **SHORT)
     first = single_run(scenario, catalog, replication=0)
@@ -22,6 +24,7 @@ def test_same_seed_same_results(scenarios_dir: Path) -> None:
     assert np.array_equal(first.arrivals_by_hour, second.arrivals_by_hour)
 
 
+@pytest.mark.slow
 def test_different_seeds_and_replications_differ(scenarios_dir: Path) -> None:
     scenario, catalog = load_scenario(scenarios_dir / "nam-dinh-2024.yaml", **SHORT)
     other, _ = load_scenario(scenarios_dir / "nam-dinh-2024.yaml", **SHORT, **{"run.seed": 99})
@@ -80,6 +83,7 @@ def test_a_surge_in_one_group_leaves_other_groups_untouched(scenarios_dir: Path,
     )
 
 
+@pytest.mark.slow
 def test_hot_path_agrees_with_the_process_path(scenarios_dir: Path) -> None:
     """The callback-driven journey (``file_online``) must give what the full process gives."""
     scenario, catalog = load_scenario(scenarios_dir / "nam-dinh-2024.yaml", **SHORT)

@@ -11,6 +11,8 @@ import pytest
 from dvclab.cli import main
 from dvclab.sim.kpis import KPI_CONTRACT as CONTRACT
 
+pytestmark = pytest.mark.slow  # a province simulation run through the CLI
+
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -14,6 +14,7 @@ from dvclab.sim.experiment import Estimate
 from tests.workbench.conftest import SCENARIOS, TINY, TINY_PLUS, dvclab, tiny
 
 
+@pytest.mark.slow
 def test_a_scenario_compared_with_itself_differs_by_exactly_zero() -> None:
     # two separate runs of the same file: the same seed gives the same citizens, draw for draw
     again = tiny(TINY, 2, **{"run.seed": 2024})
@@ -26,6 +27,7 @@ def test_a_scenario_compared_with_itself_differs_by_exactly_zero() -> None:
         assert row.verdict == "no significant change"
 
 
+@pytest.mark.slow
 def test_only_the_changed_office_moves() -> None:
     rows = {row.kpi: row for row in compare(tiny(), tiny(TINY_PLUS)).rows}
     assert rows["utilisation.district.land"].difference.mean < 0

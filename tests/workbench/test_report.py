@@ -44,6 +44,7 @@ def render(draw) -> str:  # noqa: ANN001
         return draw()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_run_report_has_every_section_and_plot(lang: str) -> None:
     page = run_page(lang)
@@ -60,6 +61,7 @@ def test_run_report_has_every_section_and_plot(lang: str) -> None:
     assert str(tiny().scenario.run.seed) in page
 
 
+@pytest.mark.slow
 def test_reports_speak_the_language_asked() -> None:
     vi, en = run_page("vi"), run_page("en")
     assert "Tỷ lệ hồ sơ trễ hạn theo cấp và nhóm thủ tục" in vi and "Thiết kế thực nghiệm" in vi
@@ -67,6 +69,7 @@ def test_reports_speak_the_language_asked() -> None:
     assert "Thiết kế thực nghiệm" not in en
 
 
+@pytest.mark.slow
 def test_data_section_separates_sourced_from_estimated() -> None:
     page = run_page("en")
     data = page.split('<section id="data">')[1].split("</section>")[0]
@@ -75,6 +78,7 @@ def test_data_section_separates_sourced_from_estimated() -> None:
     assert "nam-dinh-2024.yaml" in data
 
 
+@pytest.mark.slow
 def test_comparison_report_leads_with_what_changes() -> None:
     for lang in ("vi", "en"):
         page = comparison_page(lang)
@@ -114,8 +118,12 @@ window.addEventListener('load', () => {
 </script>"""
 
 
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
+def chromium() -> str:
+    """Headless Chromium. Missing, it fails the test that needs it: a report check never passes unseen."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.fail("chromium is not installed: run `bash .ci/system-deps.sh`", pytrace=False)
+    return found
 
 
 def load_in_chromium(page: str, folder: Path) -> tuple[dict, list[str]]:
@@ -149,12 +157,7 @@ def load_in_chromium(page: str, folder: Path) -> tuple[dict, list[str]]:
     return json.loads(found.group(1)), console
 
 
-needs_chromium = pytest.mark.skipif(
-    chromium() is None, reason="chromium not installed (bash .ci/system-deps.sh)"
-)
-
-
-@needs_chromium
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_report_loads_in_headless_chromium(tmp_path: Path, lang: str) -> None:
     page = comparison_page(lang)

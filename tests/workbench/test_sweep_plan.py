@@ -24,15 +24,13 @@ from dvclab.sim.sweep import (
     sweep_points,
 )
 from tests.workbench.conftest import TINY, catalog, dvclab, tiny
-from tests.workbench.test_report import chromium, load_in_chromium
+from tests.workbench.test_report import load_in_chromium
 
 LAND = "back_office.staffing.district.land"
 
 
 def in_chromium(page: str, folder: Path) -> None:
-    """Every image of the report loads and nothing is logged (skipped without Chromium)."""
-    if chromium() is None:
-        return
+    """Every image of the report loads and nothing is logged (fails without Chromium)."""
     probe, console = load_in_chromium(page, folder)
     assert probe["images"] and all(probe["images"]) and probe["errors"] == [] and console == []
 
@@ -108,6 +106,7 @@ def test_an_interrupted_plan_says_its_answer_may_not_be_the_smallest() -> None:
     assert "interrupted" in plan_summary(plan, "en") and "Ctrl-C" in plan_summary(plan, "vi")
 
 
+@pytest.mark.slow
 def test_known_kpis_match_a_real_run() -> None:
     scenario = tiny().scenario
     for kpi in tiny().kpi_names():
@@ -161,6 +160,7 @@ def test_sweep_study_from_python_after_the_file_is_gone(tmp_path: Path) -> None:
     assert "Parameter sweep: tiny[v2] · " in (outcome.folder / "report.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_sweep_cli_writes_table_plot_and_report(out: Path) -> None:
     result = dvclab("sim", "sweep", str(TINY), "--param", f"{LAND}=2,3", "--replications", "2", "--jobs", "2",
                     "--kpi", "overdue_rate_by_group.land", "--kpi", "utilisation.district.land",
@@ -179,6 +179,7 @@ def test_sweep_cli_writes_table_plot_and_report(out: Path) -> None:
     assert "sweep of back_office.staffing.district.land" in result.stdout
 
 
+@pytest.mark.slow
 def test_plan_cli_finds_the_smallest_value_and_how_sure(out: Path) -> None:
     result = dvclab("sim", "plan", str(TINY), "--target", "utilisation.district.land<=0.8",
                     "--vary", f"{LAND}=1..4", "--replications", "2", "--jobs", "2", "--lang", "en",
@@ -195,6 +196,7 @@ def test_plan_cli_finds_the_smallest_value_and_how_sure(out: Path) -> None:
     in_chromium(page, folder)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "named"),
     [
@@ -224,6 +226,7 @@ def test_bad_input_is_named_with_exit_2_and_nothing_written(args: list[str], nam
     assert not out.exists() or not any(out.rglob("*"))
 
 
+@pytest.mark.slow
 def test_compare_with_a_bad_what_if_is_exit_2(tmp_path: Path, out: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(f"extends: {TINY}\nname: bad\nchannels: {{capable_share: 2}}\n", encoding="utf-8")
