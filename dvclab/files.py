@@ -43,6 +43,7 @@ def staged_folder(final: Path) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
     try:
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; a results folder is shared like others
         yield staging
         os.replace(staging, final)
     except BaseException:

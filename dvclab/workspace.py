@@ -11,7 +11,6 @@ Standard library only: ``dvclab --help`` builds this parser.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -89,10 +88,6 @@ def create(folder: Path, force: bool = False) -> list[Path]:
     contents[Path("README.md")] = README.encode("utf-8")
 
     def fill(target: Path) -> None:
-        if target != folder:  # a staging folder is private (0700); the workspace is an ordinary folder
-            umask = os.umask(0)
-            os.umask(umask)
-            target.chmod(0o777 & ~umask)
         for relative, data in contents.items():
             atomic_write(target / relative, data)
 

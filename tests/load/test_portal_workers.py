@@ -5,7 +5,6 @@ process."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -42,11 +41,10 @@ def test_c01_holds_across_four_portal_workers(tmp_path: Path) -> None:
             "env": {"DVCLAB_PORTAL_TOKEN_TTL_S": "8"},
         },
     )
-    started = time.monotonic()
-    result = dvclab("load", "run", str(profile), "--results", str(tmp_path / "load"), timeout=120)
-    elapsed = time.monotonic() - started
+    # ~30 s on 2 cores (4 workers' start, 12 s of schedule, drain, teardown); no wall-clock assertion: the
+    # timeout only stops a hung run.
+    result = dvclab("load", "run", str(profile), "--results", str(tmp_path / "load"), timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert elapsed < 60  # ~30 s on 2 cores: 4 workers' start, 12 s of schedule, drain, teardown
     folder = _only_run(tmp_path / "load")
 
     manifest = json.loads((folder / "manifest.json").read_text())

@@ -118,7 +118,7 @@ def test_ctrl_c_during_a_comparison_pairs_the_finished_replications(out: Path) -
 
 @pytest.fixture(scope="module")
 def dask_cluster():  # noqa: ANN201
-    distributed = pytest.importorskip("distributed")
+    import distributed  # a declared dependency (dask[distributed]): missing, the test must fail, not skip
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
     )
