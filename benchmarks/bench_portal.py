@@ -11,25 +11,31 @@ keep-alive) so that it does not share an interpreter with the servers. All traff
 (the limiter still runs on every request; with 2 workers through Redis).
 
     .venv/bin/python benchmarks/bench_portal.py [--quick]
+
+One file over the usual size on purpose: it is also its own load generator (``--load``, re-run in a
+separate process), so the generator and the measurements it feeds are read side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dvclab.files import atomic_write_json
 from dvclab.paths import results_dir
+
+if TYPE_CHECKING:
+    from dvclab.embedded import Stubs
 
 OUT = results_dir("bench", "portal.json")
 # High enough never to bind at these rates, small enough that a moving window stays short (limits'
@@ -267,70 +273,7 @@ def run_load(spec: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-# --- servers ------------------------------------------------------------------------------------------
-
-
-def wait_http(url: str, process: subprocess.Popen[bytes], timeout_s: float = 40) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited with {process.returncode}")
-        try:
-            if httpx.get(url + "/healthz", timeout=1, trust_env=False).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not become ready")
-
-
-def start_portal(
-    tmp: Path, workers: int, redis_url: str | None, env: dict[str, str], db_url: str | None = None
-) -> tuple[subprocess.Popen[bytes], int]:
-    from dvclab.services import free_port
-
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "dvclab.cli",
-        "portal",
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--db",
-        db_url or f"sqlite:///{tmp / f'bench-{workers}-{port}.sqlite3'}",
-        "--demo-data",
-    ]
-    if redis_url:
-        command += ["--redis", redis_url]
-    for name, limit in RAISED.items():
-        command += ["--rate", f"{name}={limit}"]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("DVCLAB_PORTAL_")}
-    environment.update(env)
-    process = subprocess.Popen(
-        command,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp / f"portal-{port}.log").open("wb"),
-        start_new_session=True,
-    )
-    wait_http(f"http://127.0.0.1:{port}", process)
-    return process, port
-
-
-def stop_group(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+# --- measuring a portal (started through dvclab.embedded) ---------------------------------------------
 
 
 def journey_cpu_budget(port: int, pids: list[int], journeys: int = 40) -> dict[str, Any]:
@@ -401,16 +344,10 @@ def journey_cpu_budget(port: int, pids: list[int], journeys: int = 40) -> dict[s
 
 def group_cpu_s(pid: int) -> float:
     """CPU seconds (user + system) used so far by a process and its direct children (uvicorn workers)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(stat.parent.name) == pid or int(fields[1]) == pid:
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
+    from dvclab.processes import proc_table
+
+    ticks = sum(int(f[11]) + int(f[12]) for p, f in proc_table() if p == pid or int(f[1]) == pid)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def measured(process: subprocess.Popen[bytes], spec: dict[str, Any]) -> dict[str, Any]:
@@ -427,19 +364,35 @@ def measured(process: subprocess.Popen[bytes], spec: dict[str, Any]) -> dict[str
 
 def bench_config(
     tmp: Path,
+    stubs: Stubs,
     workers: int,
     redis_url: str | None,
     seconds: float,
-    env: dict[str, str],
+    env: dict[str, str] | None = None,
     journey_only: bool = False,
     db_url: str | None = None,
-    stub_pids: list[int] | None = None,
+    cpu_budget: bool = False,
 ) -> dict[str, Any]:
-    process, port = start_portal(tmp, workers, redis_url, env, db_url)
-    try:
+    """One portal configuration on a fresh database, measured phase after phase, then stopped."""
+    from dvclab.embedded import EmbeddedPortal
+
+    portal = EmbeddedPortal(
+        tmp,
+        db_url=db_url or "",
+        workers=workers,
+        redis_url=redis_url,
+        rates=RAISED,
+        env=env or {},
+        stubs=stubs,
+        clean_env=True,
+    )
+    with portal:
+        assert portal.process is not None
+        process, port = portal.process, portal.port
         result: dict[str, Any] = {"workers": workers}
         run_load({"kind": "search", "port": port, "duration": 1.0, "concurrency": 8})  # warm-up
-        if stub_pids is not None:
+        if cpu_budget:
+            stub_pids = [p.pid for p in stubs.processes]
             result["journey_cpu_budget"] = journey_cpu_budget(port, [process.pid, *stub_pids])
         journey = measured(process, {"kind": "journey", "port": port, "duration": seconds, "concurrency": 16})
         receipts = journey.pop("receipts")
@@ -460,8 +413,6 @@ def bench_config(
                 {"kind": "track", "port": port, "duration": seconds, "concurrency": 32, "receipts": receipts},
             )
         return result
-    finally:
-        stop_group(process)
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
@@ -498,62 +449,39 @@ def main(argv: list[str] | None = None) -> int:
         print("bench_portal: --seconds must be within 0.5..60", file=sys.stderr)
         return 2
     from dvclab import services
-    from dvclab.portal import stubs
+    from dvclab.embedded import start_stubs
 
     started = time.time()
     load_before = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="dvclab-bench-portal-"))
-    helpers: list[subprocess.Popen[bytes]] = []
-    try:
-        gw, idp = services.free_port(), services.free_port()
+    with contextlib.ExitStack() as stack:  # whatever happens, every server started here is stopped
+        stack.callback(shutil.rmtree, tmp, ignore_errors=True)
         # The gateway stub posts callbacks to whichever portal created the payment; the portals are
         # not known yet, so in this benchmark callbacks are left out (pay = intent + gateway call).
-        helpers.append(stubs.spawn("gateway", gw))
-        helpers.append(stubs.spawn("idp", idp))
-        for port, process in zip((gw, idp), helpers, strict=True):
-            wait_http(f"http://127.0.0.1:{port}", process)
-        redis = services.start_redis(tmp)
-        helpers.append(redis.process)
-        redis_url = redis.url
-        env = {
-            "DVCLAB_PORTAL_GATEWAY_URL": f"http://127.0.0.1:{gw}",
-            "DVCLAB_PORTAL_IDP_URL": f"http://127.0.0.1:{idp}",
-        }
-        stub_pids = [helpers[0].pid, helpers[1].pid]
+        stubs = stack.enter_context(start_stubs())
+        redis = stack.enter_context(services.start_redis(tmp))
         runs = [
-            bench_config(tmp, 1, None, seconds, env, stub_pids=stub_pids),
-            bench_config(tmp, 2, redis_url, seconds, env),
+            bench_config(tmp, stubs, 1, None, seconds, cpu_budget=True),
+            bench_config(tmp, stubs, 2, redis.url, seconds),
         ]
         # The journey's cost is dominated by argon2id at OWASP's minimum profile (m=19 MiB, t=2: ~30 ms
         # of CPU per login here). For comparison only: the same journey with a deliberately cheap hash.
-        cheap = {**env, "DVCLAB_PORTAL_ARGON2_TIME_COST": "1", "DVCLAB_PORTAL_ARGON2_MEMORY_KIB": "8192"}
-        for workers, redis in ((1, None), (2, redis_url)):
-            extra = bench_config(tmp, workers, redis, seconds, cheap, journey_only=True)
+        cheap = {"DVCLAB_PORTAL_ARGON2_TIME_COST": "1", "DVCLAB_PORTAL_ARGON2_MEMORY_KIB": "8192"}
+        for workers, redis_url in ((1, None), (2, redis.url)):
+            extra = bench_config(tmp, stubs, workers, redis_url, seconds, cheap, journey_only=True)
             extra["label"] = "argon2 t=1 m=8MiB, comparison only"
             runs.append(extra)
         # Several workers writing: PostgreSQL instead of SQLite's one-writer-at-a-time file lock.
         # Durable settings (fsync and synchronous_commit on, the defaults): comparable with SQLite FULL.
         try:
-            postgres = services.start_postgres(durable=True)
+            postgres = stack.enter_context(services.start_postgres(durable=True))
         except services.ServiceMissing as exc:
             print(f"bench_portal: the PostgreSQL run is skipped: {exc}", file=sys.stderr)
         else:
-            try:
-                pg_url = postgres.new_database("bench")
-                extra = bench_config(tmp, 2, redis_url, seconds, env, journey_only=True, db_url=pg_url)
-                extra["label"] = "PostgreSQL"
-                runs.append(extra)
-            finally:
-                postgres.stop()
-    finally:
-        for process in helpers:
-            process.terminate()
-        for process in helpers:
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+            pg_url = postgres.new_database("bench")
+            extra = bench_config(tmp, stubs, 2, redis.url, seconds, journey_only=True, db_url=pg_url)
+            extra["label"] = "PostgreSQL"
+            runs.append(extra)
     report = {
         "benchmark": "portal",
         "command": "python benchmarks/bench_portal.py"

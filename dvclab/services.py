@@ -2,22 +2,22 @@
 would start them, in a folder of the caller's, and stopped afterwards.
 
 The portal's tests, the portal benchmark and the load runner (a multi-worker embedded portal shares
-its limits through Redis) all start them through here. Standard library only, apart from psycopg
-for creating a database.
+its limits through Redis) all start them through here; the process handling is ``dvclab.processes``.
+Standard library only, apart from psycopg for creating a database.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
+
+from dvclab.processes import free_port, start_group, stop_group, wait_port
 
 INSTALL_HINT = "run `bash .ci/system-deps.sh` (apt-get installs redis-server and postgresql)"
 
@@ -26,41 +26,19 @@ class ServiceMissing(RuntimeError):
     """The Debian package that provides a service is not installed."""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout_s: float = 15.0, process: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the server meant for port {port} exited with code {process.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port} after {timeout_s:.0f} s")
-
-
-def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: float = 10) -> None:
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
 @dataclass
 class RedisServer:
     url: str
     process: subprocess.Popen[bytes]
 
     def stop(self) -> None:
-        stop_process(self.process)
+        stop_group(self.process)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
 
 
 def start_redis(folder: Path) -> RedisServer:
@@ -71,20 +49,17 @@ def start_redis(folder: Path) -> RedisServer:
     port = free_port()
     # its own session: a Ctrl-C meant for the caller's terminal must not kill Redis under a run that is
     # still cleaning up.
-    process = subprocess.Popen(
+    process = start_group(
         [
             binary,
             *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)),
             *("--save", "", "--appendonly", "no", "--protected-mode", "yes"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        ]
     )
     try:
         wait_port(port, process=process)
     except RuntimeError:
-        stop_process(process)
+        stop_group(process)
         raise
     return RedisServer(f"redis://127.0.0.1:{port}/0", process)
 
@@ -119,6 +94,12 @@ class PostgresCluster:
             check=False,
         )
         shutil.rmtree(self.home, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
 
 
 def start_postgres(*, durable: bool = True) -> PostgresCluster:
@@ -155,3 +136,17 @@ def start_postgres(*, durable: bool = True) -> PostgresCluster:
     pg_ctl = [str(bindir / "pg_ctl"), "-D", str(home / "data"), "-o", options, "-w", "-l", str(home / "log")]
     subprocess.run(_as_postgres([*pg_ctl, "start"]), **quiet)  # type: ignore[call-overload]
     return PostgresCluster(port, home, bindir)
+
+
+def redis_version() -> str | None:
+    """The installed redis-server's version (for a run's manifest), None when it cannot be asked."""
+    try:
+        out = subprocess.run(  # noqa: S603 - the system's redis-server
+            [shutil.which("redis-server") or "redis-server", "--version"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return next((w[2:] for w in out.split() if w.startswith("v=")), None)

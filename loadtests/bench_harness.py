@@ -78,13 +78,13 @@ def _round(mode: str, host: str, seconds: int, users: int, folder: str) -> tuple
     import sys
     from pathlib import Path
 
-    from dvclab.load.runner import _bin
+    from dvclab.processes import console_script
 
     prefix = Path(folder) / f"{mode}"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(  # noqa: S603 - our own tools
         [
-            _bin("locust"),
+            console_script("locust"),
             "-f",
             __file__,
             "--headless",
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from dvclab.files import atomic_write_json
     from dvclab.load.profiles import Profile
-    from dvclab.load.runner import Portal
+    from dvclab.load.runner import embedded_portal
     from dvclab.paths import results_dir
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -140,20 +140,16 @@ def main(argv: list[str] | None = None) -> int:
     profile = Profile.model_validate(
         {"name": "bench", "shape": {"kind": "step", "steps": [{"rate": 1, "duration": 1}]}}
     )
-    with tempfile.TemporaryDirectory() as scratch:
-        portal = Portal(profile, Path(scratch))
-        try:
-            portal.start()
-            plain, harnessed, plain_cpu, harness_cpu = [], [], [], []
-            for _ in range(args.rounds):  # alternate, so drift in a shared machine hits both
-                rps, cpu = _round("plain", portal.url, args.seconds, args.users, scratch)
-                plain.append(rps)
-                plain_cpu.append(cpu)
-                rps, cpu = _round("harness", portal.url, args.seconds, args.users, scratch)
-                harnessed.append(rps)
-                harness_cpu.append(cpu)
-        finally:
-            portal.stop()
+    # The portal `dvclab load run` would start for this profile (one worker, SQLite).
+    with tempfile.TemporaryDirectory() as scratch, embedded_portal(profile, Path(scratch)) as portal:
+        plain, harnessed, plain_cpu, harness_cpu = [], [], [], []
+        for _ in range(args.rounds):  # alternate, so drift in a shared machine hits both
+            rps, cpu = _round("plain", portal.url, args.seconds, args.users, scratch)
+            plain.append(rps)
+            plain_cpu.append(cpu)
+            rps, cpu = _round("harness", portal.url, args.seconds, args.users, scratch)
+            harnessed.append(rps)
+            harness_cpu.append(cpu)
     result = {
         "plain_rps": round(sum(plain) / len(plain), 1),
         "harness_rps": round(sum(harnessed) / len(harnessed), 1),

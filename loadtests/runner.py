@@ -18,8 +18,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from dvclab import services
+from dvclab.embedded import EmbeddedPortal
 from dvclab.files import atomic_write_json
 from dvclab.load.profiles import Profile
 from dvclab.paths import results_dir
+from dvclab.processes import NotReady, console_script, free_port, healthy, start_group, stop_group
 from dvclab.services import RedisServer
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -75,47 +75,6 @@ def catching_signals(stop: StopRequest) -> Iterator[StopRequest]:
             signal.signal(sig, handler)
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether any live (non-zombie) process is left in a process group."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
-
-
-def stop_group(process: subprocess.Popen[bytes], first: int = signal.SIGTERM, timeout: float = 10.0) -> None:
-    """Signal the process group a child leads (its own session) and wait for every member, not only the
-    leader: uvicorn workers, stubs or Locust greenlets' subprocesses must not outlive the run."""
-    pgid = process.pid
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, first)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        process.poll()  # reap the leader, so it does not count as alive
-        if not _group_alive(pgid):
-            break
-        time.sleep(0.1)
-    else:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)
-
-
-free_port = services.free_port  # one implementation for the runner, the tests and the benchmarks
-
-
 def is_loopback(url: str) -> bool:
     from urllib.parse import urlsplit
 
@@ -126,32 +85,6 @@ def is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def healthy(url: str, timeout: float = 2.0) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=timeout) as response:  # noqa: S310 - loopback
-            return response.status == 200
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
-def _bin(name: str) -> str:
-    local = Path(sys.executable).parent / name
-    return str(local) if local.exists() else name
-
-
-def redis_version() -> str | None:
-    try:
-        out = subprocess.run(  # noqa: S603 - the system's redis-server
-            [shutil.which("redis-server") or "redis-server", "--version"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return next((w[2:] for w in out.split() if w.startswith("v=")), None)
 
 
 def start_postgres() -> services.PostgresCluster:
@@ -178,68 +111,13 @@ def start_redis(folder: Path) -> RedisServer:
         raise RunError(f"redis-server did not start: {failed}") from None
 
 
-@dataclass
-class Portal:
-    """The embedded reference portal on a free loopback port with a fresh database; with several uvicorn
-    workers, ``redis_url`` is the store their rate limits share."""
-
-    profile: Profile
-    folder: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-    redis_url: str | None = None
-    database_url: str | None = None  # None: a fresh SQLite file in the run's scratch folder
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def db_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.folder / 'portal.db'}"
-
-    def start(self, stop: StopRequest | None = None, timeout: float = 60.0) -> None:
-        if stop is None:  # not under `dvclab load run` (the harness benchmark): nothing to watch for
-            stop = StopRequest()
-        command = [
-            _bin("dvclab"),
-            "portal",
-            "serve",
-            "--port",
-            str(self.port),
-            "--db",
-            self.db_url,
-            "--demo-data",
-        ]
-        for name, limit in self.profile.portal.rates.items():
-            command += ["--rate", f"{name}={limit}"]
-        if self.profile.portal.workers > 1:
-            command += ["--workers", str(self.profile.portal.workers), "--redis", str(self.redis_url)]
-        env = {**os.environ, **self.profile.portal.env}
-        if self.profile.portal.trust_generator and self.profile.forwarded_clients:
-            env["DVCLAB_PORTAL_TRUSTED_PROXIES"] = "127.0.0.1"  # the generator plays the reverse proxy
-        log = (self.folder / "portal.log").open("wb")
-        self.process = subprocess.Popen(  # noqa: S603 - our own console script
-            command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        log.close()  # the child holds its own descriptor
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not stop:
-            if self.process.poll() is not None:
-                raise RunError(f"the portal exited with code {self.process.returncode}; see {log.name}")
-            if healthy(self.url, 1.0):
-                return
-            time.sleep(0.3)
-        if not stop:
-            raise RunError(f"the portal did not answer /healthz within {timeout:.0f} s; see {log.name}")
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self) -> None:
-        # Its own session: the uvicorn workers and the stubs it started go with it.
-        if self.process is not None:
-            stop_group(self.process, timeout=10)
+def embedded_portal(profile: Profile, folder: Path) -> EmbeddedPortal:
+    """The reference portal a profile asks for (``portal:``), its database and log in ``folder``; the
+    runner adds the Redis and PostgreSQL it started before starting it."""
+    env = dict(profile.portal.env)
+    if profile.portal.trust_generator and profile.forwarded_clients:
+        env["DVCLAB_PORTAL_TRUSTED_PROXIES"] = "127.0.0.1"  # the generator plays the reverse proxy
+    return EmbeddedPortal(folder, workers=profile.portal.workers, rates=dict(profile.portal.rates), env=env)
 
 
 def locust_commands(
@@ -253,7 +131,7 @@ def locust_commands(
 ) -> list[list[str]]:
     """One headless Locust, or a master and ``processes`` workers on loopback."""
     common = [
-        _bin("locust"),
+        console_script("locust"),
         "-f",
         str(LOCUSTFILE),
         "--dvclab-profile",
@@ -299,15 +177,12 @@ def locust_commands(
 
 
 def run_locust(
-    commands: list[list[str]], out: Path, budget: float, portal: Portal | None, stop: StopRequest
+    commands: list[list[str]], out: Path, budget: float, portal: EmbeddedPortal | None, stop: StopRequest
 ) -> tuple[int, str]:
     """Start the processes, wait at most ``budget`` seconds (or until ``stop``); the master's exit code and
     a note. The master is stopped with SIGINT, so it still judges the checks and writes what it has."""
     with (out / "locust.log").open("wb") as log:
-        processes = [
-            subprocess.Popen(c, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603
-            for c in commands
-        ]
+        processes = [start_group(c, log=log) for c in commands]
     master, note = processes[0], ""
     deadline = time.monotonic() + budget
     portal_dead_at: float | None = None
@@ -423,7 +298,7 @@ def _run(
         final, suffix = root / f"{name}-{suffix}", suffix + 1
     out = Path(tempfile.mkdtemp(prefix=f"{final.name}.", suffix=".partial", dir=root))
     scratch = Path(tempfile.mkdtemp(prefix="dvclab-portal-"))
-    portal = None if host else Portal(profile, scratch)
+    portal = None if host else embedded_portal(profile, scratch)
     redis: RedisServer | None = None
     postgres: services.PostgresCluster | None = None
     started = datetime.now(UTC)
@@ -434,9 +309,9 @@ def _run(
             portal.redis_url = redis.url
         if portal is not None and profile.portal.database == "postgresql" and not stop:
             postgres = start_postgres()
-            portal.database_url = postgres.new_database("portal")
+            portal.db_url = postgres.new_database("portal")
         if portal is not None and not stop:
-            portal.start(stop)
+            portal.start(cancelled=stop.__bool__)  # a signal cuts the wait short
             host, db_url = portal.url, portal.db_url
         elif portal is None and not healthy(host or ""):
             raise RunError(f"the portal at {host} does not answer /healthz")
@@ -447,7 +322,7 @@ def _run(
             code, note = run_locust(commands, out, budget, portal, stop)
             if not (out / "summary.json").exists() and not stop:
                 note = note or "Locust wrote no results; see locust.log"
-    except (RunError, OSError) as error:
+    except (RunError, NotReady, OSError) as error:  # NotReady: the portal exited or never answered
         note = str(error)
     finally:
         # Whatever happened (an error, a signal): nothing we started outlives the run.
@@ -457,8 +332,8 @@ def _run(
             redis.stop()
         if postgres is not None:
             postgres.stop()
-        if (scratch / "portal.log").exists():
-            shutil.copy(scratch / "portal.log", out / "portal.log")
+        if portal is not None and portal.log.exists():
+            shutil.copy(portal.log, out / "portal.log")
         shutil.rmtree(scratch, ignore_errors=True)
     if stop:
         note = f"interrupted by {stop.name} after {stop.elapsed_s:.0f} s" + (f"; {note}" if note else "")
@@ -482,7 +357,7 @@ def _run(
         "portal_database": profile.portal.database if embedded else None,
         # Where the portal's workers count their rate limits: one process's memory, or the Redis we started.
         "shared_store": (
-            {"kind": "redis", "url": redis.url, "version": redis_version()}
+            {"kind": "redis", "url": redis.url, "version": services.redis_version()}
             if redis is not None
             else ({"kind": "in-process"} if embedded else None)
         ),

@@ -97,7 +97,7 @@ def test_portal_dying_mid_run_fails_clearly(tmp_path: Path) -> None:
 
 
 def test_portal_down_before_start_is_named(tmp_path: Path) -> None:
-    from dvclab.load.runner import free_port
+    from dvclab.processes import free_port
     from tests.load.conftest import dvclab
 
     port = free_port()

@@ -14,7 +14,6 @@ from portal_helpers import (
     start_portal,
     start_redis,
     start_stubs,
-    stop,
     stop_portal,
 )
 
@@ -24,17 +23,14 @@ from dvclab.portal.demo import OFFICER_PASSWORD, SYNC_PASSWORD, citizen_id
 
 @pytest.fixture(scope="session")
 def third_parties() -> Iterator[Stubs]:
-    s = start_stubs()
-    yield s
-    for p in s.processes:
-        stop(p)
+    with start_stubs() as stubs:
+        yield stubs
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    yield server
-    stop(server.process)
+    with start_redis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -43,10 +39,8 @@ def postgres() -> Iterator[Postgres]:
         cluster = services.start_postgres(durable=False)  # functional tests: no fsync
     except services.ServiceMissing as exc:
         pytest.fail(str(exc))
-    try:
+    with cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -1,22 +1,23 @@
-"""Helpers that run the portal for real: uvicorn subprocesses on loopback, stub third parties over
-HTTP, a real Redis and a real PostgreSQL started in temporary directories and stopped afterwards."""
+"""Helpers that run the portal for real, through the process toolkit (``dvclab.embedded``,
+``dvclab.services``): uvicorn subprocesses on loopback, stub third parties over HTTP, a real Redis and a
+real PostgreSQL started in temporary directories and stopped afterwards. Thin wrappers keep the tests'
+own names; the start-up logic is the toolkit's."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import subprocess
-import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
-from dvclab import services
-from dvclab.portal import stubs
+from dvclab import embedded, services
+from dvclab.embedded import EmbeddedPortal, Stubs
 from dvclab.portal.demo import CITIZEN_PASSWORD
+from dvclab.processes import NotReady, free_port, stop_process, wait_port
+
+__all__ = ["Stubs", "free_port", "wait_port"]  # the tests import these from here
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "test-gateway-secret"
@@ -28,42 +29,14 @@ GENEROUS = {
 }
 
 
-# One implementation of these for the tests, the benchmark and the load runner.
-free_port, wait_port = services.free_port, services.wait_port
-
-
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    services.stop_process(process, sig)
-
-
-# --- third parties ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Stubs:
-    gateway_url: str
-    idp_url: str
-    processes: list[subprocess.Popen] = field(default_factory=list)
-
-    def faults(self, which: str, **faults: object) -> None:
-        url = self.gateway_url if which == "gateway" else self.idp_url
-        httpx.put(f"{url}/_faults", json=faults, trust_env=False).raise_for_status()
-
-    def clear(self) -> None:
-        self.faults("gateway")
-        self.faults("idp")
+    stop_process(process, sig)
 
 
 def start_stubs() -> Stubs:
-    gw, idp = free_port(), free_port()
-    processes = [stubs.spawn("gateway", gw, secret=SECRET), stubs.spawn("idp", idp)]
-    result = Stubs(f"http://127.0.0.1:{gw}", f"http://127.0.0.1:{idp}", processes)
-    for p, url in zip(processes, (result.gateway_url, result.idp_url), strict=True):
-        assert stubs.wait_ready(url, process=p), f"stub at {url} did not start"
-    return result
+    """The stub gateway (signing its callbacks with SECRET) and identity provider."""
+    return embedded.start_stubs(secret=SECRET)
 
-
-# --- Redis and PostgreSQL ---------------------------------------------------------------------------
 
 RedisServer, Postgres = services.RedisServer, services.PostgresCluster
 
@@ -75,16 +48,8 @@ def start_redis(tmp: Path) -> RedisServer:
         pytest.fail(str(exc))
 
 
-# --- the portal ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Portal:
-    url: str
-    process: subprocess.Popen
-    db_url: str
-    stubs: Stubs
-    log: Path
+class Portal(EmbeddedPortal):
+    """The embedded portal, with an HTTP client and a login at hand."""
 
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.url, trust_env=False, timeout=30, **kwargs)  # type: ignore[arg-type]
@@ -105,61 +70,28 @@ def start_portal(
     redis_url: str | None = None,
     rates: dict[str, str] | None = None,
     env: dict[str, str] | None = None,
-    port: int | None = None,
 ) -> Portal:
-    port = port or free_port()
-    db_url = db_url or f"sqlite:///{tmp / 'portal.sqlite3'}"
-    command = [
-        sys.executable,
-        "-m",
-        "dvclab.cli",
-        "portal",
-        "serve",
-        "--port",
-        str(port),
-        "--db",
-        db_url,
-        "--workers",
-        str(workers),
-        "--demo-data",
-        "--gateway-url",
-        stubs_.gateway_url,
-        "--idp-url",
-        stubs_.idp_url,
-    ]
-    if redis_url:
-        command += ["--redis", redis_url]
-    for name, limit in {**GENEROUS, **(rates or {})}.items():
-        command += ["--rate", f"{name}={limit}"]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("DVCLAB_PORTAL_")}
-    environment.update(
-        {"DVCLAB_PORTAL_GATEWAY_SECRET": SECRET, "DVCLAB_PORTAL_STATS_TTL_S": "0", **(env or {})}
-    )
-    log = tmp / f"portal-{port}.log"
-    process = subprocess.Popen(
-        command,
+    """A portal on ``stubs_`` with generous limits (overridden by ``rates``), statistics never cached,
+    none of the caller's own DVCLAB_PORTAL_* variables."""
+    portal = Portal(
+        tmp,
+        db_url=db_url or "",
+        workers=workers,
+        redis_url=redis_url,
+        rates={**GENEROUS, **(rates or {})},
+        env={"DVCLAB_PORTAL_STATS_TTL_S": "0", **(env or {})},
+        stubs=stubs_,
+        clean_env=True,
         cwd=REPO,
-        env=environment,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
     )
-    portal = Portal(f"http://127.0.0.1:{port}", process, db_url, stubs_, log)
-    if not stubs.wait_ready(portal.url, timeout_s=30, process=process):
-        stop_portal(portal)
-        raise RuntimeError(f"portal did not start:\n{log.read_text()[-3000:]}")
-    return portal
+    try:
+        return portal.start(timeout_s=30)
+    except NotReady as failed:
+        raise RuntimeError(f"{failed}:\n{portal.log.read_text()[-3000:]}") from None
 
 
 def stop_portal(portal: Portal, sig: int = signal.SIGTERM) -> None:
-    if portal.process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(portal.process.pid, sig)  # its own session: the uvicorn workers too
-    try:
-        portal.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(portal.process.pid, signal.SIGKILL)
-        portal.process.wait(timeout=5)
+    portal.stop(sig, timeout=15)
 
 
 def query(portal: Portal, sql: str, **params: object) -> list[tuple]:
