@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 from typing import Any
 
+from dvclab.processes import free_port
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
-
-def _free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def _rates(pairs: list[str]) -> dict[str, str]:
@@ -77,14 +72,14 @@ def serve(args: argparse.Namespace) -> int:
             "outage": args.stub_outage,
         }
         if not settings.gateway_url:
-            port = _free_port()
+            port = free_port()
             callback = f"http://{local}:{args.port}/api/v1/payments/callback"
             started.append(
                 stubs.spawn("gateway", port, callback_url=callback, secret=settings.gateway_secret, **fault)
             )
             settings.gateway_url = f"http://127.0.0.1:{port}"
         if not settings.idp_url:
-            port = _free_port()
+            port = free_port()
             started.append(stubs.spawn("idp", port, **fault))
             settings.idp_url = f"http://127.0.0.1:{port}"
         for process, url in zip(

@@ -2,6 +2,9 @@
 
 Every state change is a conditional UPDATE (`WHERE status IN (...)`), so two concurrent requests can
 never both apply the same transition; the loser re-reads and gets the idempotent answer or a 409.
+Over 400 lines on purpose: it is one state machine (the citizen's and the officer's transitions), kept
+in one module so every conditional UPDATE can be read beside the others; the read-only public views
+are in ``public_records``.
 """
 
 from __future__ import annotations
@@ -13,12 +16,11 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, select, text, update
+from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dvclab import deadlines
-from dvclab.catalog import OnlineLevel
 from dvclab.portal.auth import Principal, audit
 from dvclab.portal.db import Database
 from dvclab.portal.errors import ApiError
@@ -59,7 +61,7 @@ def due_at(received: datetime, deadline_days: int) -> datetime:
     return due.astimezone(UTC).replace(tzinfo=None)
 
 
-def _overdue(status: str, due: datetime | None, decided: datetime | None, now: datetime | None) -> bool:
+def judged_overdue(status: str, due: datetime | None, decided: datetime | None, now: datetime | None) -> bool:
     """A decided dossier is overdue if decided after its due moment; an open one once that has passed."""
     if due is None:
         return False
@@ -68,10 +70,10 @@ def _overdue(status: str, due: datetime | None, decided: datetime | None, now: d
 
 
 def is_overdue(d: Dossier, now: datetime | None = None) -> bool:
-    return _overdue(d.status, d.due_at, d.decided_at, now)
+    return judged_overdue(d.status, d.due_at, d.decided_at, now)
 
 
-def _overdue_at(issued: Any) -> ColumnElement[bool]:
+def overdue_clause(issued: Any) -> ColumnElement[bool]:
     """``deadlines.is_overdue`` as SQL, for the statistics' counts."""
     return deadlines.is_overdue(issued, Dossier.due_at)
 
@@ -426,30 +428,6 @@ def rate(db: Database, principal: Principal, dossier_id: int, score: int, commen
     return {"dossier_id": dossier_id, "score": score, "comment": comment}
 
 
-# --- public ------------------------------------------------------------------------------------------
-
-
-_TRACK = select(
-    Dossier.procedure_code, Dossier.status, Dossier.submitted_at, Dossier.due_at, Dossier.decided_at
-).where(Dossier.receipt_code == bindparam("code"))
-
-
-def track(db: Database, receipt_code: str) -> dict[str, Any]:
-    with db.read_conn() as conn:
-        row = conn.execute(_TRACK, {"code": receipt_code}).first()
-    if row is None:
-        raise ApiError(404, "Not found", "no dossier has this receipt code")
-    overdue = _overdue(row.status, row.due_at, row.decided_at, None)
-    return {
-        "receipt_code": receipt_code,
-        "procedure_code": row.procedure_code,
-        "status": row.status,
-        "submitted_at": row.submitted_at,
-        "due_at": row.due_at,
-        "overdue": overdue,
-    }
-
-
 # --- officer -----------------------------------------------------------------------------------------
 
 
@@ -515,83 +493,3 @@ def transition(
         session.flush()
         session.refresh(dossier)
         return summary(dossier)
-
-
-def sync_feed(db: Database, cursor: int, limit: int) -> dict[str, Any]:
-    with db.read() as session:
-        rows = session.execute(
-            select(
-                StatusEvent.id,
-                Dossier.receipt_code,
-                Dossier.procedure_code,
-                StatusEvent.status,
-                StatusEvent.at,
-            )
-            .join(Dossier, Dossier.id == StatusEvent.dossier_id)
-            .where(StatusEvent.id > cursor)
-            .order_by(StatusEvent.id)
-            .limit(limit)
-        ).all()
-    items = [
-        {"cursor": r[0], "receipt_code": r[1], "procedure_code": r[2], "status": r[3], "at": r[4]}
-        for r in rows
-    ]
-    return {"items": items, "next_cursor": items[-1]["cursor"] if items else cursor}
-
-
-def statistics(db: Database) -> dict[str, Any]:
-    now = utcnow()
-    with db.read() as session:
-        procedures = session.scalar(select(func.count()).select_from(Procedure)) or 0
-        full = (
-            session.scalar(
-                select(func.count()).select_from(Procedure).where(Procedure.online_level == OnlineLevel.FULL)
-            )
-            or 0
-        )
-        by_status = {
-            s: n for s, n in session.execute(select(Dossier.status, func.count()).group_by(Dossier.status))
-        }
-        decided = (
-            session.scalar(select(func.count()).select_from(Dossier).where(Dossier.decided_at.is_not(None)))
-            or 0
-        )
-        on_time = (
-            session.scalar(
-                select(func.count())
-                .select_from(Dossier)
-                .where(Dossier.decided_at.is_not(None), ~_overdue_at(Dossier.decided_at))
-            )
-            or 0
-        )
-        overdue_open = (
-            session.scalar(
-                select(func.count())
-                .select_from(Dossier)
-                .where(Dossier.status.in_((RECEIVED, SUPPLEMENT)), _overdue_at(now))
-            )
-            or 0
-        )
-        fee_dossiers = (
-            session.scalar(
-                select(func.count()).select_from(Dossier).where(Dossier.fee_vnd > 0, Dossier.status != DRAFT)
-            )
-            or 0
-        )
-        paid = session.scalar(select(func.count()).select_from(Dossier).where(Dossier.paid.is_(True))) or 0
-        ratings, average = session.execute(select(func.count(), func.avg(Rating.score))).one()
-    return {
-        "procedures": procedures,
-        "procedures_full_online": full,
-        "dossiers": sum(by_status.values()),
-        "by_status": by_status,
-        "decided": decided,
-        "decided_on_time": on_time,
-        "on_time_rate": round(on_time / decided, 4) if decided else None,
-        "overdue_open": overdue_open,
-        "fee_dossiers": fee_dossiers,
-        "paid_online": paid,
-        "ratings": ratings or 0,
-        "rating_average": round(float(average), 3) if average is not None else None,
-        "generated_at": now,
-    }

@@ -18,7 +18,7 @@ from sqlalchemy import delete
 
 from dvclab import deadlines
 from dvclab.deadlines import VIETNAM
-from dvclab.portal import dossiers
+from dvclab.portal import dossiers, public_records
 from dvclab.portal.auth import Principal
 from dvclab.portal.db import Database
 from dvclab.portal.models import APPROVED, RECEIVED, SUBMITTED, Account, Dossier, Procedure, StatusEvent
@@ -166,14 +166,15 @@ def portal_verdict(db: Database, case: Case, monkeypatch: pytest.MonkeyPatch) ->
     received = [dossiers.transition(db, OFFICER, i, (SUBMITTED,), RECEIVED, {}) for i, _ in ids.values()]
     assert received[0]["due_at"] == received[1]["due_at"]
     monkeypatch.setattr(dossiers, "utcnow", lambda: to_utc(case.issued))
+    monkeypatch.setattr(public_records, "utcnow", lambda: to_utc(case.issued))
     decided = dossiers.transition(
         db, OFFICER, ids["decided"][0], (RECEIVED,), APPROVED, {"decided_at": to_utc(case.issued)}
     )
     overdue = decided["overdue"]
     # every way the portal tells overdue says the same
-    assert dossiers.track(db, ids["decided"][1])["overdue"] is overdue
-    assert dossiers.track(db, ids["open"][1])["overdue"] is overdue  # open, judged at the same moment
-    stats = dossiers.statistics(db)
+    assert public_records.track(db, ids["decided"][1])["overdue"] is overdue
+    assert public_records.track(db, ids["open"][1])["overdue"] is overdue  # open, judged at the same moment
+    stats = public_records.statistics(db)
     assert (stats["decided"], stats["decided_on_time"]) == (1, 0 if overdue else 1)
     assert stats["overdue_open"] == (1 if overdue else 0)
     return to_local(decided["due_at"]), overdue

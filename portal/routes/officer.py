@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from dvclab.portal import dossiers
+from dvclab.portal import dossiers, public_records
 from dvclab.portal.auth import Principal, require
 from dvclab.portal.models import APPROVED, RECEIVED, REJECTED, RETURNED, SUBMITTED, SUPPLEMENT, utcnow
 from dvclab.portal.routes.common import Page, PageSize, db_of
@@ -112,4 +112,4 @@ async def status_changes(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     _principal: Annotated[Principal, Depends(require("sync"))],
 ) -> dict:
-    return await run_in_threadpool(dossiers.sync_feed, db_of(request), cursor, limit)
+    return await run_in_threadpool(public_records.sync_feed, db_of(request), cursor, limit)

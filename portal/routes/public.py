@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Request
 from starlette.concurrency import run_in_threadpool
 
-from dvclab.portal import dossiers
+from dvclab.portal import dossiers, public_records
 from dvclab.portal.auth import write_audit
 from dvclab.portal.errors import ApiError
 from dvclab.portal.ratelimit import limit_by_ip
@@ -34,8 +34,8 @@ async def healthz() -> dict:
 async def track(*, request: Request, receipt_code: Annotated[str, Path(pattern=RECEIPT_CODE)]) -> dict:
     db = db_of(request)
     if db.inline_reads:
-        return dossiers.track(db, receipt_code)
-    return await run_in_threadpool(dossiers.track, db, receipt_code)
+        return public_records.track(db, receipt_code)
+    return await run_in_threadpool(public_records.track, db, receipt_code)
 
 
 @router.get(
@@ -49,7 +49,7 @@ async def statistics(*, request: Request) -> dict:
     state = request.app.state
     cached: tuple[float, dict[str, Any]] | None = getattr(state, "stats_cache", None)
     if cached is None or time.monotonic() - cached[0] >= state.settings.stats_ttl_s:
-        cached = (time.monotonic(), await run_in_threadpool(dossiers.statistics, db_of(request)))
+        cached = (time.monotonic(), await run_in_threadpool(public_records.statistics, db_of(request)))
         state.stats_cache = cached
     return cached[1]
 
