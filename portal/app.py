@@ -130,15 +130,19 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
     )
     app.state.settings = settings
     errors.install(app)
-    for router in (
+    routers = (
         catalog.router,
         auth.router,
         dossiers.router,
         officer.router,
         officer.sync_router,
         public.router,
-    ):
+    )
+    for router in routers:
         app.include_router(router)
+    app.state.method_table = errors.method_table(
+        [*app.router.routes, *(route for router in routers for route in router.routes)]
+    )
     app.add_middleware(
         BodyLimit,
         default_limit=settings.max_json_bytes,

@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from dvclab.portal.db import Database
 from dvclab.portal.errors import ApiError, Unavailable
 from dvclab.portal.models import Account, AuditEvent, AuthSession, LoginThrottle, utcnow
-from dvclab.portal.ratelimit import client_ip
+from dvclab.portal.ratelimit import client_ip, client_key
 from dvclab.portal.settings import Settings
 
 bearer = HTTPBearer(auto_error=False, description="Token from POST /api/v1/auth/login")
@@ -127,24 +127,34 @@ _RESERVE = (
             else_=LoginThrottle.locked_until,
         ),
     )
+    .returning(LoginThrottle.failures)
 )
 _LOCKED_UNTIL = select(LoginThrottle.locked_until).where(LoginThrottle.identifier == bindparam("ident"))
 
 
-def reserve_attempt(db: Database, identifier: str, settings: Settings) -> datetime | None:
-    """Count this attempt as a failure up front. Returns None when allowed, or the lock's end."""
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    locked_until: datetime | None  # set: refused, the account is locked until then
+    # This attempt's reservation reached the threshold and set the lock. The reservations of one
+    # account are serialised on its row, so exactly one attempt of a burst sees this: it alone writes
+    # the `account_locked` audit row if it fails.
+    locks: bool = False
+
+
+def reserve_attempt(db: Database, identifier: str, settings: Settings) -> Reservation:
+    """Count this attempt as a failure up front (see Reservation)."""
     now = utcnow()
     lock_end = now + timedelta(minutes=settings.lockout_minutes)
     with db.write_conn() as conn:
         conn.execute(_INSERT_IGNORE[conn.dialect.name], {"ident": identifier})
         conn.execute(_RESET_EXPIRED, {"ident": identifier, "now": now})  # an expired lock starts afresh
-        result = conn.execute(
+        failures = conn.execute(
             _RESERVE,
             {"ident": identifier, "threshold": settings.lockout_threshold, "lock_end": lock_end},
-        )
-        if result.rowcount == 1:
-            return None
-        return conn.execute(_LOCKED_UNTIL, {"ident": identifier}).scalar() or lock_end
+        ).scalar()
+        if failures is not None:
+            return Reservation(None, locks=failures >= settings.lockout_threshold)
+        return Reservation(conn.execute(_LOCKED_UNTIL, {"ident": identifier}).scalar() or lock_end)
 
 
 def release_attempt(db: Database, identifier: str) -> None:
@@ -166,8 +176,9 @@ def _one_less_inflight():  # type: ignore[no-untyped-def]
     return case((LoginThrottle.inflight > 0, LoginThrottle.inflight - 1), else_=0)
 
 
-def record_failure(db: Database, identifier: str, ip: str, settings: Settings) -> None:
-    """The attempt was evaluated and failed: it stays counted, it is no longer in flight."""
+def record_failure(db: Database, identifier: str, ip: str, settings: Settings, locks: bool) -> None:
+    """The attempt was evaluated and failed: it stays counted, it is no longer in flight. The attempt
+    whose reservation set the lock (``locks``) notes it in the audit table: one row per lock."""
     with db.write() as session:
         session.execute(
             update(LoginThrottle)
@@ -175,16 +186,13 @@ def record_failure(db: Database, identifier: str, ip: str, settings: Settings) -
             .values(inflight=_one_less_inflight())
         )
         audit(session, "bad_password", identifier, ip)
-        failures = session.scalar(
-            select(LoginThrottle.failures).where(LoginThrottle.identifier == identifier)
-        )
-        if failures is not None and failures >= settings.lockout_threshold:
+        if locks:
             audit(
                 session,
                 "account_locked",
                 identifier,
                 ip,
-                f"{failures} failed attempts; locked {settings.lockout_minutes} min",
+                f"{settings.lockout_threshold} failed attempts; locked {settings.lockout_minutes} min",
             )
 
 
@@ -254,14 +262,26 @@ _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 async def current_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
-    if credentials is None or not credentials.credentials or len(credentials.credentials) > 200:
+    if credentials is None or not credentials.credentials:
+        raise ApiError(401, "Unauthorized", "a valid bearer token is required", _UNAUTHORIZED)
+    if len(credentials.credentials) > 200:
+        await _charge_failure(request)
         raise ApiError(401, "Unauthorized", "a valid bearer token is required", _UNAUTHORIZED)
     db: Database = request.app.state.db
     hashed = token_hash(credentials.credentials)
     principal = _lookup(db, hashed) if db.inline_reads else await run_in_threadpool(_lookup, db, hashed)
     if principal is None:
+        await _charge_failure(request)
         raise ApiError(401, "Unauthorized", "the token is invalid, expired or logged out", _UNAUTHORIZED)
     return principal
+
+
+async def _charge_failure(request: Request) -> None:
+    """A presented token that authenticates no one counts against the client address's `bad_token`
+    quota: past it the answer is 429 + Retry-After, so tokens cannot be tried at line rate. Only
+    failures are charged, so a valid token behind the same address keeps working."""
+    settings: Settings = request.app.state.settings
+    await request.app.state.limiter.hit("bad_token", client_key(request, settings))
 
 
 def require(role: str, limit: str = "api"):  # type: ignore[no-untyped-def]

@@ -25,6 +25,17 @@ def _rates(pairs: list[str]) -> dict[str, str]:
     return rates
 
 
+def loopback_authority(host: str) -> str:
+    """How this machine reaches a server bound to ``host``, as the host part of a URL. The stub
+    gateway's callbacks and the printed URL go there, so it must be a family the server listens on:
+    one uvicorn worker bound to `::` listens on IPv6 only (asyncio sets IPV6_V6ONLY), so [::1]."""
+    if host in ("", "0.0.0.0"):  # noqa: S104 - the wildcard is recognised, not bound, here
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
 def serve(args: argparse.Namespace) -> int:
     from dvclab.portal.settings import SettingsError, from_env
 
@@ -52,7 +63,7 @@ def serve(args: argparse.Namespace) -> int:
     from dvclab.catalog import CatalogError
     from dvclab.portal import stubs
 
-    local = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host  # noqa: S104
+    local = loopback_authority(args.host)
     started = []
     try:
         if settings.redis_url:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
 
 log = logging.getLogger("portal")
 
@@ -115,16 +118,33 @@ def _is_overload(exc: DBAPIError) -> bool:
     )
 
 
+def method_table(routes: Iterable[BaseRoute]) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """Path pattern and methods of each plain route (APIRouter.routes carry their full paths)."""
+    return [(r.path_regex, frozenset(r.methods)) for r in routes if isinstance(r, Route) and r.methods]
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method of every route on this path. Starlette answers a 405 from the first route whose path
+    matched, so `Allow` would name only that route's methods (POST on /api/v1/dossiers, not GET)."""
+    table: list[tuple[re.Pattern[str], frozenset[str]]] = request.app.state.method_table
+    methods = {
+        m for pattern, route_methods in table if pattern.match(request.url.path) for m in route_methods
+    }
+    return ", ".join(sorted(methods))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return problem(exc.status, exc.title, exc.detail, exc.headers, exc.kind)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         title = _HTTP_TITLES.get(exc.status_code, "Error")
         detail = exc.detail if isinstance(exc.detail, str) else title
         headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
         return problem(exc.status_code, title, detail, headers)
 
     @app.exception_handler(RequestValidationError)

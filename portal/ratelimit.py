@@ -62,6 +62,26 @@ def client_ip(request: Request, trusted: tuple[str, ...]) -> str:
     return peer
 
 
+def rate_key(address: str, ipv6_prefix: int) -> str:
+    """The bucket of a client address: an IPv4 address (also one mapped into IPv6) as it is, an IPv6
+    address by its /``ipv6_prefix`` network, since a client owning a /64 can pick a new address per
+    request. Anything unparsable (a test client's name) stays as it is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, ipv6_prefix), strict=False))
+    return address
+
+
+def client_key(request: Request, settings: Settings) -> str:
+    """The rate-limit bucket of the request's client (see client_ip and rate_key)."""
+    return rate_key(client_ip(request, settings.trusted_proxies), settings.ipv6_prefix)
+
+
 class Limiter:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -126,7 +146,7 @@ def limit_by_ip(name: str) -> Callable[[Request, Response], Awaitable[None]]:
 
     async def dependency(request: Request, response: Response) -> None:
         limiter: Limiter = request.app.state.limiter
-        key = client_ip(request, limiter.settings.trusted_proxies)
+        key = client_key(request, limiter.settings)
         headers = await limiter.hit(name, key)
         response.headers.update(headers)
         request.state.ratelimit_headers = headers  # for endpoints that build their own Response

@@ -24,6 +24,7 @@ DEFAULT_RATE_LIMITS: dict[str, str] = {
     "dossier_create": "60/hour",  # new dossiers per citizen (flow quota, C21)
     "upload": "120/hour",  # file uploads per citizen
     "callback": "1200/minute",  # gateway callbacks per client IP
+    "bad_token": "120/minute",  # failed bearer-token authentications per client IP (C20, guessing)
 }
 
 
@@ -65,6 +66,9 @@ class Settings:
     # 9.2.2). uvicorn's own 5 s lost about one upload in 5,000 to that race under think times of 1-5 s.
     keep_alive_s: float = 75.0
     trusted_proxies: tuple[str, ...] = ()  # X-Forwarded-For is only read from these peers
+    # Per-address limits count an IPv6 client by its network of this length: one subscriber's line
+    # usually gets a whole /64, so its addresses are free to rotate within it. IPv4: the address.
+    ipv6_prefix: int = 64
     rate_limits: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     rate_limit_strategy: str = "moving-window"
     redis_timeout_s: float = 0.2
@@ -101,6 +105,8 @@ class Settings:
             raise SettingsError("--db must be a sqlite:/// path or a postgresql:// URL")
         if self.lockout_threshold < 1 or self.max_file_bytes < 1 or self.max_files_per_dossier < 1:
             raise SettingsError("limits must be positive")
+        if not 1 <= self.ipv6_prefix <= 128:
+            raise SettingsError("DVCLAB_PORTAL_IPV6_PREFIX (per-address limits) must be within 1..128")
         if self.keep_alive_s <= 0:
             raise SettingsError("keep-alive timeout (DVCLAB_PORTAL_KEEP_ALIVE_S) must be positive seconds")
         return self

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
+from urllib.parse import quote
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,9 +29,26 @@ def sniff(head: bytes, filename: str) -> str | None:
 
 
 def safe_filename(filename: str) -> str:
-    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    """The base name, in NFC (a name typed with combining diacritics, as macOS sends it, keeps its
+    letters instead of losing each mark to `_`), with anything but letters, digits, `.`, `-`, `_` and
+    spaces replaced."""
+    name = unicodedata.normalize("NFC", filename).replace("\\", "/").rsplit("/", 1)[-1]
     name = re.sub(r"[^\w.\- ]", "_", name).strip() or "file"
     return name[-120:]
+
+
+def ascii_filename(filename: str) -> str:
+    """An ASCII stand-in for old clients: diacritics dropped (`Giấy` -> `Giay`, `đ` -> `d`), any other
+    non-ASCII character, quote or backslash replaced."""
+    base = unicodedata.normalize("NFKD", filename.replace("đ", "d").replace("Đ", "D"))
+    base = "".join(ch for ch in base if not unicodedata.combining(ch))
+    return re.sub(r'[^\x20-\x7e]|["\\]', "_", base) or "file"
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with an ASCII `filename` and the exact UTF-8 name in `filename*` (RFC 6266,
+    RFC 8187); header values are latin-1 on the wire, so a raw Vietnamese name cannot go there."""
+    return f"attachment; filename=\"{ascii_filename(filename)}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 class _TooLarge(Exception):

@@ -46,10 +46,10 @@ async def login(*, body: LoginRequest, request: Request) -> dict:
     passwords: auth.PasswordService = request.app.state.passwords
     identifier = body.national_id
     async with passwords.slot():
-        locked_until = await run_in_threadpool(auth.reserve_attempt, db, identifier, settings)
-        if locked_until is not None:
+        reservation = await run_in_threadpool(auth.reserve_attempt, db, identifier, settings)
+        if reservation.locked_until is not None:
             await run_in_threadpool(auth.write_audit, db, "login_refused_locked", identifier, ip)
-            raise _locked(locked_until)
+            raise _locked(reservation.locked_until)
         try:
             account = await run_in_threadpool(auth.find_account, db, identifier)
             ok = await passwords.verify(account.password_hash if account else None, body.password)
@@ -58,7 +58,7 @@ async def login(*, body: LoginRequest, request: Request) -> dict:
             await run_in_threadpool(auth.release_attempt, db, identifier)
             raise
     if not ok or account is None:
-        await run_in_threadpool(auth.record_failure, db, identifier, ip, settings)
+        await run_in_threadpool(auth.record_failure, db, identifier, ip, settings, reservation.locks)
         raise BAD_CREDENTIALS
     if account.role == "citizen":
         try:

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dvclab.portal import dossiers
 from dvclab.portal.auth import Principal, require, write_audit
+from dvclab.portal.documents import well_formed
 from dvclab.portal.errors import ApiError
 from dvclab.portal.routes.common import Page, PageSize, db_of, ip_of, settings_of
 from dvclab.portal.schemas import (
@@ -23,7 +24,7 @@ from dvclab.portal.schemas import (
     RatingResponse,
     SubmitResponse,
 )
-from dvclab.portal.uploads import safe_filename, sniff
+from dvclab.portal.uploads import content_disposition, safe_filename, sniff
 
 router = APIRouter(prefix="/api/v1/dossiers", tags=["citizen"])
 citizen = require("citizen")
@@ -90,7 +91,8 @@ async def detail(*, request: Request, dossier_id: DossierId, principal: Citizen)
     status_code=201,
     summary="Attach a document",
     description="One PDF, JPEG or PNG per request (multipart field `file`), at most 10 MiB by "
-    "default; type decided by magic bytes and extension.",
+    "default; type decided by magic bytes and extension, and its structure checked (PDF header and "
+    "`%%EOF` trailer, PNG IHDR and IEND, JPEG frame header).",
 )
 async def upload(
     *,
@@ -107,14 +109,15 @@ async def upload(
         raise ApiError(413, "Content too large", f"a file may be at most {settings.max_file_bytes} bytes")
     head = await file.read(16)
     media_type = sniff(head, filename)
-    if media_type is None:
-        await run_in_threadpool(write_audit, db, "upload_refused", principal.national_id, ip, "wrong type")
+    content = head + await file.read() if media_type is not None else head
+    if media_type is None or not well_formed(content, media_type):
+        reason = "wrong type" if media_type is None else "malformed document"
+        await run_in_threadpool(write_audit, db, "upload_refused", principal.national_id, ip, reason)
         raise ApiError(
             415,
             "Unsupported media type",
-            "only PDF, JPEG and PNG documents with a matching extension are accepted",
+            "only well-formed PDF, JPEG and PNG documents with a matching extension are accepted",
         )
-    content = head + await file.read()
     return await _guarded(
         request,
         principal,
@@ -151,7 +154,7 @@ async def download(
         content,
         media_type=media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Disposition": content_disposition(filename),
             "X-Content-Type-Options": "nosniff",
         },
     )

@@ -25,7 +25,7 @@ SECRET = "test-gateway-secret"
 # start servers with tight ones.
 GENEROUS = {
     name: "100000/minute"
-    for name in ("public", "track", "login_ip", "api", "dossier_create", "upload", "callback")
+    for name in ("public", "track", "login_ip", "api", "dossier_create", "upload", "callback", "bad_token")
 }
 
 

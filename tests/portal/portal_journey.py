@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 import json
+import struct
 import uuid
+import zlib
 
 import httpx
 from portal_helpers import SECRET, Portal
 
 from dvclab.portal.signing import signed_headers
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\nstartxref\n0\n%%EOF\n"
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+# 1x1 grey PNG: signature, IHDR, one IDAT, IEND.
+PNG = (
+    b"\x89PNG\r\n\x1a\n"
+    + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+    + png_chunk(b"IDAT", zlib.compress(b"\x00\x80"))
+    + png_chunk(b"IEND", b"")
+)
+# JPEG head as the portal checks it (SOI, APP0 JFIF, SOF0 1x1 with one component), then EOI.
+JPEG = (
+    b"\xff\xd8"
+    + b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    + b"\xff\xc0\x00\x0b\x08\x00\x01\x00\x01\x01\x01\x11\x00"
+    + b"\xff\xd9"
+)
 FEE_PROCEDURE = "X-CT-0001"  # certification of copies: 4,000 VND
 FREE_PROCEDURE = "X-HT-0001"  # birth registration: no fee
 
