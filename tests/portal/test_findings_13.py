@@ -54,6 +54,7 @@ def test_file_names_in_nfc_and_content_disposition_per_rfc_8187() -> None:
         (unicodedata.normalize("NFD", "Ảnh chụp CCCD mặt trước.png"), PNG, "image/png"),
         ("Đơn đề nghị cấp bản sao.jpg", JPEG, "image/jpeg"),
     ],
+    ids=["pdf-nfc", "pdf-nfd", "png-nfd", "jpeg-nfc"],
 )
 def test_vietnamese_file_names_stored_echoed_and_downloaded(
     portal: Portal, citizen: dict, name: str, content: bytes, media: str
