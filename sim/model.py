@@ -30,6 +30,7 @@ from dvclab.sim.scenario import Scenario, ScenarioError, opening_minutes
 from dvclab.sim.streams import RandomStreams
 
 LEVEL_CODE = {"province": 0, "district": 1, "commune": 2}
+UNIT_KEY = 100_000  # a unit's officer pool is pools[pool_index * UNIT_KEY + unit]
 DRAIN_DAYS = 400  # calendar kept beyond the horizon so that every counted dossier can finish
 
 
@@ -85,8 +86,8 @@ class ProvinceModel:
         self.env = simpy.Environment()
         self._build_counters()
         self.pools: dict[int, OfficerPool] = {}
-        self._pool_names = sorted(set(table.pools))
-        self._pool_index = {name: k for k, name in enumerate(self._pool_names)}
+        self.pool_names = sorted(set(table.pools))
+        self._pool_index = {name: k for k, name in enumerate(self.pool_names)}
         self._check_staffing()
         self._prepare()
 
@@ -120,7 +121,7 @@ class ProvinceModel:
         return staffing.get(agency, self.scenario.back_office.default_officers)
 
     def _check_staffing(self) -> None:
-        for pool in self._pool_names:
+        for pool in self.pool_names:
             volume = self.table.annual_volume[[k for k, p in enumerate(self.table.pools) if p == pool]].sum()
             if volume > 0 and self.officers_of(pool) == 0:
                 raise ScenarioError(
@@ -129,10 +130,10 @@ class ProvinceModel:
                 )
 
     def _pool(self, pool_index: int, unit: int) -> OfficerPool:
-        key = pool_index * 100_000 + unit
+        key = pool_index * UNIT_KEY + unit
         pool = self.pools.get(key)
         if pool is None:
-            name = self._pool_names[pool_index]
+            name = self.pool_names[pool_index]
             pool = OfficerPool(
                 self.env,
                 f"{name}.{unit}",
