@@ -24,10 +24,11 @@ from dvclab.sim.back_office import OfficerPool
 from dvclab.sim.calendar import MINUTES_PER_DAY, WorkingCalendar
 from dvclab.sim.channels import ASSISTED, AT_COUNTER, COUNTER, ONLINE_WITH_VISIT, POSTAL
 from dvclab.sim.counters import Counter
-from dvclab.sim.demand import Dossiers, commune_weights, generate_dossiers
+from dvclab.sim.demand import Dossiers, generate_dossiers
 from dvclab.sim.procedures import ProcedureTable
 from dvclab.sim.scenario import Scenario, ScenarioError, opening_minutes
 from dvclab.sim.streams import RandomStreams
+from dvclab.sim.units import load_units
 
 LEVEL_CODE = {"province": 0, "district": 1, "commune": 2}
 UNIT_KEY = 100_000  # a unit's officer pool is pools[pool_index * UNIT_KEY + unit]
@@ -77,9 +78,10 @@ class ProvinceModel:
             self.warmup_days * MINUTES_PER_DAY,
             (self.warmup_days + self.horizon_days) * MINUTES_PER_DAY,
         )
-        # The province's geography is one fact, not a random outcome: every replication of a seed shares
-        # the commune sizes drawn by its first replication's geography stream.
-        self.communes = commune_weights(scenario, RandomStreams(scenario.run.seed, 0)["geography"])
+        # The province is data, not a draw: every seed and replication has the same units and sizes.
+        self.province = load_units(scenario.units_path())
+        self.communes = self.province.commune_share
+        self.district_of = self.province.district_of
         self.dossiers: Dossiers = generate_dossiers(
             scenario, table, self.calendar, self.streams, self.warmup_days, self.horizon_days, self.communes
         )
@@ -115,8 +117,14 @@ class ProvinceModel:
                 counter.window = self.window
                 self.counters.append(counter)
 
-    def officers_of(self, pool: str) -> int:
+    def officers_of(self, pool: str, unit: int | None = None) -> int:
+        """Officers of a pool (``district.land``) in each unit of its level, or in ``unit`` when the units
+        file gives that unit its own staffing."""
         level, _, agency = pool.partition(".")
+        if unit is not None:
+            own = self.province.officers(level, unit, agency)
+            if own is not None:
+                return own
         staffing = self.scenario.back_office.staffing.get(level, {})
         return staffing.get(agency, self.scenario.back_office.default_officers)
 
@@ -137,7 +145,7 @@ class ProvinceModel:
             pool = OfficerPool(
                 self.env,
                 f"{name}.{unit}",
-                self.officers_of(name),
+                self.officers_of(name, unit),
                 self.calendar,
                 self.scenario.back_office.discipline,
                 self.monitored,
@@ -150,7 +158,7 @@ class ProvinceModel:
         if level == "commune":
             return commune
         if level == "district":
-            return commune % self.scenario.geography.districts
+            return int(self.district_of[commune])
         return 0
 
     # -- per-dossier draws, vectorised -------------------------------------------------------------
@@ -159,8 +167,8 @@ class ProvinceModel:
         p = d.procedure
         n = len(d)
         level_code = np.array([LEVEL_CODE[level] for level in t.levels])[p]
-        districts = s.geography.districts
-        unit = np.where(level_code == 2, d.commune, np.where(level_code == 1, d.commune % districts, 0))
+        district = self.district_of[d.commune]
+        unit = np.where(level_code == 2, d.commune, np.where(level_code == 1, district, 0))
         if s.counters.mode == "pooled":
             unit = np.zeros_like(unit)
         offsets = np.array([self._counter_offset[level] for level in LEVELS])
@@ -209,9 +217,7 @@ class ProvinceModel:
         pool_of_procedure = np.array([self._pool_index[name] for name in t.pools])
         self.pool_id = pool_of_procedure[p].tolist()
         # pools are always per unit; only counters may be pooled
-        self.pool_unit = np.where(
-            level_code == 2, d.commune, np.where(level_code == 1, d.commune % districts, 0)
-        ).tolist()
+        self.pool_unit = np.where(level_code == 2, d.commune, np.where(level_code == 1, district, 0)).tolist()
         self._pool_of_procedure = pool_of_procedure
         self._level_of_procedure = t.levels
 

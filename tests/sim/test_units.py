@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from dvclab.sim.experiment import Experiment, multiple_replications
+from dvclab.sim.model import ProvinceModel
+from dvclab.sim.procedures import build_procedures
 from dvclab.sim.results import busiest_units, top_overdue_units, write_results
-from dvclab.sim.scenario import load_scenario
+from dvclab.sim.scenario import ScenarioError, load_scenario
 
 TINY = Path(__file__).resolve().parents[1] / "workbench" / "tiny.yaml"
 
@@ -57,3 +63,85 @@ def test_run_folder_names_the_busiest_and_the_worst_units(tmp_path: Path) -> Non
         assert {row["pool"]: row["busiest_unit"] for row in csv.DictReader(handle)}["district.land"] == (
             land["busiest_unit"]
         )
+
+
+# -- the province is data: the units file ------------------------------------------------------------
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios" / "sim"
+SHORT = {"run.horizon_days": 2, "startup.warmup_days": 0}
+
+
+def _model(seed: int, path: Path = SCENARIOS / "nam-dinh-2024.yaml", **overrides: object) -> ProvinceModel:
+    scenario, catalog = load_scenario(path, **SHORT, **{"run.seed": seed}, **overrides)
+    return ProvinceModel(scenario, build_procedures(scenario, catalog))
+
+
+def test_two_seeds_simulate_the_same_province() -> None:
+    first, second = _model(2024), _model(7)
+    assert np.array_equal(first.communes, second.communes)
+    assert np.array_equal(first.district_of, second.district_of)
+    assert len(first.communes) == 175 and first.communes.sum() == pytest.approx(1.0)
+    # the seed still varies the citizens
+    assert not np.array_equal(first.dossiers.arrival[:100], second.dossiers.arrival[:100])
+
+
+def test_the_units_file_is_what_the_build_script_writes() -> None:
+    from dvclab.scenarios.catalog import build_units
+
+    for name, (districts, communes) in build_units.PROVINCES.items():
+        written = (build_units.HERE / name).read_text(encoding="utf-8")
+        assert written == build_units.units_csv(districts, communes), name
+
+
+def _write_units(folder: Path, rows: list[str]) -> Path:
+    path = folder / "units.csv"
+    path.write_text("unit,level,number,district,demand_share,staffing\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def _scenario_with_units(folder: Path, units: Path, geography: str = "{districts: 2, communes: 3}") -> Path:
+    path = folder / "s.yaml"
+    base = SCENARIOS / "nam-dinh-2024.yaml"
+    path.write_text(f"extends: {base}\nname: s\nunits: {units.name}\ngeography: {geography}\n")
+    return path
+
+
+SMALL = [
+    "province.0,province,0,,1.0,",
+    "district.0,district,0,,0.7,land=5",
+    "district.1,district,1,,0.3,",
+    "commune.0,commune,0,0,0.5,",
+    "commune.1,commune,1,1,0.3,",
+    "commune.2,commune,2,0,0.2,",
+]
+
+
+def test_a_unit_may_have_its_own_staffing(tmp_path: Path) -> None:
+    path = _scenario_with_units(tmp_path, _write_units(tmp_path, SMALL))
+    model = _model(1, path)
+    assert model.district_of.tolist() == [0, 1, 0]
+    assert model.officers_of("district.land", 0) == 5  # its own
+    assert model.officers_of("district.land", 1) == model.officers_of("district.land") == 16  # its level's
+    # dossiers go to the district their commune belongs to, not commune mod districts
+    district = [i for i, pool in enumerate(model.pool_id) if model.pool_names[pool].startswith("district.")]
+    communes = model.dossiers.commune
+    assert district and all(model.pool_unit[i] == model.district_of[communes[i]] for i in district)
+
+
+@pytest.mark.parametrize(
+    ("rows", "geography", "message"),
+    [
+        (SMALL, "{districts: 2, communes: 4}", "geography.communes: 4, but units.csv has 3 communes"),
+        (SMALL[:3] + ["commune.0,commune,0,0,0.5,", "commune.1,commune,1,1,0.3,"], None, "sums to 0.800000"),
+        (SMALL[:1] + ["district.0,district,0,,1.0,roads=2"] + SMALL[2:], None, "no such pool"),
+        (SMALL[:5] + ["commune.2,commune,2,5,0.2,"], None, "district must be one of the 2"),
+        (SMALL[:5] + ["commune.2,commune,2,0,-0.2,"], None, "must be positive"),
+        (SMALL[:5] + ["commune.2,commune,2,0,0.2,land"], None, "write agency=officers"),
+    ],
+)
+def test_a_bad_units_file_is_refused_with_its_reason(
+    tmp_path: Path, rows: list[str], geography: str | None, message: str
+) -> None:
+    units = _write_units(tmp_path, rows)
+    path = _scenario_with_units(tmp_path, units, geography or "{districts: 2, communes: 3}")
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        load_scenario(path)
