@@ -27,6 +27,7 @@ from dvclab.sim.counters import Counter
 from dvclab.sim.demand import Dossiers, generate_dossiers
 from dvclab.sim.procedures import ProcedureTable
 from dvclab.sim.scenario import Scenario, ScenarioError, opening_minutes
+from dvclab.sim.stability import offered_loads, warn_unstable
 from dvclab.sim.streams import RandomStreams
 from dvclab.sim.units import load_units
 
@@ -47,21 +48,13 @@ def lognormal_factor(z: np.ndarray, cv: float) -> np.ndarray:
     return np.exp(sigma * z - sigma * sigma / 2)
 
 
-class ProvinceModel:
-    def __init__(
-        self,
-        scenario: Scenario,
-        table: ProcedureTable,
-        replication: int = 0,
-        monitored: bool = False,
-        hot_path: bool = True,
-    ) -> None:
-        self.monitored = monitored  # integrate queue lengths (validation runs only: it costs time)
-        self.hot_path = hot_path  # False: every dossier runs as a process (to test that both agree)
+class Province:
+    """What a run's province is before any citizen arrives: its calendar, its units and their sizes, and
+    its officer pools' staffing (``sim.stability`` reads it without generating dossiers)."""
+
+    def __init__(self, scenario: Scenario, table: ProcedureTable) -> None:
         self.scenario = scenario
         self.table = table
-        self.replication = replication
-        self.streams = RandomStreams(scenario.run.seed, replication)
         run = scenario.run
         self.warmup_days = scenario.startup.warmup_days if scenario.startup.mode == "warmup" else 0
         self.horizon_days = run.horizon_days
@@ -82,40 +75,13 @@ class ProvinceModel:
         self.province = load_units(scenario.units_path())
         self.communes = self.province.commune_share
         self.district_of = self.province.district_of
-        self.dossiers: Dossiers = generate_dossiers(
-            scenario, table, self.calendar, self.streams, self.warmup_days, self.horizon_days, self.communes
-        )
-        self.env = simpy.Environment()
-        self._build_counters()
-        self.pools: dict[int, OfficerPool] = {}
         self.pool_names = sorted(set(table.pools))
         self._pool_index = {name: k for k, name in enumerate(self.pool_names)}
         self._check_staffing()
-        self._prepare()
 
-    # -- resources ---------------------------------------------------------------------------------
     def units(self, level: str) -> int:
         geography = self.scenario.geography
         return {"province": 1, "district": geography.districts, "commune": geography.communes}[level]
-
-    def _build_counters(self) -> None:
-        settings = self.scenario.counters
-        self.counters: list[Counter] = []
-        self._counter_offset = {}
-        for level in LEVELS:
-            self._counter_offset[level] = len(self.counters)
-            officers = settings.officers[level]
-            if settings.mode == "pooled":
-                officers *= self.units(level)
-                units = 1
-            else:
-                units = self.units(level)
-            for unit in range(units):
-                counter = Counter(
-                    self.env, f"counter.{level}.{unit}", officers, self.calendar, self.monitored
-                )
-                counter.window = self.window
-                self.counters.append(counter)
 
     def officers_of(self, pool: str, unit: int | None = None) -> int:
         """Officers of a pool (``district.land``) in each unit of its level, or in ``unit`` when the units
@@ -136,6 +102,51 @@ class ProvinceModel:
                     f"back_office.staffing.{pool}: 0 officers, but the pool receives about {volume:,.0f} "
                     "dossiers a year; give it at least 1"
                 )
+
+
+class ProvinceModel(Province):
+    def __init__(
+        self,
+        scenario: Scenario,
+        table: ProcedureTable,
+        replication: int = 0,
+        monitored: bool = False,
+        hot_path: bool = True,
+    ) -> None:
+        super().__init__(scenario, table)
+        self.monitored = monitored  # integrate queue lengths (validation runs only: it costs time)
+        self.hot_path = hot_path  # False: every dossier runs as a process (to test that both agree)
+        self.replication = replication
+        self.streams = RandomStreams(scenario.run.seed, replication)
+        self.dossiers: Dossiers = generate_dossiers(
+            scenario, table, self.calendar, self.streams, self.warmup_days, self.horizon_days, self.communes
+        )
+        self.env = simpy.Environment()
+        self._build_counters()
+        self.pools: dict[int, OfficerPool] = {}
+        self._prepare()
+        if replication == 0:  # once per run, as it starts: a unit that cannot keep up is named
+            warn_unstable(offered_loads(self), scenario.name)
+
+    # -- resources ---------------------------------------------------------------------------------
+    def _build_counters(self) -> None:
+        settings = self.scenario.counters
+        self.counters: list[Counter] = []
+        self._counter_offset = {}
+        for level in LEVELS:
+            self._counter_offset[level] = len(self.counters)
+            officers = settings.officers[level]
+            if settings.mode == "pooled":
+                officers *= self.units(level)
+                units = 1
+            else:
+                units = self.units(level)
+            for unit in range(units):
+                counter = Counter(
+                    self.env, f"counter.{level}.{unit}", officers, self.calendar, self.monitored
+                )
+                counter.window = self.window
+                self.counters.append(counter)
 
     def _pool(self, pool_index: int, unit: int) -> OfficerPool:
         key = pool_index * UNIT_KEY + unit

@@ -24,6 +24,7 @@ from dvclab.sim.experiment import Estimate, Experiment, confidence_interval
 from dvclab.sim.kpis import HOURLY_COLUMNS
 from dvclab.sim.procedures import ProcedureTable, build_procedures
 from dvclab.sim.scenario import resolved_dict
+from dvclab.sim.stability import scenario_loads, stability_section
 
 VERSIONED = ("dvclab", "simpy", "numpy", "pydantic", "holidays")
 
@@ -76,6 +77,9 @@ def _write_all(
         "replications": experiment.replications,
         "horizon_days": scenario.run.horizon_days,
         "warmup": {"mode": scenario.startup.mode, "days": scenario.startup.warmup_days},
+        "units_file": str(scenario.units_path()),
+        # each unit's offered load before the run (ρ ≥ 1: the unit cannot keep up)
+        "stability": stability_section(scenario_loads(scenario, catalog)),
         "command": command,
         "versions": versions(),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -71,8 +71,9 @@ def load_units(path: Path) -> Units:
     shares: dict[int, float] = {}
     district: dict[int, int] = {}
     staffing: dict[tuple[str, int], dict[str, int]] = {}
-    for line, row in enumerate(rows, start=2):
+    for line, raw in enumerate(rows, start=2):
         where = f"{path.name}:{line}"
+        row = {column: (raw.get(column) or "").strip() for column in UNIT_COLUMNS}  # a short row: blanks
         level = row["level"]
         if level not in numbers:
             raise UnitsError(f"{where}: level {level!r}; expected one of {', '.join(LEVELS)}")
@@ -81,7 +82,7 @@ def load_units(path: Path) -> Units:
         except ValueError:
             raise UnitsError(f"{where}: number {row['number']!r} is not an integer") from None
         numbers[level].append(number)
-        if row["staffing"].strip():
+        if row["staffing"]:
             staffing[(level, number)] = _staffing(row["staffing"], where)
         if level != "commune":
             continue

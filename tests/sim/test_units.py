@@ -16,6 +16,7 @@ from dvclab.sim.model import ProvinceModel
 from dvclab.sim.procedures import build_procedures
 from dvclab.sim.results import busiest_units, top_overdue_units, write_results
 from dvclab.sim.scenario import ScenarioError, load_scenario
+from dvclab.sim.stability import scenario_loads
 
 TINY = Path(__file__).resolve().parents[1] / "workbench" / "tiny.yaml"
 
@@ -145,3 +146,45 @@ def test_a_bad_units_file_is_refused_with_its_reason(
     path = _scenario_with_units(tmp_path, units, geography or "{districts: 2, communes: 3}")
     with pytest.raises(ScenarioError, match=re.escape(message)):
         load_scenario(path)
+
+
+# -- stability: each unit's offered load before the run ---------------------------------------------
+def _understaffed(folder: Path) -> Path:
+    """tiny.yaml with district 2's land office down to one officer (its level has two)."""
+    rows = (SCENARIOS.parent / "catalog" / "nam-dinh-2024-units.csv").read_text().splitlines()
+    rows = [row + "land=1" if row.startswith("district.2,") else row for row in rows]
+    (folder / "units.csv").write_text("\n".join(rows) + "\n")
+    path = folder / "understaffed.yaml"
+    path.write_text(f"extends: {TINY}\nname: understaffed\nunits: units.csv\n")
+    return path
+
+
+def test_an_understaffed_unit_is_named_before_the_run_and_in_the_manifest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario, catalog = load_scenario(_understaffed(tmp_path))
+    loads = {load.unit: load for load in scenario_loads(scenario, catalog)}
+    lone, staffed = loads["district.land.2"], loads["district.land.3"]
+    assert lone.officers == 1 and staffed.officers == 2
+    assert lone.rho >= 1.0 > staffed.rho  # tiny's land offices run at ~0.7 with two officers
+    assert lone.rho_peak > lone.rho  # the year-end peak is busier than the year
+    # ρ is the offered work over the capacity: one officer instead of two doubles it, for the same demand
+    share = lone.dossiers_per_year / loads["district.land.0"].dossiers_per_year
+    assert lone.rho == pytest.approx(2 * loads["district.land.0"].rho * share)
+
+    experiment = multiple_replications(scenario, catalog, 1, jobs=1)
+    warning = capsys.readouterr().err
+    assert "understaffed" in warning and "district.land.2 ρ=" in warning and "district.land.3" not in warning
+
+    folder = write_results(experiment, catalog, tmp_path / "out", ["test"])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    stability = manifest["stability"]
+    assert stability["unstable"] == ["district.land.2"]
+    assert stability["busiest"][0]["unit"] == "district.land.2" and stability["busiest"][0]["officers"] == 1
+    assert stability["rho"]["district.land.3"] == pytest.approx(staffed.rho, abs=1e-4)
+
+
+def test_the_baseline_names_its_busiest_units() -> None:
+    scenario, catalog = load_scenario(SCENARIOS / "nam-dinh-2024.yaml")
+    busiest = scenario_loads(scenario, catalog)[:3]
+    assert all(load.unit.startswith("district.land.") for load in busiest)
