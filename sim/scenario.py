@@ -92,6 +92,16 @@ class Geography(_Strict):
         0.05, description="when district_level is false: share of district procedures moved to province"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _sizes_are_data(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "commune_size_cv" in data:
+            raise ValueError(
+                "commune_size_cv is no longer read: commune sizes are data, in the scenario's units file "
+                "(units:, see scenarios/catalog/README.md); remove it"
+            )
+        return data
+
 
 class Channels(_Strict):
     """How a citizen files: the segment (smartphone + VNeID level 2) and the procedure decide."""

@@ -188,3 +188,11 @@ def test_the_baseline_names_its_busiest_units() -> None:
     scenario, catalog = load_scenario(SCENARIOS / "nam-dinh-2024.yaml")
     busiest = scenario_loads(scenario, catalog)[:3]
     assert all(load.unit.startswith("district.land.") for load in busiest)
+
+
+def test_a_scenario_that_still_sets_commune_size_cv_is_told_where_the_sizes_are(tmp_path: Path) -> None:
+    path = tmp_path / "old.yaml"
+    base = SCENARIOS / "nam-dinh-2024.yaml"
+    path.write_text(f"extends: {base}\nname: old\ngeography: {{commune_size_cv: 0.3}}\n")
+    with pytest.raises(ScenarioError, match="commune sizes are data, in the scenario's units file"):
+        load_scenario(path)
