@@ -61,14 +61,19 @@ class Counter:
         if self.waits is not None:
             self.waits.append(start - arrived)
         calendar = self.calendar
-        if calendar is not None and not calendar.is_open(start):
-            reopen = calendar.next_open(start)
-            came_back = calendar.day_index_at(reopen) > calendar.day_index_at(arrived)
-            env.timeout(reopen - start).callbacks.append(
+        if calendar is None:
+            self._serve(service_min, received, citizen, arrived, False)
+            return
+        # A second trip is a reception on a later working day than the arrival, whether the officer called
+        # the citizen overnight (served at the reopening) or only after the reopening.
+        called = calendar.next_open(start)
+        came_back = calendar.day_index_at(called) > calendar.day_index_at(arrived)
+        if called > start:
+            env.timeout(called - start).callbacks.append(
                 lambda _night: self._serve(service_min, received, citizen, arrived, came_back)
             )
         else:
-            self._serve(service_min, received, citizen, arrived, False)
+            self._serve(service_min, received, citizen, arrived, came_back)
 
     def _serve(
         self,

@@ -97,17 +97,6 @@ def _counter_pieces(sessions: list[tuple[int, int]], profile: list[float]) -> tu
     return np.asarray(starts, float), np.asarray(lengths, float), np.cumsum(w) / w.sum()
 
 
-def commune_weights(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
-    """Relative population of each commune (lognormal sizes, fixed per seed)."""
-    n = scenario.geography.communes
-    cv = scenario.geography.commune_size_cv
-    if cv == 0:
-        return np.full(n, 1.0 / n)
-    sigma = np.sqrt(np.log1p(cv**2))
-    sizes = rng.lognormal(-(sigma**2) / 2, sigma, n)
-    return sizes / sizes.sum()
-
-
 def generate_dossiers(
     scenario: Scenario,
     table: ProcedureTable,
@@ -117,6 +106,7 @@ def generate_dossiers(
     horizon_days: int,
     communes: np.ndarray,
 ) -> Dossiers:
+    """The dossiers of the run's window; ``communes`` are the communes' demand shares (the units file)."""
     first = calendar.epoch
     window = warmup_days + horizon_days
     base = daily_intensity(scenario, calendar, first, window)

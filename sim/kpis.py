@@ -15,13 +15,13 @@ from dvclab.catalog import Channel
 from dvclab.deadlines import is_overdue
 from dvclab.sim.calendar import MINUTES_PER_DAY
 from dvclab.sim.channels import CHANNELS_ONLINE_FILED, CODE, POSTAL, REPORTED_ONLINE, SELF_SERVICE
-from dvclab.sim.model import ProvinceModel
+from dvclab.sim.model import UNIT_KEY, ProvinceModel
 from dvclab.sim.sync import arrival_times, discrepancy
 
 # Maximum points of each Decision 766 group the model estimates (transparency: 1 of its 4 sub-indicators).
 INDEX_766_MAX = {"timeliness": 20.0, "online_service": 22.0, "digitisation": 22.0, "transparency_sync": 4.5}
 # The KPIs every kpis.json carries (the contract the gate and the reports read), besides the dotted families
-# overdue_rate_by_level.*, overdue_rate_by_group.*, utilisation.* and index_766.*.
+# overdue_rate_by_level.*, overdue_rate_by_group.*, utilisation.*, utilisation_max.* and index_766.*.
 KPI_CONTRACT = (
     "dossiers", "overdue_rate", "on_time_rate", "early_rate", "counter_wait_mean_min", "counter_wait_p90_min",
     "trips_per_dossier", "reported_online_rate", "self_service_online_rate", "online_payment_rate",
@@ -37,12 +37,23 @@ HOURLY_COLUMNS = ("portal_submissions", *(channel.value for channel in Channel))
 
 
 @dataclass
+class UnitFigures:
+    """One replication's figures per unit (``district.land.2``, ``counter.commune.17``): what the pool's
+    mean hides, e.g. one unstable land office among nine."""
+
+    utilisation: dict[str, float]  # officer pools and counters
+    dossiers: dict[str, float]  # counted dossiers by the unit of their (first) officer pool
+    overdue: dict[str, float]  # of those, overdue
+
+
+@dataclass
 class ReplicationOutput:
     kpis: dict[str, float]
     backlog_by_day: np.ndarray  # dossiers in progress at each day's end, over the horizon
     arrivals_by_hour: np.ndarray  # (hours of the horizon, len(HOURLY_COLUMNS))
     overdue_by_procedure: np.ndarray
     dossiers_by_procedure: np.ndarray
+    units: UnitFigures
 
 
 def unit_of(name: str) -> str:
@@ -137,20 +148,21 @@ def replication_kpis(model: ProvinceModel) -> ReplicationOutput:
     for group in sorted(set(t.groups)):
         kpis[f"overdue_rate_by_group.{group}"] = _rate(overdue, c & (groups == group))
 
-    worked = cal.to_working(model.window[1]) - cal.to_working(model.window[0])
+    units = unit_figures(model, c, overdue)
     busy: dict[str, list[float]] = {}
     for pool in model.pools.values():
-        name = pool.name.rsplit(".", 1)[0]
-        totals = busy.setdefault(name, [0.0, 0.0])
-        totals[0] += pool.busy_minutes
-        totals[1] += pool.officers * worked
+        _add_busy(busy, pool.name.rsplit(".", 1)[0], pool.busy_minutes, pool.officers)
     for counter in model.counters:
-        name = "counter." + counter.name.split(".")[1]
-        totals = busy.setdefault(name, [0.0, 0.0])
-        totals[0] += counter.busy_minutes
-        totals[1] += counter.officers * worked
-    for name, (minutes, capacity) in sorted(busy.items()):
-        kpis[f"utilisation.{name}"] = minutes / capacity if capacity else 0.0
+        _add_busy(busy, "counter." + counter.name.split(".")[1], counter.busy_minutes, counter.officers)
+    worked = _worked(model)
+    for name, (minutes, officers) in sorted(busy.items()):
+        kpis[f"utilisation.{name}"] = minutes / (officers * worked) if officers * worked else 0.0
+    for name in sorted(busy):
+        # the busiest unit of the pool; its name goes beside the KPI in kpis.json (``sim.results``)
+        kpis[f"utilisation_max.{name}"] = max(
+            (value for unit, value in units.utilisation.items() if unit.rsplit(".", 1)[0] == name),
+            default=0.0,
+        )
 
     # national sync: two status changes per dossier (received, result issued)
     changes = np.concatenate([received[~np.isnan(received)], issued[~np.isnan(issued)]])
@@ -190,5 +202,35 @@ def replication_kpis(model: ProvinceModel) -> ReplicationOutput:
     overdue_by_procedure = np.bincount(p[c & overdue], minlength=len(t)).astype(float)
     dossiers_by_procedure = np.bincount(p[c], minlength=len(t)).astype(float)
     return ReplicationOutput(
-        kpis, in_system.astype(float), by_hour, overdue_by_procedure, dossiers_by_procedure
+        kpis, in_system.astype(float), by_hour, overdue_by_procedure, dossiers_by_procedure, units
+    )
+
+
+def _worked(model: ProvinceModel) -> float:
+    """Working minutes of one officer inside the counted window."""
+    return model.calendar.to_working(model.window[1]) - model.calendar.to_working(model.window[0])
+
+
+def _add_busy(busy: dict[str, list[float]], name: str, minutes: float, officers: int) -> None:
+    totals = busy.setdefault(name, [0.0, 0.0])
+    totals[0] += minutes
+    totals[1] += officers
+
+
+def unit_figures(model: ProvinceModel, counted: np.ndarray, overdue: np.ndarray) -> UnitFigures:
+    worked = _worked(model)
+    utilisation = {
+        resource.name: resource.busy_minutes / (resource.officers * worked) if worked else 0.0
+        for resource in (*model.pools.values(), *model.counters)
+    }
+    # a dossier belongs to the unit of its first officer pool (an inter-linked group's later steps too)
+    key = np.asarray(model.pool_id, dtype=np.int64) * UNIT_KEY + np.asarray(model.pool_unit, dtype=np.int64)
+    keys, where = np.unique(key[counted], return_inverse=True)
+    dossiers = np.bincount(where, minlength=len(keys))
+    late = np.bincount(where, weights=overdue[counted].astype(float), minlength=len(keys))
+    names = [f"{model.pool_names[k // UNIT_KEY]}.{k % UNIT_KEY}" for k in keys.tolist()]
+    return UnitFigures(
+        utilisation,
+        dict(zip(names, dossiers.astype(float).tolist(), strict=True)),
+        dict(zip(names, late.tolist(), strict=True)),
     )

@@ -24,12 +24,15 @@ from dvclab.sim.back_office import OfficerPool
 from dvclab.sim.calendar import MINUTES_PER_DAY, WorkingCalendar
 from dvclab.sim.channels import ASSISTED, AT_COUNTER, COUNTER, ONLINE_WITH_VISIT, POSTAL
 from dvclab.sim.counters import Counter
-from dvclab.sim.demand import Dossiers, commune_weights, generate_dossiers
+from dvclab.sim.demand import Dossiers, generate_dossiers
 from dvclab.sim.procedures import ProcedureTable
 from dvclab.sim.scenario import Scenario, ScenarioError, opening_minutes
+from dvclab.sim.stability import offered_loads, warn_unstable
 from dvclab.sim.streams import RandomStreams
+from dvclab.sim.units import load_units
 
 LEVEL_CODE = {"province": 0, "district": 1, "commune": 2}
+UNIT_KEY = 100_000  # a unit's officer pool is pools[pool_index * UNIT_KEY + unit]
 DRAIN_DAYS = 400  # calendar kept beyond the horizon so that every counted dossier can finish
 
 
@@ -45,21 +48,13 @@ def lognormal_factor(z: np.ndarray, cv: float) -> np.ndarray:
     return np.exp(sigma * z - sigma * sigma / 2)
 
 
-class ProvinceModel:
-    def __init__(
-        self,
-        scenario: Scenario,
-        table: ProcedureTable,
-        replication: int = 0,
-        monitored: bool = False,
-        hot_path: bool = True,
-    ) -> None:
-        self.monitored = monitored  # integrate queue lengths (validation runs only: it costs time)
-        self.hot_path = hot_path  # False: every dossier runs as a process (to test that both agree)
+class Province:
+    """What a run's province is before any citizen arrives: its calendar, its units and their sizes, and
+    its officer pools' staffing (``sim.stability`` reads it without generating dossiers)."""
+
+    def __init__(self, scenario: Scenario, table: ProcedureTable) -> None:
         self.scenario = scenario
         self.table = table
-        self.replication = replication
-        self.streams = RandomStreams(scenario.run.seed, replication)
         run = scenario.run
         self.warmup_days = scenario.startup.warmup_days if scenario.startup.mode == "warmup" else 0
         self.horizon_days = run.horizon_days
@@ -76,25 +71,64 @@ class ProvinceModel:
             self.warmup_days * MINUTES_PER_DAY,
             (self.warmup_days + self.horizon_days) * MINUTES_PER_DAY,
         )
-        # The province's geography is one fact, not a random outcome: every replication of a seed shares
-        # the commune sizes drawn by its first replication's geography stream.
-        self.communes = commune_weights(scenario, RandomStreams(scenario.run.seed, 0)["geography"])
+        # The province is data, not a draw: every seed and replication has the same units and sizes.
+        self.province = load_units(scenario.units_path())
+        self.communes = self.province.commune_share
+        self.district_of = self.province.district_of
+        self.pool_names = sorted(set(table.pools))
+        self._pool_index = {name: k for k, name in enumerate(self.pool_names)}
+        self._check_staffing()
+
+    def units(self, level: str) -> int:
+        geography = self.scenario.geography
+        return {"province": 1, "district": geography.districts, "commune": geography.communes}[level]
+
+    def officers_of(self, pool: str, unit: int | None = None) -> int:
+        """Officers of a pool (``district.land``) in each unit of its level, or in ``unit`` when the units
+        file gives that unit its own staffing."""
+        level, _, agency = pool.partition(".")
+        if unit is not None:
+            own = self.province.officers(level, unit, agency)
+            if own is not None:
+                return own
+        staffing = self.scenario.back_office.staffing.get(level, {})
+        return staffing.get(agency, self.scenario.back_office.default_officers)
+
+    def _check_staffing(self) -> None:
+        for pool in self.pool_names:
+            volume = self.table.annual_volume[[k for k, p in enumerate(self.table.pools) if p == pool]].sum()
+            if volume > 0 and self.officers_of(pool) == 0:
+                raise ScenarioError(
+                    f"back_office.staffing.{pool}: 0 officers, but the pool receives about {volume:,.0f} "
+                    "dossiers a year; give it at least 1"
+                )
+
+
+class ProvinceModel(Province):
+    def __init__(
+        self,
+        scenario: Scenario,
+        table: ProcedureTable,
+        replication: int = 0,
+        monitored: bool = False,
+        hot_path: bool = True,
+    ) -> None:
+        super().__init__(scenario, table)
+        self.monitored = monitored  # integrate queue lengths (validation runs only: it costs time)
+        self.hot_path = hot_path  # False: every dossier runs as a process (to test that both agree)
+        self.replication = replication
+        self.streams = RandomStreams(scenario.run.seed, replication)
         self.dossiers: Dossiers = generate_dossiers(
             scenario, table, self.calendar, self.streams, self.warmup_days, self.horizon_days, self.communes
         )
         self.env = simpy.Environment()
         self._build_counters()
         self.pools: dict[int, OfficerPool] = {}
-        self._pool_names = sorted(set(table.pools))
-        self._pool_index = {name: k for k, name in enumerate(self._pool_names)}
-        self._check_staffing()
         self._prepare()
+        if replication == 0:  # once per run, as it starts: a unit that cannot keep up is named
+            warn_unstable(offered_loads(self), scenario.name)
 
     # -- resources ---------------------------------------------------------------------------------
-    def units(self, level: str) -> int:
-        geography = self.scenario.geography
-        return {"province": 1, "district": geography.districts, "commune": geography.communes}[level]
-
     def _build_counters(self) -> None:
         settings = self.scenario.counters
         self.counters: list[Counter] = []
@@ -114,29 +148,15 @@ class ProvinceModel:
                 counter.window = self.window
                 self.counters.append(counter)
 
-    def officers_of(self, pool: str) -> int:
-        level, _, agency = pool.partition(".")
-        staffing = self.scenario.back_office.staffing.get(level, {})
-        return staffing.get(agency, self.scenario.back_office.default_officers)
-
-    def _check_staffing(self) -> None:
-        for pool in self._pool_names:
-            volume = self.table.annual_volume[[k for k, p in enumerate(self.table.pools) if p == pool]].sum()
-            if volume > 0 and self.officers_of(pool) == 0:
-                raise ScenarioError(
-                    f"back_office.staffing.{pool}: 0 officers, but the pool receives about {volume:,.0f} "
-                    "dossiers a year; give it at least 1"
-                )
-
     def _pool(self, pool_index: int, unit: int) -> OfficerPool:
-        key = pool_index * 100_000 + unit
+        key = pool_index * UNIT_KEY + unit
         pool = self.pools.get(key)
         if pool is None:
-            name = self._pool_names[pool_index]
+            name = self.pool_names[pool_index]
             pool = OfficerPool(
                 self.env,
                 f"{name}.{unit}",
-                self.officers_of(name),
+                self.officers_of(name, unit),
                 self.calendar,
                 self.scenario.back_office.discipline,
                 self.monitored,
@@ -149,7 +169,7 @@ class ProvinceModel:
         if level == "commune":
             return commune
         if level == "district":
-            return commune % self.scenario.geography.districts
+            return int(self.district_of[commune])
         return 0
 
     # -- per-dossier draws, vectorised -------------------------------------------------------------
@@ -158,8 +178,8 @@ class ProvinceModel:
         p = d.procedure
         n = len(d)
         level_code = np.array([LEVEL_CODE[level] for level in t.levels])[p]
-        districts = s.geography.districts
-        unit = np.where(level_code == 2, d.commune, np.where(level_code == 1, d.commune % districts, 0))
+        district = self.district_of[d.commune]
+        unit = np.where(level_code == 2, d.commune, np.where(level_code == 1, district, 0))
         if s.counters.mode == "pooled":
             unit = np.zeros_like(unit)
         offsets = np.array([self._counter_offset[level] for level in LEVELS])
@@ -208,9 +228,7 @@ class ProvinceModel:
         pool_of_procedure = np.array([self._pool_index[name] for name in t.pools])
         self.pool_id = pool_of_procedure[p].tolist()
         # pools are always per unit; only counters may be pooled
-        self.pool_unit = np.where(
-            level_code == 2, d.commune, np.where(level_code == 1, d.commune % districts, 0)
-        ).tolist()
+        self.pool_unit = np.where(level_code == 2, d.commune, np.where(level_code == 1, district, 0)).tolist()
         self._pool_of_procedure = pool_of_procedure
         self._level_of_procedure = t.levels
 

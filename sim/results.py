@@ -24,6 +24,7 @@ from dvclab.sim.experiment import Estimate, Experiment, confidence_interval
 from dvclab.sim.kpis import HOURLY_COLUMNS
 from dvclab.sim.procedures import ProcedureTable, build_procedures
 from dvclab.sim.scenario import resolved_dict
+from dvclab.sim.stability import scenario_loads, stability_section
 
 VERSIONED = ("dvclab", "simpy", "numpy", "pydantic", "holidays")
 
@@ -76,6 +77,9 @@ def _write_all(
         "replications": experiment.replications,
         "horizon_days": scenario.run.horizon_days,
         "warmup": {"mode": scenario.startup.mode, "days": scenario.startup.warmup_days},
+        "units_file": str(scenario.units_path()),
+        # each unit's offered load before the run (ρ ≥ 1: the unit cannot keep up)
+        "stability": stability_section(scenario_loads(scenario, catalog)),
         "command": command,
         "versions": versions(),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -88,6 +92,9 @@ def _write_all(
     kpis = {name: estimate.as_dict() for name, estimate in summary.items()}
     for k, estimate, _, _ in top:
         kpis[f"overdue_rate_by_procedure.{table.codes[k]}"] = estimate.as_dict()
+    busiest = busiest_units(experiment)
+    for pool, (unit, _) in busiest.items():
+        kpis[f"utilisation_max.{pool}"]["busiest_unit"] = unit  # a label: the gate reads extra fields as such
     (folder / "kpis.json").write_text(json.dumps(kpis, indent=2), encoding="utf-8")
     _write_csv(
         folder / "kpis.csv",
@@ -147,6 +154,55 @@ def _write_all(
             for k, e, dossiers, overdue in top
         ],
     )
+    _write_unit_files(folder, experiment, busiest)
+
+
+def _write_unit_files(folder: Path, experiment: Experiment, busiest: dict[str, tuple[str, Estimate]]) -> None:
+    summary = experiment.summary()
+    _write_csv(
+        folder / "busiest_units.csv",
+        ["pool", "utilisation_mean", "busiest_unit", "utilisation", "ci_low", "ci_high"],
+        [
+            [pool, round(summary[f"utilisation.{pool}"].mean, 4), unit, round(e.mean, 4), round(e.ci_low, 4),
+             round(e.ci_high, 4)]
+            for pool, (unit, e) in busiest.items()
+        ],
+    )
+    _write_csv(
+        folder / "overdue_top_units.csv",
+        ["unit", "pool", "level", "dossiers_mean", "overdue_mean", "overdue_rate", "ci_low", "ci_high"],
+        [
+            [unit, unit.rsplit(".", 1)[0], unit.split(".", 1)[0], round(dossiers, 1), round(overdue, 1),
+             round(e.mean, 4), round(e.ci_low, 4), round(e.ci_high, 4)]
+            for unit, e, dossiers, overdue in top_overdue_units(experiment)
+        ],
+    )
+
+
+def busiest_units(experiment: Experiment) -> dict[str, tuple[str, Estimate]]:
+    """Per pool (``district.land``, ``counter.commune``), the unit with the highest mean utilisation over
+    the replications, and that utilisation."""
+    names = sorted({unit for o in experiment.outputs for unit in o.units.utilisation})
+    values = np.array([[o.units.utilisation.get(unit, 0.0) for unit in names] for o in experiment.outputs])
+    means = values.mean(axis=0)
+    best: dict[str, int] = {}
+    for k, unit in enumerate(names):
+        pool = unit.rsplit(".", 1)[0]
+        if pool not in best or means[k] > means[best[pool]]:
+            best[pool] = k
+    return {
+        pool: (names[k], confidence_interval(values[:, k], f"utilisation.{pool}"))
+        for pool, k in sorted(best.items())
+    }
+
+
+def top_overdue_units(experiment: Experiment, count: int = 10) -> list[tuple[str, Estimate, float, float]]:
+    """The units with the most overdue dossiers: (unit, overdue-rate estimate, dossiers and overdue
+    dossiers per replication), as ``top_overdue_procedures``."""
+    names = sorted({unit for o in experiment.outputs for unit in o.units.dossiers})
+    overdue = np.array([[o.units.overdue.get(unit, 0.0) for unit in names] for o in experiment.outputs])
+    dossiers = np.array([[o.units.dossiers.get(unit, 0.0) for unit in names] for o in experiment.outputs])
+    return [(names[k], *rest) for k, *rest in _most_overdue(overdue, dossiers, count)]
 
 
 def top_overdue_procedures(
@@ -156,9 +212,15 @@ def top_overdue_procedures(
     overdue dossiers per replication)."""
     overdue = np.array([o.overdue_by_procedure for o in experiment.outputs])
     dossiers = np.array([o.dossiers_by_procedure for o in experiment.outputs])
-    ranked = np.argsort(-overdue.sum(axis=0), kind="stable")[:count]
+    return _most_overdue(overdue, dossiers, count)
+
+
+def _most_overdue(
+    overdue: np.ndarray, dossiers: np.ndarray, count: int
+) -> list[tuple[int, Estimate, float, float]]:
+    """Columns (replications × items) ranked by overdue dossiers, those with none left out."""
     top = []
-    for k in ranked:
+    for k in np.argsort(-overdue.sum(axis=0), kind="stable")[:count]:
         if overdue[:, k].sum() == 0:
             break
         with np.errstate(invalid="ignore", divide="ignore"):

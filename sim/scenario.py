@@ -84,13 +84,23 @@ class Demand(_Strict):
 
 
 class Geography(_Strict):
+    # The counts must agree with the scenario's units file, which holds each unit's size.
     districts: Annotated[int, Field(ge=1)] = 9
     communes: Annotated[int, Field(ge=1)] = 175
-    commune_size_cv: NonNegative = 0.5
     district_level: bool = Field(True, description="False after the 2025 reform: no district level")
     district_procedures_to_province: Probability = Field(
         0.05, description="when district_level is false: share of district procedures moved to province"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sizes_are_data(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "commune_size_cv" in data:
+            raise ValueError(
+                "commune_size_cv is no longer read: commune sizes are data, in the scenario's units file "
+                "(units:, see scenarios/catalog/README.md); remove it"
+            )
+        return data
 
 
 class Channels(_Strict):
@@ -217,6 +227,8 @@ class Scenario(_Strict):
     description: str = ""
     lang: Literal["vi", "en"] = "en"
     catalog: str = "../catalog/nam-dinh-2024.csv"
+    # the province's units, their sizes and own staffing (``sim.units``): data, the same for every seed
+    units: str = "../catalog/nam-dinh-2024-units.csv"
     run: RunSettings = RunSettings()
     demand: Demand = Demand()
     geography: Geography = Geography()
@@ -235,7 +247,13 @@ class Scenario(_Strict):
     source: str = ""
 
     def catalog_path(self) -> Path:
-        path = Path(self.catalog)
+        return self._beside_source(self.catalog)
+
+    def units_path(self) -> Path:
+        return self._beside_source(self.units)
+
+    def _beside_source(self, name: str) -> Path:
+        path = Path(name)
         if not path.is_absolute() and self.source:
             path = Path(self.source).parent / path
         return path.resolve()
@@ -287,9 +305,10 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not parent_path.is_absolute():
         parent_path = path.parent / parent_path
     base = _read_yaml(parent_path.resolve(), (*chain, path))
-    # The catalog path is relative to the file that names it.
-    if "catalog" in base and "catalog" not in data and not Path(base["catalog"]).is_absolute():
-        base["catalog"] = str((parent_path.parent / base["catalog"]).resolve())
+    # The catalog and units paths are relative to the file that names them.
+    for data_file in ("catalog", "units"):
+        if data_file in base and data_file not in data and not Path(base[data_file]).is_absolute():
+            base[data_file] = str((parent_path.parent / base[data_file]).resolve())
     return _deep_merge(base, data)
 
 
@@ -355,6 +374,7 @@ def check_references(scenario: Scenario, catalog: list[Procedure]) -> None:
                     f"demand.surges.{index}.groups: no procedure group {group!r}; groups: "
                     f"{', '.join(sorted(groups))}"
                 )
+    errors += _unit_errors(scenario, agencies)
     linked = {p.interlinked_group for p in catalog if p.interlinked_group}
     for name in scenario.interlinked:
         if name not in linked:
@@ -364,6 +384,30 @@ def check_references(scenario: Scenario, catalog: list[Procedure]) -> None:
             f"{scenario.source or scenario.name}: {len(errors)} invalid reference(s)\n  "
             + "\n  ".join(errors)
         )
+
+
+def _unit_errors(scenario: Scenario, agencies: dict[str, set[str]]) -> list[str]:
+    """The units file must exist, be valid and describe the scenario's geography."""
+    from dvclab.sim.units import UnitsError, load_units
+
+    name = scenario.units_path().name
+    try:
+        units = load_units(scenario.units_path())
+    except UnitsError as error:
+        return [f"units: {error}"]
+    geography = scenario.geography
+    errors = [
+        f"geography.{field}: {wanted}, but {name} has {found} {field}"
+        for field, wanted, found in (
+            ("districts", geography.districts, units.districts),
+            ("communes", geography.communes, units.communes),
+        )
+        if wanted != found
+    ]
+    for (level, number), pools in sorted(units.staffing.items()):
+        for agency in sorted(set(pools) - agencies[level]):
+            errors.append(f"units: {name}: {level}.{number} staffs {agency!r}, no such pool at {level} level")
+    return errors
 
 
 def load_scenario(path: str | Path, **overrides: Any) -> tuple[Scenario, list[Procedure]]:
@@ -400,8 +444,8 @@ def resolved_dict(scenario: Scenario) -> dict[str, Any]:
     return scenario.model_dump(mode="json")
 
 
-# A point shares its base's catalog (read once), so it may not name another one.
-_NOT_A_POINT = ("catalog", "source")
+# A point shares its base's catalog and units (read once), so it may not name others.
+_NOT_A_POINT = ("catalog", "units", "source")
 
 
 def with_value(scenario: Scenario, path: str, value: Any, catalog: list[Procedure]) -> Scenario:

@@ -20,12 +20,16 @@ BUSY = ("2024-01-01", 30)
 
 
 @cache
-def experiment(name: str, window: tuple[str, int] = ORDINARY, replications: int = REPLICATIONS) -> Experiment:
+def experiment(
+    name: str, window: tuple[str, int] = ORDINARY, replications: int = REPLICATIONS, seed: int | None = None
+) -> Experiment:
     start, horizon_days = window
     # a 14-day warm-up is enough for the land offices' queues at these loads, and halves the cost
     overrides: dict[str, object] = {"run.horizon_days": horizon_days, "startup.warmup_days": 14}
     if name != "ninh-binh-2025":
         overrides["run.start_date"] = start
+    if seed is not None:
+        overrides["run.seed"] = seed
     scenario, catalog = load_scenario(SCENARIOS / f"{name}.yaml", **overrides)
     return multiple_replications(scenario, catalog, replications, jobs=2)
 

@@ -11,6 +11,8 @@ from dvclab.catalog import load_catalog
 from tests.sim.conftest import experiment
 
 pytestmark = [pytest.mark.validation, pytest.mark.slow]
+# The province is data (its units file), so the calibration must hold whatever the seed.
+SEEDS = (2024, 7, 31)
 
 
 def test_catalog_matches_the_reported_counts() -> None:
@@ -26,6 +28,7 @@ def test_catalog_matches_the_reported_counts() -> None:
     assert deadlines["Đăng ký, cấp Giấy chứng nhận quyền sử dụng đất lần đầu"] == 23
 
 
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize(
     ("kpi", "target", "tolerance"),
     [
@@ -35,13 +38,14 @@ def test_catalog_matches_the_reported_counts() -> None:
         ("digitised_rate", 0.80, 0.03),
     ],
 )
-def test_baseline_reproduces_the_reported_rates(kpi: str, target: float, tolerance: float) -> None:
-    estimate = experiment("nam-dinh-2024").summary()[kpi]
+def test_baseline_reproduces_the_reported_rates(kpi: str, target: float, tolerance: float, seed: int) -> None:
+    estimate = experiment("nam-dinh-2024", seed=seed).summary()[kpi]
     assert target - tolerance <= estimate.ci_low and estimate.ci_high <= target + tolerance, estimate
 
 
-def test_baseline_on_time_rate_and_land_tail() -> None:
-    run = experiment("nam-dinh-2024")
+@pytest.mark.parametrize("seed", SEEDS)
+def test_baseline_on_time_rate_and_land_tail(seed: int) -> None:
+    run = experiment("nam-dinh-2024", seed=seed)
     summary = run.summary()
     on_time = summary["on_time_rate"]
     assert on_time.ci_low >= 0.96 and on_time.ci_high <= 0.995, on_time

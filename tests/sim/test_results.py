@@ -50,6 +50,8 @@ def test_every_file_is_written(run_dir: Path) -> None:
         "arrivals_by_hour.csv",
         "backlog_by_day.csv",
         "overdue_top_procedures.csv",
+        "overdue_top_units.csv",
+        "busiest_units.csv",
     ):
         assert (run_dir / name).stat().st_size > 0, name
 
@@ -59,7 +61,9 @@ def test_kpis_json_contract(run_dir: Path) -> None:
     for name in CONTRACT:
         assert set(kpis[name]) == {"mean", "ci_low", "ci_high", "unit"}, name
         assert kpis[name]["ci_low"] <= kpis[name]["mean"] <= kpis[name]["ci_high"], name
-    for family in ("overdue_rate_by_level.", "overdue_rate_by_group.", "utilisation.", "index_766."):
+    for family in (
+        "overdue_rate_by_level.", "overdue_rate_by_group.", "utilisation.", "utilisation_max.", "index_766."
+    ):
         assert any(name.startswith(family) for name in kpis), family
     rates = [v for k, v in kpis.items() if v["unit"] == "fraction"]
     assert all(v["ci_low"] >= 0.0 and v["ci_high"] <= 1.0 for v in rates)
@@ -89,6 +93,6 @@ def test_plain_kpis_list_every_kpi_outside_the_dotted_families(run_dir: Path) ->
     from dvclab.sim.kpis import PLAIN_KPIS
 
     kpis = json.loads((run_dir / "kpis.json").read_text())
-    families = ("overdue_rate_by_", "dossier_share_by_level.", "utilisation.")
+    families = ("overdue_rate_by_", "dossier_share_by_level.", "utilisation.", "utilisation_max.")
     plain = {name for name in kpis if not name.startswith(families)}
     assert plain == set(PLAIN_KPIS)
