@@ -227,7 +227,7 @@ def _data(experiment: Experiment, catalog: list[Procedure], lang: str) -> Block:
                 "data_catalog",
                 total=f.number(len(catalog), lang),
                 sourced=f.number(len(sourced), lang),
-                sourced_share=f.percent(share, lang),
+                sourced_share=f.percent(share, lang, decimals=0),
                 estimated=f.number(len(catalog) - len(sourced), lang),
             )
         ),

@@ -86,7 +86,7 @@ def test_reports_speak_the_language_asked() -> None:
 def test_data_section_separates_sourced_from_estimated() -> None:
     page = run_page("en")
     data = page.split('<section id="data">')[1].split("</section>")[0]
-    assert re.search(r"\d+ sourced .* \d+ estimated", data)
+    assert re.search(r"[\d,]+ sourced .* [\d,]+ estimated", data)
     assert "dossiers_per_year" in data and "EST" in data  # the baseline file's marked estimates
     assert "nam-dinh-2024.yaml" in data
 
