@@ -151,8 +151,7 @@ def words_for(scenario: Scenario) -> str:
     clause = re.split(r"[:.(]| - ", " ".join(own.split()), maxsplit=1)[0].strip()
     if clause:
         return clause if len(clause) <= 90 else clause[:87] + "…"
-    name = scenario.name.replace("-", " ").replace("_", " ")
-    return name[:1].upper() + name[1:]
+    return scenario.name.replace("-", " ").replace("_", " ")
 
 
 def _unit(lang: str, unit: str) -> str:
@@ -362,6 +361,8 @@ def _changes_table(comparisons: list[Comparison], lang: str) -> Block:
     if not rows:
         return _p(text(lang, "no_changes"))
     header = [text(lang, "whatif"), text(lang, "parameter"), text(lang, "baseline"), text(lang, "whatif")]
+    if len(comparisons) == 1:
+        return _table(header[1:], [row[1:] for row in rows])
     return _table(header, rows)
 
 
@@ -402,6 +403,10 @@ def _differences_table(comparisons: list[Comparison], lang: str, only: Iterable[
             rows.append(_difference_cells(comparison, row, lang))
             classes.append(row.verdict if row.verdict in ("better", "worse") else "")
     header = [text(lang, k) for k in _DIFFERENCE_HEADER]
+    if len(comparisons) == 1:  # one what-if: its name is in the question, not on every row
+        header = header[1:]
+        for rows, _ in (main, more):
+            rows[:] = [row[1:] for row in rows]
     blocks = [_table(header, *main)]
     if more[0]:
         blocks.append(
@@ -432,7 +437,8 @@ def _compare_answer(comparison: Comparison, lang: str) -> Block:
             diff=f.difference(row.difference.mean, row.difference.unit, lang),
         )
         for row in comparison.rows
-        if row.kpi in HEADLINE and row.verdict in ("better", "worse")
+        # the on-time rate is the overdue rate's complement: saying both says one thing twice
+        if row.kpi in HEADLINE and row.kpi != "on_time_rate" and row.verdict in ("better", "worse")
     ]
     name = words_for(comparison.whatif.scenario)
     if not changes:

@@ -145,7 +145,7 @@ def test_headlines_name_the_scenario_in_words() -> None:
     what_if, _ = load_scenario(shipped("sim", "land-office-plus-2.yaml"))
     assert words_for(what_if) == "Two more land officers per district land registration office"
     small, _ = load_scenario(TINY_PLUS)  # no description of its own: the parent's is not its own
-    assert words_for(small) == "Tiny land plus 1"
+    assert words_for(small) == "tiny land plus 1"
 
 
 @pytest.mark.slow
