@@ -13,7 +13,7 @@ import math
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 
-from dvclab.sim.report_text import code_label
+from dvclab.sim.report_text import code_label, text
 
 # Vietnamese sets a (non-breaking) space before the percent sign; English does not.
 _PERCENT = {"vi": "#,##0{}\u00a0%", "en": "#,##0{}%"}
@@ -82,7 +82,8 @@ def difference_interval(low: float, high: float, unit: str, lang: str) -> str:
 
 
 def interval(low: float, high: float, unit: str, lang: str) -> str:
-    return f"{value(low, unit, lang)} – {value(high, unit, lang)}"
+    """``1,00 % đến 3,00 %``: a word, not a dash, between the bounds (a dash next to a minus misreads)."""
+    return text(lang, "interval", low=value(low, unit, lang), high=value(high, unit, lang))
 
 
 def _unsigned_zero(amount: float, decimals: int) -> float:
