@@ -85,3 +85,30 @@ def test_a_run_folder_holds_every_table_as_a_sheet(tmp_path: Path) -> None:
     assert isinstance(by_code["overdue_rate"][2], float) and 0 <= by_code["overdue_rate"][2] <= 1
     hourly = list(book["Hồ sơ đến theo giờ"].iter_rows(max_row=2, values_only=True))
     assert hourly[0][:3] == ("Thời điểm", "Giờ", "Thứ (0 = thứ Hai)") and isinstance(hourly[1][1], int)
+
+
+@pytest.mark.slow
+def test_sweep_and_plan_folders_hold_their_workbooks_and_open_with_the_answer(tmp_path: Path) -> None:
+    from dvclab.sim.plan import parse_target
+    from dvclab.sim.scenario import load_scenario
+    from dvclab.sim.studies import StudyOptions, plan_study, sweep_study
+    from dvclab.sim.sweep import Param
+    from tests.workbench.conftest import TINY
+
+    base, procedures = load_scenario(TINY, **{"run.replications": 2})
+    options = StudyOptions(out=tmp_path, jobs=2, lang="vi", command=["test"])
+    land = "back_office.staffing.district.land"
+    sweep = sweep_study(base, procedures, Param(land, (2, 3)), options, ["overdue_rate"])
+    assert sweep.folder is not None
+    book = load_workbook(sweep.folder / WORKBOOK_FILE)
+    assert book.sheetnames == ["Quét tham số"]
+    header, first = (list(r) for r in book["Quét tham số"].iter_rows(max_row=2, values_only=True))
+    assert header[:3] == [land, "Mã chỉ số", "Chỉ số"] and first[0] == 2 and isinstance(first[3], float)
+    page = (sweep.folder / "report.html").read_text(encoding="utf-8")
+    assert page.index('<section id="summary"') < page.index('<section id="objective"')
+
+    plan = plan_study(base, procedures, parse_target("overdue_rate<=0.9"), Param(land, (2, 3)), options)
+    assert plan.folder is not None
+    assert load_workbook(plan.folder / WORKBOOK_FILE).sheetnames == ["Các giá trị đã thử"]
+    summary = (plan.folder / "report.html").read_text(encoding="utf-8").split('<section id="summary"')[1]
+    assert "Giá trị nhỏ nhất đạt mục tiêu" in summary.split("</section>")[0]
