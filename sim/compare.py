@@ -2,19 +2,35 @@
 
 Every scenario runs with the same seed and replication count, so replication r of each sees the same
 citizens wherever the what-if did not change them; the difference what-if − baseline is taken
-replication by replication (``paired_difference``). A verdict needs the 95% interval to exclude zero,
-and the KPI's good direction to say which side is better.
+replication by replication (``paired_difference``). A verdict needs the 95% interval to exclude zero
+*and* the mean difference to reach the KPI's minimal difference (``MINIMAL_DIFFERENCE``): a significant but
+tiny change (0.0004 on a rate) is "no material change", never "better". The KPI's good direction says
+which side is better.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from dvclab.sim.experiment import Estimate, Experiment, paired_difference
-from dvclab.sim.scenario import resolved_dict
+from dvclab.sim.kpis import unit_of
+from dvclab.sim.scenario import Scenario, resolved_dict
 
-Verdict = Literal["better", "worse", "higher", "lower", "no significant change"]
+Verdict = Literal["better", "worse", "higher", "lower", "no material change", "no significant change"]
+
+# The smallest difference a planner would act on, by the KPI's unit: (amount, relative to the baseline
+# mean?). Rates: half a percentage point; counts and money: 1% of the baseline. The report prints this table.
+MINIMAL_DIFFERENCE: dict[str, tuple[float, bool]] = {
+    "fraction": (0.005, False),
+    "minutes": (1.0, False),
+    "trips": (0.05, False),
+    "points": (0.5, False),
+    "dossiers": (0.01, True),
+    "VND": (0.01, True),
+}
 
 # KPIs where less is better; the rest of the judged ones are better when higher.
 LOWER_IS_BETTER = (
@@ -47,13 +63,23 @@ def good_direction(kpi: str) -> int:
     return 0
 
 
-def verdict(kpi: str, difference: Estimate) -> Verdict:
+def minimal_difference(kpi: str, base_mean: float | None = None) -> float:
+    """The smallest material difference of ``kpi`` (a relative one needs the baseline mean, else 0)."""
+    amount, relative = MINIMAL_DIFFERENCE.get(unit_of(kpi), (0.0, False))
+    if relative:
+        return amount * abs(base_mean) if base_mean is not None else 0.0
+    return amount
+
+
+def verdict(kpi: str, difference: Estimate, base_mean: float | None = None) -> Verdict:
     if difference.ci_low > 0:
         side = 1
     elif difference.ci_high < 0:
         side = -1
     else:
         return "no significant change"
+    if abs(difference.mean) < minimal_difference(kpi, base_mean):
+        return "no material change"
     direction = good_direction(kpi)
     if direction == 0:
         return "higher" if side > 0 else "lower"
@@ -103,7 +129,11 @@ def compare(base: Experiment, whatif: Experiment) -> Comparison:
         difference = paired_difference(whatif, base, kpi)
         rows.append(
             KpiComparison(
-                kpi, base_summary[kpi].mean, whatif_summary[kpi].mean, difference, verdict(kpi, difference)
+                kpi,
+                base_summary[kpi].mean,
+                whatif_summary[kpi].mean,
+                difference,
+                verdict(kpi, difference, base_summary[kpi].mean),
             )
         )
     return Comparison(base, whatif, rows, scenario_changes(base, whatif))
@@ -121,10 +151,24 @@ def scenario_changes(base: Experiment, whatif: Experiment) -> list[tuple[str, An
     for path in sorted(set(before) | set(after)):
         if path.split(".")[0] in _NOT_A_CHANGE:
             continue
+        if path == "catalog" and same_catalog(base.scenario, whatif.scenario):
+            continue  # one file named by two paths (relative in one file, resolved through `extends`)
         old, new = before.get(path, "—"), after.get(path, "—")
         if old != new:
             changes.append((path, old, new))
     return changes
+
+
+def same_catalog(a: Scenario, b: Scenario) -> bool:
+    """Whether two scenarios read the same catalog: the same file, or files with the same content."""
+    first, second = a.catalog_path().resolve(), b.catalog_path().resolve()
+    if first == second:
+        return True
+    return first.is_file() and second.is_file() and _digest(first) == _digest(second)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:

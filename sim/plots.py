@@ -13,13 +13,16 @@ import io
 
 import numpy as np
 from matplotlib import rcParams
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from dvclab.catalog import LEVELS
+from dvclab.sim import report_format
 from dvclab.sim.experiment import Estimate, Experiment, confidence_interval
-from dvclab.sim.kpis import INDEX_766_MAX
+from dvclab.sim.kpis import INDEX_766_MAX, unit_of
 from dvclab.sim.observe import WAIT_EDGES, ObservedOutput, utilisation_heatmap
-from dvclab.sim.report_text import kpi_label, text
+from dvclab.sim.report_text import code_label, kpi_label, text
 from dvclab.sim.scenario import CHANNELS
 
 rcParams["font.family"] = "DejaVu Sans"
@@ -33,6 +36,17 @@ def png(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _percent_axis(axes: Axes, lang: str, which: str = "y") -> None:
+    """Rates on this axis as percentages in the language's style (``2,5 %``)."""
+    axis = axes.yaxis if which == "y" else axes.xaxis
+    axis.set_major_formatter(FuncFormatter(lambda v, _: report_format.percent(v, lang, decimals=1)))
+
+
+def _number_axis(axes: Axes, lang: str, which: str = "y") -> None:
+    axis = axes.yaxis if which == "y" else axes.xaxis
+    axis.set_major_formatter(FuncFormatter(lambda v, _: report_format.axis_number(v, lang)))
 
 
 def _errors(estimates: list[Estimate]) -> np.ndarray:
@@ -68,11 +82,13 @@ def overdue(runs: Labelled, lang: str) -> Figure:
     figure = Figure(figsize=(11, 4.6))
     left, right = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 2]})
     _grouped_bars(left, [f"overdue_rate_by_level.{n}" for n in levels], runs)
-    left.set_xticks(range(len(levels)), levels)
+    left.set_xticks(range(len(levels)), [code_label(lang, "level", n) for n in levels])
+    _percent_axis(left, lang)
     left.set_title(text(lang, "plot_overdue_level"))
     left.set_ylabel(text(lang, "plot_overdue_axis"))
     _grouped_bars(right, groups, runs, horizontal=True)
-    right.set_yticks(range(len(groups)), [g.split(".", 1)[1] for g in groups])
+    right.set_yticks(range(len(groups)), [code_label(lang, "group", g.split(".", 1)[1]) for g in groups])
+    _percent_axis(right, lang, "x")
     right.set_title(text(lang, "plot_overdue_group"))
     right.set_xlabel(text(lang, "plot_overdue_axis"))
     if len(runs) > 1:
@@ -113,6 +129,8 @@ def counter_waits(runs: Labelled, lang: str) -> Figure:
     axes.set_xlabel(text(lang, "plot_wait_x"))
     axes.set_ylabel(text(lang, "plot_wait_y"))
     axes.set_ylim(0, 1.02)
+    _percent_axis(axes, lang)
+    _number_axis(axes, lang, "x")
     axes.set_xlim(0, min(reach, float(x[-1])))
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
@@ -135,6 +153,7 @@ def backlog(runs: Labelled, lang: str) -> Figure:
             days, [e.ci_low for e in estimates], [e.ci_high for e in estimates], color=colour, alpha=0.2
         )
     axes.set_ylabel(text(lang, "plot_backlog_y"))
+    _number_axis(axes, lang)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
     axes.set_title(text(lang, "plot_backlog"))
@@ -168,6 +187,7 @@ def channel_mix(runs: Labelled, lang: str) -> Figure:
         right.legend(fontsize=8)
     for axes in (left, right):
         axes.tick_params(axis="x", labelsize=8)
+        _percent_axis(axes, lang)
     figure.suptitle(text(lang, "plot_channels"))
     return figure
 
@@ -229,6 +249,7 @@ def index_766(runs: Labelled, lang: str) -> Figure:
     )
     right.axhline(REFERENCE_766, color="black", linestyle=":", label=text(lang, "plot_766_reference"))
     right.set_ylim(0, 100)
+    _number_axis(right, lang)
     right.set_ylabel(text(lang, "plot_766_share"))
     right.set_title(text(lang, "plot_766_covered"), fontsize=9)
     right.legend(fontsize=7, loc="lower right")
@@ -266,7 +287,8 @@ def forest(rows: list[tuple[str, str, Estimate, float]], lang: str) -> Figure:
     axes.axvline(0, color="black", linewidth=0.8)
     axes.set_yticks(ticks, names, fontsize=8)
     axes.invert_yaxis()
-    axes.set_xlabel("%")
+    axes.set_xlabel(text(lang, "plot_forest_axis"))
+    _number_axis(axes, lang, "x")
     axes.grid(alpha=0.3, axis="x")
     axes.legend(fontsize=8)
     axes.set_title(text(lang, "plot_forest"))
@@ -299,6 +321,10 @@ def sweep_curves(
         if not numeric:
             axes.set_xticks(x, [str(v) for v in values])
         axes.set_title(kpi_label(lang, kpi), fontsize=9)
+        if unit_of(kpi) == "fraction":
+            _percent_axis(axes, lang)
+        else:
+            _number_axis(axes, lang)
         axes.set_xlabel(path, fontsize=8)
         axes.grid(alpha=0.3)
     for axes in axes_list[len(kpis) :]:

@@ -1,59 +1,101 @@
 """One self-contained HTML report per run, comparison, sweep or plan (plots embedded as base64 PNG).
 
-The sections follow STRESS-DES (Monks et al. 2019): objective; model logic (the pipeline's flow
+The page opens with a first screen that says in plain words what was asked, the answer, and how sure it
+is; then the STRESS-DES sections (Monks et al. 2019): objective; model logic (the pipeline's flow
 diagram); data and assumptions (what is sourced, what is estimated); experimentation (replications,
-seeds, warm-up, horizon); results with 95% confidence intervals. A comparison leads with what the
-what-ifs change. Words come from ``sim.report_text`` in Vietnamese or English.
+seeds, warm-up, horizon); results with 95% confidence intervals. The page is a jinja2 template
+(``templates/report.html.j2``) fed with blocks (paragraphs, tables, figures) built here; words come from
+``sim.report_text``, numbers are formatted for the language by ``sim.report_format``.
 
-Over ~400 lines because it is one concept: the four reports are assembled from the same STRESS-DES
-sections, tables and figures, kept together so they stay alike.
+Over ~400 lines because it is one concept: the four reports are assembled from the same first screen,
+STRESS-DES sections, tables and figures, kept together so they stay alike.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jinja2
+
 from dvclab.catalog import Procedure
 from dvclab.sim import plots
-from dvclab.sim.compare import Comparison
+from dvclab.sim import report_format as f
+from dvclab.sim.compare import MINIMAL_DIFFERENCE, Comparison
 from dvclab.sim.experiment import Estimate, Experiment, confidence_interval
 from dvclab.sim.flow import flow_figure
 from dvclab.sim.kpis import KPI_CONTRACT
 from dvclab.sim.plan import Plan
-from dvclab.sim.report_text import kpi_label, text
+from dvclab.sim.report_text import code_label, kpi_label, text
 from dvclab.sim.results import versions
+from dvclab.sim.scenario import Scenario
 from dvclab.sim.sweep import Sweep
 
 # the report's headline KPIs: the kpis.json contract, with the apology slips and without the count
 HEADLINE = (*KPI_CONTRACT[1:4], "apology_slips", *KPI_CONTRACT[4:])
+# the few a first screen shows: overdue, waiting, trips, genuine and reported online, digitised
+FIRST_SCREEN = (
+    "overdue_rate",
+    "counter_wait_mean_min",
+    "trips_per_dossier",
+    "self_service_online_rate",
+    "reported_online_rate",
+    "digitised_rate",
+)
 # the plots every run, comparison and sweep report carries (their HTML ids)
 RESULT_PLOTS = ("plot-overdue", "plot-wait", "plot-backlog", "plot-channels", "plot-heatmap", "plot-766")
 SECTIONS = ("objective", "logic", "data", "experimentation", "results")
 
-_CSS = """
-body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-h1{font-size:1.6em}h2{border-bottom:2px solid #34495e;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.88em}
-th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#eef2f5}
-td.n{text-align:right;white-space:nowrap}
-figure{margin:1em 0}figure img{max-width:100%}figcaption{font-size:.9em;color:#555}
-.better{background:#d9f2dd}.worse{background:#f8d7d7}
-.partial{background:#fff3cd;padding:.6em;border:1px solid #e0c36c}
-.small{font-size:.85em;color:#555}code{font-size:.9em}
-"""
+Block = dict[str, Any]
 
 
-# -- building blocks --------------------------------------------------------------------------------
-def _e(value: Any) -> str:
-    return html.escape(str(value))
+# -- the template -------------------------------------------------------------------------------------
+_NUMERIC = re.compile(r"^[-+−–\d.,\s%()\u00a0]+$")
 
 
+@cache
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("dvclab.sim", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    environment.tests["numeric_cell"] = lambda cell: bool(_NUMERIC.match(str(cell)))
+    return environment
+
+
+def _page(
+    title: str,
+    lang: str,
+    summary: list[Block],
+    sections: list[Block],
+    partial: bool,
+    subtitle: str = "",
+) -> str:
+    created = dt.datetime.now(dt.UTC)
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            lang=lang,
+            title=title,
+            subtitle=subtitle,
+            partial=text(lang, "partial_banner") if partial else "",
+            summary=summary,
+            sections=sections,
+            generated=f"{text(lang, 'generated')}: {f.date(created.date(), lang)} {created:%H:%M} UTC",
+        )
+    )
+
+
+# -- building blocks ----------------------------------------------------------------------------------
 def fmt(value: float, unit: str = "") -> str:
+    """A value in plain English style for the terminal (``sim.console``); the report uses report_format."""
     if value != value:  # NaN: no data
         return "–"
     if unit == "dossiers":
@@ -65,57 +107,86 @@ def fmt(value: float, unit: str = "") -> str:
     return f"{value:.3f}" if abs(value) < 10 else f"{value:,.1f}"
 
 
-_NUMERIC = re.compile(r"^[-+−–\d.,\s%()]+$")
+def _p(words: str, css: str = "") -> Block:
+    return {"kind": "p", "text": words, "css": css}
 
 
-def _table(header: Iterable[str], rows: Iterable[Iterable[Any]], classes: list[str] | None = None) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = []
-    for k, row in enumerate(rows):
-        css = f' class="{classes[k]}"' if classes and classes[k] else ""
-        cells = "".join(
-            f'<td class="n">{_e(c)}</td>' if _NUMERIC.match(str(c)) else f"<td>{_e(c)}</td>" for c in row
-        )
-        body.append(f"<tr{css}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+def _table(header: Iterable[str], rows: Iterable[Iterable[Any]], classes: list[str] | None = None) -> Block:
+    return {
+        "kind": "table",
+        "header": list(header),
+        "rows": [list(r) for r in rows],
+        "classes": classes,
+        "css": "",
+    }
 
 
-def _figure(plot_id: str, figure: Any, caption: str) -> str:
+def _figure(plot_id: str, figure: Any, caption: str) -> Block:
+    return {"kind": "figure", "id": plot_id, "png": plots.png(figure), "caption": caption}
+
+
+def _section(key: str, lang: str, blocks: list[Block], title: str = "") -> Block:
+    return {"id": key, "title": title or text(lang, key), "blocks": blocks}
+
+
+def summary_of(experiment: Experiment) -> dict[str, Estimate]:
+    """The experiment's estimates, with utilisation intervals left unclipped: utilisation can pass 1
+    (work finished after hours), and a mean outside its own clipped interval would mislead."""
+    summary = dict(experiment.summary())
+    for name in summary:
+        if name.startswith("utilisation."):
+            e = confidence_interval(experiment.values(name))
+            summary[name] = Estimate(e.mean, e.ci_low, e.ci_high, summary[name].unit)
+    return summary
+
+
+def words_for(scenario: Scenario) -> str:
+    """A scenario in words for a headline: its own description's first clause, else its name unslugged
+    (a description inherited through ``extends`` belongs to the parent, not to this scenario)."""
+    own = ""
+    if scenario.source and Path(scenario.source).is_file():
+        own_file = Path(scenario.source).read_text(encoding="utf-8")
+        if re.search(r"^description\s*:", own_file, re.MULTILINE):
+            own = scenario.description
+    clause = re.split(r"[:.(]| - ", " ".join(own.split()), maxsplit=1)[0].strip()
+    if clause:
+        return clause if len(clause) <= 90 else clause[:87] + "…"
+    return scenario.name.replace("-", " ").replace("_", " ")
+
+
+def _unit(lang: str, unit: str) -> str:
+    return code_label(lang, "unit", unit) if unit else ""
+
+
+def labelled_with_unit(lang: str, kpi: str, unit: str) -> str:
+    """A KPI's name with its unit where the value alone does not say it (rates print with ``%``)."""
     return (
-        f'<figure id="{plot_id}"><img alt="{_e(caption)}" src="data:image/png;base64,{plots.png(figure)}">'
-        f"<figcaption>{_e(caption)}</figcaption></figure>"
+        kpi_label(lang, kpi) if unit in ("fraction", "") else f"{kpi_label(lang, kpi)} ({_unit(lang, unit)})"
     )
 
 
-def _section(key: str, lang: str, body: str) -> str:
-    return f'<section id="{key}"><h2>{_e(text(lang, key))}</h2>{body}</section>'
+def _estimate_cells(e: Estimate, lang: str) -> list[str]:
+    return [f.value(e.mean, e.unit, lang), f.interval(e.ci_low, e.ci_high, e.unit, lang)]
 
 
-def _page(title: str, lang: str, body: str, partial: bool) -> str:
-    banner = f'<p class="partial">{_e(text(lang, "partial_banner"))}</p>' if partial else ""
-    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    return (
-        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
-        f"<h1>{_e(title)}</h1>{banner}{body}"
-        f'<p class="small">{_e(text(lang, "generated"))}: {created} · dvclab</p></body></html>\n'
-    )
+def _how_sure(lang: str, experiment: Experiment) -> Block:
+    days = experiment.scenario.run.horizon_days
+    return _p(text(lang, "how_sure_text", n=experiment.replications, days=f.number(days, lang)))
 
 
 # -- STRESS-DES sections ------------------------------------------------------------------------------
-def _logic(lang: str) -> str:
+def _logic(lang: str) -> Block:
     return _section(
         "logic",
         lang,
-        f"<p>{_e(text(lang, 'logic_text'))}</p>"
-        + _figure("plot-flow", flow_figure(lang), text(lang, "flow_caption")),
+        [_p(text(lang, "logic_text")), _figure("plot-flow", flow_figure(lang), text(lang, "flow_caption"))],
     )
 
 
 def estimated_parameters(source: str) -> list[tuple[str, str, str, str]]:
     """(file, parameter, value, note) for every line a scenario file (and what it extends) marks EST or
-    VERIFY in a comment; a comment on its own line applies to the next key."""
+    VERIFY in a comment; a comment on its own line applies to the key right below it. The file's header
+    comment (before its first key) and a comment followed by a blank line note no key."""
     found: list[tuple[str, str, str, str]] = []
     path: Path | None = Path(source) if source else None
     seen: set[Path] = set()
@@ -123,6 +194,7 @@ def estimated_parameters(source: str) -> list[tuple[str, str, str, str]]:
         seen.add(path)
         pending = ""
         parent = None
+        in_header = True
         for line in path.read_text(encoding="utf-8").splitlines():
             code, _, comment = line.partition("#")
             key_match = re.match(r"\s*([A-Za-z_][\w\-]*)\s*:\s*(.*)$", code)
@@ -130,9 +202,12 @@ def estimated_parameters(source: str) -> list[tuple[str, str, str, str]]:
                 parent = path.parent / key_match.group(2).strip()
             marked = re.search(r"\b(EST|VERIFY)\b", comment)
             if key_match:
-                note = comment.strip() if marked else pending
+                note = comment.strip() if marked else ("" if in_header else pending)
                 if note:
                     found.append((path.name, key_match.group(1), key_match.group(2).strip(), note))
+                pending = ""
+                in_header = False
+            elif not line.strip():
                 pending = ""
             elif marked and not code.strip():
                 pending = comment.strip()
@@ -140,35 +215,33 @@ def estimated_parameters(source: str) -> list[tuple[str, str, str, str]]:
     return found
 
 
-def _data(experiment: Experiment, catalog: list[Procedure], lang: str) -> str:
+def _data(experiment: Experiment, catalog: list[Procedure], lang: str) -> Block:
     sourced = [p for p in catalog if p.sourced]
     total_weight = sum(p.demand_weight for p in catalog) or 1.0
     share = sum(p.demand_weight for p in sourced) / total_weight
-    body = (
-        "<p>"
-        + _e(
+    blocks = [
+        _p(
             text(
                 lang,
                 "data_catalog",
-                total=len(catalog),
-                sourced=len(sourced),
-                sourced_share=f"{share:.0%}",
-                estimated=len(catalog) - len(sourced),
+                total=f.number(len(catalog), lang),
+                sourced=f.number(len(sourced), lang),
+                sourced_share=f.percent(share, lang, decimals=0),
+                estimated=f.number(len(catalog) - len(sourced), lang),
             )
-        )
-        + "</p>"
-    )
+        ),
+        _p(text(lang, "data_params")),
+    ]
     rows = estimated_parameters(experiment.scenario.source)
-    body += f"<p>{_e(text(lang, 'data_params'))}</p>"
     if rows:
         header = [text(lang, "file"), text(lang, "parameter"), text(lang, "value"), text(lang, "note")]
-        body += _table(header, rows)
+        blocks.append(_table(header, rows))
     else:
-        body += f"<p>{_e(text(lang, 'data_none'))}</p>"
-    return _section("data", lang, body)
+        blocks.append(_p(text(lang, "data_none")))
+    return _section("data", lang, blocks)
 
 
-def _experimentation(runs: list[Experiment], lang: str, command: list[str]) -> str:
+def _experimentation(runs: list[Experiment], lang: str, command: list[str]) -> Block:
     rows = []
     for experiment in runs:
         s = experiment.scenario
@@ -180,39 +253,33 @@ def _experimentation(runs: list[Experiment], lang: str, command: list[str]) -> s
         reps = f"{experiment.replications}"
         if experiment.partial:
             reps += f" / {experiment.requested}"
-        rows.append([s.name, reps, s.run.seed, s.run.start_date.isoformat(), s.run.horizon_days, warmup])
+        rows.append(
+            [s.name, reps, str(s.run.seed), f.date(s.run.start_date, lang), s.run.horizon_days, warmup]
+        )
     header = [
         text(lang, k)
         for k in ("exp_scenario", "exp_replications", "exp_seed", "exp_start", "exp_horizon", "exp_warmup")
     ]
     software = ", ".join(f"{k} {v}" for k, v in versions().items())
-    body = (
-        _table(header, rows)
-        + f"<p>{_e(text(lang, 'exp_crn'))} {_e(text(lang, 'exp_ci'))}</p>"
-        + f"<p class='small'>{_e(text(lang, 'exp_software'))}: {_e(software)}<br>"
-        + f"{_e(text(lang, 'exp_command'))}: <code>{_e(' '.join(command))}</code></p>"
-    )
-    return _section("experimentation", lang, body)
+    facts = [(text(lang, "exp_software"), software), (text(lang, "exp_command"), " ".join(command))]
+    blocks = [
+        _table(header, rows),
+        _p(f"{text(lang, 'exp_crn')} {text(lang, 'exp_ci')}"),
+        {"kind": "facts", "facts": facts},
+    ]
+    return _section("experimentation", lang, blocks)
 
 
-def _kpi_table(experiment: Experiment, lang: str, names: Iterable[str]) -> str:
-    summary = experiment.summary()
-    rows = []
-    for name in names:
-        if name in summary:
-            e = summary[name]
-            rows.append(
-                [
-                    kpi_label(lang, name),
-                    fmt(e.mean, e.unit),
-                    f"{fmt(e.ci_low, e.unit)} – {fmt(e.ci_high, e.unit)}",
-                    e.unit,
-                ]
-            )
+def _kpi_table(summary: dict[str, Estimate], lang: str, names: Iterable[str]) -> Block:
+    rows = [
+        [kpi_label(lang, name), *_estimate_cells(summary[name], lang), _unit(lang, summary[name].unit)]
+        for name in names
+        if name in summary
+    ]
     return _table([text(lang, k) for k in ("kpi", "mean", "ci", "unit")], rows)
 
 
-def _result_plots(runs: plots.Labelled, lang: str) -> str:
+def _result_plots(runs: plots.Labelled, lang: str) -> list[Block]:
     figures = [
         ("plot-overdue", plots.overdue, "plot_overdue"),
         ("plot-wait", plots.counter_waits, "plot_wait"),
@@ -225,39 +292,77 @@ def _result_plots(runs: plots.Labelled, lang: str) -> str:
     for plot_id, draw, caption in figures:
         parts.append(_figure(plot_id, draw(runs, lang), text(lang, caption)))
         if plot_id == "plot-766":
-            parts.append(f"<p class='small'>{_e(text(lang, 'note_766'))}</p>")
-    return "".join(parts)
+            parts.append(_p(text(lang, "note_766"), "small"))
+    return parts
 
 
-def _all_kpis(experiment: Experiment, lang: str) -> str:
+def _all_kpis(experiment: Experiment, lang: str) -> Block:
     rest = [n for n in experiment.kpi_names() if n not in HEADLINE]
-    summary = f"<summary>{_e(text(lang, 'all_kpis'))}</summary>"
-    return f"<details>{summary}{_kpi_table(experiment, lang, rest)}</details>"
+    return {
+        "kind": "details",
+        "summary": text(lang, "all_kpis"),
+        "blocks": [_kpi_table(summary_of(experiment), lang, rest)],
+    }
+
+
+def _first_screen(asked: str, answer: list[Block], sure: list[Block], lang: str) -> list[Block]:
+    return [
+        {"title": text(lang, "asked"), "css": "asked", "blocks": [_p(asked)]},
+        {"title": text(lang, "answer"), "css": "answer", "blocks": answer},
+        {"title": text(lang, "how_sure"), "css": "sure", "blocks": sure},
+    ]
 
 
 # -- reports ------------------------------------------------------------------------------------------
 def run_report(experiment: Experiment, catalog: list[Procedure], lang: str, command: list[str]) -> str:
-    name = experiment.scenario.name
-    results = _kpi_table(experiment, lang, HEADLINE) + _all_kpis(experiment, lang)
-    results += _result_plots([(name, experiment)], lang)
-    body = (
-        _section("objective", lang, f"<p>{_e(text(lang, 'objective_run', name=name))}</p>")
-        + _logic(lang)
-        + _data(experiment, catalog, lang)
-        + _experimentation([experiment], lang, command)
-        + _section("results", lang, results)
-    )
-    return _page(f"{text(lang, 'run_title')}: {name}", lang, body, experiment.partial)
+    scenario = experiment.scenario
+    name, summary = words_for(scenario), summary_of(experiment)
+    answer = [
+        _p(
+            text(
+                lang,
+                "answer_run",
+                overdue=f.percent(summary["overdue_rate"].mean, lang),
+                online=f.percent(summary["self_service_online_rate"].mean, lang),
+            )
+        ),
+        _kpi_table(summary, lang, FIRST_SCREEN),
+    ]
+    first = _first_screen(text(lang, "asked_run", name=name), answer, [_how_sure(lang, experiment)], lang)
+    results = [_kpi_table(summary, lang, HEADLINE), _all_kpis(experiment, lang)]
+    results += _result_plots([(scenario.name, experiment)], lang)
+    sections = [
+        _section("objective", lang, [_p(text(lang, "objective_run", name=name))]),
+        _logic(lang),
+        _data(experiment, catalog, lang),
+        _experimentation([experiment], lang, command),
+        _section("results", lang, results),
+    ]
+    return _page(f"{text(lang, 'run_title')}: {name}", lang, first, sections, experiment.partial)
 
 
-def _changes_table(comparisons: list[Comparison], lang: str) -> str:
-    rows = []
-    for comparison in comparisons:
-        for path, old, new in comparison.changes:
-            rows.append([comparison.whatif.scenario.name, path, _short(old), _short(new)])
+def parameter_words(lang: str, path: str) -> str:
+    """A scenario parameter as a reader says it: staffing paths in words, the dotted path beside."""
+    parts = path.split(".")
+    if len(parts) == 4 and parts[:2] == ["back_office", "staffing"]:
+        level, pool = code_label(lang, "level", parts[2]), code_label(lang, "pool", parts[3])
+        return f"{text(lang, 'staffing_of', pool=pool, level=level)} ({path})"
+    if len(parts) == 3 and parts[:2] == ["counters", "officers"]:
+        return f"{text(lang, 'counter_officers', level=code_label(lang, 'level', parts[2]))} ({path})"
+    return path
+
+
+def _changes_table(comparisons: list[Comparison], lang: str) -> Block:
+    rows = [
+        [comparison.whatif.scenario.name, parameter_words(lang, path), _short(old), _short(new)]
+        for comparison in comparisons
+        for path, old, new in comparison.changes
+    ]
     if not rows:
-        return f"<p>{_e(text(lang, 'no_changes'))}</p>"
+        return _p(text(lang, "no_changes"))
     header = [text(lang, "whatif"), text(lang, "parameter"), text(lang, "baseline"), text(lang, "whatif")]
+    if len(comparisons) == 1:
+        return _table(header[1:], [row[1:] for row in rows])
     return _table(header, rows)
 
 
@@ -266,31 +371,79 @@ def _short(value: Any) -> str:
     return words if len(words) <= 80 else words[:77] + "…"
 
 
-def _differences_table(comparisons: list[Comparison], lang: str) -> str:
-    """Headline KPIs, overdue by level and every significant change first; the rest folded away."""
+def _difference_cells(comparison: Comparison, row: Any, lang: str) -> list[str]:
+    d = row.difference
+    return [
+        comparison.whatif.scenario.name,
+        labelled_with_unit(lang, row.kpi, d.unit),
+        f.value(row.base, d.unit, lang),
+        f.value(row.whatif, d.unit, lang),
+        f.difference(d.mean, d.unit, lang),
+        f.difference_interval(d.ci_low, d.ci_high, d.unit, lang),
+        text(lang, row.verdict),
+    ]
+
+
+_DIFFERENCE_HEADER = ("whatif", "kpi", "baseline_mean", "whatif_mean", "difference", "ci", "verdict")
+
+
+def _differences_table(comparisons: list[Comparison], lang: str, only: Iterable[str] = ()) -> list[Block]:
+    """Headline KPIs, overdue by level and every material change first; the rest folded away. With
+    ``only``: just those KPIs (the first screen)."""
+    wanted = tuple(only)
     main: tuple[list[list[str]], list[str]] = ([], [])
     more: tuple[list[list[str]], list[str]] = ([], [])
     for comparison in comparisons:
         for row in comparison.rows:
-            d = row.difference
-            unit = d.unit
-            cells = [
-                comparison.whatif.scenario.name,
-                kpi_label(lang, row.kpi),
-                fmt(row.base, unit),
-                fmt(row.whatif, unit),
-                fmt(d.mean, unit),
-                f"{fmt(d.ci_low, unit)} – {fmt(d.ci_high, unit)}",
-                text(lang, row.verdict),
-            ]
+            if wanted and row.kpi not in wanted:
+                continue
             headline = row.kpi in HEADLINE or row.kpi.startswith("overdue_rate_by_level")
-            rows, classes = main if headline or row.verdict != "no significant change" else more
-            rows.append(cells)
+            material = row.verdict in ("better", "worse", "higher", "lower")
+            rows, classes = main if wanted or headline or material else more
+            rows.append(_difference_cells(comparison, row, lang))
             classes.append(row.verdict if row.verdict in ("better", "worse") else "")
-    keys = ("whatif", "kpi", "baseline_mean", "whatif_mean", "difference", "ci", "verdict")
-    header = [text(lang, k) for k in keys]
-    folded = f"<details><summary>{_e(text(lang, 'all_kpis'))}</summary>{_table(header, *more)}</details>"
-    return _table(header, *main) + (folded if more[0] else "")
+    header = [text(lang, k) for k in _DIFFERENCE_HEADER]
+    if len(comparisons) == 1:  # one what-if: its name is in the question, not on every row
+        header = header[1:]
+        for rows, _ in (main, more):
+            rows[:] = [row[1:] for row in rows]
+    blocks = [_table(header, *main)]
+    if more[0]:
+        blocks.append(
+            {"kind": "details", "summary": text(lang, "all_kpis"), "blocks": [_table(header, *more)]}
+        )
+    return blocks
+
+
+def minimal_differences_table(lang: str) -> Block:
+    """The stated minimal difference per unit (``compare.MINIMAL_DIFFERENCE``) in the reader's words."""
+    rows = []
+    for unit, (amount, relative) in MINIMAL_DIFFERENCE.items():
+        if relative:
+            shown = text(lang, "minimal_relative", share=f.percent(amount, lang))
+        else:
+            shown = f.difference(amount, unit, lang, signed=False)
+        rows.append([text(lang, f"minimal_{unit}"), shown])
+    return _table([text(lang, "kpi"), text(lang, "minimal_differences")], rows)
+
+
+def _compare_answer(comparison: Comparison, lang: str) -> Block:
+    changes = [
+        text(
+            lang,
+            "answer_change",
+            kpi=kpi_label(lang, row.kpi),
+            verdict=text(lang, row.verdict),
+            diff=f.difference(row.difference.mean, row.difference.unit, lang),
+        )
+        for row in comparison.rows
+        # the on-time rate is the overdue rate's complement: saying both says one thing twice
+        if row.kpi in HEADLINE and row.kpi != "on_time_rate" and row.verdict in ("better", "worse")
+    ]
+    name = words_for(comparison.whatif.scenario)
+    if not changes:
+        return _p(text(lang, "answer_compare_none", name=name))
+    return {"kind": "strong", "text": text(lang, "answer_compare", name=name, changes="; ".join(changes))}
 
 
 def compare_report(
@@ -298,31 +451,45 @@ def compare_report(
 ) -> str:
     base = comparisons[0].base
     runs = [(base.scenario.name, base)] + [(c.whatif.scenario.name, c.whatif) for c in comparisons]
+    base_words = words_for(base.scenario)
+    whatif_words = ", ".join(text(lang, "quoted", words=words_for(c.whatif.scenario)) for c in comparisons)
+    answer: list[Block] = [_compare_answer(c, lang) for c in comparisons]
+    answer.append(_changes_table(comparisons, lang))
+    answer += _differences_table(comparisons, lang, only=FIRST_SCREEN)
+    sure = [
+        _how_sure(lang, comparisons[0].base),
+        _p(text(lang, "how_sure_compare")),
+        minimal_differences_table(lang),
+    ]
+    first = _first_screen(
+        text(lang, "asked_compare", base=base_words, whatifs=whatif_words), answer, sure, lang
+    )
     forest_rows = [
         (c.whatif.scenario.name, row.kpi, row.difference, row.base)
         for c in comparisons
         for row in c.rows
         if row.kpi in HEADLINE
     ]
-    body = (
-        f'<section id="changes"><h2>{_e(text(lang, "changes"))}</h2>'
-        + _changes_table(comparisons, lang)
-        + "</section>"
-        + f'<section id="differences"><h2>{_e(text(lang, "differences"))}</h2>'
-        + _differences_table(comparisons, lang)
-        + _figure("plot-forest", plots.forest(forest_rows, lang), text(lang, "plot_forest"))
-        + "</section>"
-        + _section(
-            "objective", lang, f"<p>{_e(text(lang, 'objective_compare', base=base.scenario.name))}</p>"
-        )
-        + _logic(lang)
-        + _data(base, catalog, lang)
-        + _experimentation([experiment for _, experiment in runs], lang, command)
-        + _section("results", lang, _result_plots(runs, lang))
-    )
+    differences = _differences_table(comparisons, lang)
+    differences.append(_figure("plot-forest", plots.forest(forest_rows, lang), text(lang, "plot_forest")))
+    sections = [
+        _section("changes", lang, [_changes_table(comparisons, lang)]),
+        _section("differences", lang, differences),
+        _section("objective", lang, [_p(text(lang, "objective_compare", base=base_words))]),
+        _logic(lang),
+        _data(base, catalog, lang),
+        _experimentation([experiment for _, experiment in runs], lang, command),
+        _section("results", lang, _result_plots(runs, lang)),
+    ]
     partial = any(experiment.partial for _, experiment in runs)
-    title = f"{text(lang, 'compare_title')}: {base.scenario.name} – " + ", ".join(n for n, _ in runs[1:])
-    return _page(title, lang, body, partial)
+    title = f"{text(lang, 'compare_title')}: {base_words} – " + ", ".join(
+        words_for(c.whatif.scenario) for c in comparisons
+    )
+    return _page(title, lang, first, sections, partial)
+
+
+def _point_cell(e: Estimate, lang: str) -> str:
+    return f"{f.value(e.mean, e.unit, lang)} ({f.interval(e.ci_low, e.ci_high, e.unit, lang)})"
 
 
 def _sweep_table(
@@ -332,14 +499,13 @@ def _sweep_table(
     kpis: list[str],
     failed: dict[Any, str],
     lang: str,
-) -> str:
+) -> Block:
     header = [path] + [f"{kpi_label(lang, k)} ({text(lang, 'ci')})" for k in kpis]
     rows = []
     for value, experiment in zip(values, experiments, strict=True):
         cells = [value]
         for kpi in kpis:
-            e: Estimate = confidence_interval(experiment.values(kpi), kpi)
-            cells.append(f"{fmt(e.mean, e.unit)} ({fmt(e.ci_low, e.unit)} – {fmt(e.ci_high, e.unit)})")
+            cells.append(_point_cell(summary_of(experiment)[kpi], lang))
         rows.append(cells)
     for value in failed:
         rows.append([value] + [text(lang, "failed_point")] + [""] * (len(kpis) - 1))
@@ -349,42 +515,83 @@ def _sweep_table(
 def sweep_report(
     sweep: Sweep, catalog: list[Procedure], kpis: list[str], lang: str, command: list[str]
 ) -> str:
-    name = sweep.base.name
+    name = words_for(sweep.base)
+    path = sweep.param.path
     values, experiments = list(sweep.param.values), sweep.experiments
     middle = experiments[len(experiments) // 2]
-    results = (
-        f"<h3>{_e(text(lang, 'sweep_table'))}</h3>"
-        + _sweep_table(sweep.param.path, values, experiments, kpis, sweep.failed, lang)
-        + _figure(
-            "plot-sweep",
-            plots.sweep_curves(sweep.param.path, values, experiments, kpis, lang),
-            text(lang, "plot_sweep"),
-        )
-        + _result_plots(
-            [(f"{sweep.param.path}={v}", e) for v, e in zip(values, experiments, strict=True)][:4]
+    table = _sweep_table(path, values, experiments, kpis, sweep.failed, lang)
+    ran = [v for v in values if v not in sweep.failed][: len(experiments)]
+    first_kpi = kpis[0]
+    ends = [summary_of(experiments[0])[first_kpi], summary_of(experiments[-1])[first_kpi]]
+    answer = [
+        _p(
+            text(
+                lang,
+                "answer_sweep",
+                first=ran[0],
+                last=ran[-1],
+                kpi=kpi_label(lang, first_kpi),
+                low=f.value(ends[0].mean, ends[0].unit, lang),
+                high=f.value(ends[1].mean, ends[1].unit, lang),
+            )
+        ),
+        table,
+    ]
+    asked = text(
+        lang,
+        "asked_sweep",
+        path=path,
+        name=name,
+        values=text(lang, "range_values", first=values[0], last=values[-1]),
+    )
+    first = _first_screen(asked, answer, [_how_sure(lang, experiments[0])], lang)
+    results = [
+        {"kind": "h3", "text": text(lang, "sweep_table")},
+        table,
+        _figure(
+            "plot-sweep", plots.sweep_curves(path, values, experiments, kpis, lang), text(lang, "plot_sweep")
+        ),
+        *_result_plots(
+            [(f"{path}={v}", e) for v, e in zip(values, experiments, strict=True)][:4]
             if len(experiments) <= 4
             else [(middle.scenario.name, middle)],
             lang,
-        )
-    )
-    body = (
-        _section(
-            "objective", lang, f"<p>{_e(text(lang, 'objective_sweep', path=sweep.param.path, name=name))}</p>"
-        )
-        + _logic(lang)
-        + _data(middle, catalog, lang)
-        + _experimentation(experiments, lang, command)
-        + _section("results", lang, results)
-    )
-    return _page(f"{text(lang, 'sweep_title')}: {name} · {sweep.param.path}", lang, body, sweep.partial)
+        ),
+    ]
+    sections = [
+        _section("objective", lang, [_p(text(lang, "objective_sweep", path=path, name=name))]),
+        _logic(lang),
+        _data(middle, catalog, lang),
+        _experimentation(experiments, lang, command),
+        _section("results", lang, results),
+    ]
+    return _page(f"{text(lang, 'sweep_title')}: {name} · {path}", lang, first, sections, sweep.partial)
 
 
 def plan_summary(plan: Plan, lang: str) -> str:
-    """The plan's answer in one or two sentences (also printed by the CLI)."""
+    """The plan's answer in one or two sentences (also printed by the CLI); with no answer, how close the
+    nearest value came."""
     kpi = plan.target.kpi
     answer = plan.answer
     if answer is None or answer.estimate is None:
-        return text(lang, "plan_none", target=str(plan.target))
+        words = text(lang, "plan_none", target=str(plan.target))
+        tried = [p for p in plan.points if p.estimate is not None]
+        if tried:
+            nearest = max(tried, key=lambda p: p.confidence)
+            e = nearest.estimate
+            assert e is not None
+            bound = e.ci_high if plan.target.upper else e.ci_low
+            words += " " + text(
+                lang,
+                "plan_closest",
+                path=plan.path,
+                value=nearest.value,
+                kpi=kpi_label(lang, kpi),
+                mean=f.value(e.mean, e.unit, lang),
+                bound=f.value(bound, e.unit, lang),
+                confidence=f.percent(nearest.confidence, lang),
+            )
+        return words
     e = answer.estimate
     words = text(
         lang,
@@ -392,35 +599,24 @@ def plan_summary(plan: Plan, lang: str) -> str:
         path=plan.path,
         value=answer.value,
         kpi=kpi_label(lang, kpi),
-        mean=fmt(e.mean, e.unit),
-        low=fmt(e.ci_low, e.unit),
-        high=fmt(e.ci_high, e.unit),
-        confidence=f"{answer.confidence:.1%}",
+        mean=f.value(e.mean, e.unit, lang),
+        low=f.value(e.ci_low, e.unit, lang),
+        high=f.value(e.ci_high, e.unit, lang),
+        confidence=f.percent(answer.confidence, lang),
     )
     if plan.partial:
         words = text(lang, "plan_partial") + " " + words
     below = plan.below
     if below is not None:
         if below.estimate is None:
-            words += " " + text(
-                lang,
-                "plan_below",
-                value=below.value,
-                kpi=kpi_label(lang, kpi),
-                mean=text(lang, "failed_point"),
-                bound="–",
-            )
+            mean, bound = text(lang, "failed_point"), "–"
         else:
             b = below.estimate
-            bound = b.ci_high if plan.target.upper else b.ci_low
-            words += " " + text(
-                lang,
-                "plan_below",
-                value=below.value,
-                kpi=kpi_label(lang, kpi),
-                mean=fmt(b.mean, b.unit),
-                bound=fmt(bound, b.unit),
-            )
+            mean = f.value(b.mean, b.unit, lang)
+            bound = f.value(b.ci_high if plan.target.upper else b.ci_low, b.unit, lang)
+        words += " " + text(
+            lang, "plan_below", value=below.value, kpi=kpi_label(lang, kpi), mean=mean, bound=bound
+        )
     return words
 
 
@@ -436,39 +632,44 @@ def plan_report(
         rows.append(
             [
                 p.value,
-                f"{fmt(e.mean, e.unit)} ({fmt(e.ci_low, e.unit)} – {fmt(e.ci_high, e.unit)})"
-                if e
-                else p.note,
+                _point_cell(e, lang) if e else p.note,
                 text(lang, "yes" if p.met else "no") + (f" ({p.note})" if p.note and e else ""),
-                f"{p.confidence:.1%}",
+                f.percent(p.confidence, lang),
             ]
         )
     header = [plan.path, kpi_label(lang, plan.target.kpi), text(lang, "meets"), text(lang, "confidence")]
+    points = _table(header, rows)
     chosen = plan.answer.experiment if plan.answer and plan.answer.experiment else experiments[-1]
-    results = (
-        f"<p><strong>{_e(plan_summary(plan, lang))}</strong></p>"
-        + f"<h3>{_e(text(lang, 'plan_points'))}</h3>"
-        + _table(header, rows)
-        + _figure(
+    name = words_for(chosen.scenario) if chosen.scenario.name == base_name else base_name
+    target = f"{kpi_label(lang, plan.target.kpi)} {plan.target}"
+    first = _first_screen(
+        text(lang, "asked_plan", path=plan.path, target=target, name=name),
+        [{"kind": "strong", "text": plan_summary(plan, lang)}, points],
+        [_how_sure(lang, experiments[0])],
+        lang,
+    )
+    results = [
+        {"kind": "strong", "text": plan_summary(plan, lang)},
+        {"kind": "h3", "text": text(lang, "plan_points")},
+        points,
+        _figure(
             "plot-sweep",
             plots.sweep_curves(
                 plan.path, values, experiments, kpis, lang, (plan.target.kpi, plan.target.value)
             ),
             text(lang, "plot_sweep"),
-        )
-        + _result_plots([(chosen.scenario.name, chosen)], lang)
-    )
-    body = (
+        ),
+        *_result_plots([(chosen.scenario.name, chosen)], lang),
+    ]
+    sections = [
         _section(
             "objective",
             lang,
-            "<p>"
-            + _e(text(lang, "objective_plan", path=plan.path, target=str(plan.target), name=base_name))
-            + "</p>",
-        )
-        + _logic(lang)
-        + _data(chosen, catalog, lang)
-        + _experimentation(experiments, lang, command)
-        + _section("results", lang, results)
-    )
-    return _page(f"{text(lang, 'plan_title')}: {base_name} · {plan.target}", lang, body, plan.partial)
+            [_p(text(lang, "objective_plan", path=plan.path, target=str(plan.target), name=name))],
+        ),
+        _logic(lang),
+        _data(chosen, catalog, lang),
+        _experimentation(experiments, lang, command),
+        _section("results", lang, results),
+    ]
+    return _page(f"{text(lang, 'plan_title')}: {name} · {plan.target}", lang, first, sections, plan.partial)

@@ -1,7 +1,11 @@
-"""The report's words in Vietnamese and English: one table, looked up by key (``text(lang, key)``).
+"""The report's words in Vietnamese and English: one table, looked up by key (``text(lang, key)``), and
+the names of every code a reader sees (groups, levels, pools, channels, units: ``code_label``).
 
 Section titles follow STRESS-DES (Monks et al. 2019): objective, model logic, data and assumptions,
-experimentation, results. Domain words are the ones a provincial office uses (hồ sơ, trễ hạn, một cửa).
+experimentation, results. Domain words are the ones a provincial office uses (hồ sơ, trễ hạn, một cửa,
+thủ tục hành chính, toàn trình, một phần).
+
+Over ~400 lines because it is one table of words: splitting it would scatter the translations.
 """
 
 from __future__ import annotations
@@ -124,7 +128,8 @@ TEXT: dict[str, dict[str, str]] = {
     "worse": {"vi": "kém hơn", "en": "worse"},
     "higher": {"vi": "cao hơn", "en": "higher"},
     "lower": {"vi": "thấp hơn", "en": "lower"},
-    "no significant change": {"vi": "không thay đổi đáng kể", "en": "no significant change"},
+    "no significant change": {"vi": "không khác biệt có ý nghĩa thống kê", "en": "no significant change"},
+    "no material change": {"vi": "không thay đổi đáng kể", "en": "no material change"},
     "no_changes": {
         "vi": "Không có tham số nào khác kịch bản gốc.",
         "en": "No parameter differs from the baseline.",
@@ -194,6 +199,7 @@ TEXT: dict[str, dict[str, str]] = {
         "vi": "Chênh lệch theo cặp (% so với gốc, khoảng tin cậy 95%)",
         "en": "Paired differences (% of the baseline, 95% CI)",
     },
+    "plot_forest_axis": {"vi": "% so với gốc", "en": "% of the baseline"},
     "plot_sweep": {
         "vi": "Chỉ số theo giá trị tham số (dải: khoảng tin cậy 95%)",
         "en": "KPIs by parameter value (band: 95% CI)",
@@ -229,6 +235,88 @@ TEXT: dict[str, dict[str, str]] = {
     "yes": {"vi": "có", "en": "yes"},
     "no": {"vi": "không", "en": "no"},
     "generated": {"vi": "Tạo lúc", "en": "Generated"},
+    # the first screen: what was asked, the answer, how sure
+    "asked": {"vi": "Câu hỏi", "en": "The question"},
+    "answer": {"vi": "Trả lời", "en": "The answer"},
+    "how_sure": {"vi": "Chắc chắn đến đâu", "en": "How sure"},
+    "asked_run": {
+        "vi": "Với kịch bản «{name}», các thủ tục hành chính (toàn trình và một phần) được giải quyết thế "
+        "nào: bao nhiêu hồ sơ trễ hạn, người dân chờ bao lâu, bao nhiêu hồ sơ thực sự trực tuyến?",
+        "en": "Under scenario “{name}”, how are the administrative procedures (full and partial online) "
+        "handled: how many dossiers are overdue, how long citizens wait, how many are genuinely online?",
+    },
+    "asked_compare": {
+        "vi": "So với kịch bản gốc «{base}», phương án {whatifs} thay đổi gì đối với việc giải quyết thủ tục "
+        "hành chính?",
+        "en": "Against the baseline “{base}”, what does {whatifs} change in how administrative procedures "
+        "are handled?",
+    },
+    "asked_sweep": {
+        "vi": "Khi «{path}» lấy các giá trị {values} (kịch bản «{name}»), các chỉ số chính thay đổi thế nào?",
+        "en": "As “{path}” takes the values {values} (scenario “{name}”), how do the main indicators move?",
+    },
+    "asked_plan": {
+        "vi": "Cần giá trị nhỏ nhất nào của «{path}» để đạt mục tiêu: {target} (kịch bản «{name}»)?",
+        "en": "What is the smallest value of “{path}” that meets the target {target} (scenario “{name}”)?",
+    },
+    "answer_run": {
+        "vi": "{overdue} hồ sơ trễ hạn; {online} hồ sơ trực tuyến thực chất (không phải đến quầy).",
+        "en": "{overdue} of dossiers are overdue; {online} are genuinely online (no counter visit).",
+    },
+    "answer_compare_none": {
+        "vi": "Phương án «{name}» không làm thay đổi đáng kể chỉ số chính nào.",
+        "en": "“{name}” makes no material change to any headline indicator.",
+    },
+    "answer_compare": {
+        "vi": "Phương án «{name}»: {changes}.",
+        "en": "“{name}”: {changes}.",
+    },
+    "answer_change": {"vi": "{kpi} {verdict} ({diff})", "en": "{kpi} {verdict} ({diff})"},
+    "answer_sweep": {
+        "vi": "Từ {first} đến {last}: {kpi} đi từ {low} đến {high}.",
+        "en": "From {first} to {last}: {kpi} goes from {low} to {high}.",
+    },
+    "how_sure_text": {
+        "vi": "Mỗi con số là trung bình của {n} lần mô phỏng độc lập {days} ngày (cùng điều kiện, khác "
+        "may rủi). Khoảng tin cậy 95% cho biết: nếu lặp lại cả nghiên cứu nhiều lần, khoảng tính theo cách "
+        "này chứa giá trị thật trong 95 trên 100 lần. Khoảng càng hẹp, con số càng chắc.",
+        "en": "Each figure is the mean of {n} independent simulated runs of {days} days (same conditions, "
+        "different luck). "
+        "The 95% interval means: were the whole study repeated many times, an interval computed this way "
+        "would contain the true value 95 times in 100. The narrower the interval, the surer the figure.",
+    },
+    "how_sure_compare": {
+        "vi": "Một thay đổi chỉ được gọi là tốt hơn hoặc kém hơn khi khoảng tin cậy 95% của chênh lệch không "
+        "chứa 0 và chênh lệch đạt ít nhất mức tối thiểu trong bảng dưới; nếu không, kết luận là «không thay "
+        "đổi đáng kể».",
+        "en": "A change is called better or worse only when the 95% interval of the difference excludes zero "
+        "and the difference reaches at least the minimal difference below; otherwise the verdict is “no "
+        "material change”.",
+    },
+    "headline_kpis": {"vi": "Chỉ số chính", "en": "Headline indicators"},
+    "changes_short": {"vi": "Phương án thay đổi", "en": "What the option changes"},
+    "minimal_differences": {"vi": "Mức chênh lệch tối thiểu", "en": "Minimal difference"},
+    "quoted": {"vi": "«{words}»", "en": "“{words}”"},
+    "minimal_relative": {"vi": "{share} so với gốc", "en": "{share} of the baseline"},
+    "interval": {"vi": "{low} đến {high}", "en": "{low} to {high}"},
+    "range_values": {"vi": "{first} … {last}", "en": "{first} … {last}"},
+    "staffing_of": {"vi": "Số cán bộ {pool}, {level}", "en": "Officers, {pool}, {level}"},
+    "counter_officers": {"vi": "Số cán bộ một cửa, {level}", "en": "Counter officers, {level}"},
+    "minimal_fraction": {
+        "vi": "Tỷ lệ (trễ hạn, trực tuyến, mức bận…)",
+        "en": "Rates (overdue, online, utilisation…)",
+    },
+    "minimal_minutes": {"vi": "Thời gian chờ", "en": "Waiting times"},
+    "minimal_trips": {"vi": "Số lần đi lại mỗi hồ sơ", "en": "Trips per dossier"},
+    "minimal_points": {"vi": "Điểm Chỉ số 766", "en": "Decision 766 points"},
+    "minimal_dossiers": {"vi": "Số hồ sơ, phiếu xin lỗi", "en": "Dossiers, apology slips"},
+    "minimal_VND": {"vi": "Chi phí (đồng)", "en": "Costs (VND)"},
+    "plan_closest": {
+        "vi": "Gần đạt nhất: {path} = {value}, {kpi} = {mean} (cận {bound}; độ tin cậy đạt mục tiêu "
+        "{confidence}).",
+        "en": "Closest: {path} = {value}, {kpi} = {mean} (bound {bound}; confidence that the target holds "
+        "{confidence}).",
+    },
 }
 
 
@@ -254,11 +342,110 @@ KPI_LABELS: dict[str, dict[str, str]] = {
     "digitised_rate": {"vi": "Tỷ lệ số hóa", "en": "Digitised rate"},
     "postal_return_share": {"vi": "Tỷ lệ trả kết quả qua bưu chính", "en": "Postal return share"},
     "sync_discrepancy": {"vi": "Sai lệch đồng bộ", "en": "Sync discrepancy"},
-    "overdue_rate_by_level": {"vi": "Tỷ lệ trễ hạn, cấp", "en": "Overdue rate, level"},
-    "overdue_rate_by_group": {"vi": "Tỷ lệ trễ hạn, nhóm", "en": "Overdue rate, group"},
-    "utilisation": {"vi": "Mức bận", "en": "Utilisation"},
-    "index_766": {"vi": "Chỉ số 766 (ƯL)", "en": "Decision 766 (est.)"},
+    # families: {} is the dotted part in words (a level, a group, a pool)
+    "overdue_rate_by_level": {"vi": "Tỷ lệ trễ hạn {}", "en": "Overdue rate, {}"},
+    "overdue_rate_by_group": {"vi": "Tỷ lệ trễ hạn, lĩnh vực {}", "en": "Overdue rate, {}"},
+    "utilisation": {"vi": "Mức bận: {}", "en": "Utilisation: {}"},
+    "index_766": {"vi": "Chỉ số 766 (ƯL): {}", "en": "Decision 766 (est.): {}"},
+    "postal_fees_vnd": {"vi": "Cước bưu chính trả kết quả", "en": "Postal return fees"},
+    "supplement_rate": {"vi": "Tỷ lệ hồ sơ phải bổ sung", "en": "Supplement rate"},
+    "interlinked_share": {"vi": "Tỷ lệ hồ sơ liên thông", "en": "Inter-linked share"},
+    "dossier_share_by_level": {"vi": "Tỷ trọng hồ sơ {}", "en": "Share of dossiers, {}"},
 }
+
+# Codes a reader meets in tables and plots, by kind: procedure groups, levels, officer pools (agencies),
+# channels, online levels and units. An unknown code is shown as it is.
+CODES: dict[str, dict[str, dict[str, str]]] = {
+    "group": {
+        "agriculture": {"vi": "Nông nghiệp", "en": "Agriculture"},
+        "business": {"vi": "Đăng ký kinh doanh", "en": "Business registration"},
+        "certification": {"vi": "Chứng thực", "en": "Certification"},
+        "civil_status": {"vi": "Hộ tịch", "en": "Civil status"},
+        "construction": {"vi": "Xây dựng", "en": "Construction"},
+        "culture": {"vi": "Văn hóa", "en": "Culture"},
+        "education": {"vi": "Giáo dục", "en": "Education"},
+        "environment": {"vi": "Tài nguyên, môi trường", "en": "Environment"},
+        "finance": {"vi": "Tài chính", "en": "Finance"},
+        "health": {"vi": "Y tế", "en": "Health"},
+        "health_insurance": {"vi": "Bảo hiểm y tế", "en": "Health insurance"},
+        "home_affairs": {"vi": "Nội vụ", "en": "Home affairs"},
+        "industry_trade": {"vi": "Công thương", "en": "Industry and trade"},
+        "justice": {"vi": "Tư pháp", "en": "Justice"},
+        "land": {"vi": "Đất đai", "en": "Land"},
+        "residence": {"vi": "Cư trú", "en": "Residence"},
+        "social_protection": {"vi": "Bảo trợ xã hội", "en": "Social protection"},
+        "transport": {"vi": "Giao thông vận tải", "en": "Transport"},
+    },
+    "level": {
+        "province": {"vi": "cấp tỉnh", "en": "province level"},
+        "district": {"vi": "cấp huyện", "en": "district level"},
+        "commune": {"vi": "cấp xã", "en": "commune level"},
+    },
+    "pool": {
+        "general": {"vi": "Văn phòng (tổng hợp)", "en": "General office"},
+        "justice": {"vi": "Tư pháp", "en": "Justice"},
+        "land": {"vi": "Đất đai", "en": "Land"},
+        "police": {"vi": "Công an", "en": "Police"},
+        "social": {"vi": "Văn hóa – xã hội", "en": "Social affairs"},
+        "economy": {"vi": "Kinh tế", "en": "Economy"},
+        "labour": {"vi": "Lao động – TB&XH", "en": "Labour"},
+        "social_insurance": {"vi": "Bảo hiểm xã hội", "en": "Social insurance"},
+        "agriculture": {"vi": "Nông nghiệp", "en": "Agriculture"},
+        "construction": {"vi": "Xây dựng", "en": "Construction"},
+        "culture": {"vi": "Văn hóa", "en": "Culture"},
+        "education": {"vi": "Giáo dục", "en": "Education"},
+        "environment": {"vi": "Tài nguyên, môi trường", "en": "Environment"},
+        "finance": {"vi": "Tài chính", "en": "Finance"},
+        "health": {"vi": "Y tế", "en": "Health"},
+        "home_affairs": {"vi": "Nội vụ", "en": "Home affairs"},
+        "industry_trade": {"vi": "Công thương", "en": "Industry and trade"},
+        "planning": {"vi": "Kế hoạch – đầu tư", "en": "Planning and investment"},
+        "transport": {"vi": "Giao thông vận tải", "en": "Transport"},
+        "counter": {"vi": "Bộ phận một cửa", "en": "One-stop counter"},
+    },
+    "channel": {
+        "self_service": {"vi": "Tự nộp trực tuyến", "en": "Self-service online"},
+        "online_with_visit": {"vi": "Trực tuyến, phải đến quầy", "en": "Online with a counter visit"},
+        "assisted": {"vi": "Cán bộ nộp hộ", "en": "Assisted by an officer"},
+        "counter": {"vi": "Nộp giấy tại quầy", "en": "Paper at the counter"},
+        "postal": {"vi": "Qua bưu chính", "en": "By post"},
+    },
+    "online_level": {
+        "full": {"vi": "toàn trình", "en": "full online"},
+        "partial": {"vi": "một phần", "en": "partial online"},
+    },
+    "unit": {
+        "fraction": {"vi": "tỷ lệ (%)", "en": "share (%)"},
+        "minutes": {"vi": "phút", "en": "minutes"},
+        "trips": {"vi": "lượt đi lại", "en": "trips"},
+        "dossiers": {"vi": "hồ sơ", "en": "dossiers"},
+        "points": {"vi": "điểm", "en": "points"},
+        "VND": {"vi": "đồng", "en": "VND"},
+        "percentage_points": {"vi": "điểm phần trăm", "en": "percentage points"},
+    },
+}
+
+
+def code_label(lang: str, kind: str, code: str) -> str:
+    """A code in the reader's words (``code_label("vi", "group", "land")`` → "Đất đai")."""
+    entry = CODES.get(kind, {}).get(code)
+    return (entry.get(lang) or entry["en"]) if entry else code
+
+
+def _suffix(lang: str, head: str, rest: str) -> str:
+    """The dotted part of a KPI name in words: a level, a group, or a pool (``district.land``)."""
+    if head.endswith("by_level"):
+        return code_label(lang, "level", rest)
+    if head.endswith("by_group"):
+        return code_label(lang, "group", rest)
+    if head == "utilisation":
+        unit, _, pool = rest.partition(".")
+        if unit == "counter":
+            return f"{code_label(lang, 'pool', 'counter')}, {code_label(lang, 'level', pool)}"
+        return f"{code_label(lang, 'pool', pool)}, {code_label(lang, 'level', unit)}"
+    if head == "index_766":
+        return text(lang, f"g766_{rest}") if f"g766_{rest}" in TEXT else rest
+    return rest
 
 
 def kpi_label(lang: str, kpi: str) -> str:
@@ -266,5 +453,5 @@ def kpi_label(lang: str, kpi: str) -> str:
     if kpi in KPI_LABELS:
         return KPI_LABELS[kpi].get(lang, kpi)
     if head in KPI_LABELS:
-        return f"{KPI_LABELS[head].get(lang, head)} · {rest}"
+        return KPI_LABELS[head].get(lang, head).format(_suffix(lang, head, rest))
     return kpi

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dvclab.sim.compare import compare, good_direction, verdict
+from dvclab.sim.compare import compare, good_direction, minimal_difference, verdict
 from dvclab.sim.experiment import Estimate
 from tests.workbench.conftest import SCENARIOS, TINY, TINY_PLUS, dvclab, tiny
 
@@ -48,10 +48,14 @@ def test_only_the_changed_office_moves() -> None:
         ("overdue_rate_by_group.land", 0.01, 0.02, "worse"),
         ("counter_wait_p90_min", -3.0, -1.0, "better"),
         ("self_service_online_rate", 0.01, 0.05, "better"),
-        ("index_766.timeliness", -0.5, -0.1, "worse"),
+        ("index_766.timeliness", -1.0, -0.5, "worse"),
         ("utilisation.district.land", -0.2, -0.1, "lower"),
         ("dossiers", 10.0, 20.0, "higher"),
         ("overdue_rate", -0.01, 0.01, "no significant change"),
+        # significant but below the minimal difference (0.5 percentage points): not "better"
+        ("overdue_rate", -0.0006, -0.0002, "no material change"),
+        ("counter_wait_mean_min", 0.1, 0.3, "no material change"),
+        ("index_766.timeliness", -0.3, -0.1, "no material change"),
     ],
 )
 def test_verdicts_know_each_kpis_good_direction(kpi: str, low: float, high: float, expected: str) -> None:
@@ -89,3 +93,31 @@ def test_land_office_plus_2_is_found_significantly_better_on_land(out: Path) -> 
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert "What changes vs the baseline" in page and "better" in page
     assert f"report: {folder / 'report.html'}" in result.stdout
+
+
+def test_minimal_differences_are_absolute_or_relative_to_the_baseline() -> None:
+    assert minimal_difference("overdue_rate") == 0.005
+    assert minimal_difference("apology_slips", 2000.0) == 20.0
+    tiny_change = Estimate(10.0, 5.0, 15.0, "dossiers")
+    assert verdict("apology_slips", tiny_change, 2000.0) == "no material change"
+    assert verdict("apology_slips", tiny_change, 200.0) == "worse"
+
+
+def test_the_same_catalog_through_two_paths_is_not_a_change(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from dvclab.paths import shipped
+    from dvclab.sim.compare import same_catalog, scenario_changes
+    from dvclab.sim.scenario import load_scenario
+
+    base, _ = load_scenario(shipped("sim", "nam-dinh-2024.yaml"))  # names it relative to itself
+    whatif, _ = load_scenario(shipped("sim", "land-office-plus-2.yaml"))  # inherits it resolved
+    assert base.catalog != whatif.catalog and same_catalog(base, whatif)
+    changes = scenario_changes(SimpleNamespace(scenario=base), SimpleNamespace(scenario=whatif))
+    assert [path for path, _, _ in changes] == ["back_office.staffing.district.land"]
+    # a copy elsewhere is the same catalog by content; an edited copy is a change
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(base.catalog_path().read_bytes())
+    assert same_catalog(base, base.model_copy(update={"catalog": str(copy)}))
+    copy.write_bytes(copy.read_bytes() + b"\n")
+    assert not same_catalog(base, base.model_copy(update={"catalog": str(copy)}))

@@ -1,9 +1,12 @@
-"""The HTML report: every STRESS-DES section and every plot, in both languages, self-contained, with
-Vietnamese glyphs in the plots, and it loads in headless Chromium with every image and no error."""
+"""The HTML report: a first screen (what was asked, the answer, how sure), every STRESS-DES section and
+every plot, in both languages with numbers written the language's way and no code left untranslated,
+self-contained, with Vietnamese glyphs in the plots, and it loads in headless Chromium with every image
+and no error."""
 
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import shutil
@@ -14,9 +17,19 @@ from pathlib import Path
 
 import pytest
 
+from dvclab.paths import shipped
 from dvclab.sim.compare import compare
-from dvclab.sim.report import RESULT_PLOTS, SECTIONS, compare_report, run_report
+from dvclab.sim.report import (
+    RESULT_PLOTS,
+    SECTIONS,
+    compare_report,
+    estimated_parameters,
+    run_report,
+    summary_of,
+    words_for,
+)
 from dvclab.sim.report_text import text
+from dvclab.sim.scenario import load_scenario
 from tests.workbench.conftest import TINY_PLUS, catalog, tiny
 
 COMMAND = ["dvclab", "sim", "run", "tiny.yaml"]
@@ -73,25 +86,72 @@ def test_reports_speak_the_language_asked() -> None:
 def test_data_section_separates_sourced_from_estimated() -> None:
     page = run_page("en")
     data = page.split('<section id="data">')[1].split("</section>")[0]
-    assert re.search(r"\d+ sourced .* \d+ estimated", data)
+    assert re.search(r"[\d,]+ sourced .* [\d,]+ estimated", data)
     assert "dossiers_per_year" in data and "EST" in data  # the baseline file's marked estimates
     assert "nam-dinh-2024.yaml" in data
 
 
+def visible_text(page: str) -> str:
+    """What a reader sees: the page without tags, styles and embedded images."""
+    page = re.sub(r"<style>.*?</style>", " ", page, flags=re.DOTALL)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
 @pytest.mark.slow
-def test_comparison_report_leads_with_what_changes() -> None:
+def test_comparison_report_opens_with_the_question_the_answer_and_how_sure() -> None:
     for lang in ("vi", "en"):
         page = comparison_page(lang)
-        first = re.search(r'<section id="([^"]+)">', page).group(1)
-        assert first == "changes"
-        changes = page.split('<section id="changes">')[1].split("</section>")[0]
-        assert "back_office.staffing.district.land" in changes and re.search(
-            r"<td[^>]*>2</td><td[^>]*>3</td>", changes
-        )
+        first = re.search(r'<section id="([^"]+)"', page).group(1)
+        assert first == "summary"
+        summary = page.split('<section id="summary"')[1].split("</section>")[0]
+        for key in ("asked", "answer", "how_sure"):
+            assert f"<h2>{text(lang, key)}</h2>" in summary
+        # what the what-if changes, in words and as the path, and the minimal-difference table
+        assert "back_office.staffing.district.land" in summary
+        assert re.search(r"<td[^>]*>2</td><td[^>]*>3</td>", summary)
+        assert text(lang, "minimal_differences") in summary
+        # the same catalog read through two paths is not a change
+        assert ">catalog<" not in page
         assert set(images(page)) == {"plot-forest", "plot-flow", *RESULT_PLOTS}
-        for section in SECTIONS:
+        for section in ("changes", "differences", *SECTIONS):
             assert f'<section id="{section}">' in page
-    assert text("vi", "changes") in comparison_page("vi")
+    vi = visible_text(comparison_page("vi"))
+    assert "thủ tục hành chính" in vi and "95 trên 100 lần" in vi
+    assert "Số cán bộ Đất đai, cấp huyện" in vi
+    assert "95 times in 100" in visible_text(comparison_page("en"))
+
+
+@pytest.mark.slow
+def test_vietnamese_report_writes_numbers_and_words_the_vietnamese_way() -> None:
+    vi, en = visible_text(run_page("vi")), visible_text(run_page("en"))
+    assert re.search(r"\d,\d\d\u00a0%", vi) and not re.search(r"\d\.\d\d\u00a0?%", vi)
+    assert re.search(r"\d\.\d\d%", en)
+    # units and codes in words: no English unit, no group, level or pool code in the tables
+    results = visible_text(run_page("vi").split('<section id="results">')[1])
+    for code in ("fraction", "minutes", "trips", "civil_status", "commune", "district", "land"):
+        assert code not in results, code
+    assert "Tỷ lệ trễ hạn cấp xã" in results and "Hộ tịch" in results and "phút" in results
+    assert "-0.000" not in vi and "−0,00 " not in vi
+
+
+def test_the_assumptions_table_skips_the_files_header_comment() -> None:
+    rows = estimated_parameters(str(shipped("sim", "nam-dinh-2024.yaml")))
+    keys = [parameter for _, parameter, _, _ in rows]
+    assert "name" not in keys
+    assert "dossiers_per_year" in keys and "month_factors" in keys  # an inline EST and one on the line above
+
+
+def test_headlines_name_the_scenario_in_words() -> None:
+    what_if, _ = load_scenario(shipped("sim", "land-office-plus-2.yaml"))
+    assert words_for(what_if) == "Two more land officers per district land registration office"
+    small, _ = load_scenario(TINY_PLUS)  # no description of its own: the parent's is not its own
+    assert words_for(small) == "tiny land plus 1"
+
+
+@pytest.mark.slow
+def test_utilisation_means_lie_inside_their_own_intervals() -> None:
+    for name, e in summary_of(tiny()).items():
+        assert e.ci_low <= e.mean <= e.ci_high, name
 
 
 def test_vietnamese_glyphs_are_in_the_plot_font() -> None:
@@ -166,3 +226,21 @@ def test_report_loads_in_headless_chromium(tmp_path: Path, lang: str) -> None:
     assert all(probe["images"]), probe
     assert probe["errors"] == []
     assert console == []
+
+
+@pytest.mark.parametrize(
+    ("lang", "rate", "count", "difference"),
+    [
+        ("vi", "2,61\u00a0%", "26.490", "−1,23 điểm phần trăm"),
+        ("en", "2.61%", "26,490", "−1.23 percentage points"),
+    ],
+)
+def test_numbers_are_formatted_for_the_language(lang: str, rate: str, count: str, difference: str) -> None:
+    from dvclab.sim import report_format as f
+
+    assert f.value(0.0261, "fraction", lang) == rate
+    assert f.value(26490, "dossiers", lang) == count
+    assert f.difference(-0.0123, "fraction", lang) == difference
+    # a difference that rounds to zero has no sign: never "-0.000"
+    assert f.difference(-0.00001, "fraction", lang).startswith("0")
+    assert f.difference(0.5, "minutes", lang).startswith("+0")
