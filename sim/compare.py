@@ -151,7 +151,8 @@ def scenario_changes(base: Experiment, whatif: Experiment) -> list[tuple[str, An
     for path in sorted(set(before) | set(after)):
         if path.split(".")[0] in _NOT_A_CHANGE:
             continue
-        if path == "catalog" and same_catalog(base.scenario, whatif.scenario):
+        located = _DATA_FILES.get(path)
+        if located and same_file(located(base.scenario), located(whatif.scenario)):
             continue  # one file named by two paths (relative in one file, resolved through `extends`)
         old, new = before.get(path, "—"), after.get(path, "—")
         if old != new:
@@ -159,9 +160,18 @@ def scenario_changes(base: Experiment, whatif: Experiment) -> list[tuple[str, An
     return changes
 
 
+# The data files a scenario names, relative to its own file: a change only if their content differs.
+_DATA_FILES = {"catalog": Scenario.catalog_path, "units": Scenario.units_path}
+
+
 def same_catalog(a: Scenario, b: Scenario) -> bool:
     """Whether two scenarios read the same catalog: the same file, or files with the same content."""
-    first, second = a.catalog_path().resolve(), b.catalog_path().resolve()
+    return same_file(a.catalog_path(), b.catalog_path())
+
+
+def same_file(first: Path, second: Path) -> bool:
+    """The same file, or two files with the same content."""
+    first, second = first.resolve(), second.resolve()
     if first == second:
         return True
     return first.is_file() and second.is_file() and _digest(first) == _digest(second)
