@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections import Counter
 from typing import TextIO
 
 from dvclab.gate.metrics import unit
@@ -172,7 +173,9 @@ def one_line(verdict: Verdict, named: int = 5) -> str:
     failed = [o for o in verdict.outcomes if o.status == "fail"]
     counts = [f"{verdict.count('pass')} passed"]
     if verdict.count("skipped"):
-        counts.append(f"{verdict.count('skipped')} not evaluated")
+        by_section = Counter(o.section for o in verdict.outcomes if o.status == "skipped")
+        where = ", ".join(f"{section} {count}" for section, count in by_section.items())
+        counts.append(f"{verdict.count('skipped')} not evaluated ({where})")
     if verdict.baseline_compared:
         counts.append(f"{len(verdict.regressions)} regressions")
     if not verdict.failed:
