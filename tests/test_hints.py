@@ -80,3 +80,17 @@ def test_version(capsys):
     from importlib.metadata import version
 
     assert capsys.readouterr().out.strip() == f"dvclab {version('dvclab')}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["chek"], "invalid choice: 'chek' (did you mean 'check'?)"),
+        (["sim", "rn", "x.yaml"], "invalid choice: 'rn' (did you mean 'run'?)"),
+        (["check", "results", "--format", "tabel"], "invalid choice: 'tabel' (did you mean 'table'?)"),
+    ],
+)
+def test_invalid_choices_get_a_suggestion(argv, expected, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2 and expected in capsys.readouterr().err
