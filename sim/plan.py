@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from dvclab.hints import did_you_mean
 from dvclab.sim.experiment import Estimate, Experiment, confidence_interval
 from dvclab.sim.scenario import Scenario
 from dvclab.sim.sweep import Param, SweepError, current_value
@@ -65,7 +66,7 @@ def parse_target(text: str, known_kpis: list[str] | None = None) -> Target:
     if known_kpis is not None and kpi not in known_kpis:
         near = [k for k in known_kpis if kpi.split(".")[0] in k][:8]
         hint = f"; e.g. {', '.join(near)}" if near else ""
-        raise SweepError(f"--target {text!r}: no KPI {kpi!r}{hint}")
+        raise SweepError(f"--target {text!r}: no KPI {kpi!r}{did_you_mean(kpi, known_kpis)}{hint}")
     return Target(kpi, op, float(value))
 
 

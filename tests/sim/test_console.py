@@ -44,3 +44,13 @@ def test_summary_table_keeps_kpi_names_whole(capsys):
     console.print_summary(summary)
     out = capsys.readouterr().out
     assert long_name in out and "index_766.transparency_sync" in out and "…" not in out
+
+
+def test_plan_target_with_a_misspelt_kpi_gets_a_suggestion():
+    import pytest
+
+    from dvclab.sim.plan import parse_target
+    from dvclab.sim.sweep import SweepError
+
+    with pytest.raises(SweepError, match=r"no KPI 'overdue_rat' \(did you mean 'overdue_rate'\?\)"):
+        parse_target("overdue_rat<=0.02", ["overdue_rate", "on_time_rate"])
