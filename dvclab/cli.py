@@ -7,6 +7,7 @@ its heavy imports inside the handlers, so that ``dvclab --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 
@@ -20,7 +21,30 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {_suggest(message)}\n")
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '(?P<given>[^']*)' \(choose from (?P<choices>.*)\)$")
+
+
+def _suggest(message: str) -> str:
+    """argparse's "invalid choice" (a command, an action, --format …) with the nearest choice named."""
+    from dvclab.hints import did_you_mean
+
+    match = _INVALID_CHOICE.search(message)
+    if match is None:
+        return message
+    hint = did_you_mean(match["given"], re.findall(r"'([^']*)'", match["choices"]))
+    return message.replace(f"invalid choice: {match['given']!r}", f"invalid choice: {match['given']!r}{hint}")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dvclab")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dvclab",
         description="Simulation and load-testing harness for online public services (DVCTT).",
     )
+    parser.add_argument("--version", action="version", version=f"dvclab {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 

@@ -60,6 +60,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="exit 2 if any rule could not be evaluated (no results or no data)",
     )
+    check.add_argument(
+        "--format",
+        dest="form",
+        choices=("table", "plain", "json", "csv", "line"),
+        default="table",
+        help="what to print: a table (default), plain lines, JSON, CSV, or the one-line verdict",
+    )
     check.set_defaults(handler=run_check)
 
 
@@ -108,7 +115,7 @@ def run_check(args: argparse.Namespace) -> int:
         atomic_write(summary, reports.markdown(verdict))
     except OSError as error:
         return _bad_input(f"cannot write reports: {error}")
-    reports.print_summary(verdict, sys.stdout)
+    reports.print_summary(verdict, sys.stdout, args.form)
 
     skipped = verdict.count("skipped")
     if args.require_all and skipped:

@@ -7,26 +7,51 @@ run, a run's security checks, a simulation run, a benchmark file). Rules whose r
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterable
 from typing import Any
 
-from dvclab.gate.metrics import BENCH_METRICS, Metrics, is_sim_family_metric, known_sim_metric
+from dvclab.gate.metrics import (
+    BENCH_METRICS,
+    SIM_KPI_FAMILIES,
+    SIM_KPIS,
+    Metrics,
+    is_sim_family_metric,
+    known_sim_metric,
+)
 from dvclab.gate.results import BenchFile, LoadRun, Results, SimRun
 from dvclab.gate.rules import EVERY, TOTAL, Rule, Thresholds
 from dvclab.gate.verdict import NO_DATA, NO_RESULTS, GateInputError, Outcome, Status, Verdict
+from dvclab.hints import did_you_mean
 
 
-def _judge(section: str, subject: str, rule: Rule, observed: float | None, detail: str = "") -> Outcome:
+def _judge(
+    section: str,
+    subject: str,
+    rule: Rule,
+    observed: float | None,
+    detail: str = "",
+    *,
+    name: str = "",
+    part: str = "",
+) -> Outcome:
     if observed is None:
-        return Outcome(section, subject, rule, "skipped", detail=NO_DATA)
+        return Outcome(section, subject, rule, "skipped", detail=NO_DATA, name=name, part=part)
     status: Status = "pass" if rule.holds(observed) else "fail"
-    return Outcome(section, subject, rule, status, observed, detail if status == "fail" else "")
+    detail = detail if status == "fail" else ""
+    return Outcome(section, subject, rule, status, observed, detail, name=name, part=part)
 
 
-def _skipped(section: str, subject: str, rules: Iterable[Rule], why: str = NO_RESULTS) -> list[Outcome]:
-    return [Outcome(section, subject, rule, "skipped", detail=why) for rule in rules]
+def _skipped(
+    section: str,
+    subject: str,
+    rules: Iterable[Rule],
+    why: str = NO_RESULTS,
+    *,
+    name: str = "",
+    part: str = "",
+) -> list[Outcome]:
+    return [Outcome(section, subject, rule, "skipped", detail=why, name=name, part=part) for rule in rules]
 
 
 # --- sections -----------------------------------------------------------------------------------------
@@ -42,14 +67,19 @@ def _evaluate_load(thresholds: Thresholds, runs: list[LoadRun]) -> list[Outcome]
     outcomes: list[Outcome] = []
     for key, rules in thresholds.load.items():
         if not runs:
-            outcomes += _skipped("load", key, rules)
+            outcomes += _skipped("load", key, rules, part=key)
         for run in runs:
             subjects = _load_subjects(run, key)
             if subjects is None:
-                outcomes += _skipped("load", f"{run.name} · {key}", rules, "endpoint not in results")
+                why = "endpoint not in results"
+                outcomes += _skipped("load", f"{run.name} · {key}", rules, why, name=run.profile, part=key)
                 continue
-            for name, metrics in subjects:
-                outcomes += [_judge("load", f"{run.name} · {name}", r, metrics.get(r.metric)) for r in rules]
+            for endpoint, metrics in subjects:
+                subject = f"{run.name} · {endpoint}"
+                outcomes += [
+                    _judge("load", subject, r, metrics.get(r.metric), name=run.profile, part=endpoint)
+                    for r in rules
+                ]
     return outcomes
 
 
@@ -61,7 +91,10 @@ def _evaluate_security(thresholds: Thresholds, runs: list[LoadRun]) -> list[Outc
         metrics = run.security_metrics()
         # Name the checks that failed, so a red build says which invariant broke.
         failed = "; ".join(f"{c.id} {c.name}: {_as_text(c.observed)}" for c in run.failed_checks())
-        outcomes += [_judge("security", run.name, r, metrics[r.metric], failed) for r in thresholds.security]
+        outcomes += [
+            _judge("security", run.name, r, metrics[r.metric], failed, name=run.profile)
+            for r in thresholds.security
+        ]
     return outcomes
 
 
@@ -78,17 +111,15 @@ def _evaluate_completion(runs: list[LoadRun]) -> list[Outcome]:
         signal, after = run.interrupted.get("signal"), run.interrupted.get("after_s")
         how = (f" by {signal}" if signal else "") + (f" after {after} s" if after is not None else "")
         detail = f"the run was interrupted{how}: its results are partial"
-        outcomes.append(Outcome("load", f"{run.name} · {TOTAL}", COMPLETED, "fail", 0.0, detail))
+        subject = f"{run.name} · {TOTAL}"
+        outcomes.append(
+            Outcome("load", subject, COMPLETED, "fail", 0.0, detail, name=run.profile, part=TOTAL)
+        )
     return outcomes
 
 
 def _as_text(observed: Any) -> str:
     return observed if isinstance(observed, str) else json.dumps(observed, ensure_ascii=False)
-
-
-def _close_names(name: str, candidates: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
 def _evaluate_sim(thresholds: Thresholds, runs: list[SimRun]) -> tuple[list[Outcome], list[str]]:
@@ -98,21 +129,25 @@ def _evaluate_sim(thresholds: Thresholds, runs: list[SimRun]) -> tuple[list[Outc
         if not matching:
             for index, rule in enumerate(rules):
                 if not known_sim_metric(rule.metric):
-                    raise GateInputError(f"sim.{key}[{index}]: unknown metric {rule.metric!r}")
-            outcomes += _skipped("sim", key, rules)
+                    raise GateInputError(
+                        f"sim.{key}[{index}]: unknown metric {rule.metric!r}"
+                        f"{did_you_mean(rule.metric, [*SIM_KPIS, *SIM_KPI_FAMILIES])}"
+                    )
+            outcomes += _skipped("sim", key, rules, name=key)
         for run in matching:
             for index, rule in enumerate(rules):
                 subject = f"{run.scenario_name} · {run.name}"
                 if run.resolve(rule.metric) is None and is_sim_family_metric(rule.metric):
                     # Levels, groups and pools differ by scenario (ninh-binh-2025 has no district level).
-                    outcomes += _skipped("sim", subject, [rule], "not reported by this run")
+                    why = "not reported by this run"
+                    outcomes += _skipped("sim", subject, [rule], why, name=run.scenario_name)
                     continue
                 if run.resolve(rule.metric) is None:
                     raise GateInputError(
                         f"sim.{key}[{index}]: unknown metric {rule.metric!r}: {run.folder / 'kpis.json'} has "
-                        f"no such KPI{_close_names(rule.metric, run.kpis)}"
+                        f"no such KPI{did_you_mean(rule.metric, run.kpis)}"
                     )
-                outcomes.append(_judge("sim", subject, rule, run.value(rule.metric)))
+                outcomes.append(_judge("sim", subject, rule, run.value(rule.metric), name=run.scenario_name))
     unchecked = (
         sorted({run.scenario_name for run in runs} - set(thresholds.sim))
         if EVERY not in thresholds.sim
@@ -136,7 +171,7 @@ def _evaluate_bench(thresholds: Thresholds, files: list[BenchFile]) -> list[Outc
                     and not any(stem in by_stem for stem in expected_in)
                     and (expected_in or not files)
                 ):
-                    outcomes += _skipped("bench", "bench", [rule])
+                    outcomes += _skipped("bench", "bench", [rule])  # no file to name it by
                     continue
                 if not having:
                     raise GateInputError(
@@ -146,16 +181,17 @@ def _evaluate_bench(thresholds: Thresholds, files: list[BenchFile]) -> list[Outc
             else:
                 bench = by_stem.get(key)
                 if bench is None:
-                    outcomes += _skipped("bench", f"bench/{key}.json", [rule])
+                    outcomes += _skipped("bench", f"bench/{key}.json", [rule], name=key)
                     continue
                 if rule.metric not in bench.metrics:
                     raise GateInputError(
                         f"{where}: unknown metric {rule.metric!r}: {bench.path} has no such number"
-                        f"{_close_names(rule.metric, bench.metrics)}"
+                        f"{did_you_mean(rule.metric, bench.metrics)}"
                     )
                 having = [bench]
             outcomes += [
-                _judge("bench", f"bench/{b.stem}.json", rule, b.metrics[rule.metric]) for b in having
+                _judge("bench", f"bench/{b.stem}.json", rule, b.metrics[rule.metric], name=b.stem)
+                for b in having
             ]
     return outcomes
 

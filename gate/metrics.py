@@ -122,6 +122,44 @@ def known_sim_metric(metric: str) -> bool:
     return _sim_kpi_name(metric) in SIM_KPIS or is_sim_family_metric(metric)
 
 
+# --- units: how a report shows an observed value ----------------------------------------------------
+# First match wins; a fraction is shown as a percentage beside the number the rule compares.
+UNITS: tuple[tuple[str, str], ...] = (
+    ("*_ms", "ms"),
+    ("*_ms_*", "ms"),
+    ("*_pct", "%"),
+    ("*_ratio", "fraction"),
+    ("ratio", "ratio"),
+    ("ratio_vs_*", "ratio"),
+    ("*_rate", "fraction"),
+    ("*_rate.*", "fraction"),
+    ("*_rate_by_*", "fraction"),
+    ("*_share", "fraction"),
+    ("utilisation.*", "fraction"),
+    ("sync_discrepancy*", "fraction"),
+    ("dossiers_per_s", "dossiers/s"),
+    ("*_per_s", "/s"),
+    ("rps", "req/s"),
+    ("*_rps*", "req/s"),
+    ("*_seconds", "s"),
+    ("*_s", "s"),
+    ("*_min*", "min"),
+    ("*_mib", "MiB"),
+    ("dossiers*", "dossiers"),
+    ("requests", "requests"),
+    ("failures", "requests"),
+    ("scheduled", "journeys"),
+    ("dropped", "journeys"),
+    ("trips_per_dossier*", "trips"),
+    ("index_766.*", "points"),
+)
+
+
+def unit(metric: str) -> str:
+    """The unit of a metric as reports show it ("" when it is a plain count or unknown)."""
+    return next((name for pattern, name in UNITS if fnmatch.fnmatchcase(metric, pattern)), "")
+
+
 # --- direction: what a baseline comparison counts as worse ------------------------------------------
 HIGHER_WORSE, HIGHER_BETTER, NEUTRAL = 1, -1, 0
 DIRECTION_WORDS = {

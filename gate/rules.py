@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dvclab.gate.metrics import ENDPOINT_METRICS, SECURITY_METRICS, TOTAL_METRICS
+from dvclab.hints import did_you_mean, yaml_error
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -34,7 +35,10 @@ TOTAL = "total"  # the load section's aggregate over all endpoints
 LIVE_SECTIONS = ("load", "security")
 
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-_RULE = re.compile(rf"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|==|!=|<|>)\s*({_NUMBER})\s*$")
+_RULE = re.compile(rf"^\s*([A-Za-z_][\w.]*|p\(\s*[\d.]+\s*\))\s*(<=|>=|==|!=|<|>)\s*({_NUMBER})\s*$")
+# k6 writes percentiles as p(95), p(99.9); they are the latency fields in milliseconds: p95_ms, p999_ms.
+_K6_PERCENTILE = re.compile(r"^p\(\s*(\d+(?:\.\d+)?)\s*\)$")
+K6_PERCENTILES = {"50": "p50_ms", "90": "p90_ms", "95": "p95_ms", "99": "p99_ms", "99.9": "p999_ms"}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -74,7 +78,19 @@ def parse_rule(text: str) -> Rule:
     match = _RULE.match(text) if isinstance(text, str) else None
     if not match or not math.isfinite(float(match.group(3))):
         raise ValueError(f"{text!r} is not '<metric> <op> <number>' (ops: {' '.join(OPERATORS)})")
-    return Rule(metric=match.group(1), op=match.group(2), threshold=float(match.group(3)))
+    return Rule(metric=canonical_metric(match.group(1)), op=match.group(2), threshold=float(match.group(3)))
+
+
+def canonical_metric(name: str) -> str:
+    """The gate's own name for a k6-style alias (``p(95)`` → ``p95_ms``); any other name unchanged."""
+    alias = _K6_PERCENTILE.match(name.replace(" ", ""))
+    if alias is None:
+        return name
+    percentile = alias.group(1).rstrip("0").rstrip(".") if "." in alias.group(1) else alias.group(1)
+    if percentile not in K6_PERCENTILES:
+        known = ", ".join(f"p({p})" for p in K6_PERCENTILES)
+        raise ValueError(f"{name!r}: no such percentile in the results (known: {known})")
+    return K6_PERCENTILES[percentile]
 
 
 def parse_duration(text: str) -> float:
@@ -172,7 +188,8 @@ def _check_metrics(loc: tuple[Any, ...], entries: RuleList, known: frozenset[str
         metric = parse_rule(entry.rule).metric
         if metric not in known:
             where, names = _path((*loc, index)), ", ".join(sorted(known))
-            raise ThresholdsError(f"{where}: unknown metric {metric!r} for {what} (known: {names})")
+            hint = did_you_mean(metric, known)
+            raise ThresholdsError(f"{where}: unknown metric {metric!r} for {what}{hint} (known: {names})")
 
 
 @dataclass(frozen=True)
@@ -206,7 +223,8 @@ def _describe(error: dict[str, Any], raw: Any) -> str:
         loc = ("bench", *loc[2:])
     if error["type"] == "extra_forbidden":
         allowed = SECTIONS if len(loc) == 1 else RULE_KEYS
-        return f"{_path(loc)}: unknown key {loc[-1]!r} (allowed: {', '.join(allowed)})"
+        hint = did_you_mean(str(loc[-1]), allowed)
+        return f"{_path(loc)}: unknown key {loc[-1]!r}{hint} (allowed: {', '.join(allowed)})"
     message = error["msg"].removeprefix("Value error, ")
     if loc and loc[-1] in ("for", "for_"):
         loc = loc[:-1]  # the duration message already says "for: …"
@@ -242,10 +260,7 @@ def load_thresholds(path: Path) -> Thresholds:
     except OSError as error:
         raise ThresholdsError(f"{path}: not readable ({error})") from None
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ThresholdsError(f"{path}: not readable YAML ({where}{problem})") from None
+        raise ThresholdsError(yaml_error(path, error)) from None
     try:
         return parse_thresholds(raw, source=path)
     except ThresholdsError as error:

@@ -30,6 +30,10 @@ class Outcome:
     status: Status
     observed: float | None = None
     detail: str = ""
+    # The subject without the run's timestamped folder, so CI tools can follow a test across builds:
+    # what ran (a load profile, a scenario, a benchmark file's stem) and which part (an endpoint, total).
+    name: str = ""
+    part: str = ""
 
     @property
     def message(self) -> str:

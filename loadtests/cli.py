@@ -12,8 +12,50 @@ from pathlib import Path
 from dvclab.paths import shipped
 
 EXIT_BAD_INPUT = 2
+# Lines of progress when stderr is a log, not a terminal: one every this many seconds.
+PROGRESS_EVERY_S = 10.0
 
 
+class Progress:
+    """The run's elapsed time against the profile's length, on stderr, while Locust works in the
+    background (its own output goes to locust.log, so the terminal would otherwise stay silent)."""
+
+    def __init__(self, label: str, expected_s: float) -> None:
+        import threading
+
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.label, self.expected_s = label, expected_s
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._show, name="dvclab-load-progress", daemon=True)
+
+    def __enter__(self) -> Progress:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=2)
+
+    def _show(self) -> None:
+        import time
+
+        console, started = self.console, time.monotonic()
+        if not console.is_terminal:
+            while not self.stopped.wait(PROGRESS_EVERY_S):
+                elapsed = time.monotonic() - started
+                print(
+                    f"dvclab load: {self.label}: {elapsed:.0f} s of ~{self.expected_s:.0f} s", file=sys.stderr
+                )
+            return
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task(f"{self.label} (~{self.expected_s:.0f} s)", total=self.expected_s)
+            while not self.stopped.wait(0.5):
+                bar.update(task, completed=min(time.monotonic() - started, self.expected_s))
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -66,17 +108,19 @@ def run_load(args: argparse.Namespace) -> int:
         load_thresholds(Path(thresholds))  # its abort_on_fail rules are watched live: check it first
     except (ThresholdsError, OSError) as error:
         return bad(f"thresholds: {error}")
-    code, folder = runner.run(
-        profile,
-        args.profile,
-        host=args.host,
-        processes=args.processes,
-        from_sim=str(Path(args.from_sim).resolve()) if args.from_sim else None,
-        results=args.results,
-        db_url=args.db,
-        thresholds=str(thresholds),
-        command=["dvclab", *sys.argv[1:]],
-    )
+    # the portal's start-up and Locust's drain come on top of the profile's own length
+    with Progress(f"load run {profile.name}", profile.duration + profile.drain):
+        code, folder = runner.run(
+            profile,
+            args.profile,
+            host=args.host,
+            processes=args.processes,
+            from_sim=str(Path(args.from_sim).resolve()) if args.from_sim else None,
+            results=args.results,
+            db_url=args.db,
+            thresholds=str(thresholds),
+            command=["dvclab", *sys.argv[1:]],
+        )
     _print_outcome(folder)
     print(folder)
     return code

@@ -7,6 +7,7 @@ and the settings of the embedded portal. The mix is overridden by a simulation r
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,6 +24,7 @@ from pydantic import (
 )
 
 from dvclab.gate.rules import parse_duration
+from dvclab.hints import did_you_mean, yaml_error
 from dvclab.load.check_registry import CHECK_IDS as CHECK_IDS  # the ids a profile may name, derived
 from dvclab.load.check_registry import known_id
 from dvclab.paths import shipped
@@ -207,10 +209,15 @@ def _format_errors(path: Path | str, error: ValidationError) -> str:
             message = f"unknown field '{loc[-1]}'"
             if loc[-1] in RENAMED:
                 message += f" (renamed '{RENAMED[loc[-1]]}')"
+            elif parent is not None:
+                message += did_you_mean(loc[-1], parent.model_fields)
             if parent is not None:
                 message += f"; allowed: {', '.join(parent.model_fields)}"
         elif item["type"] in ("literal_error", "union_tag_invalid", "enum"):
-            message += f" (got {item.get('input')!r})"
+            got = item.get("input") if item["type"] != "union_tag_invalid" else item.get("ctx", {}).get("tag")
+            ctx = item.get("ctx", {})
+            choices = re.findall(r"'([^']*)'", str(ctx.get("expected", ctx.get("expected_tags", ""))))
+            message += f" (got {got!r}){did_you_mean(str(got), choices)}"
         lines.append(f"{path}: {where}: {message}")
     return "\n".join(lines)
 
@@ -234,6 +241,20 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model
 
 
+def profile_names() -> list[str]:
+    """The shipped profiles by name: the YAML files of scenarios/load that are profiles (a thresholds file
+    or a portal map sits beside them and has no ``shape``)."""
+    names = []
+    for path in sorted(PROFILE_DIR.glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and "shape" in data:
+            names.append(path.stem)
+    return names
+
+
 def resolve(name_or_path: str | Path) -> Path:
     """A profile name (``smoke``) or a path to a YAML file."""
     candidate = Path(name_or_path)
@@ -245,12 +266,16 @@ def resolve(name_or_path: str | Path) -> Path:
 def load_profile(name_or_path: str | Path) -> Profile:
     path = resolve(name_or_path)
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in PROFILE_DIR.glob("*.yaml") if "thresholds" not in p.stem))
-        raise ProfileError(f"{path}: profile not found (known profiles: {known})")
+        known = profile_names()
+        listing = f"known profiles: {', '.join(known)}"
+        if path.parent == PROFILE_DIR:  # a name, not a path: suggest the nearest shipped profile
+            hint = did_you_mean(str(name_or_path), known)
+            raise ProfileError(f"no profile {str(name_or_path)!r}{hint}; {listing} (or give a YAML path)")
+        raise ProfileError(f"{path}: profile not found ({listing})")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as bad:
-        raise ProfileError(f"{path}: not valid YAML: {bad}") from None
+        raise ProfileError(yaml_error(path, bad)) from None
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: a profile is a mapping of fields, got {type(data).__name__}")
     try:

@@ -61,39 +61,65 @@ class ProgressDisplay:
             self.progress.stop()
 
 
+def _console() -> Any:
+    """stdout, at least 120 columns wide when it is a file or a pipe (rich would assume 80 and cut names)."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=max(120, console.width))
+
+
+def _columns(table: Any, names: tuple[str, ...], left: tuple[str, ...], widest: dict[str, int]) -> None:
+    """Columns that fold instead of "…": a KPI or scenario name cut short is one nobody can look up.
+    ``widest`` keeps a name column at least as wide as its longest name, so it stays on one line."""
+    for column in names:
+        table.add_column(
+            column,
+            justify="left" if column in left else "right",
+            overflow="fold",
+            min_width=widest.get(column),
+        )
+
+
 def print_summary(summary: dict) -> None:
     """A run's headline KPIs with their 95% intervals."""
-    from rich.console import Console
     from rich.table import Table
 
     from dvclab.sim.kpis import KPI_CONTRACT
 
     table = Table(title="KPIs (mean and 95% CI over replications)")
-    for column in ("KPI", "mean", "95% CI", "unit"):
-        table.add_column(column, justify="left" if column in ("KPI", "unit") else "right")
     names = [n for n in KPI_CONTRACT if n in summary]
     names += [n for n in summary if n.startswith(("overdue_rate_by_level", "index_766"))]
+    _columns(
+        table, ("KPI", "mean", "95% CI", "unit"), ("KPI", "unit"), {"KPI": max(map(len, names), default=3)}
+    )
     for name in names:
         e = summary[name]
         fmt = "{:,.0f}" if e.unit == "dossiers" else "{:.4f}" if e.unit == "fraction" else "{:.2f}"
         table.add_row(name, fmt.format(e.mean), f"{fmt.format(e.ci_low)} – {fmt.format(e.ci_high)}", e.unit)
-    Console().print(table)
+    _console().print(table)
 
 
 def print_comparison(comparisons: list[Comparison]) -> None:
     """Paired differences of the headline KPIs, coloured by verdict."""
-    from rich.console import Console
     from rich.table import Table
 
     from dvclab.sim.kpis import KPI_CONTRACT
     from dvclab.sim.report import fmt
 
+    def shown(kpi: str) -> bool:
+        return kpi in KPI_CONTRACT or kpi.startswith("overdue_rate_by_level")
+
     table = Table(title="paired differences (what-if − baseline), 95% CI, common random numbers")
-    for column in ("what-if", "KPI", "baseline", "what-if mean", "difference", "95% CI", "verdict"):
-        table.add_column(column, justify="left" if column in ("what-if", "KPI", "verdict") else "right")
+    widest = {
+        "what-if": max((len(c.whatif.scenario.name) for c in comparisons), default=7),
+        "KPI": max((len(r.kpi) for c in comparisons for r in c.rows if shown(r.kpi)), default=3),
+    }
+    columns = ("what-if", "KPI", "baseline", "what-if mean", "difference", "95% CI", "verdict")
+    _columns(table, columns, ("what-if", "KPI", "verdict"), widest)
     for comparison in comparisons:
         for row in comparison.rows:
-            if row.kpi not in KPI_CONTRACT and not row.kpi.startswith("overdue_rate_by_level"):
+            if not shown(row.kpi):
                 continue
             d = row.difference
             style = {"better": "green", "worse": "red"}.get(row.verdict, "")
@@ -106,7 +132,7 @@ def print_comparison(comparisons: list[Comparison]) -> None:
                 f"{fmt(d.ci_low, d.unit)} – {fmt(d.ci_high, d.unit)}",
                 f"[{style}]{row.verdict}[/]" if style else row.verdict,
             )
-    Console().print(table)
+    _console().print(table)
 
 
 def print_sweep(sweep: Sweep, kpis: list[str]) -> None:
@@ -117,27 +143,38 @@ def print_sweep(sweep: Sweep, kpis: list[str]) -> None:
 
 
 def print_sweep_table(path: str, values: list[Any], experiments: list[Experiment], kpis: list[str]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from dvclab.sim.experiment import confidence_interval
     from dvclab.sim.report import fmt
 
     table = Table(title=f"sweep of {path} (mean and 95% CI)")
-    table.add_column(path)
+    table.add_column(path, overflow="fold")
     for kpi in kpis:
-        table.add_column(kpi, justify="right")
+        table.add_column(kpi, justify="right", overflow="fold")
     for value, experiment in zip(values, experiments, strict=True):
         cells = []
         for kpi in kpis:
             e = confidence_interval(experiment.values(kpi), kpi)
             cells.append(f"{fmt(e.mean, e.unit)} ({fmt(e.ci_low, e.unit)} – {fmt(e.ci_high, e.unit)})")
         table.add_row(str(value), *cells)
-    Console().print(table)
+    _console().print(table)
 
 
 def print_plan(plan: Plan) -> None:
     """The plan's answer and how sure, in English (the report has the chosen language)."""
-    from dvclab.sim.report import plan_summary
+    from dvclab.sim.report import fmt, plan_summary
 
     print(plan_summary(plan, "en"))
+    nearest = plan.nearest() if plan.answer is None else None
+    if nearest is not None:
+        point, missed_by = nearest
+        e, target = point.estimate, plan.target
+        assert e is not None  # nearest() only returns points with an estimate
+        side = "upper" if target.upper else "lower"
+        print(
+            f"Nearest: {plan.path}={point.value} gives {target.kpi} {fmt(e.mean, e.unit)} "
+            f"(95% CI {fmt(e.ci_low, e.unit)} – {fmt(e.ci_high, e.unit)}); its {side} bound "
+            f"{fmt(target.bound(e), e.unit)} misses {target} by {fmt(missed_by, e.unit)}; "
+            f"{point.confidence:.1%} sure the target holds there."
+        )

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from dvclab.hints import did_you_mean
 from dvclab.sim.experiment import Estimate, Experiment, confidence_interval
 from dvclab.sim.scenario import Scenario
 from dvclab.sim.sweep import Param, SweepError, current_value
@@ -38,6 +39,15 @@ class Target:
         """The KPI must stay below the value (judged on the interval's upper end)."""
         return self.op in ("<", "<=")
 
+    def bound(self, estimate: Estimate) -> float:
+        """The end of the interval the target is judged on."""
+        return estimate.ci_high if self.upper else estimate.ci_low
+
+    def shortfall(self, estimate: Estimate) -> float:
+        """How far the judged bound is on the wrong side of the target (0 or less: met)."""
+        bound = self.bound(estimate)
+        return bound - self.value if self.upper else self.value - bound
+
     def met_by(self, estimate: Estimate) -> bool:
         bound = estimate.ci_high if self.upper else estimate.ci_low
         return {
@@ -56,7 +66,7 @@ def parse_target(text: str, known_kpis: list[str] | None = None) -> Target:
     if known_kpis is not None and kpi not in known_kpis:
         near = [k for k in known_kpis if kpi.split(".")[0] in k][:8]
         hint = f"; e.g. {', '.join(near)}" if near else ""
-        raise SweepError(f"--target {text!r}: no KPI {kpi!r}{hint}")
+        raise SweepError(f"--target {text!r}: no KPI {kpi!r}{did_you_mean(kpi, known_kpis)}{hint}")
     return Target(kpi, op, float(value))
 
 
@@ -104,6 +114,16 @@ class Plan:
     answer: Point | None  # the smallest value that meets the target; None if none does
     below: Point | None  # the largest value tried below the answer (it failed)
     partial: bool = False
+
+    def nearest(self) -> tuple[Point, float] | None:
+        """When no value meets the target: the point whose judged bound came closest, and by how much it
+        missed (in the KPI's unit, positive). None when no point ran to an estimate."""
+        misses = [
+            (point, self.target.shortfall(point.estimate))
+            for point in self.points
+            if point.estimate is not None
+        ]
+        return min(misses, key=lambda miss: miss[1]) if misses else None
 
     def sorted_points(self) -> list[Point]:
         order = {v: k for k, v in enumerate(self.candidates)}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dvclab import catalog as vocabulary
 from dvclab.catalog import LEVELS, CatalogError, Procedure, load_catalog
+from dvclab.hints import did_you_mean, yaml_error
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -293,7 +295,7 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as bad:
-        raise ScenarioError(f"{path}: not valid YAML: {bad}") from None
+        raise ScenarioError(yaml_error(path, bad)) from None
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: a scenario is a mapping of fields, got {type(data).__name__}")
     parent = data.pop("extends", None)
@@ -321,11 +323,19 @@ def _format_errors(path: Path, error: ValidationError) -> str:
             message = "unknown field"
             parent = _model_at(item["loc"][:-1])
             if parent is not None:
+                message += did_you_mean(str(item["loc"][-1]), parent.model_fields)
                 message += f"; allowed: {', '.join(sorted(parent.model_fields))}"
-        elif item["type"] == "literal_error":
-            message = f"{message} (got {item.get('input')!r})"
+        elif item["type"] in ("literal_error", "enum"):
+            got = item.get("input")
+            message = f"{message} (got {got!r}){did_you_mean(str(got), _choices(item))}"
         lines.append(f"  {where}: {message}")
     return "\n".join(lines)
+
+
+def _choices(item: Any) -> list[str]:
+    """The allowed values of a literal or enum error (pydantic lists them in ``ctx.expected``)."""
+    expected = str(item.get("ctx", {}).get("expected", ""))
+    return re.findall(r"'([^']*)'", expected)
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -348,7 +358,10 @@ def check_references(scenario: Scenario, catalog: list[Procedure]) -> None:
     errors: list[str] = []
     for code in scenario.procedures:
         if code not in codes:
-            errors.append(f"procedures.{code}: no such procedure code in {scenario.catalog_path().name}")
+            errors.append(
+                f"procedures.{code}: no such procedure code in {scenario.catalog_path().name}"
+                f"{did_you_mean(code, codes)}"
+            )
     agencies: dict[str, set[str]] = {level: set() for level in LEVELS}
     for p in catalog:
         agencies[p.level].add(p.agency)
@@ -360,25 +373,34 @@ def check_references(scenario: Scenario, catalog: list[Procedure]) -> None:
         for agency in pools:
             if agency not in agencies[level]:
                 errors.append(
-                    f"back_office.staffing.{level}.{agency}: no such pool; pools at {level} level: "
+                    f"back_office.staffing.{level}.{agency}: no such pool"
+                    f"{did_you_mean(agency, agencies[level])}; pools at {level} level: "
                     f"{', '.join(sorted(agencies[level]))}"
                 )
     for pool in scenario.startup.backlog:
         level, _, agency = pool.partition(".")
         if level not in agencies or agency not in agencies[level]:
-            errors.append(f"startup.backlog.{pool}: no such pool (write level.agency, e.g. district.land)")
+            known = [f"{lv}.{name}" for lv, names in agencies.items() for name in names]
+            errors.append(
+                f"startup.backlog.{pool}: no such pool{did_you_mean(pool, known)} "
+                "(write level.agency, e.g. district.land)"
+            )
     for index, surge in enumerate(scenario.demand.surges):
         for group in surge.groups:
             if group not in groups:
                 errors.append(
-                    f"demand.surges.{index}.groups: no procedure group {group!r}; groups: "
+                    f"demand.surges.{index}.groups: no procedure group {group!r}"
+                    f"{did_you_mean(group, groups)}; groups: "
                     f"{', '.join(sorted(groups))}"
                 )
     errors += _unit_errors(scenario, agencies)
     linked = {p.interlinked_group for p in catalog if p.interlinked_group}
     for name in scenario.interlinked:
         if name not in linked:
-            errors.append(f"interlinked.{name}: no inter-linked group {name!r}; groups: {sorted(linked)}")
+            errors.append(
+                f"interlinked.{name}: no inter-linked group {name!r}{did_you_mean(name, linked)}; "
+                f"groups: {sorted(linked)}"
+            )
     if errors:
         raise ScenarioError(
             f"{scenario.source or scenario.name}: {len(errors)} invalid reference(s)\n  "

@@ -41,7 +41,7 @@ def test_malformed_rule_names_its_entry(tmp_path, thresholds, check):
         ),
         ("security: 'violations == 0'\n", "security: Input should be a valid list"),
         ("bench: ['dossiers_per_s >> 1']\n", "bench[0]: 'dossiers_per_s >> 1' is not"),
-        ("load: [\n", "not readable YAML"),
+        ("load: [\n", "thresholds.yaml, line 2, column 1: not valid YAML"),
         ("- p95_ms < 300\n", "top level: expected a mapping"),
     ],
 )

@@ -35,11 +35,16 @@ def test_junit_has_one_case_per_rule_and_subject(tmp_path, thresholds, check):
     assert len(cases) == 9
     assert root.get("tests") == "9" and root.get("failures") == "1" and root.get("skipped") == "1"
     failed = [case for case in cases if case.find("failure") is not None]
-    assert [case.get("name") for case in failed] == ["smoke-1 · GET /b: p95_ms < 300"]
+    # Stable across builds: the profile and the endpoint, never the run's timestamped folder.
+    assert [(case.get("classname"), case.get("name")) for case in failed] == [
+        ("dvclab.check.load.smoke", "GET /b: p95_ms < 300")
+    ]
     message = failed[0].find("failure").get("message")
     assert "observed 400" in message and "p95_ms < 300" in message
     skipped = [case for case in cases if case.find("skipped") is not None]
-    assert [case.get("classname") for case in skipped] == ["dvclab.check.sim"]
+    assert [(case.get("classname"), case.get("name")) for case in skipped] == [
+        ("dvclab.check.sim.nam-dinh-2024", "overdue_rate < 0.03")
+    ]
     suites = {suite.get("name"): suite for suite in root.iter("testsuite")}
     assert suites["load"].get("tests") == "7" and suites["load"].get("failures") == "1"
 
@@ -49,12 +54,12 @@ def test_every_run_is_a_subject(tmp_path, thresholds, check):
     write_load_run(tmp_path / "load" / "smoke-2", endpoints={"GET /a": endpoint()})
     write_sim_run(tmp_path / "sim" / "nd-1")
     assert check(tmp_path, "--thresholds", thresholds(RULES)) == 0
-    names = [case.get("name") for case in _cases(check.junit)]
-    assert len(names) == 2 * (2 + 1 + 1) + 1
-    assert (
-        "smoke-2 · GET /a: fail_ratio < 0.01" in names
-        and "nam-dinh-2024 · nd-1: overdue_rate < 0.03" in names
-    )
+    cases = [(case.get("classname"), case.get("name")) for case in _cases(check.junit)]
+    assert len(cases) == len(set(cases)) == 2 * (2 + 1 + 1) + 1
+    assert ("dvclab.check.load.smoke", "GET /a: fail_ratio < 0.01") in cases
+    assert ("dvclab.check.load.smoke", "GET /a: fail_ratio < 0.01 (run 2)") in cases  # the later run
+    assert ("dvclab.check.sim.nam-dinh-2024", "overdue_rate < 0.03") in cases
+    assert not [name for _, name in cases if "nd-1" in name or "smoke-" in name]
 
 
 def test_markdown_summary_and_terminal_table(tmp_path, thresholds, check):
@@ -62,7 +67,7 @@ def test_markdown_summary_and_terminal_table(tmp_path, thresholds, check):
     assert check(run, "--thresholds", thresholds(RULES)) == 1
     text = check.summary.read_text()
     assert text.startswith("# dvclab check — FAIL: 3 passed, 1 failed, 1 skipped")
-    assert "| ❌ FAIL | load | smoke-1 · GET /a\\|b | `p95_ms < 300` | 400 |" in text  # pipes escaped
+    assert "| ❌ FAIL | load | smoke-1 · GET /a\\|b | `p95_ms < 300` | 400 ms |" in text  # pipes escaped
     assert "no results" in text
     assert "p95_ms < 300" in check.stdout and "FAIL: 3 passed, 1 failed, 1 skipped" in check.stdout
 
