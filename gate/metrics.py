@@ -51,7 +51,13 @@ SIM_KPIS = frozenset(
     }
 )
 # Families of dotted KPIs, e.g. ``overdue_rate_by_level.commune`` or ``utilisation.district.land``.
-SIM_KPI_FAMILIES = ("overdue_rate_by_level.", "overdue_rate_by_group.", "utilisation.", "index_766.")
+SIM_KPI_FAMILIES = (
+    "overdue_rate_by_level.",
+    "overdue_rate_by_group.",
+    "utilisation.",
+    "utilisation_max.",
+    "index_766.",
+)
 SIM_STATS = ("mean", "ci_low", "ci_high")
 # Metrics the benchmark writers are known to produce, by file stem (portal.json is open-ended).
 BENCH_METRICS: dict[str, frozenset[str]] = {

@@ -85,6 +85,8 @@ def test_unknown_sim_metric_without_a_run_to_look_in(tmp_path, thresholds, check
     # a catalogued KPI (or dotted family) of an absent scenario is only skipped
     rules = "sim:\n  nam-dinh-2024: ['overdue_rate_by_level.commune.ci_high < 0.03']\n"
     assert check(run, "--thresholds", thresholds(rules)) == 0
+    rules = "sim:\n  nam-dinh-2024: ['utilisation_max.district.land < 1']\n"  # the busiest unit of a pool
+    assert check(run, "--thresholds", thresholds(rules)) == 0
 
 
 def test_unknown_bench_metric(tmp_path, thresholds, check):
