@@ -60,7 +60,7 @@ SEARCHES = [
     "page=40",
     "q=X-CT",
 ] + [f"page={p}&page_size=20" for p in range(1, 60)]
-PDF = b"%PDF-1.4\n" + b"0" * 20_000 + b"\n%%EOF\n"  # a 20 kB scanned document stand-in
+PDF = b"%PDF-1.4\n" + b"0" * 20_000 + b"\nstartxref\n0\n%%EOF\n"  # a 20 kB scanned document stand-in
 
 
 # --- load generator (runs in its own process, under gevent) ------------------------------------------

@@ -129,7 +129,8 @@ PNG_HEAD = b"\x89PNG\r\n\x1a\n"
 def pdf_bytes(size: int) -> bytes:
     """A document whose magic bytes say PDF, padded to ``size``."""
     body = PDF_HEAD + b"1 0 obj << /Type /Catalog >> endobj\n"
-    return (body + b"%" * max(0, size - len(body) - 6) + b"\n%%EOF")[: max(size, len(PDF_HEAD))]
+    trailer = b"\nstartxref\n0\n%%EOF"  # where a reader (and the portal's structure check) looks
+    return (body + b"%" * max(0, size - len(body) - len(trailer)) + trailer)[: max(size, len(PDF_HEAD))]
 
 
 def multipart(filename: str, content: bytes, media_type: str, field: str = "file") -> tuple[bytes, str]:

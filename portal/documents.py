@@ -2,8 +2,8 @@
 
 Magic bytes alone let a 5-byte `%PDF-` through. Each check here reads only a bounded head or tail of
 the content (never decodes pixels or PDF objects), so its time and memory do not grow with the file:
-* PDF: a `%PDF-1.x` / `%PDF-2.x` header and an `%%EOF` marker in the last 1,024 bytes (where readers
-  look for the trailer, ISO 32000-2 7.5.5).
+* PDF: a `%PDF-1.x` / `%PDF-2.x` header, and `startxref` then `%%EOF` in the last 1,024 bytes (where
+  readers look for the trailer, ISO 32000-2 7.5.5).
 * PNG: the signature, then an IHDR chunk of 13 bytes with a valid CRC, non-zero width and height, a bit
   depth allowed for its colour type, compression 0, filter 0, interlace 0/1; and an IEND chunk at the end.
 * JPEG: SOI, then a walk of the marker segments (within the first 64 KiB, at most 64 segments) to a
@@ -32,7 +32,9 @@ _JPEG_SOS, _JPEG_EOI = 0xDA, 0xD9
 
 
 def pdf_ok(content: bytes) -> bool:
-    return bool(_PDF_HEADER.match(content, 0, 8)) and b"%%EOF" in content[-PDF_TAIL:]
+    tail = content[-PDF_TAIL:]
+    end = tail.rfind(b"%%EOF")
+    return bool(_PDF_HEADER.match(content, 0, 8)) and end > 0 and b"startxref" in tail[:end]
 
 
 def png_ok(content: bytes) -> bool:

@@ -246,6 +246,7 @@ def _png_without_iend() -> bytes:
         (b"%PDF-", "application/pdf"),
         (b"%PDF-1.7\n" + b"x" * 5000, "application/pdf"),  # no trailer
         (b"%PDF-1.7\n%%EOF" + b"x" * 2000, "application/pdf"),  # %%EOF far from the end
+        (b"%PDF-1.7\n" + b"x" * 100 + b"\n%%EOF\n", "application/pdf"),  # no startxref before it
         (b"\x89PNG\r\n\x1a\n", "image/png"),
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png"),
         (PNG[:29] + b"\x00\x00\x00\x00" + PNG[33:], "image/png"),  # IHDR CRC wrong
@@ -266,7 +267,7 @@ def test_structure_check_is_bounded_for_large_files() -> None:
     # A JPEG whose frame header lies past the scanned head is refused without walking 10 MiB.
     padding = b"\xff\xe1\xff\xff" + b"\x00" * 0xFFFD
     far = b"\xff\xd8" + padding * (JPEG_SCAN_BYTES // len(padding) + 1) + JPEG[2:]
-    big = b"%PDF-1.7\n" + b"0" * (10 * 1024 * 1024) + b"\n%%EOF\n"
+    big = b"%PDF-1.7\n" + b"0" * (10 * 1024 * 1024) + b"\nstartxref\n0\n%%EOF\n"
     started = time.perf_counter()
     assert not well_formed(far, "image/jpeg")
     assert well_formed(big, "application/pdf")
