@@ -61,6 +61,24 @@ class ProgressDisplay:
             self.progress.stop()
 
 
+def print_replications(experiments: list[Experiment]) -> None:
+    """What ``--replications auto`` chose for each experiment (stdout), and once on stderr a warning when
+    the intervals rest on fewer than 3 replications."""
+    from dvclab.sim.experiment import interval_warning
+    from dvclab.sim.precision import describe
+
+    for experiment in experiments:
+        if experiment.rule is not None and "precision_reached" in experiment.rule:
+            prefix = f"{experiment.scenario.name}: " if len(experiments) > 1 else ""
+            print(prefix + describe(experiment.rule))
+            if experiment.rule.get("capped"):
+                print(f"warning: {experiment.scenario.name}: auto stopped at the cap", file=sys.stderr)
+    fewest = min((e.replications for e in experiments), default=None)
+    warning = interval_warning(fewest) if fewest is not None else None
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 def print_summary(summary: dict) -> None:
     """A run's headline KPIs with their 95% intervals."""
     from rich.console import Console

@@ -20,7 +20,7 @@ import numpy as np
 
 from dvclab.catalog import Procedure
 from dvclab.files import staged_folder
-from dvclab.sim.experiment import Estimate, Experiment, confidence_interval
+from dvclab.sim.experiment import Estimate, Experiment, confidence_interval, interval_warning
 from dvclab.sim.kpis import HOURLY_COLUMNS
 from dvclab.sim.procedures import ProcedureTable, build_procedures
 from dvclab.sim.scenario import resolved_dict
@@ -36,6 +36,12 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[package] = "not installed"
     return found
+
+
+def interval_flag(replications: int) -> dict[str, Any]:
+    """The manifest's word on the 95% intervals: meaningful from 3 replications; why not below."""
+    warning = interval_warning(replications)
+    return {"confidence": 0.95, "meaningful": warning is None, **({"warning": warning} if warning else {})}
 
 
 def new_run_id() -> str:
@@ -76,6 +82,8 @@ def _write_all(
         "replications": experiment.replications,
         "horizon_days": scenario.run.horizon_days,
         "warmup": {"mode": scenario.startup.mode, "days": scenario.startup.warmup_days},
+        "replication_rule": experiment.rule or {"method": "fixed", "replications": experiment.replications},
+        "intervals": interval_flag(experiment.replications),
         "command": command,
         "versions": versions(),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -92,7 +100,7 @@ def _write_all(
     _write_csv(
         folder / "kpis.csv",
         ["kpi", "mean", "ci_low", "ci_high", "unit"],
-        [[name, e.mean, e.ci_low, e.ci_high, e.unit] for name, e in summary.items()],
+        [[name, *_csv_estimate(e), e.unit] for name, e in summary.items()],
     )
     names = experiment.kpi_names()
     _write_csv(
@@ -147,6 +155,11 @@ def _write_all(
             for k, e, dossiers, overdue in top
         ],
     )
+
+
+def _csv_estimate(e: Estimate) -> list[float | str]:
+    """Mean and bounds for a CSV cell; no interval (one replication) is left empty, not zero-width."""
+    return [e.mean, *(["", ""] if np.isnan(e.ci_low) else [e.ci_low, e.ci_high])]
 
 
 def top_overdue_procedures(
