@@ -7,6 +7,7 @@ terminal, as in CI logs); tables and the plan's answer go to stdout.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 from dvclab.sim.compare import Comparison
@@ -55,6 +56,19 @@ class ProgressDisplay:
                 file=sys.stderr,
                 flush=True,
             )
+
+    def reused(self, label: str, folder: Path, replications: int) -> None:
+        """A finished run with the same key stands in for this experiment's replications."""
+        self.done += replications
+        self.progress.advance(self.task, replications)
+        message = (
+            f"{label}: reusing the finished run {folder} ({replications} replication(s); same scenario, "
+            "data files, seed, replications and model version; --fresh to simulate again)"
+        )
+        if self.console.is_terminal:
+            self.progress.console.print(message, markup=False, highlight=False)
+        else:
+            print(message, file=sys.stderr, flush=True)
 
     def stop(self) -> None:
         if self.progress is not None:

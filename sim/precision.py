@@ -179,6 +179,8 @@ def sequential_replications(
         "surplus_dropped": len(outputs) - kept,
         "precision_reached": precision_reached(kpi_values(kept)),
     }
+    # the scenario as it ran: the count chosen (the manifest's resolved scenario says so)
+    scenario = scenario.model_copy(update={"run": scenario.run.model_copy(update={"replications": kept})})
     return Experiment(scenario, [outputs[r] for r in range(kept)], requested=kept, rule=record)
 
 

@@ -23,6 +23,7 @@ from dvclab.files import staged_folder
 from dvclab.sim.experiment import Estimate, Experiment, confidence_interval, interval_warning
 from dvclab.sim.kpis import HOURLY_COLUMNS
 from dvclab.sim.procedures import ProcedureTable, build_procedures
+from dvclab.sim.reuse import key_of, save_outputs
 from dvclab.sim.scenario import resolved_dict
 
 VERSIONED = ("dvclab", "simpy", "numpy", "pydantic", "holidays")
@@ -87,7 +88,12 @@ def _write_all(
         "command": command,
         "versions": versions(),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "partial": experiment.partial,
+        # what decides the numbers, for compare, sweep and plan to reuse this run (``sim.reuse``)
+        "run_key": {**key_of(experiment), "scenario": "the resolved scenario without its name and file"},
     }
+    if not experiment.partial and (outputs_file := save_outputs(experiment, folder)):
+        manifest["outputs"] = outputs_file
     (folder / "manifest.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8"
     )

@@ -27,6 +27,7 @@ from dvclab.sim.outputs import csv_text, write_run, write_study
 from dvclab.sim.plan import Plan, Target, default_param, find_smallest
 from dvclab.sim.precision import DEFAULT_KPIS, PrecisionRule, sequential_replications
 from dvclab.sim.report import compare_report, plan_report, run_report, sweep_report
+from dvclab.sim.reuse import reuse_run
 from dvclab.sim.scenario import Scenario, with_value
 from dvclab.sim.sweep import Param, Sweep, SweepPoint, check_kpis, default_kpis, run_sweep, sweep_points
 
@@ -39,6 +40,7 @@ class Tracker(Protocol):
     def start(self, total: int, subject: str, detail: str) -> None: ...
     def experiment(self, label: str) -> None: ...
     def replication_done(self, label: str, replication: int) -> None: ...
+    def reused(self, label: str, folder: Path, replications: int) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -52,6 +54,9 @@ class Silent:
         pass
 
     def replication_done(self, label: str, replication: int) -> None:
+        pass
+
+    def reused(self, label: str, folder: Path, replications: int) -> None:
         pass
 
     def stop(self) -> None:
@@ -140,6 +145,31 @@ def _replications(
     )
 
 
+def _reused_or_run(
+    options: StudyOptions,
+    scenario: Scenario,
+    catalog: list[Procedure],
+    label: str,
+    runs: list[dict[str, Any]],
+    rule: PrecisionRule | None = None,
+) -> Experiment:
+    """compare, sweep and plan: a matching finished run under the results root (unless ``--fresh``);
+    else the replications, kept as a run folder (no report) for the next study to reuse. ``runs`` gets
+    where each experiment's run folder is and whether it was reused (the study's manifest lists them)."""
+    request = rule.as_dict() if rule is not None else scenario.run.replications
+    found = None if options.fresh else reuse_run(options.out, scenario, request)
+    if found is not None:
+        experiment, folder = found
+        options.tracker.reused(label, folder, experiment.replications)
+        runs.append({"scenario": label, "run": str(folder), "reused": True})
+        return experiment
+    experiment = _replications(options, scenario, catalog, label, rule)
+    if not experiment.partial:
+        folder = write_run(experiment, catalog, options.out, options.command, None)
+        runs.append({"scenario": label, "run": str(folder), "reused": False})
+    return experiment
+
+
 def _expected(scenario: Scenario, rule: PrecisionRule | None) -> int:
     """Replications the progress bar expects (auto: the minimum and its look-ahead)."""
     if rule is None:
@@ -184,6 +214,7 @@ def compare_study(base: Loaded, whatifs: list[Loaded], options: StudyOptions) ->
     partial = False
     run = base[0].run
     rule = options.rule_for()  # auto: the baseline's precision decides the count every what-if runs
+    runs: list[dict[str, Any]] = []
     if rule is not None:
         check_kpis(list(rule.kpis), base[0], base[1], "--kpi")
     count = _count(base[0], rule).replace("replication", "paired replication", 1)
@@ -196,7 +227,7 @@ def compare_study(base: Loaded, whatifs: list[Loaded], options: StudyOptions) ->
             if index and rule is not None and scenario.run.replications != experiments[0].replications:
                 scenario = with_value(scenario, "run.replications", experiments[0].replications, catalog)
             try:
-                experiment = _replications(options, scenario, catalog, label, None if index else rule)
+                experiment = _reused_or_run(options, scenario, catalog, label, runs, None if index else rule)
             except KeyboardInterrupt:
                 partial = True
                 break
@@ -218,7 +249,7 @@ def compare_study(base: Loaded, whatifs: list[Loaded], options: StudyOptions) ->
     files["report.html"] = compare_report(comparisons, catalog, lang, command)
     name = experiments[0].scenario.name
     folder = write_study(
-        options.out, "compare", name, experiments, files, command, partial, {"baseline": name}
+        options.out, "compare", name, experiments, files, command, partial, {"baseline": name, "runs": runs}
     )
     return CompareOutcome(comparisons, folder, partial)
 
@@ -294,13 +325,14 @@ def sweep_study(
     if rule is not None:
         check_kpis(list(rule.kpis), base, catalog, "--kpi")
     total = sum(_expected(p.scenario, rule) for p in points)
+    runs: list[dict[str, Any]] = []
     detail = f" {param.path} over {len(points)} value(s), {_count(base, rule)} each, seed {base.run.seed}"
     with _tracking(options, total, "sweep", detail):
         sweep = run_sweep(
             param.path,
             base,
             points,
-            lambda p: _replications(options, p.scenario, catalog, _label(p, param.path), rule),
+            lambda p: _reused_or_run(options, p.scenario, catalog, _label(p, param.path), runs, rule),
         )
     if not sweep.experiments:
         return SweepOutcome(sweep, kpis, None)
@@ -319,6 +351,7 @@ def sweep_study(
         "param": param.path,
         "values": list(sweep.param.values),
         "overloaded": {str(k): v for k, v in sweep.failed.items()},
+        "runs": runs,
     }
     folder = write_study(
         options.out, "sweep", base.name, sweep.experiments, files, command, sweep.partial, extra
@@ -340,6 +373,7 @@ def plan_study(
     param = vary if isinstance(vary, Param) else default_param(base, vary.strip())
     by_value = {p.value: p for p in sweep_points(base, catalog, param)}
     rule = options.rule_for(target.kpi, *(kpis or []))
+    runs: list[dict[str, Any]] = []
     kpis = default_kpis(param.path, kpis, target.kpi)
     check_kpis(kpis, base, catalog, "--kpi")
     steps = max(1, len(param.values).bit_length() + 1)  # bisection: about log2(n) + 1 points
@@ -348,7 +382,7 @@ def plan_study(
     def evaluate(value: Any) -> Experiment | None:
         point = by_value[value]
         try:
-            return _replications(options, point.scenario, catalog, _label(point, param.path), rule)
+            return _reused_or_run(options, point.scenario, catalog, _label(point, param.path), runs, rule)
         except OverloadError:
             return None
 
@@ -382,7 +416,14 @@ def plan_study(
     }
     experiments = [p.experiment for p in ran if p.experiment]
     folder = write_study(
-        options.out, "plan", base.name, experiments, files, command, plan.partial, {"plan": summary}
+        options.out,
+        "plan",
+        base.name,
+        experiments,
+        files,
+        command,
+        plan.partial,
+        {"plan": summary, "runs": runs},
     )
     return PlanOutcome(plan, folder)
 

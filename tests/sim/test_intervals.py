@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ from dvclab.sim.kpis import ReplicationOutput
 from dvclab.sim.plan import Target, confidence_met, t_cdf
 from dvclab.sim.precision import PrecisionError, PrecisionRule, assess, sequential_replications
 from dvclab.sim.results import interval_flag
+from dvclab.sim.scenario import Scenario, load_scenario
+from tests.workbench.conftest import TINY
 
 
 def test_t_quantile_is_exact_beyond_30_degrees_of_freedom() -> None:
@@ -59,15 +62,20 @@ class _fake:  # noqa: N801 - used like a function: a picklable runner for the wo
         return ReplicationOutput(kpis, empty, np.zeros((1, 1)), empty, empty)
 
 
+@cache
+def _scenario() -> Scenario:
+    return load_scenario(TINY)[0]  # the fake runner ignores it; the experiment records it
+
+
 def _auto(spread: float, **rule: object):  # noqa: ANN202
     done: list[int] = []
     experiment = sequential_replications(
-        None,
+        _scenario(),
         [],
         PrecisionRule(**rule),
         jobs=2,
         on_done=done.append,
-        runner=_fake(spread),  # type: ignore[arg-type]
+        runner=_fake(spread),
     )
     return experiment, done
 
@@ -75,6 +83,7 @@ def _auto(spread: float, **rule: object):  # noqa: ANN202
 def test_auto_stops_at_the_minimum_for_a_near_deterministic_kpi() -> None:
     experiment, _ = _auto(1e-6, look_ahead=0)
     assert experiment.replications == 3 and experiment.rule["solution"] == 3
+    assert experiment.scenario.run.replications == 3  # the manifest's scenario says what ran
     # Hoad's look-ahead: the minimum is still the solution, confirmed over 5 more replications
     experiment, done = _auto(1e-6)
     assert experiment.rule["solution"] == 3 and experiment.replications == 8
@@ -104,11 +113,11 @@ def test_the_count_does_not_depend_on_the_batch_size() -> None:
     counts = set()
     for jobs in (1, 2, 4):
         experiment = sequential_replications(
-            None,
+            _scenario(),
             [],
             PrecisionRule(),
             jobs=jobs,
-            runner=_fake(0.01),  # type: ignore[arg-type]
+            runner=_fake(0.01),
         )
         counts.add((experiment.replications, tuple(experiment.values("overdue_rate"))))
     assert len(counts) == 1
