@@ -6,6 +6,12 @@ folder with the HTML report atomically (``sim.outputs``) and returns what it fou
 keeps the finished replications (written, marked partial); when nothing finished nothing is written and
 ``folder`` is None. Input the user can fix raises ``ScenarioError`` or ``SweepError`` before anything
 runs; a pool that can never keep up raises ``OverloadError``.
+
+Replications are a fixed count or, with ``StudyOptions.rule``, as many as ``sim.precision`` needs.
+``compare``, ``sweep`` and ``plan`` take a matching finished run from the results root instead of
+simulating (``sim.reuse``; not with ``fresh``) and keep each experiment they simulate as a run folder, so
+the next study can reuse it; their manifests list the runs and whether each was reused. (Over 400 lines:
+the four studies share these helpers and their options, and each study is a screenful.)
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from dvclab.sim.outputs import csv_text, write_run, write_study
 from dvclab.sim.plan import Plan, Target, default_param, find_smallest
 from dvclab.sim.precision import DEFAULT_KPIS, PrecisionRule, sequential_replications
 from dvclab.sim.report import compare_report, plan_report, run_report, sweep_report
+from dvclab.sim.results import interval_flag
 from dvclab.sim.reuse import reuse_run
 from dvclab.sim.scenario import Scenario, with_value
 from dvclab.sim.sweep import Param, Sweep, SweepPoint, check_kpis, default_kpis, run_sweep, sweep_points
@@ -170,6 +177,11 @@ def _reused_or_run(
     return experiment
 
 
+def _intervals(experiments: list[Experiment]) -> dict[str, Any]:
+    """The study manifest's word on its intervals: judged on its experiment with the fewest replications."""
+    return interval_flag(min(e.replications for e in experiments))
+
+
 def _expected(scenario: Scenario, rule: PrecisionRule | None) -> int:
     """Replications the progress bar expects (auto: the minimum and its look-ahead)."""
     if rule is None:
@@ -249,7 +261,14 @@ def compare_study(base: Loaded, whatifs: list[Loaded], options: StudyOptions) ->
     files["report.html"] = compare_report(comparisons, catalog, lang, command)
     name = experiments[0].scenario.name
     folder = write_study(
-        options.out, "compare", name, experiments, files, command, partial, {"baseline": name, "runs": runs}
+        options.out,
+        "compare",
+        name,
+        experiments,
+        files,
+        command,
+        partial,
+        {"baseline": name, "runs": runs, "intervals": _intervals(experiments)},
     )
     return CompareOutcome(comparisons, folder, partial)
 
@@ -352,6 +371,7 @@ def sweep_study(
         "values": list(sweep.param.values),
         "overloaded": {str(k): v for k, v in sweep.failed.items()},
         "runs": runs,
+        "intervals": _intervals(sweep.experiments),
     }
     folder = write_study(
         options.out, "sweep", base.name, sweep.experiments, files, command, sweep.partial, extra
