@@ -2,9 +2,12 @@
 
 The parser and thin handlers: each loads the scenario, calls its study (``sim.studies``) and prints what
 came back (``sim.console``). Every action that runs replications takes the same run options
-(``--replications --seed --horizon-days --warmup-days --jobs --out --lang --dask``), shows progress,
+(``--replications --seed --horizon-days --warmup-days --jobs --out --lang --dask``; ``--replications auto``
+with ``--precision --max-replications --look-ahead`` adds replications until the KPIs are precise), shows
+progress, warns when fewer than 3 replications make the intervals meaningless,
 keeps the finished replications on Ctrl-C (written, marked partial, exit 130) and writes its results
-folder with an HTML report atomically. Bad input (a scenario, a parameter path, a range, a target) is
+folder with an HTML report atomically. ``compare``, ``sweep`` and ``plan`` reuse matching finished runs
+unless ``--fresh``. Bad input (a scenario, a parameter path, a range, a target) is
 named on stderr with exit 2 and nothing is written.
 """
 
