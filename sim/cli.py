@@ -2,9 +2,12 @@
 
 The parser and thin handlers: each loads the scenario, calls its study (``sim.studies``) and prints what
 came back (``sim.console``). Every action that runs replications takes the same run options
-(``--replications --seed --horizon-days --warmup-days --jobs --out --lang --dask``), shows progress,
+(``--replications --seed --horizon-days --warmup-days --jobs --out --lang --dask``; ``--replications auto``
+with ``--precision --max-replications --look-ahead`` adds replications until the KPIs are precise), shows
+progress, warns when fewer than 3 replications make the intervals meaningless,
 keeps the finished replications on Ctrl-C (written, marked partial, exit 130) and writes its results
-folder with an HTML report atomically. Bad input (a scenario, a parameter path, a range, a target) is
+folder with an HTML report atomically. ``compare``, ``sweep`` and ``plan`` reuse matching finished runs
+unless ``--fresh``. Bad input (a scenario, a parameter path, a range, a target) is
 named on stderr with exit 2 and nothing is written.
 """
 
@@ -41,8 +44,44 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def _run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--replications", type=_positive, help="independent replications (default: scenario)")
+def _replications(text: str) -> int | str:
+    return "auto" if text.strip().lower() == "auto" else _positive(text)
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"a relative half-width between 0 and 1, e.g. 0.05; got {value}")
+    return value
+
+
+def _run_options(parser: argparse.ArgumentParser, reuse: bool = False) -> None:
+    parser.add_argument(
+        "--replications",
+        type=_replications,
+        metavar="N|auto",
+        help="independent replications (default: scenario); auto: until the KPIs reach --precision",
+    )
+    parser.add_argument(
+        "--precision",
+        type=_fraction,
+        help="auto: relative 95%% CI half-width to reach on every chosen KPI (default 0.05)",
+    )
+    parser.add_argument(
+        "--max-replications", type=_positive, help="auto: stop at this many replications (default 30)"
+    )
+    parser.add_argument(
+        "--look-ahead",
+        type=_non_negative,
+        help="auto: replications the precision must hold for once reached (default 5, Hoad et al. 2010)",
+    )
+    if reuse:
+        parser.add_argument(
+            "--fresh", action="store_true", help="simulate again even when a matching finished run exists"
+        )
     parser.add_argument("--seed", type=_non_negative, help="seed of the random streams (default: scenario)")
     parser.add_argument("--horizon-days", type=_positive, help="simulated days counted (default: scenario)")
     parser.add_argument(
@@ -74,6 +113,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run = actions.add_parser("run", help="run replications of a scenario and write its results folder")
     run.add_argument("scenario", type=Path)
     _run_options(run)
+    run.add_argument("--kpi", action="append", metavar="KPI", help="auto: a KPI to make precise (repeatable)")
     run.add_argument("--no-report", action="store_true", help="skip report.html (faster)")
     run.set_defaults(handler=run_command)
 
@@ -82,7 +122,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     compare.add_argument("scenario", type=Path, metavar="BASE")
     compare.add_argument("whatifs", type=Path, nargs="+", metavar="WHATIF")
-    _run_options(compare)
+    _run_options(compare, reuse=True)
+    compare.add_argument(
+        "--kpi", action="append", metavar="KPI", help="auto: a baseline KPI to make precise (repeatable)"
+    )
     compare.set_defaults(handler=compare_command)
 
     sweep = actions.add_parser("sweep", help="run a scenario at each value of one parameter")
@@ -93,8 +136,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="PATH=VALUES",
         help="e.g. back_office.staffing.district.land=12..20 or channels.capable_share=0.8,0.9",
     )
-    sweep.add_argument("--kpi", action="append", metavar="KPI", help="KPI to tabulate and plot (repeatable)")
-    _run_options(sweep)
+    sweep.add_argument(
+        "--kpi", action="append", metavar="KPI", help="KPI to tabulate and plot, and for auto to make precise"
+    )
+    _run_options(sweep, reuse=True)
     sweep.set_defaults(handler=sweep_command)
 
     plan = actions.add_parser("plan", help="smallest value of a parameter whose CI bound meets a target")
@@ -106,8 +151,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="PATH[=VALUES]",
         help="the parameter; without values, whole numbers 1..4× its current value",
     )
-    plan.add_argument("--kpi", action="append", metavar="KPI", help="more KPIs to plot (repeatable)")
-    _run_options(plan)
+    plan.add_argument(
+        "--kpi", action="append", metavar="KPI", help="more KPIs to plot, and for auto to make precise"
+    )
+    _run_options(plan, reuse=True)
     plan.set_defaults(handler=plan_command)
 
 
@@ -120,9 +167,31 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         ("replications", "run.replications"),
         ("warmup_days", "startup.warmup_days"),
     ):
-        if getattr(args, option, None) is not None:
+        if getattr(args, option, None) is not None and getattr(args, option) != "auto":
             overrides[path] = getattr(args, option)
     return overrides
+
+
+def _rule(args: argparse.Namespace):  # noqa: ANN202
+    """The ``--replications auto`` rule (None for a fixed count); PrecisionError names a bad setting."""
+    from dvclab.sim.precision import DEFAULT_KPIS, PrecisionError, PrecisionRule
+
+    tuning = {
+        name: value
+        for name, value in (
+            ("precision", args.precision),
+            ("cap", args.max_replications),
+            ("look_ahead", args.look_ahead),
+        )
+        if value is not None
+    }
+    if args.replications != "auto":
+        if tuning:
+            raise PrecisionError("--precision, --max-replications and --look-ahead need --replications auto")
+        return None
+    # run and compare: --kpi chooses the KPIs to make precise; sweep and plan pick theirs in the study
+    kpis = tuple(getattr(args, "kpi", None) or ()) if args.sim_command in ("run", "compare") else ()
+    return PrecisionRule(kpis=kpis or DEFAULT_KPIS, **tuning)
 
 
 def _load(args: argparse.Namespace, path: Path | None = None, **extra: Any):  # noqa: ANN202
@@ -148,19 +217,29 @@ def _options(args: argparse.Namespace):  # noqa: ANN202
 
     # dvclab.cli.main records the command line as given (sys.argv would name pytest in tests)
     command = ["dvclab", *getattr(args, "command_line", sys.argv[1:])]
-    return StudyOptions(args.out, args.jobs, args.dask, args.lang, command, ProgressDisplay())
+    return StudyOptions(
+        args.out,
+        args.jobs,
+        args.dask,
+        args.lang,
+        command,
+        ProgressDisplay(),
+        rule=_rule(args),
+        fresh=getattr(args, "fresh", False),
+    )
 
 
 def _guarded(action: Callable[[], int]) -> int:
     """Errors the user can fix end with a message and an exit code, not a traceback."""
     from dvclab.sim.cluster import ClusterError
     from dvclab.sim.model import OverloadError
+    from dvclab.sim.precision import PrecisionError
     from dvclab.sim.scenario import ScenarioError
     from dvclab.sim.sweep import SweepError
 
     try:
         return action()
-    except (ScenarioError, SweepError) as error:
+    except (ScenarioError, SweepError, PrecisionError) as error:
         return _bad(str(error))
     except (OverloadError, ClusterError) as error:
         print(f"dvclab sim: {error}", file=sys.stderr)
@@ -198,13 +277,14 @@ def run_command(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
 
     def run() -> int:
-        from dvclab.sim.console import print_summary
+        from dvclab.sim.console import print_replications, print_summary
         from dvclab.sim.studies import run_study
 
         outcome = run_study(*loaded, _options(args), report=not args.no_report)
         if outcome.experiment is None or outcome.folder is None:
             return _nothing_written("interrupted before any replication finished")
         print_summary(outcome.experiment.summary())
+        print_replications([outcome.experiment])
         return _finish(outcome.folder, outcome.experiment.partial, not args.no_report)
 
     return _guarded(run)
@@ -225,7 +305,7 @@ def compare_command(args: argparse.Namespace) -> int:
         whatifs.append(other)
 
     def run() -> int:
-        from dvclab.sim.console import print_comparison
+        from dvclab.sim.console import print_comparison, print_replications
         from dvclab.sim.studies import compare_study
 
         outcome = compare_study(loaded, whatifs, _options(args))
@@ -233,6 +313,7 @@ def compare_command(args: argparse.Namespace) -> int:
             return _nothing_written("interrupted before any replication finished")
         if outcome.comparisons:
             print_comparison(outcome.comparisons)
+            print_replications([outcome.comparisons[0].base])
         return _finish(outcome.folder, outcome.partial)
 
     return _guarded(run)
@@ -250,13 +331,14 @@ def sweep_command(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
 
     def run() -> int:
-        from dvclab.sim.console import print_sweep
+        from dvclab.sim.console import print_replications, print_sweep
         from dvclab.sim.studies import sweep_study
 
         outcome = sweep_study(*loaded, param, _options(args), args.kpi)
         if outcome.folder is None:
             return _nothing_written("no point finished", outcome.sweep.partial)
         print_sweep(outcome.sweep, outcome.kpis)
+        print_replications(outcome.sweep.experiments)
         return _finish(outcome.folder, outcome.sweep.partial)
 
     return _guarded(run)
@@ -276,13 +358,14 @@ def plan_command(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
 
     def run() -> int:
-        from dvclab.sim.console import print_plan
+        from dvclab.sim.console import print_plan, print_replications
         from dvclab.sim.studies import plan_study
 
         outcome = plan_study(*loaded, target, vary, _options(args), args.kpi)
         if outcome.folder is None:
             return _nothing_written("no value finished", outcome.plan.partial)
         print_plan(outcome.plan)
+        print_replications([p.experiment for p in outcome.plan.sorted_points() if p.experiment])
         code = _finish(outcome.folder, outcome.plan.partial)
         return code if code != EXIT_OK or outcome.plan.answer is not None else EXIT_FAILED
 

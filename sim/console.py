@@ -7,6 +7,7 @@ terminal, as in CI logs); tables and the plan's answer go to stdout.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 from dvclab.sim.compare import Comparison
@@ -56,6 +57,19 @@ class ProgressDisplay:
                 flush=True,
             )
 
+    def reused(self, label: str, folder: Path, replications: int) -> None:
+        """A finished run with the same key stands in for this experiment's replications."""
+        self.done += replications
+        self.progress.advance(self.task, replications)
+        message = (
+            f"{label}: reusing the finished run {folder} ({replications} replication(s); same scenario, "
+            "data files, seed, replications and model version; --fresh to simulate again)"
+        )
+        if self.console.is_terminal:
+            self.progress.console.print(message, markup=False, highlight=False)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
     def stop(self) -> None:
         if self.progress is not None:
             self.progress.stop()
@@ -79,6 +93,24 @@ def _columns(table: Any, names: tuple[str, ...], left: tuple[str, ...], widest: 
             overflow="fold",
             min_width=widest.get(column),
         )
+
+
+def print_replications(experiments: list[Experiment]) -> None:
+    """What ``--replications auto`` chose for each experiment (stdout), and once on stderr a warning when
+    the intervals rest on fewer than 3 replications."""
+    from dvclab.sim.experiment import interval_warning
+    from dvclab.sim.precision import describe
+
+    for experiment in experiments:
+        if experiment.rule is not None and "precision_reached" in experiment.rule:
+            prefix = f"{experiment.scenario.name}: " if len(experiments) > 1 else ""
+            print(prefix + describe(experiment.rule))
+            if experiment.rule.get("capped"):
+                print(f"warning: {experiment.scenario.name}: auto stopped at the cap", file=sys.stderr)
+    fewest = min((e.replications for e in experiments), default=None)
+    warning = interval_warning(fewest) if fewest is not None else None
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def print_summary(summary: dict) -> None:

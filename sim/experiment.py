@@ -8,8 +8,10 @@ import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from scipy.stats import t as student_t
 
 from dvclab.catalog import Procedure
 from dvclab.sim.kpis import ReplicationOutput, replication_kpis, unit_of
@@ -17,45 +19,27 @@ from dvclab.sim.model import ProvinceModel
 from dvclab.sim.procedures import build_procedures
 from dvclab.sim.scenario import Scenario
 
-# Two-sided 95% Student t quantiles by degrees of freedom (normal beyond 30).
-_T95 = [
-    12.706,
-    4.303,
-    3.182,
-    2.776,
-    2.571,
-    2.447,
-    2.365,
-    2.306,
-    2.262,
-    2.228,
-    2.201,
-    2.179,
-    2.160,
-    2.145,
-    2.131,
-    2.120,
-    2.110,
-    2.101,
-    2.093,
-    2.086,
-    2.080,
-    2.074,
-    2.069,
-    2.064,
-    2.060,
-    2.056,
-    2.052,
-    2.048,
-    2.045,
-    2.042,
-]
+# Below this many replications the t interval rests on too few values to mean much (n = 1: none at all).
+MEANINGFUL_REPLICATIONS = 3
 
 
 def t95(dof: int) -> float:
+    """The two-sided 95% Student t quantile, exact for every degree of freedom (NaN below 1)."""
     if dof < 1:
         return math.nan
-    return _T95[dof - 1] if dof <= len(_T95) else 1.960
+    return float(student_t.ppf(0.975, dof))
+
+
+def interval_warning(replications: int) -> str | None:
+    """Why the intervals of ``replications`` replications are not meaningful, or None when they are."""
+    if replications >= MEANINGFUL_REPLICATIONS:
+        return None
+    if replications == 1:
+        return "1 replication: no confidence interval (its spread is unknown); run at least 3"
+    return (
+        f"{replications} replications: the 95% intervals rest on {replications} values and are not "
+        f"meaningful; run at least {MEANINGFUL_REPLICATIONS}"
+    )
 
 
 @dataclass
@@ -65,16 +49,19 @@ class Estimate:
     ci_high: float
     unit: str
 
-    def as_dict(self) -> dict[str, float | str]:
-        return {"mean": self.mean, "ci_low": self.ci_low, "ci_high": self.ci_high, "unit": self.unit}
+    def as_dict(self) -> dict[str, float | str | None]:
+        # no interval (one replication) is written as null, never as a zero-width "95% CI"
+        low, high = (None, None) if math.isnan(self.ci_low) else (self.ci_low, self.ci_high)
+        return {"mean": self.mean, "ci_low": low, "ci_high": high, "unit": self.unit}
 
 
 def confidence_interval(values: np.ndarray, name: str = "") -> Estimate:
-    """Mean and 95% t-interval over independent replications (one replication: a zero-width interval)."""
+    """Mean and 95% t-interval over independent replications (one replication: no interval, NaN bounds:
+    every comparison with them is false, so no verdict or plan target rests on it)."""
     values = np.asarray(values, dtype=float)
     mean = float(values.mean())
     if len(values) < 2:
-        return Estimate(mean, mean, mean, unit_of(name) if name else "")
+        return Estimate(mean, math.nan, math.nan, unit_of(name) if name else "")
     half = t95(len(values) - 1) * float(values.std(ddof=1)) / math.sqrt(len(values))
     low, high = mean - half, mean + half
     if name and unit_of(name) == "fraction":
@@ -97,6 +84,8 @@ class Experiment:
     partial: bool = False
     ids: list[int] | None = None
     requested: int | None = None
+    # --replications auto: the rule, what it chose and the precision reached (``sim.precision``)
+    rule: dict[str, Any] | None = None
 
     @property
     def replications(self) -> int:
@@ -119,7 +108,7 @@ class Experiment:
         """The replications ``ids`` only (to pair two partial experiments on the citizens they share)."""
         where = {r: k for k, r in enumerate(self.replication_ids)}
         outputs = [self.outputs[where[r]] for r in ids]
-        return Experiment(self.scenario, outputs, self.partial, list(ids), self.requested)
+        return Experiment(self.scenario, outputs, self.partial, list(ids), self.requested, self.rule)
 
 
 Runner = Callable[[Scenario, list[Procedure], int], ReplicationOutput]
@@ -143,7 +132,6 @@ def multiple_replications(
     ``dask``); outputs in replication order. Ctrl-C keeps the replications already finished: the
     experiment comes back marked ``partial`` (KeyboardInterrupt again only when none had finished)."""
     n = replications or scenario.run.replications
-    jobs = max(1, min(jobs or os.cpu_count() or 1, n))
     outputs: dict[int, ReplicationOutput] = {}
 
     def done(r: int, output: ReplicationOutput) -> None:
@@ -152,15 +140,7 @@ def multiple_replications(
             on_done(r)
 
     try:
-        if dask:
-            from dvclab.sim.cluster import dask_replications
-
-            dask_replications(dask, runner, scenario, catalog, n, done)
-        elif jobs == 1:
-            for r in range(n):
-                done(r, runner(scenario, catalog, r))
-        else:
-            _in_processes(runner, scenario, catalog, n, jobs, done)
+        run_replications(scenario, catalog, range(n), jobs, done, runner, dask)
     except KeyboardInterrupt:
         if not outputs:
             raise
@@ -169,17 +149,52 @@ def multiple_replications(
     return Experiment(scenario, [outputs[r] for r in range(n)], requested=n)
 
 
+def run_replications(
+    scenario: Scenario,
+    catalog: list[Procedure],
+    ids: range,
+    jobs: int | None,
+    done: Callable[[int, ReplicationOutput], None],
+    runner: Runner = single_run,
+    dask: str | None = None,
+) -> None:
+    """Replications ``ids`` (replication r always draws from the r-th child stream, wherever it runs),
+    handing each to ``done`` as it finishes."""
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(ids)))
+    if dask:
+        from dvclab.sim.cluster import dask_replications
+
+        shifted = _Shifted(runner, ids.start)
+        dask_replications(dask, shifted, scenario, catalog, len(ids), lambda k, o: done(ids.start + k, o))
+    elif jobs == 1:
+        for r in ids:
+            done(r, runner(scenario, catalog, r))
+    else:
+        _in_processes(runner, scenario, catalog, ids, jobs, done)
+
+
+@dataclass(frozen=True)
+class _Shifted:
+    """``runner`` on replication ``first + k`` for task k (picklable: Dask numbers its tasks from 0)."""
+
+    runner: Runner
+    first: int
+
+    def __call__(self, scenario: Scenario, catalog: list[Procedure], k: int) -> ReplicationOutput:
+        return self.runner(scenario, catalog, self.first + k)
+
+
 def _in_processes(
     runner: Runner,
     scenario: Scenario,
     catalog: list[Procedure],
-    n: int,
+    ids: range,
     jobs: int,
     done: Callable[[int, ReplicationOutput], None],
 ) -> None:
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint)
     try:
-        futures = {pool.submit(runner, scenario, catalog, r): r for r in range(n)}
+        futures = {pool.submit(runner, scenario, catalog, r): r for r in ids}
         for future in as_completed(futures):
             done(futures[future], future.result())
     except BaseException:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.stats import t as student_t
 
 from dvclab.hints import did_you_mean
 from dvclab.sim.experiment import Estimate, Experiment, confidence_interval
@@ -71,24 +72,20 @@ def parse_target(text: str, known_kpis: list[str] | None = None) -> Target:
 
 
 def t_cdf(x: float, dof: int) -> float:
-    """Student t distribution function (numerically; no SciPy needed for one number per plan)."""
-    if math.isinf(x):
-        return 1.0 if x > 0 else 0.0
+    """Student t distribution function (exact, SciPy); NaN below one degree of freedom."""
     if dof < 1:
         return math.nan
-    grid = np.linspace(0.0, abs(x), 4001)
-    log_c = math.lgamma((dof + 1) / 2) - math.lgamma(dof / 2) - 0.5 * math.log(dof * math.pi)
-    density = np.exp(log_c - (dof + 1) / 2 * np.log1p(grid * grid / dof))
-    half = float(np.sum((density[1:] + density[:-1]) / 2 * np.diff(grid)))
-    return 0.5 + math.copysign(half, x)
+    return float(student_t.cdf(x, dof))
 
 
 def confidence_met(values: np.ndarray, target: Target) -> float:
     """One-sided confidence that the true mean meets the target, from the replications' t statistic."""
     values = np.asarray(values, dtype=float)
     n = len(values)
+    if n < 2:
+        return math.nan  # one replication says nothing about its spread
     mean = float(values.mean())
-    spread = float(values.std(ddof=1)) if n > 1 else 0.0
+    spread = float(values.std(ddof=1))
     margin = (target.value - mean) if target.upper else (mean - target.value)
     if spread == 0.0:
         return 1.0 if margin > 0 or (margin == 0 and "=" in target.op) else 0.0

@@ -20,9 +20,10 @@ import numpy as np
 
 from dvclab.catalog import Procedure
 from dvclab.files import staged_folder
-from dvclab.sim.experiment import Estimate, Experiment, confidence_interval
+from dvclab.sim.experiment import Estimate, Experiment, confidence_interval, interval_warning
 from dvclab.sim.kpis import HOURLY_COLUMNS
 from dvclab.sim.procedures import ProcedureTable, build_procedures
+from dvclab.sim.reuse import key_of, save_outputs
 from dvclab.sim.scenario import resolved_dict
 from dvclab.sim.stability import scenario_loads, stability_section
 
@@ -37,6 +38,12 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[package] = "not installed"
     return found
+
+
+def interval_flag(replications: int) -> dict[str, Any]:
+    """The manifest's word on the 95% intervals: meaningful from 3 replications; why not below."""
+    warning = interval_warning(replications)
+    return {"confidence": 0.95, "meaningful": warning is None, **({"warning": warning} if warning else {})}
 
 
 def new_run_id() -> str:
@@ -80,10 +87,17 @@ def _write_all(
         "units_file": str(scenario.units_path()),
         # each unit's offered load before the run (ρ ≥ 1: the unit cannot keep up)
         "stability": stability_section(scenario_loads(scenario, catalog)),
+        "replication_rule": experiment.rule or {"method": "fixed", "replications": experiment.replications},
+        "intervals": interval_flag(experiment.replications),
         "command": command,
         "versions": versions(),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "partial": experiment.partial,
+        # what decides the numbers, for compare, sweep and plan to reuse this run (``sim.reuse``)
+        "run_key": {**key_of(experiment), "scenario": "the resolved scenario without its name and file"},
     }
+    if not experiment.partial and (outputs_file := save_outputs(experiment, folder)):
+        manifest["outputs"] = outputs_file
     (folder / "manifest.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8"
     )
@@ -99,7 +113,7 @@ def _write_all(
     _write_csv(
         folder / "kpis.csv",
         ["kpi", "mean", "ci_low", "ci_high", "unit"],
-        [[name, e.mean, e.ci_low, e.ci_high, e.unit] for name, e in summary.items()],
+        [[name, *_csv_estimate(e), e.unit] for name, e in summary.items()],
     )
     names = experiment.kpi_names()
     _write_csv(
@@ -203,6 +217,11 @@ def top_overdue_units(experiment: Experiment, count: int = 10) -> list[tuple[str
     overdue = np.array([[o.units.overdue.get(unit, 0.0) for unit in names] for o in experiment.outputs])
     dossiers = np.array([[o.units.dossiers.get(unit, 0.0) for unit in names] for o in experiment.outputs])
     return [(names[k], *rest) for k, *rest in _most_overdue(overdue, dossiers, count)]
+
+
+def _csv_estimate(e: Estimate) -> list[float | str]:
+    """Mean and bounds for a CSV cell; no interval (one replication) is left empty, not zero-width."""
+    return [e.mean, *(["", ""] if np.isnan(e.ci_low) else [e.ci_low, e.ci_high])]
 
 
 def top_overdue_procedures(

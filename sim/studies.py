@@ -6,6 +6,12 @@ folder with the HTML report atomically (``sim.outputs``) and returns what it fou
 keeps the finished replications (written, marked partial); when nothing finished nothing is written and
 ``folder`` is None. Input the user can fix raises ``ScenarioError`` or ``SweepError`` before anything
 runs; a pool that can never keep up raises ``OverloadError``.
+
+Replications are a fixed count or, with ``StudyOptions.rule``, as many as ``sim.precision`` needs.
+``compare``, ``sweep`` and ``plan`` take a matching finished run from the results root instead of
+simulating (``sim.reuse``; not with ``fresh``) and keep each experiment they simulate as a run folder, so
+the next study can reuse it; their manifests list the runs and whether each was reused. (Over 400 lines:
+the four studies share these helpers and their options, and each study is a screenful.)
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,7 +31,10 @@ from dvclab.sim.model import OverloadError
 from dvclab.sim.observe import observed_run
 from dvclab.sim.outputs import csv_text, write_run, write_study
 from dvclab.sim.plan import Plan, Target, default_param, find_smallest
+from dvclab.sim.precision import DEFAULT_KPIS, PrecisionRule, sequential_replications
 from dvclab.sim.report import compare_report, plan_report, run_report, sweep_report
+from dvclab.sim.results import interval_flag
+from dvclab.sim.reuse import reuse_run
 from dvclab.sim.scenario import Scenario, with_value
 from dvclab.sim.sweep import Param, Sweep, SweepPoint, check_kpis, default_kpis, run_sweep, sweep_points
 
@@ -38,6 +47,7 @@ class Tracker(Protocol):
     def start(self, total: int, subject: str, detail: str) -> None: ...
     def experiment(self, label: str) -> None: ...
     def replication_done(self, label: str, replication: int) -> None: ...
+    def reused(self, label: str, folder: Path, replications: int) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -53,6 +63,9 @@ class Silent:
     def replication_done(self, label: str, replication: int) -> None:
         pass
 
+    def reused(self, label: str, folder: Path, replications: int) -> None:
+        pass
+
     def stop(self) -> None:
         pass
 
@@ -65,6 +78,15 @@ class StudyOptions:
     lang: str | None = None  # report language (None: the scenario's)
     command: list[str] = field(default_factory=list)  # recorded in the manifests
     tracker: Tracker = field(default_factory=Silent)
+    rule: PrecisionRule | None = None  # --replications auto: replications until this precision
+    fresh: bool = False  # compare, sweep, plan: never reuse a finished run
+
+    def rule_for(self, *kpis: str | None) -> PrecisionRule | None:
+        """The precision rule on ``kpis`` (the ones a study reads) when none were chosen for it."""
+        if self.rule is None or self.rule.kpis != DEFAULT_KPIS:
+            return self.rule
+        chosen = tuple(dict.fromkeys([k for k in kpis if k] or DEFAULT_KPIS))
+        return replace(self.rule, kpis=chosen)
 
     def lang_for(self, scenario: Scenario) -> str:
         return self.lang or scenario.lang
@@ -106,18 +128,71 @@ def _tracking(options: StudyOptions, total: int, subject: str, detail: str) -> I
 
 
 def _replications(
-    options: StudyOptions, scenario: Scenario, catalog: list[Procedure], label: str
+    options: StudyOptions,
+    scenario: Scenario,
+    catalog: list[Procedure],
+    label: str,
+    rule: PrecisionRule | None = None,
 ) -> Experiment:
+    """The scenario's replications: its fixed count, or as many as ``rule`` needs."""
     options.tracker.experiment(label)
+    on_done = lambda r: options.tracker.replication_done(label, r)  # noqa: E731
+    if rule is not None:
+        return sequential_replications(
+            scenario, catalog, rule, options.jobs, on_done, runner=observed_run, dask=options.dask
+        )
     return multiple_replications(
         scenario,
         catalog,
         scenario.run.replications,
         options.jobs,
-        on_done=lambda r: options.tracker.replication_done(label, r),
+        on_done=on_done,
         runner=observed_run,
         dask=options.dask,
     )
+
+
+def _reused_or_run(
+    options: StudyOptions,
+    scenario: Scenario,
+    catalog: list[Procedure],
+    label: str,
+    runs: list[dict[str, Any]],
+    rule: PrecisionRule | None = None,
+) -> Experiment:
+    """compare, sweep and plan: a matching finished run under the results root (unless ``--fresh``);
+    else the replications, kept as a run folder (no report) for the next study to reuse. ``runs`` gets
+    where each experiment's run folder is and whether it was reused (the study's manifest lists them)."""
+    request = rule.as_dict() if rule is not None else scenario.run.replications
+    found = None if options.fresh else reuse_run(options.out, scenario, request)
+    if found is not None:
+        experiment, folder = found
+        options.tracker.reused(label, folder, experiment.replications)
+        runs.append({"scenario": label, "run": str(folder), "reused": True})
+        return experiment
+    experiment = _replications(options, scenario, catalog, label, rule)
+    if not experiment.partial:
+        folder = write_run(experiment, catalog, options.out, options.command, None)
+        runs.append({"scenario": label, "run": str(folder), "reused": False})
+    return experiment
+
+
+def _intervals(experiments: list[Experiment]) -> dict[str, Any]:
+    """The study manifest's word on its intervals: judged on its experiment with the fewest replications."""
+    return interval_flag(min(e.replications for e in experiments))
+
+
+def _expected(scenario: Scenario, rule: PrecisionRule | None) -> int:
+    """Replications the progress bar expects (auto: the minimum and its look-ahead)."""
+    if rule is None:
+        return scenario.run.replications
+    return min(rule.cap, rule.minimum + rule.look_ahead_at(rule.minimum))
+
+
+def _count(scenario: Scenario, rule: PrecisionRule | None) -> str:
+    if rule is None:
+        return f"{scenario.run.replications} replication(s)"
+    return f"replications until ±{rule.precision:.0%} on {', '.join(rule.kpis)} (at most {rule.cap})"
 
 
 # -- run ----------------------------------------------------------------------------------------------
@@ -125,11 +200,13 @@ def run_study(
     scenario: Scenario, catalog: list[Procedure], options: StudyOptions, report: bool = True
 ) -> RunOutcome:
     """Replications of one scenario, written as a run folder (``report.html`` unless ``report`` is off)."""
-    n = scenario.run.replications
-    detail = f": {n} replication(s) of {scenario.run.horizon_days} days, seed {scenario.run.seed}"
-    with _tracking(options, n, scenario.name, detail):
+    rule = options.rule
+    if rule is not None:
+        check_kpis(list(rule.kpis), scenario, catalog, "--kpi")
+    detail = f": {_count(scenario, rule)} of {scenario.run.horizon_days} days, seed {scenario.run.seed}"
+    with _tracking(options, _expected(scenario, rule), scenario.name, detail):
         try:
-            experiment = _replications(options, scenario, catalog, scenario.name)
+            experiment = _replications(options, scenario, catalog, scenario.name, rule)
         except KeyboardInterrupt:
             return RunOutcome(None, None)
     lang, command = options.lang_for(scenario), options.command
@@ -148,13 +225,21 @@ def compare_study(base: Loaded, whatifs: list[Loaded], options: StudyOptions) ->
     experiments: list[Experiment] = []
     partial = False
     run = base[0].run
-    detail = f": {', '.join(labels)}; {run.replications} paired replication(s), seed {run.seed}"
-    with _tracking(options, sum(s.run.replications for s, _ in scenarios), "compare", detail):
-        for (scenario, catalog), label in zip(scenarios, labels, strict=True):
+    rule = options.rule_for()  # auto: the baseline's precision decides the count every what-if runs
+    runs: list[dict[str, Any]] = []
+    if rule is not None:
+        check_kpis(list(rule.kpis), base[0], base[1], "--kpi")
+    count = _count(base[0], rule).replace("replication", "paired replication", 1)
+    detail = f": {', '.join(labels)}; {count}, seed {run.seed}"
+    total = sum(_expected(s, rule) for s, _ in scenarios)
+    with _tracking(options, total, "compare", detail):
+        for index, ((scenario, catalog), label) in enumerate(zip(scenarios, labels, strict=True)):
             if label != scenario.name:
                 scenario = scenario.model_copy(update={"name": label})
+            if index and rule is not None and scenario.run.replications != experiments[0].replications:
+                scenario = with_value(scenario, "run.replications", experiments[0].replications, catalog)
             try:
-                experiment = _replications(options, scenario, catalog, label)
+                experiment = _reused_or_run(options, scenario, catalog, label, runs, None if index else rule)
             except KeyboardInterrupt:
                 partial = True
                 break
@@ -176,7 +261,14 @@ def compare_study(base: Loaded, whatifs: list[Loaded], options: StudyOptions) ->
     files["report.html"] = compare_report(comparisons, catalog, lang, command)
     name = experiments[0].scenario.name
     folder = write_study(
-        options.out, "compare", name, experiments, files, command, partial, {"baseline": name}
+        options.out,
+        "compare",
+        name,
+        experiments,
+        files,
+        command,
+        partial,
+        {"baseline": name, "runs": runs, "intervals": _intervals(experiments)},
     )
     return CompareOutcome(comparisons, folder, partial)
 
@@ -246,19 +338,20 @@ def sweep_study(
     """``base`` at each value of ``param``, written as a sweep folder; a value whose queues never drain
     is recorded as overloaded, not fatal."""
     points = sweep_points(base, catalog, param)
+    rule = options.rule_for(*(kpis or []))
     kpis = default_kpis(param.path, kpis)
     check_kpis(kpis, base, catalog, "--kpi")
-    total = sum(p.scenario.run.replications for p in points)
-    detail = (
-        f" {param.path} over {len(points)} value(s), "
-        f"{base.run.replications} replication(s) each, seed {base.run.seed}"
-    )
+    if rule is not None:
+        check_kpis(list(rule.kpis), base, catalog, "--kpi")
+    total = sum(_expected(p.scenario, rule) for p in points)
+    runs: list[dict[str, Any]] = []
+    detail = f" {param.path} over {len(points)} value(s), {_count(base, rule)} each, seed {base.run.seed}"
     with _tracking(options, total, "sweep", detail):
         sweep = run_sweep(
             param.path,
             base,
             points,
-            lambda p: _replications(options, p.scenario, catalog, _label(p, param.path)),
+            lambda p: _reused_or_run(options, p.scenario, catalog, _label(p, param.path), runs, rule),
         )
     if not sweep.experiments:
         return SweepOutcome(sweep, kpis, None)
@@ -277,6 +370,8 @@ def sweep_study(
         "param": param.path,
         "values": list(sweep.param.values),
         "overloaded": {str(k): v for k, v in sweep.failed.items()},
+        "runs": runs,
+        "intervals": _intervals(sweep.experiments),
     }
     folder = write_study(
         options.out, "sweep", base.name, sweep.experiments, files, command, sweep.partial, extra
@@ -297,6 +392,8 @@ def plan_study(
     check_kpis([target.kpi], base, catalog, "--target")
     param = vary if isinstance(vary, Param) else default_param(base, vary.strip())
     by_value = {p.value: p for p in sweep_points(base, catalog, param)}
+    rule = options.rule_for(target.kpi, *(kpis or []))
+    runs: list[dict[str, Any]] = []
     kpis = default_kpis(param.path, kpis, target.kpi)
     check_kpis(kpis, base, catalog, "--kpi")
     steps = max(1, len(param.values).bit_length() + 1)  # bisection: about log2(n) + 1 points
@@ -305,11 +402,11 @@ def plan_study(
     def evaluate(value: Any) -> Experiment | None:
         point = by_value[value]
         try:
-            return _replications(options, point.scenario, catalog, _label(point, param.path))
+            return _reused_or_run(options, point.scenario, catalog, _label(point, param.path), runs, rule)
         except OverloadError:
             return None
 
-    with _tracking(options, steps * base.run.replications, "plan", detail):
+    with _tracking(options, steps * _expected(base, rule), "plan", detail):
         plan = find_smallest(param.path, target, param.values, evaluate)
     ran = [p for p in plan.sorted_points() if p.experiment is not None]
     if not ran:
@@ -339,7 +436,14 @@ def plan_study(
     }
     experiments = [p.experiment for p in ran if p.experiment]
     folder = write_study(
-        options.out, "plan", base.name, experiments, files, command, plan.partial, {"plan": summary}
+        options.out,
+        "plan",
+        base.name,
+        experiments,
+        files,
+        command,
+        plan.partial,
+        {"plan": summary, "runs": runs},
     )
     return PlanOutcome(plan, folder)
 
