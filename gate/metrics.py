@@ -32,7 +32,7 @@ TOTAL_METRICS = frozenset(
         "generator_cpu_max_pct",
     }
 )
-SECURITY_METRICS = frozenset({"violations", "checks", "passes"})
+SECURITY_METRICS = frozenset({"violations", "not_run", "checks", "passes"})
 SIM_KPIS = frozenset(
     {
         "dossiers",
@@ -193,6 +193,7 @@ DIRECTIONS: tuple[tuple[str, int], ...] = (
     ("fail_ratio", HIGHER_WORSE),
     ("dropped_ratio", HIGHER_WORSE),
     ("violations", HIGHER_WORSE),
+    ("not_run", HIGHER_WORSE),
     ("generator_cpu_max_pct", HIGHER_WORSE),
     ("overdue_rate*", HIGHER_WORSE),
     ("counter_wait_*", HIGHER_WORSE),

@@ -26,6 +26,9 @@ MANIFEST_FILE = "manifest.json"
 BENCH_DIR = "bench"
 # Folders under a results root that hold no run: our own outputs and committed baselines.
 SKIPPED_DIRS = frozenset({"check", "baselines"})
+# security.json's verdicts (the writer's contract: loadtests/README.md).
+PASS, FAIL, NOT_RUN = "pass", "fail", "not run"
+VERDICTS = (PASS, FAIL, NOT_RUN)
 
 
 class ResultsError(ValueError):
@@ -80,6 +83,7 @@ class SecurityCheck(_Strict):
     invariant: str
     observed: Any
     verdict: str
+    reason: str | None = None  # why a "not run" check did not run
 
 
 @dataclass(frozen=True)
@@ -100,15 +104,22 @@ class LoadRun:
         return self.folder.name
 
     def security_metrics(self) -> Metrics:
-        failed = sum(1 for check in self.checks if check.verdict == "fail")
+        """``violations`` counts failed checks only; a check that did not run is ``not_run``, neither a
+        violation nor a pass (so ``passes >= N`` still catches a run whose checks never ran)."""
+        failed = len(self.failed_checks())
+        not_run = len(self.not_run_checks())
         return {
             "violations": float(failed),
+            "not_run": float(not_run),
             "checks": float(len(self.checks)),
-            "passes": float(len(self.checks) - failed),
+            "passes": float(sum(1 for check in self.checks if check.verdict == PASS)),
         }
 
     def failed_checks(self) -> list[SecurityCheck]:
-        return [check for check in self.checks if check.verdict == "fail"]
+        return [check for check in self.checks if check.verdict == FAIL]
+
+    def not_run_checks(self) -> list[SecurityCheck]:
+        return [check for check in self.checks if check.verdict == NOT_RUN]
 
 
 # --- kpis.json / manifest.json ------------------------------------------------------------------------
@@ -213,9 +224,10 @@ def read_load_run(folder: Path) -> LoadRun:
         for index, raw in enumerate(raw_checks)
     ]
     for index, check in enumerate(checks):
-        if check.verdict not in ("pass", "fail"):
+        if check.verdict not in VERDICTS:
             raise ResultsError(
-                f"{security_path}: [{index}].verdict: {check.verdict!r} is not 'pass' or 'fail'"
+                f"{security_path}: [{index}].verdict: {check.verdict!r} is not one of "
+                + ", ".join(repr(v) for v in VERDICTS)
             )
     return LoadRun(
         folder=folder,

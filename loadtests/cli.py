@@ -135,12 +135,15 @@ def _print_outcome(folder: Path) -> None:
         checks = json.loads((folder / "security.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError):
         return
-    failed = [c.get("id") for c in checks if c.get("verdict") != "pass"]
+    failed = [c.get("id") for c in checks if c.get("verdict") == "fail"]
+    not_run = [c.get("id") for c in checks if c.get("verdict") == "not run"]
     print(
         f"dvclab load: {total.get('requests')} requests, {total.get('failures')} failures, "
         f"p95 {total.get('p95_ms')} ms, p99 {total.get('p99_ms')} ms, "
         f"offered {total.get('offered_rps')} rps, "
         f"achieved {total.get('achieved_rps')} rps, dropped {total.get('dropped')}/{total.get('scheduled')}, "
-        f"checks: {len(checks) - len(failed)} passed" + (f", failed {', '.join(failed)}" if failed else ""),
+        f"checks: {sum(c.get('verdict') == 'pass' for c in checks)} passed"
+        + (f", failed {', '.join(failed)}" if failed else "")
+        + (f", not run {', '.join(not_run)}" if not_run else ""),
         file=sys.stderr,
     )

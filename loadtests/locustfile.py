@@ -10,6 +10,11 @@ Options (also as environment variables): ``--dvclab-profile`` (``DVCLAB_PROFILE`
 security.json, percentiles), ``--dvclab-db URL`` (ground truth for the checks), ``--dvclab-thresholds``.
 The shape below starts one runner per journey in flight and stops after the schedule and its drain;
 the journeys' start times come from the profile's shape (see ``open_model.py``).
+
+Locust's common options: ``-t/--run-time`` caps the profile's schedule (journeys are scheduled for at
+most that long, then the drain lets those in flight finish; on one process only). ``-u/--users`` and
+``-r/--spawn-rate`` are refused (exit 2, one line): in an open model the profile's shape decides when
+journeys start and ``journey_slots`` how many may be in flight, so a user count would mean nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from locust.runners import MasterRunner, WorkerRunner
 from dvclab.files import atomic_write_json
 from dvclab.load import check_registry, harness
 from dvclab.load.check_client import ProbeClient
+from dvclab.load.open_model import Scheduler
+from dvclab.load.shapes import Segment
 from dvclab.load.users import AssistedFiling, CitizenOnline, NationalSync, Officer, PortalUser, PublicTracker
 from dvclab.load.verdicts import finalise
 
@@ -72,12 +79,63 @@ def _options(parser) -> None:  # type: ignore[no-untyped-def]
     parser.add_argument("--dvclab-thresholds", default=os.environ.get("DVCLAB_THRESHOLDS", ""))
 
 
+EXIT_BAD_INPUT = 2
+
+
+def refused_options(options, run: harness.Run) -> str | None:  # type: ignore[no-untyped-def]
+    """The one-line reason to refuse Locust's closed-model options, or None (tests call it)."""
+    given = [
+        flag for flag, name in (("-u", "num_users"), ("-r", "spawn_rate")) if getattr(options, name, None)
+    ]
+    if given:
+        shape = run.profile.shape.kind
+        return (
+            f"{'/'.join(given)} not used: the profile {run.profile.name!r} decides the load (an open model: "
+            f"its {shape} shape starts journeys, journey_slots: {run.profile.journey_slots} bounds those in "
+            "flight); pick another profile (--dvclab-profile) or edit its shape; -t caps the schedule"
+        )
+    if getattr(options, "run_time", None) and (
+        getattr(options, "master", False) or getattr(options, "processes", None)
+    ):
+        return "-t caps the schedule of one process only; with workers, give the profile a shorter shape"
+    return None
+
+
+def capped(segments: list[Segment], limit: float) -> list[Segment]:
+    """The schedule's segments cut at ``limit`` seconds (the -t cap)."""
+    cut = [s for s in segments if s.start < limit]
+    return [Segment(s.start, min(s.end, limit), s.rate, s.shares) for s in cut]
+
+
+def cap_schedule(run: harness.Run, limit: float) -> None:
+    """Journeys are scheduled for at most ``limit`` seconds: none past it is offered, nor counted dropped."""
+    if limit >= run.duration:
+        return
+    run.segments = capped(run.segments, limit)
+    run.duration = limit
+    run.scheduler = Scheduler(run.segments, run.profile.max_lag, run.profile.seed, run.counters)
+
+
 @events.init.add_listener
 def _init(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
     options = environment.parsed_options
     run = harness.setup(
         getattr(options, "dvclab_profile", None) or "smoke", getattr(options, "dvclab_from_sim", None) or None
     )
+    if not isinstance(environment.runner, WorkerRunner):
+        reason = refused_options(options, run)
+        if reason:
+            print(f"dvclab: {reason}", file=sys.stderr)
+            sys.exit(EXIT_BAD_INPUT)  # before anything starts: no results, nothing to judge
+        run_time = getattr(options, "run_time", None)
+        if run_time:
+            planned = run.duration
+            cap_schedule(run, float(run_time))
+            print(
+                f"dvclab: -t {run_time}s: the {run.profile.name} schedule runs {run.duration:g} s "
+                f"of its {planned:g} s, then a {run.profile.drain:g} s drain",
+                file=sys.stderr,
+            )
     sizes = harness.journey_slots(run)
     run.fixed_counts = sizes
     for journey, cls in CLASSES.items():
@@ -170,13 +228,15 @@ def _finish(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
         atomic_write_json(folder / "summary.json", summary)
         atomic_write_json(folder / "security.json", security)
         atomic_write_json(folder / "receipts.json", [code for code, _ in run.receipts])
-    failed = [c["id"] for c in security if c["verdict"] != "pass"]
+    failed = [c["id"] for c in security if c["verdict"] == "fail"]
+    not_run = [c["id"] for c in security if c["verdict"] == "not run"]
     total = summary["total"]
     print(
         f"dvclab: {total['requests']} requests, {total['failures']} failures, "
         f"{total['expected_refusals']} expected refusals, p95 {total['p95_ms']} ms, "
         f"offered {total['offered_rps']} rps, achieved {total['achieved_rps']} rps, "
-        f"dropped {total['dropped']}/{total['scheduled']}, checks failed: {failed or 'none'}",
+        f"dropped {total['dropped']}/{total['scheduled']}, checks failed: {failed or 'none'}"
+        + (f", not run: {not_run}" if not_run else ""),
         file=sys.stderr,
     )
     if total["generator_cpu_max_pct"] >= 90 or total["generator_lag_max_ms"] > run.profile.max_lag * 1000:
@@ -186,13 +246,16 @@ def _finish(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
             f"scheduler {total['generator_lag_max_ms']} ms late): add --processes or lower the rate",
             file=sys.stderr,
         )
-    if run.portal_down or run.aborted or failed or total["failures"]:
+    if run.portal_down or run.aborted or failed or not_run or total["failures"]:
         environment.process_exit_code = 1
 
 
 class OpenModelShape(LoadTestShape):
     """All journey runners at once, for the schedule's length plus a drain; the runners' own scheduler
     decides when journeys start (an open model), not this user count."""
+
+    # We read -u/-r/-t ourselves (refused, refused, a cap): Locust then does not warn they are ignored.
+    use_common_options = True
 
     def tick(self):  # type: ignore[no-untyped-def]
         run = harness.current()
