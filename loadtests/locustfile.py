@@ -31,8 +31,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from dvclab.files import atomic_write_json
 from dvclab.load import check_registry, harness
 from dvclab.load.check_client import ProbeClient
-from dvclab.load.open_model import Scheduler
-from dvclab.load.shapes import Segment
+from dvclab.load.locust_options import EXIT_BAD_INPUT, cap_schedule, refused_options
 from dvclab.load.users import AssistedFiling, CitizenOnline, NationalSync, Officer, PortalUser, PublicTracker
 from dvclab.load.verdicts import finalise
 
@@ -79,43 +78,6 @@ def _options(parser) -> None:  # type: ignore[no-untyped-def]
     parser.add_argument("--dvclab-thresholds", default=os.environ.get("DVCLAB_THRESHOLDS", ""))
 
 
-EXIT_BAD_INPUT = 2
-
-
-def refused_options(options, run: harness.Run) -> str | None:  # type: ignore[no-untyped-def]
-    """The one-line reason to refuse Locust's closed-model options, or None (tests call it)."""
-    given = [
-        flag for flag, name in (("-u", "num_users"), ("-r", "spawn_rate")) if getattr(options, name, None)
-    ]
-    if given:
-        shape = run.profile.shape.kind
-        return (
-            f"{'/'.join(given)} not used: the profile {run.profile.name!r} decides the load (an open model: "
-            f"its {shape} shape starts journeys, journey_slots: {run.profile.journey_slots} bounds those in "
-            "flight); pick another profile (--dvclab-profile) or edit its shape; -t caps the schedule"
-        )
-    if getattr(options, "run_time", None) and (
-        getattr(options, "master", False) or getattr(options, "processes", None)
-    ):
-        return "-t caps the schedule of one process only; with workers, give the profile a shorter shape"
-    return None
-
-
-def capped(segments: list[Segment], limit: float) -> list[Segment]:
-    """The schedule's segments cut at ``limit`` seconds (the -t cap)."""
-    cut = [s for s in segments if s.start < limit]
-    return [Segment(s.start, min(s.end, limit), s.rate, s.shares) for s in cut]
-
-
-def cap_schedule(run: harness.Run, limit: float) -> None:
-    """Journeys are scheduled for at most ``limit`` seconds: none past it is offered, nor counted dropped."""
-    if limit >= run.duration:
-        return
-    run.segments = capped(run.segments, limit)
-    run.duration = limit
-    run.scheduler = Scheduler(run.segments, run.profile.max_lag, run.profile.seed, run.counters)
-
-
 @events.init.add_listener
 def _init(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
     options = environment.parsed_options
@@ -127,15 +89,6 @@ def _init(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
         if reason:
             print(f"dvclab: {reason}", file=sys.stderr)
             sys.exit(EXIT_BAD_INPUT)  # before anything starts: no results, nothing to judge
-        run_time = getattr(options, "run_time", None)
-        if run_time:
-            planned = run.duration
-            cap_schedule(run, float(run_time))
-            print(
-                f"dvclab: -t {run_time}s: the {run.profile.name} schedule runs {run.duration:g} s "
-                f"of its {planned:g} s, then a {run.profile.drain:g} s drain",
-                file=sys.stderr,
-            )
     sizes = harness.journey_slots(run)
     run.fixed_counts = sizes
     for journey, cls in CLASSES.items():
@@ -163,7 +116,17 @@ def _init(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
 def _watch(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
     if isinstance(environment.runner, WorkerRunner):
         return
-    harness.current().test_started_at = time.time()
+    run = harness.current()
+    # -t (or the web UI's run time, set only when the test starts) caps the schedule before it starts.
+    run_time = getattr(environment.parsed_options, "run_time", None)
+    planned = run.duration
+    if run_time and cap_schedule(run, float(run_time)):
+        print(
+            f"dvclab: -t {run_time}s: the {run.profile.name} schedule runs {run.duration:g} s of its "
+            f"{planned:g} s, then its {run.profile.drain:g} s drain",
+            file=sys.stderr,
+        )
+    run.test_started_at = time.time()
     gevent.spawn(_abort_watch, environment)
 
 
