@@ -31,6 +31,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from dvclab.files import atomic_write_json
 from dvclab.load import check_registry, harness
 from dvclab.load.check_client import ProbeClient
+from dvclab.load.histograms import TOTAL
 from dvclab.load.locust_options import EXIT_BAD_INPUT, cap_schedule, refused_options
 from dvclab.load.users import AssistedFiling, CitizenOnline, NationalSync, Officer, PortalUser, PublicTracker
 from dvclab.load.verdicts import finalise
@@ -76,6 +77,8 @@ def _options(parser) -> None:  # type: ignore[no-untyped-def]
     parser.add_argument("--dvclab-out", default=os.environ.get("DVCLAB_OUT", ""))
     parser.add_argument("--dvclab-db", default=os.environ.get("DVCLAB_DB", ""))
     parser.add_argument("--dvclab-thresholds", default=os.environ.get("DVCLAB_THRESHOLDS", ""))
+    # A JSON file rewritten every few seconds with the live figures (`dvclab load run` shows them).
+    parser.add_argument("--dvclab-live", default=os.environ.get("DVCLAB_LIVE", ""))
 
 
 @events.init.add_listener
@@ -130,6 +133,23 @@ def _watch(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
     gevent.spawn(_abort_watch, environment)
 
 
+LIVE_EVERY_S = 2  # seconds between two writes of the live figures
+
+
+def _write_live(path: Path, run: harness.Run, elapsed: float) -> None:
+    """The figures of the progress line: rates over the schedule's seconds so far, the p95 of all
+    journey requests (one histogram walk: cheap every few seconds)."""
+    span = max(1e-3, elapsed - harness.SETTLE_S)
+    total = run.summary(elapsed=span, percentiles=False)["total"]
+    figures = {key: total[key] for key in ("requests", "failures", "offered_rps", "achieved_rps")}
+    figures |= {"dropped": total["dropped"], "scheduled": total["scheduled"]}
+    figures |= {"elapsed_s": round(elapsed, 1), "p95_ms": run.recorder.percentiles(TOTAL)["p95_ms"]}
+    try:
+        atomic_write_json(path, figures)
+    except OSError as error:  # the progress line is a convenience: never stop the run over it
+        print(f"dvclab: cannot write the live figures to {path}: {error}", file=sys.stderr)
+
+
 def _abort_watch(environment) -> None:  # type: ignore[no-untyped-def]
     """Stop early on a failing ``abort_on_fail`` rule, or when the portal stops answering /healthz."""
     import requests
@@ -145,10 +165,14 @@ def _abort_watch(environment) -> None:  # type: ignore[no-untyped-def]
         print(f"dvclab: no abort rules watched: {error}", file=sys.stderr)
         watch = None
     exact = bool(watch) and any(rule.metric.endswith("_ms") for _, rule in watch.rules)  # type: ignore[union-attr]
-    started, down_since = time.time(), None
+    live = getattr(environment.parsed_options, "dvclab_live", "")
+    started, down_since, written = time.time(), None, 0.0
     while environment.runner.state not in ("stopped", "stopping", "quitting"):
         gevent.sleep(1.0)
         elapsed = time.time() - started
+        if live and elapsed - written >= LIVE_EVERY_S:
+            _write_live(Path(live), run, elapsed)
+            written = elapsed
         try:
             ok = requests.get(f"{environment.host}/healthz", timeout=2).status_code == 200
         except requests.RequestException:
