@@ -17,7 +17,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from dvclab.gate.metrics import SIM_STATS, Metrics, endpoint_metrics, is_number, total_metrics
+from dvclab.gate.metrics import (
+    FAIL,
+    NOT_RUN,
+    SIM_STATS,
+    VERDICTS,
+    Metrics,
+    endpoint_metrics,
+    is_number,
+    security_metrics,
+    total_metrics,
+)
 
 SUMMARY_FILE = "summary.json"
 SECURITY_FILE = "security.json"
@@ -26,9 +36,6 @@ MANIFEST_FILE = "manifest.json"
 BENCH_DIR = "bench"
 # Folders under a results root that hold no run: our own outputs and committed baselines.
 SKIPPED_DIRS = frozenset({"check", "baselines"})
-# security.json's verdicts (the writer's contract: loadtests/README.md).
-PASS, FAIL, NOT_RUN = "pass", "fail", "not run"
-VERDICTS = (PASS, FAIL, NOT_RUN)
 
 
 class ResultsError(ValueError):
@@ -104,16 +111,7 @@ class LoadRun:
         return self.folder.name
 
     def security_metrics(self) -> Metrics:
-        """``violations`` counts failed checks only; a check that did not run is ``not_run``, neither a
-        violation nor a pass (so ``passes >= N`` still catches a run whose checks never ran)."""
-        failed = len(self.failed_checks())
-        not_run = len(self.not_run_checks())
-        return {
-            "violations": float(failed),
-            "not_run": float(not_run),
-            "checks": float(len(self.checks)),
-            "passes": float(sum(1 for check in self.checks if check.verdict == PASS)),
-        }
+        return security_metrics(check.verdict for check in self.checks)
 
     def failed_checks(self) -> list[SecurityCheck]:
         return [check for check in self.checks if check.verdict == FAIL]

@@ -45,3 +45,15 @@ def test_every_check_ran_and_passed(tmp_path, thresholds, check):
     run = write_load_run(tmp_path / "smoke-1", checks=[CHECKS[0]])
     rules = "security: ['violations == 0', 'not_run == 0', 'passes >= 1']"
     assert check(run, "--thresholds", thresholds(rules)) == 0
+
+
+def test_live_abort_rules_count_not_run_apart_too():
+    from dvclab.gate.abort import first_abort
+    from dvclab.gate.rules import parse_thresholds
+
+    snapshot = {"security": [{"id": "C13", "verdict": "not run"}, {"id": "C01", "verdict": "pass"}]}
+    violations = parse_thresholds({"security": [{"rule": "violations == 0", "abort_on_fail": True}]})
+    assert first_abort(violations, [(0, snapshot)]) is None  # a check not run is no violation
+    passes = parse_thresholds({"security": [{"rule": "passes >= 2", "abort_on_fail": True}]})
+    decision = first_abort(passes, [(0, snapshot)])
+    assert decision is not None and decision.observed == 1.0
