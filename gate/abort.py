@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dvclab.gate.metrics import Metrics, endpoint_metrics, total_metrics
+from dvclab.gate.metrics import Metrics, endpoint_metrics, security_metrics, total_metrics
 from dvclab.gate.rules import EVERY, TOTAL, Rule, Thresholds, format_number
 
 
@@ -56,10 +56,7 @@ class AbortWatch:
     def _subjects(key: str, snapshot: Mapping[str, Any]) -> list[tuple[str, Metrics]]:
         if key == "security":
             checks = snapshot.get("security") or []
-            failed = sum(1 for check in checks if check.get("verdict") == "fail")
-            return [
-                ("security", {"violations": failed, "checks": len(checks), "passes": len(checks) - failed})
-            ]
+            return [("security", security_metrics(str(check.get("verdict")) for check in checks))]
         if key == TOTAL:
             return [(TOTAL, total_metrics(snapshot["total"]))] if "total" in snapshot else []
         endpoints = snapshot.get("endpoints") or {}

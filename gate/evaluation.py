@@ -89,8 +89,11 @@ def _evaluate_security(thresholds: Thresholds, runs: list[LoadRun]) -> list[Outc
     outcomes: list[Outcome] = []
     for run in runs:
         metrics = run.security_metrics()
-        # Name the checks that failed, so a red build says which invariant broke.
-        failed = "; ".join(f"{c.id} {c.name}: {_as_text(c.observed)}" for c in run.failed_checks())
+        # Name the checks that failed or did not run: a red build says which invariant broke or went untested.
+        failed = "; ".join(
+            [f"{c.id} {c.name}: {_as_text(c.observed)}" for c in run.failed_checks()]
+            + [f"{c.id} {c.name}: not run ({c.reason or 'no reason given'})" for c in run.not_run_checks()]
+        )
         outcomes += [
             _judge("security", run.name, r, metrics[r.metric], failed, name=run.profile)
             for r in thresholds.security

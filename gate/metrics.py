@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 # --- the metric catalogues: what a rule may name in each section -------------------------------------
@@ -32,7 +32,7 @@ TOTAL_METRICS = frozenset(
         "generator_cpu_max_pct",
     }
 )
-SECURITY_METRICS = frozenset({"violations", "checks", "passes"})
+SECURITY_METRICS = frozenset({"violations", "not_run", "checks", "passes"})
 SIM_KPIS = frozenset(
     {
         "dossiers",
@@ -110,6 +110,23 @@ def total_metrics(stats: Mapping[str, Any]) -> Metrics:
     for name in TOTAL_METRICS:
         metrics.setdefault(name, None)
     return metrics
+
+
+# security.json's verdicts (the writers' contract: loadtests/README.md).
+PASS, FAIL, NOT_RUN = "pass", "fail", "not run"
+VERDICTS = (PASS, FAIL, NOT_RUN)
+
+
+def security_metrics(verdicts: Iterable[str]) -> Metrics:
+    """``violations`` counts failed checks only; a check that did not run is ``not_run``, neither a
+    violation nor a pass (so ``passes >= N`` still catches a run whose checks never ran)."""
+    counted = list(verdicts)
+    return {
+        "violations": float(counted.count(FAIL)),
+        "not_run": float(counted.count(NOT_RUN)),
+        "checks": float(len(counted)),
+        "passes": float(counted.count(PASS)),
+    }
 
 
 def _sim_kpi_name(metric: str) -> str:
@@ -193,6 +210,7 @@ DIRECTIONS: tuple[tuple[str, int], ...] = (
     ("fail_ratio", HIGHER_WORSE),
     ("dropped_ratio", HIGHER_WORSE),
     ("violations", HIGHER_WORSE),
+    ("not_run", HIGHER_WORSE),
     ("generator_cpu_max_pct", HIGHER_WORSE),
     ("overdue_rate*", HIGHER_WORSE),
     ("counter_wait_*", HIGHER_WORSE),

@@ -17,7 +17,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from dvclab.gate.metrics import SIM_STATS, Metrics, endpoint_metrics, is_number, total_metrics
+from dvclab.gate.metrics import (
+    FAIL,
+    NOT_RUN,
+    SIM_STATS,
+    VERDICTS,
+    Metrics,
+    endpoint_metrics,
+    is_number,
+    security_metrics,
+    total_metrics,
+)
 
 SUMMARY_FILE = "summary.json"
 SECURITY_FILE = "security.json"
@@ -80,6 +90,7 @@ class SecurityCheck(_Strict):
     invariant: str
     observed: Any
     verdict: str
+    reason: str | None = None  # why a "not run" check did not run
 
 
 @dataclass(frozen=True)
@@ -100,15 +111,13 @@ class LoadRun:
         return self.folder.name
 
     def security_metrics(self) -> Metrics:
-        failed = sum(1 for check in self.checks if check.verdict == "fail")
-        return {
-            "violations": float(failed),
-            "checks": float(len(self.checks)),
-            "passes": float(len(self.checks) - failed),
-        }
+        return security_metrics(check.verdict for check in self.checks)
 
     def failed_checks(self) -> list[SecurityCheck]:
-        return [check for check in self.checks if check.verdict == "fail"]
+        return [check for check in self.checks if check.verdict == FAIL]
+
+    def not_run_checks(self) -> list[SecurityCheck]:
+        return [check for check in self.checks if check.verdict == NOT_RUN]
 
 
 # --- kpis.json / manifest.json ------------------------------------------------------------------------
@@ -213,9 +222,10 @@ def read_load_run(folder: Path) -> LoadRun:
         for index, raw in enumerate(raw_checks)
     ]
     for index, check in enumerate(checks):
-        if check.verdict not in ("pass", "fail"):
+        if check.verdict not in VERDICTS:
             raise ResultsError(
-                f"{security_path}: [{index}].verdict: {check.verdict!r} is not 'pass' or 'fail'"
+                f"{security_path}: [{index}].verdict: {check.verdict!r} is not one of "
+                + ", ".join(repr(v) for v in VERDICTS)
             )
     return LoadRun(
         folder=folder,

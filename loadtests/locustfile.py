@@ -10,6 +10,11 @@ Options (also as environment variables): ``--dvclab-profile`` (``DVCLAB_PROFILE`
 security.json, percentiles), ``--dvclab-db URL`` (ground truth for the checks), ``--dvclab-thresholds``.
 The shape below starts one runner per journey in flight and stops after the schedule and its drain;
 the journeys' start times come from the profile's shape (see ``open_model.py``).
+
+Locust's common options: ``-t/--run-time`` caps the profile's schedule (journeys are scheduled for at
+most that long, then the drain lets those in flight finish; on one process only). ``-u/--users`` and
+``-r/--spawn-rate`` are refused (exit 2, one line): in an open model the profile's shape decides when
+journeys start and ``journey_slots`` how many may be in flight, so a user count would mean nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from locust.runners import MasterRunner, WorkerRunner
 from dvclab.files import atomic_write_json
 from dvclab.load import check_registry, harness
 from dvclab.load.check_client import ProbeClient
+from dvclab.load.histograms import TOTAL
+from dvclab.load.locust_options import EXIT_BAD_INPUT, cap_schedule, refused_options
 from dvclab.load.users import AssistedFiling, CitizenOnline, NationalSync, Officer, PortalUser, PublicTracker
 from dvclab.load.verdicts import finalise
 
@@ -70,6 +77,8 @@ def _options(parser) -> None:  # type: ignore[no-untyped-def]
     parser.add_argument("--dvclab-out", default=os.environ.get("DVCLAB_OUT", ""))
     parser.add_argument("--dvclab-db", default=os.environ.get("DVCLAB_DB", ""))
     parser.add_argument("--dvclab-thresholds", default=os.environ.get("DVCLAB_THRESHOLDS", ""))
+    # A JSON file rewritten every few seconds with the live figures (`dvclab load run` shows them).
+    parser.add_argument("--dvclab-live", default=os.environ.get("DVCLAB_LIVE", ""))
 
 
 @events.init.add_listener
@@ -78,6 +87,11 @@ def _init(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
     run = harness.setup(
         getattr(options, "dvclab_profile", None) or "smoke", getattr(options, "dvclab_from_sim", None) or None
     )
+    if not isinstance(environment.runner, WorkerRunner):
+        reason = refused_options(options, run)
+        if reason:
+            print(f"dvclab: {reason}", file=sys.stderr)
+            sys.exit(EXIT_BAD_INPUT)  # before anything starts: no results, nothing to judge
     sizes = harness.journey_slots(run)
     run.fixed_counts = sizes
     for journey, cls in CLASSES.items():
@@ -105,8 +119,35 @@ def _init(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
 def _watch(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
     if isinstance(environment.runner, WorkerRunner):
         return
-    harness.current().test_started_at = time.time()
+    run = harness.current()
+    # -t (or the web UI's run time, set only when the test starts) caps the schedule before it starts.
+    run_time = getattr(environment.parsed_options, "run_time", None)
+    planned = run.duration
+    if run_time and cap_schedule(run, float(run_time)):
+        print(
+            f"dvclab: -t {run_time}s: the {run.profile.name} schedule runs {run.duration:g} s of its "
+            f"{planned:g} s, then its {run.profile.drain:g} s drain",
+            file=sys.stderr,
+        )
+    run.test_started_at = time.time()
     gevent.spawn(_abort_watch, environment)
+
+
+LIVE_EVERY_S = 2  # seconds between two writes of the live figures
+
+
+def _write_live(path: Path, run: harness.Run, elapsed: float) -> None:
+    """The figures of the progress line: rates over the schedule's seconds so far, the p95 of all
+    journey requests (one histogram walk: cheap every few seconds)."""
+    span = max(1e-3, elapsed - harness.SETTLE_S)
+    total = run.summary(elapsed=span, percentiles=False)["total"]
+    figures = {key: total[key] for key in ("requests", "failures", "offered_rps", "achieved_rps")}
+    figures |= {"dropped": total["dropped"], "scheduled": total["scheduled"]}
+    figures |= {"elapsed_s": round(elapsed, 1), "p95_ms": run.recorder.percentiles(TOTAL)["p95_ms"]}
+    try:
+        atomic_write_json(path, figures)
+    except OSError as error:  # the progress line is a convenience: never stop the run over it
+        print(f"dvclab: cannot write the live figures to {path}: {error}", file=sys.stderr)
 
 
 def _abort_watch(environment) -> None:  # type: ignore[no-untyped-def]
@@ -124,10 +165,14 @@ def _abort_watch(environment) -> None:  # type: ignore[no-untyped-def]
         print(f"dvclab: no abort rules watched: {error}", file=sys.stderr)
         watch = None
     exact = bool(watch) and any(rule.metric.endswith("_ms") for _, rule in watch.rules)  # type: ignore[union-attr]
-    started, down_since = time.time(), None
+    live = getattr(environment.parsed_options, "dvclab_live", "")
+    started, down_since, written = time.time(), None, 0.0
     while environment.runner.state not in ("stopped", "stopping", "quitting"):
         gevent.sleep(1.0)
         elapsed = time.time() - started
+        if live and elapsed - written >= LIVE_EVERY_S:
+            _write_live(Path(live), run, elapsed)
+            written = elapsed
         try:
             ok = requests.get(f"{environment.host}/healthz", timeout=2).status_code == 200
         except requests.RequestException:
@@ -170,13 +215,15 @@ def _finish(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
         atomic_write_json(folder / "summary.json", summary)
         atomic_write_json(folder / "security.json", security)
         atomic_write_json(folder / "receipts.json", [code for code, _ in run.receipts])
-    failed = [c["id"] for c in security if c["verdict"] != "pass"]
+    failed = [c["id"] for c in security if c["verdict"] == "fail"]
+    not_run = [c["id"] for c in security if c["verdict"] == "not run"]
     total = summary["total"]
     print(
         f"dvclab: {total['requests']} requests, {total['failures']} failures, "
         f"{total['expected_refusals']} expected refusals, p95 {total['p95_ms']} ms, "
         f"offered {total['offered_rps']} rps, achieved {total['achieved_rps']} rps, "
-        f"dropped {total['dropped']}/{total['scheduled']}, checks failed: {failed or 'none'}",
+        f"dropped {total['dropped']}/{total['scheduled']}, checks failed: {failed or 'none'}"
+        + (f", not run: {not_run}" if not_run else ""),
         file=sys.stderr,
     )
     if total["generator_cpu_max_pct"] >= 90 or total["generator_lag_max_ms"] > run.profile.max_lag * 1000:
@@ -186,13 +233,16 @@ def _finish(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
             f"scheduler {total['generator_lag_max_ms']} ms late): add --processes or lower the rate",
             file=sys.stderr,
         )
-    if run.portal_down or run.aborted or failed or total["failures"]:
+    if run.portal_down or run.aborted or failed or not_run or total["failures"]:
         environment.process_exit_code = 1
 
 
 class OpenModelShape(LoadTestShape):
     """All journey runners at once, for the schedule's length plus a drain; the runners' own scheduler
     decides when journeys start (an open model), not this user count."""
+
+    # We read -u/-r/-t ourselves (refused, refused, a cap): Locust then does not warn they are ignored.
+    use_common_options = True
 
     def tick(self):  # type: ignore[no-untyped-def]
         run = harness.current()

@@ -27,7 +27,9 @@ from typing import Any
 from dvclab import services
 from dvclab.embedded import EmbeddedPortal
 from dvclab.files import atomic_write_json
+from dvclab.load import check_registry
 from dvclab.load.profiles import Profile
+from dvclab.load.security_checks import NOT_RUN
 from dvclab.paths import results_dir
 from dvclab.processes import NotReady, console_script, free_port, healthy, start_group, stop_group
 from dvclab.services import RedisServer
@@ -242,17 +244,20 @@ def _failed_results(out: Path, profile: Profile, message: str) -> None:
             },
         )
     if not (out / "security.json").exists():
+        # No Locust master judged them: every selected check is "not run" (the gate's not_run and
+        # passes rules catch it), named as in the registry.
         atomic_write_json(
             out / "security.json",
             [
                 {
-                    "id": check,
-                    "name": "not run",
-                    "invariant": "the check ran",
-                    "observed": message,
-                    "verdict": "fail",
+                    "id": check.id,
+                    "name": check.name,
+                    "invariant": check.invariant,
+                    "observed": None,
+                    "verdict": NOT_RUN,
+                    "reason": f"the run produced no verdicts: {message}",
                 }
-                for check in profile.security.checks
+                for check in check_registry.selected(profile.security.checks)
             ],
         )
 
@@ -338,7 +343,7 @@ def _run(
     if stop:
         note = f"interrupted by {stop.name} after {stop.elapsed_s:.0f} s" + (f"; {note}" if note else "")
         code = 128 + int(stop.signum or signal.SIGINT)
-        # Checks the attacker never reached are already "fail" (did not run); missing files get placeholders.
+        # Checks the attacker never reached are already "not run"; missing files get placeholders.
         _failed_results(out, profile, note)
     elif note:
         print(f"dvclab load: {note}", file=sys.stderr)

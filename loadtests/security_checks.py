@@ -5,6 +5,8 @@ A check's verdict is a plain method: tests call it with observations and a run, 
 here imports Locust or gevent, so the registry (``check_registry.py``) that profiles validate against
 stays cheap to import; the probes reach the portal only through the :class:`ProbeClient` they are given.
 An expected refusal (429, 413, 415, 404 on a foreign dossier) is a pass of its check, never a failure.
+A check whose probe never ran (the run stopped before the attacker reached it) is "not run", with its
+reason: neither a pass (nothing was shown to hold) nor a failure (nothing was shown to break).
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ if TYPE_CHECKING:
 # What a probe saw: JSON-ready figures; "pass" is its own say, "error" a probe that could not finish.
 Observed = dict[str, Any]
 ID_PATTERN = re.compile(r"^[CL]\d\d$")  # C01… a check of a limit; L01… a check of the load's own data
+# security.json's verdicts; the gate counts each apart (violations = "fail" only, not_run, passes).
+PASS, FAIL, NOT_RUN = "pass", "fail", "not run"
+# What verdict() returns as "holds" for a check that never ran: neither True nor False.
+Holds = bool | None
 
 
 class SecurityCheck:
@@ -67,11 +73,12 @@ class SecurityCheck:
 
     # --- after the run (the master; tests call these without a swarm) -----------------------------------
 
-    def verdict(self, observed: Observed | None, run: Run, truth: GroundTruth | None) -> tuple[bool, Any]:
+    def verdict(self, observed: Observed | None, run: Run, truth: GroundTruth | None) -> tuple[Holds, Any]:
         """(holds, what security.json shows as observed): the probe's say, the run's figures
-        (:meth:`judge`) and the ground truth (:meth:`confirm`) must all agree."""
+        (:meth:`judge`) and the ground truth (:meth:`confirm`) must all agree. ``holds`` is None when
+        the probe never ran (no observation): the caller gives the reason."""
         if observed is None:
-            return False, {"error": "did not run (the run stopped before the attacker reached it)"}
+            return None, None
         if "error" in observed:
             return False, observed
         shown = dict(observed)
@@ -91,12 +98,16 @@ class SecurityCheck:
         """The portal's database's view: (holds, the figures it showed). Default: nothing to read."""
         return True, {}
 
-    def result(self, holds: bool, observed: Any) -> dict[str, Any]:
-        """One entry of security.json (the gate reads these five fields: gate/results.py)."""
-        return {
+    def result(self, holds: Holds, observed: Any, reason: str = "") -> dict[str, Any]:
+        """One entry of security.json (the gate reads these five fields: gate/results.py); a check that
+        did not run (``holds`` None) carries the ``reason`` too."""
+        entry = {
             "id": self.id,
             "name": self.name,
             "invariant": self.invariant,
             "observed": observed,
-            "verdict": "pass" if holds else "fail",
+            "verdict": NOT_RUN if holds is None else (PASS if holds else FAIL),
         }
+        if holds is None:
+            entry["reason"] = reason or "the check did not run"
+        return entry

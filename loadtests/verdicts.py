@@ -1,5 +1,8 @@
 """security.json from a finished run: each selected security check's verdict, in the registry's order.
 No Locust here: the master calls it at the end of a run, and tests call it without a swarm.
+
+A probed check with no observation never ran: its verdict is "not run" with the reason (the attacker
+never started, or the run stopped before it reached that check), never "pass" and never "fail".
 """
 
 from __future__ import annotations
@@ -8,18 +11,34 @@ from typing import Any
 
 from dvclab.load import check_registry, harness
 from dvclab.load.ground_truth import GroundTruth
+from dvclab.load.security_checks import Holds
+
+
+def not_run_reason(run: harness.Run) -> str:
+    """Why a probed check has no observation: the attacker either never began or was cut off, and what
+    ended the run (the portal down, an abort rule, or its planned end or a stop)."""
+    ended = run.portal_down or run.aborted or "the run ended"
+    if not run.observations:
+        start = run.profile.security.start_after
+        return f"{ended} before the attacker started (security.start_after: {start:g} s)"
+    return f"{ended} before the attacker reached this check"
 
 
 def finalise(run: harness.Run, host: str, db_url: str | None) -> list[dict[str, Any]]:
-    """Verdicts in security.json's layout, one per selected check; a check that could not run fails."""
+    """Verdicts in security.json's layout, one per selected check; a probe that never ran is "not run"."""
     observations = {o["id"]: o["observed"] for o in run.observations}
     truth = GroundTruth(host, db_url) if host else None
+    reason = not_run_reason(run)
     results = []
     for check in check_registry.selected(run.profile.security.checks):
+        holds: Holds
         try:
             holds, observed = check.verdict(observations.get(check.id), run, truth)
         except Exception as error:  # noqa: BLE001 - ground truth unreadable: the check fails, named
             holds, observed = False, {"error": f"ground truth: {type(error).__name__}: {error}"[:300]}
+        if holds is None:
+            results.append(check.result(None, observed, reason))
+            continue
         if run.portal_down and not holds:
             observed = {"portal_down": run.portal_down, **(observed if isinstance(observed, dict) else {})}
         results.append(check.result(holds, observed))

@@ -141,7 +141,7 @@ def test_security_verdict_must_be_pass_or_fail(tmp_path, thresholds, check):
     bad = [{"id": "C01", "name": "n", "invariant": "i", "observed": 1, "verdict": "maybe"}]
     run = write_load_run(tmp_path / "r", checks=bad)
     err = _bad(check, run, "--thresholds", thresholds("security: ['violations == 0']\n"))
-    assert "security.json: [0].verdict: 'maybe' is not 'pass' or 'fail'" in err
+    assert "security.json: [0].verdict: 'maybe' is not one of 'pass', 'fail', 'not run'" in err
 
 
 def test_bad_tolerance(tmp_path, thresholds, check):

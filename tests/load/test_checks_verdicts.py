@@ -1,4 +1,4 @@
-"""Verdicts from observations, without a swarm: a check that did not run fails; C07 reads hygiene."""
+"""Verdicts from observations, without a swarm: a check that did not run is "not run"; C07 reads hygiene."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def _run() -> harness.Run:
     return harness.Run(profile, build_segments(profile), data.ProcedureMix.from_catalog())
 
 
-def test_every_selected_check_gets_a_verdict_and_missing_ones_fail() -> None:
+def test_every_selected_check_gets_a_verdict_and_missing_ones_are_not_run() -> None:
     run = _run()
     run.observations = [
         {"id": "C14", "observed": {"pass": True, "dossier": 3, "idempotency_key": "k" * 10}},
@@ -25,12 +25,14 @@ def test_every_selected_check_gets_a_verdict_and_missing_ones_fail() -> None:
     assert verdicts["C14"]["verdict"] == "pass" and "pass" not in verdicts["C14"]["observed"]
     assert verdicts["C16"]["verdict"] == "fail"
     assert verdicts["C10"]["verdict"] == "fail" and verdicts["C10"]["observed"]["error"]
-    assert verdicts["C01"]["verdict"] == "fail" and "did not run" in verdicts["C01"]["observed"]["error"]
+    assert verdicts["C01"]["verdict"] == "not run"
+    assert "before the attacker reached" in verdicts["C01"]["reason"]
     assert verdicts["L01"]["verdict"] == "fail"  # nothing to read back from
     for v in verdicts.values():
         assert {"id", "name", "invariant", "observed", "verdict"} <= set(v) and v["verdict"] in (
             "pass",
             "fail",
+            "not run",
         )
 
 

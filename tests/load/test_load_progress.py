@@ -27,3 +27,24 @@ def test_progress_stops_with_the_run(monkeypatch, capsys):
     capsys.readouterr()
     time.sleep(0.15)
     assert capsys.readouterr().err == ""
+
+
+def test_progress_lines_carry_the_masters_live_figures(monkeypatch, capsys, tmp_path):
+    live = tmp_path / "live.json"
+    live.write_text(
+        '{"elapsed_s": 12.0, "requests": 80, "failures": 1, "offered_rps": 7.25, "achieved_rps": 6.5,'
+        ' "p95_ms": 143.2, "dropped": 2, "scheduled": 40}'
+    )
+    monkeypatch.setattr(cli, "PROGRESS_EVERY_S", 0.05)
+    with cli.Progress("load run smoke", 34.0, live):
+        time.sleep(0.2)
+    line = capsys.readouterr().err.splitlines()[0]
+    assert line.startswith("dvclab load: load run smoke: ")
+    assert line.endswith("of ~34 s, offered 7.2 rps, achieved 6.5 rps, p95 143 ms, failures 1, dropped 2/40")
+
+
+def test_live_figures_before_the_master_wrote_any(tmp_path):
+    assert cli.live_figures(tmp_path / "missing.json") == ""
+    assert cli.live_figures(None) == ""
+    (tmp_path / "half.json").write_text('{"offered_rps": 1')  # not the master's JSON: no figures
+    assert cli.live_figures(tmp_path / "half.json") == ""
