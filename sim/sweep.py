@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dvclab.catalog import Procedure
+from dvclab.catalog import LEVELS, Procedure
 from dvclab.sim.experiment import Experiment
 from dvclab.sim.scenario import Scenario, ScenarioError, resolved_dict, with_value
 
@@ -185,11 +185,9 @@ def known_kpi(kpi: str, scenario: Scenario, catalog: list[Procedure]) -> bool:
         return member in set(table.levels)
     if family == "overdue_rate_by_group":
         return member in set(table.groups)
-    if family == "utilisation":
+    if family in ("utilisation", "utilisation_max"):  # the pool's mean, or its busiest unit
         level, _, unit = member.partition(".")
-        return member in set(table.pools) or (
-            level == "counter" and unit in ("province", "district", "commune")
-        )
+        return member in set(table.pools) or (level == "counter" and unit in LEVELS)
     return False
 
 
