@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
+from dvclab import deadlines
 from dvclab.portal import errors
 from dvclab.portal.auth import PasswordService
 from dvclab.portal.catalog_index import CatalogIndex
@@ -110,6 +112,10 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
             await run_in_threadpool(prepare_database, db, settings)
         app.state.db = db
         app.state.catalog = await run_in_threadpool(CatalogIndex.load, db)
+        # The working-day calendar of this year and the next takes ~160 ms of CPU to build (holidays,
+        # Tết); built on a first request it held the GIL long enough for the Redis limiter's 200 ms
+        # timeout to fail closed (503) on every worker during a burst.
+        await run_in_threadpool(deadlines.due_at, datetime.now(UTC), 0)
         app.state.limiter = Limiter(settings)
         app.state.passwords = PasswordService(settings)
         app.state.idp = IdentityProvider(settings.idp_url or "", settings.upstream_timeout_s)
