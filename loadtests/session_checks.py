@@ -56,7 +56,12 @@ class SessionRevocation(SecurityCheck):
         f"{GRACE_S:g} s; a new login issues a new token; the revoked tokens are gone from the database"
     )
 
-    def _watched(self, client: ProbeClient, token: str, revoke: Callable[[], float | None]) -> Observed:
+    def _watched(
+        self, client: ProbeClient, token: str, key: str, revoke: Callable[[], float | None]
+    ) -> Observed:
+        """The old token tried from the address of ``key`` (one per phase: the 401s of one phase
+        exhaust its address's bad-token quota, and the next phase must see its own answers)."""
+
         def mine() -> Any:
             return client.send(
                 self.id,
@@ -64,7 +69,7 @@ class SessionRevocation(SecurityCheck):
                 f"{API}/dossiers?page_size=1",
                 "GET /api/v1/dossiers",
                 (200, 401, 429),
-                headers={**client.address(self.id), "Connection": "close"},
+                headers={**client.address(key), "Connection": "close"},
                 token=token,
             )
 
@@ -80,7 +85,7 @@ class SessionRevocation(SecurityCheck):
         def logout() -> float | None:
             return time.monotonic() if client.logout(self.id, token).status_code == 204 else None
 
-        after_logout = self._watched(client, token, logout)
+        after_logout = self._watched(client, token, self.id, logout)
         renewed = client.login_as(self.id, out)
         # The lockout: T wrong passwords on an account whose token is in use.
         victim = client.login_as(self.id, locked)
@@ -103,7 +108,7 @@ class SessionRevocation(SecurityCheck):
             ]
             return time.monotonic() if statuses[-1] == 401 else None
 
-        after_lock = self._watched(client, victim, lock)
+        after_lock = self._watched(client, victim, "C20b", lock)
         return {
             "grace_s": GRACE_S,
             "logout": after_logout,
