@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 GRACE_S = 1.0  # the catalogue's bound: revoked everywhere within a second
 WATCHERS = 4  # requests in flight at once, each on a fresh connection: they spread over the workers
 PACE_S = 0.05
-WATCH_AFTER_S = GRACE_S + 1.0  # keep trying the old token this long past the revocation
+WATCH_AFTER_S = GRACE_S + 0.5  # keep trying the old token this long past the revocation
 
 
 def revocation_figures(
