@@ -9,6 +9,7 @@ out of the citizens' endpoint table. A check's expected answers (refusals includ
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,34 @@ class ProbeClient:
         gate.set()
         gevent.joinall(greenlets, timeout=60)
         return [g.value for g in greenlets]
+
+    @staticmethod
+    def poll_during(
+        request: Callable[[], Any],
+        action: Callable[[], float | None],
+        parallel: int,
+        pace_s: float,
+        after_s: float,
+    ) -> tuple[list[tuple[float, int]], float | None]:
+        """``parallel`` loops sending ``request`` every ``pace_s`` while ``action`` runs, and ``after_s``
+        beyond it: ((monotonic send time, status) of each request, what ``action`` returned)."""
+        samples: list[tuple[float, int]] = []
+        done = Event()
+
+        def loop() -> None:
+            while not done.is_set():
+                sent = time.monotonic()
+                response = request()
+                samples.append((sent, response.status_code or 0))
+                gevent.sleep(pace_s)
+
+        greenlets = [gevent.spawn(loop) for _ in range(parallel)]
+        gevent.sleep(max(0.5, 4 * pace_s))  # the token is seen working on the workers first
+        outcome = action()
+        gevent.sleep(after_s)
+        done.set()
+        gevent.joinall(greenlets, timeout=30)
+        return sorted(samples), outcome
 
     def clear_cookies(self) -> None:
         jar = getattr(self.http, "cookiejar", None)
@@ -172,10 +201,10 @@ class ProbeClient:
             data=body,
         )
 
-    def filed_and_paid(self, check: str, number: int) -> tuple[str, int, dict[str, Any]] | None:
-        """A fee-bearing dossier, submitted, with a payment intent: (token, dossier, payment)."""
+    def filed(self, check: str, number: int, proc: data.Proc | None = None) -> tuple[str, int] | None:
+        """A fee-bearing dossier with a document, submitted, not yet paid: (token, dossier)."""
         token = self.login_as(check, number)
-        dossier = self.new_dossier(check, token) if token else None
+        dossier = self.new_dossier(check, token, proc) if token else None
         if not token or dossier is None:
             return None
         self.upload(check, token, dossier, "don.pdf", data.pdf_bytes(5000), "application/pdf", (201,))
@@ -188,17 +217,52 @@ class ProbeClient:
             headers=self.address(check),
             token=token,
         )
-        response = self.send(
+        return token, dossier
+
+    def pay(self, check: str, token: str, dossier: int, headers: dict[str, str] | None = None) -> Any:
+        """Open (or get back) the dossier's payment intent."""
+        return self.send(
             check,
             "POST",
             f"{API}/dossiers/{dossier}/payment",
             "POST /api/v1/dossiers/{id}/payment",
             (200, 201),
+            headers={**self.address(check), **(headers or {})},
+            token=token,
+        )
+
+    def filed_and_paid(self, check: str, number: int) -> tuple[str, int, dict[str, Any]] | None:
+        """A fee-bearing dossier, submitted, with a payment intent: (token, dossier, payment)."""
+        filed = self.filed(check, number)
+        if filed is None:
+            return None
+        token, dossier = filed
+        payment = data.json_of(self.pay(check, token, dossier))
+        return (token, dossier, payment) if isinstance(payment, dict) and payment.get("gateway_ref") else None
+
+    def logout(self, check: str, token: str) -> Any:
+        return self.send(
+            check,
+            "POST",
+            f"{API}/auth/logout",
+            "POST /api/v1/auth/logout",
+            (204,),
             headers=self.address(check),
             token=token,
         )
-        payment = data.json_of(response)
-        return (token, dossier, payment) if isinstance(payment, dict) and payment.get("gateway_ref") else None
+
+    def create_dossier(self, check: str, token: str, address: dict[str, str]) -> Any:
+        """One draft from the given client address, with a fresh key: 201, or 429 past a quota."""
+        return self.send(
+            check,
+            "POST",
+            f"{API}/dossiers",
+            "POST /api/v1/dossiers",
+            (201, 429),
+            headers={**address, "Idempotency-Key": data.idempotency_key(self.rng)},
+            token=token,
+            json=data.dossier_body(self.run.procedures.with_fee()),
+        )
 
     def callback(self, check: str, body: bytes, headers: dict[str, str], expect: tuple[int, ...]) -> Any:
         return self.send(

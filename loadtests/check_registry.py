@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from dvclab.load import auth_checks, dossier_checks, payment_checks, rate_checks, run_checks, upload_checks
+from dvclab.load import (
+    auth_checks,
+    dossier_checks,
+    payment_checks,
+    quota_checks,
+    rate_checks,
+    run_checks,
+    session_checks,
+    upload_checks,
+)
 from dvclab.load.security_checks import SecurityCheck
 
 
@@ -39,11 +48,14 @@ CHECKS: tuple[SecurityCheck, ...] = _in_order(
         auth_checks.C02,
         auth_checks.C03,
         auth_checks.C05,
+        session_checks.C20,
         rate_checks.C08,  # reads the 429s of C01 and C15
         upload_checks.C10,
         upload_checks.C11,
         dossier_checks.C13,
         dossier_checks.C14,
+        quota_checks.C21,
+        payment_checks.C18,
         payment_checks.C16,
         payment_checks.C17,
         run_checks.C07,  # judged from the whole run, after it

@@ -32,6 +32,7 @@ BASE32 = string.ascii_uppercase + "234567"
 # Security checks own these citizens (never used by journeys).
 ATTACKERS = {"C02": 200, "C03": 199, "C05": 198, "C05b": 197, "C10": 196, "C11": 195, "C13": 194}
 ATTACKERS |= {"C14": 193, "C16": 192, "C17": 191}
+ATTACKERS |= {"C18": 190, "C20": 189, "C20b": 188, "C21": 187, "C21b": 186, "C21c": 185, "C21d": 184}
 
 OK = "ok"
 REFUSED = "refused"  # an expected refusal: the limit held (a pass of its check, never a failure)
@@ -183,6 +184,11 @@ def session_lasts(expires_at: float, now: float, journey_s: float) -> bool:
     national sync) logs in again before the token runs out, as an OAuth client refreshes early, rather
     than meet a 401 halfway through a dossier."""
     return now + journey_s < expires_at
+
+
+def token_hash(token: str) -> str:
+    """How the reference portal stores a bearer token (SHA-256, hex): ground truth finds it by this."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def json_of(response: Any) -> Any:

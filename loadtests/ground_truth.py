@@ -55,7 +55,7 @@ class PortalDatabase:
         with self.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(statement, params)]
 
-    # --- logins (C02, C03, C05) ----------------------------------------------------------------------
+    # --- logins and sessions (C02, C03, C05, C20) ------------------------------------------------------
 
     def bad_password_rows(self, national_id: str) -> int:
         """Wrong passwords the portal evaluated for an account (its audit trail)."""
@@ -68,6 +68,10 @@ class PortalDatabase:
             "SELECT count(*) FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE a.national_id = :a",
             a=national_id,
         )
+
+    def sessions_with_hashes(self, token_hashes: Sequence[str]) -> int:
+        """Sessions still stored under these token hashes (C20: revoked ones are deleted)."""
+        return self.scalar("SELECT count(*) FROM sessions WHERE token_hash IN :h", h=list(token_hashes))
 
     def bad_password_client_ips(self, national_id: str) -> list[str]:
         """The client addresses the audit trail recorded for an account's wrong passwords."""
@@ -85,7 +89,14 @@ class PortalDatabase:
             a=national_id,
         )
 
-    # --- dossiers (C10, C11, C14, L01) ---------------------------------------------------------------
+    # --- dossiers (C10, C11, C14, C21, L01) ---------------------------------------------------------------
+
+    def dossiers_of(self, national_ids: Sequence[str]) -> int:
+        """Dossiers these citizens own, drafts included (C21)."""
+        return self.scalar(
+            "SELECT count(*) FROM dossiers d JOIN accounts a ON a.id = d.owner_id WHERE a.national_id IN :a",
+            a=list(national_ids),
+        )
 
     def files_of(self, dossier: int) -> int:
         return self.scalar("SELECT count(*) FROM dossier_files WHERE dossier_id = :d", d=dossier)
@@ -110,11 +121,15 @@ class PortalDatabase:
             }
         return found
 
-    # --- payments (C16, C17) -------------------------------------------------------------------------
+    # --- payments (C16, C17, C18) -------------------------------------------------------------------------
 
     def payments_of(self, dossier: int) -> list[tuple[Any, ...]]:
         """(id, status) of each payment of a dossier."""
         return self.rows("SELECT id, status FROM payments WHERE dossier_id = :d", d=dossier)
+
+    def payment_amounts(self, dossier: int) -> list[int]:
+        """The amount of each payment intent of a dossier (C18: one, at the fee)."""
+        return [r[0] for r in self.rows("SELECT amount_vnd FROM payments WHERE dossier_id = :d", d=dossier)]
 
     def payment_event_rows(self, event_ids: Sequence[str]) -> int:
         """Gateway events recorded under these ids (a replayed one must be recorded once)."""

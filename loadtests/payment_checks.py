@@ -1,11 +1,11 @@
-"""Security checks of the payment gateway's callbacks: replays are idempotent (C16) and forgeries change
-nothing (C17)."""
+"""Security checks of payments: concurrent "pay" opens one intent at the server's fee (C18), callback
+replays are idempotent (C16) and forgeries change nothing (C17)."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dvclab.load import data
 from dvclab.load.data import ATTACKERS
@@ -22,6 +22,61 @@ STALE_S = 3600  # how old a forged callback's timestamp is
 
 def _event_id(client: ProbeClient, prefix: str, k: int) -> str:
     return prefix + "".join(client.rng.choices("0123456789abcdef", k=k))
+
+
+def one_intent(answers: list[tuple[int, str | None, int | None]], fee: int) -> Observed:
+    """C18's figures from (status, gateway ref, amount) of each concurrent "pay": it holds when every
+    answer is 2xx, at most one created an intent (201), all name the same intent, each at the fee."""
+    statuses = Counter(status for status, _, _ in answers)
+    refs = {ref for status, ref, _ in answers if 200 <= status < 300}
+    amounts = sorted({amount for status, _, amount in answers if 200 <= status < 300 and amount is not None})
+    holds = (
+        bool(answers)
+        and statuses[200] + statuses[201] == len(answers)
+        and statuses[201] <= 1
+        and len(refs) == 1
+        and amounts == [fee]
+    )
+    return {
+        "requests": len(answers),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "intents_named": len(refs),
+        "amounts": amounts,
+        "fee_vnd": fee,
+        "pass": holds,
+    }
+
+
+class DoublePayment(SecurityCheck):
+    id = "C18"
+    name = "double payment initiation"
+    invariant = (
+        'N gated concurrent "pay" on one submitted dossier: every answer 2xx, at most 1 created (201), '
+        "all name 1 open intent; its amount equals the server-side fee; 1 payment row"
+    )
+
+    def probe(self, client: ProbeClient) -> Observed:
+        proc = client.run.procedures.with_fee()
+        filed = client.filed(self.id, ATTACKERS[self.id], proc)
+        if filed is None:
+            return {"error": "could not file and submit a dossier"}
+        token, dossier = filed
+
+        def pay(i: int) -> Any:  # fresh connections: the requests spread over the portal's workers
+            return client.pay(self.id, token, dossier, {"Connection": "close"})
+
+        answers = []
+        for r in client.burst(client.run.profile.security.burst, pay):
+            body = data.json_of(r) if r is not None else None
+            body = body if isinstance(body, dict) else {}
+            answers.append(
+                (r.status_code if r is not None else 0, body.get("gateway_ref"), body.get("amount_vnd"))
+            )
+        return {**one_intent(answers, proc.fee_vnd), "dossier": dossier}
+
+    def confirm(self, observed: Observed, db: PortalDatabase, limits: Limits) -> tuple[bool, Observed]:
+        amounts = db.payment_amounts(observed["dossier"])
+        return amounts == [observed["fee_vnd"]], {"db_payments": len(amounts), "db_amounts": amounts}
 
 
 class CallbackReplay(SecurityCheck):
@@ -127,5 +182,6 @@ class CallbackAuthenticity(SecurityCheck):
         }
 
 
+C18 = DoublePayment()
 C16 = CallbackReplay()
 C17 = CallbackAuthenticity()

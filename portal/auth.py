@@ -178,7 +178,8 @@ def _one_less_inflight():  # type: ignore[no-untyped-def]
 
 def record_failure(db: Database, identifier: str, ip: str, settings: Settings, locks: bool) -> None:
     """The attempt was evaluated and failed: it stays counted, it is no longer in flight. The attempt
-    whose reservation set the lock (``locks``) notes it in the audit table: one row per lock."""
+    whose reservation set the lock (``locks``) notes it in the audit table (one row per lock) and
+    revokes the account's sessions."""
     with db.write() as session:
         session.execute(
             update(LoginThrottle)
@@ -187,6 +188,13 @@ def record_failure(db: Database, identifier: str, ip: str, settings: Settings, l
         )
         audit(session, "bad_password", identifier, ip)
         if locks:
+            # Revoke the account's tokens with the lock (C20): every worker reads sessions from the
+            # database, so none of them accepts an old token once this commits.
+            session.execute(
+                delete(AuthSession).where(
+                    AuthSession.account_id.in_(select(Account.id).where(Account.national_id == identifier))
+                )
+            )
             audit(
                 session,
                 "account_locked",

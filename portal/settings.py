@@ -22,6 +22,9 @@ DEFAULT_RATE_LIMITS: dict[str, str] = {
     "login_ip": "30/minute",  # login attempts per client IP, whatever the account (C04b)
     "api": "600/minute",  # authenticated API calls: per account
     "dossier_create": "60/hour",  # new dossiers per citizen (flow quota, C21)
+    # new dossiers per client address, whatever the citizen (C21): a household or a cybercafe files for
+    # a few people; a script cycling through stolen accounts from one address does not get 60 each
+    "dossier_create_ip": "120/hour",
     "upload": "120/hour",  # file uploads per citizen
     "callback": "1200/minute",  # gateway callbacks per client IP
     "bad_token": "120/minute",  # failed bearer-token authentications per client IP (C20, guessing)

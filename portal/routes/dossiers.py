@@ -11,6 +11,7 @@ from dvclab.portal import dossiers
 from dvclab.portal.auth import Principal, require, write_audit
 from dvclab.portal.documents import well_formed
 from dvclab.portal.errors import ApiError
+from dvclab.portal.ratelimit import client_key
 from dvclab.portal.routes.common import Page, PageSize, db_of, ip_of, settings_of
 from dvclab.portal.schemas import (
     IDEMPOTENCY_KEY,
@@ -44,6 +45,16 @@ async def _guarded(request: Request, principal: Principal, dossier_id: int, fn, 
         raise
 
 
+async def _charge_address(request: Request, response: Response, name: str) -> None:
+    """Charge the client address's quota ``name`` beside the account's (already charged by require):
+    both policies are listed in the answer (a 429 names the one exceeded)."""
+    limiter = request.app.state.limiter
+    headers = await limiter.hit(name, client_key(request, settings_of(request)))
+    for field, value in headers.items():
+        earlier = response.headers.get(field)
+        response.headers[field] = f"{earlier}, {value}" if earlier else value
+
+
 @router.post(
     "",
     response_model=DossierSummary,
@@ -61,6 +72,7 @@ async def create(
     ],
     principal: Annotated[Principal, Depends(require("citizen", "dossier_create"))],
 ) -> dict:
+    await _charge_address(request, response, "dossier_create_ip")
     procedure = request.app.state.catalog.by_code.get(body.procedure_code)
     if procedure is None:
         raise ApiError(422, "Unprocessable content", "no procedure has this code", kind="validation-error")

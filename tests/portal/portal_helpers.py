@@ -25,7 +25,17 @@ SECRET = "test-gateway-secret"
 # start servers with tight ones.
 GENEROUS = {
     name: "100000/minute"
-    for name in ("public", "track", "login_ip", "api", "dossier_create", "upload", "callback", "bad_token")
+    for name in (
+        "public",
+        "track",
+        "login_ip",
+        "api",
+        "dossier_create",
+        "dossier_create_ip",
+        "upload",
+        "callback",
+        "bad_token",
+    )
 }
 
 
