@@ -33,6 +33,8 @@ BASE32 = string.ascii_uppercase + "234567"
 ATTACKERS = {"C02": 200, "C03": 199, "C05": 198, "C05b": 197, "C10": 196, "C11": 195, "C13": 194}
 ATTACKERS |= {"C14": 193, "C16": 192, "C17": 191}
 ATTACKERS |= {"C18": 190, "C20": 189, "C20b": 188, "C21": 187, "C21b": 186, "C21c": 185, "C21d": 184}
+# Journeys take citizens 1..N below every check's account (profiles cap `citizens` here).
+JOURNEY_CITIZENS_MAX = min(ATTACKERS.values()) - 1
 
 OK = "ok"
 REFUSED = "refused"  # an expected refusal: the limit held (a pass of its check, never a failure)

@@ -27,6 +27,7 @@ from dvclab.gate.rules import parse_duration
 from dvclab.hints import did_you_mean, yaml_error
 from dvclab.load.check_registry import CHECK_IDS as CHECK_IDS  # the ids a profile may name, derived
 from dvclab.load.check_registry import known_id
+from dvclab.load.data import JOURNEY_CITIZENS_MAX
 from dvclab.paths import shipped
 
 JOURNEYS = ("citizen_online", "assisted", "officer", "tracker", "sync")
@@ -181,7 +182,7 @@ class Profile(_Strict):
     max_lag: Duration = Field(default=1.0, gt=0)
     drain: Duration = Field(default=10.0, ge=0)
     forwarded_clients: bool = Field(default=True)  # send a per-journey client address in X-Forwarded-For
-    citizens: int = Field(default=180, ge=1, le=190)  # demo citizens 1..N for journeys
+    citizens: int = Field(default=180, ge=1, le=JOURNEY_CITIZENS_MAX)  # demo citizens 1..N for journeys
     security: Security = Field(default_factory=Security)
     limits: Limits = Field(default_factory=Limits)
     portal: EmbeddedPortal = Field(default_factory=EmbeddedPortal)
