@@ -54,6 +54,8 @@ def _decimals(value: float, unit: str) -> int:
 
 def value(amount: float, unit: str, lang: str) -> str:
     """A KPI's value in its unit: rates as percentages, counts whole, minutes and points to one decimal."""
+    if not math.isfinite(amount):
+        return "–"
     if unit == "fraction":
         return percent(amount, lang)
     return number(amount, lang, _decimals(amount, unit))
@@ -83,6 +85,8 @@ def difference_interval(low: float, high: float, unit: str, lang: str) -> str:
 
 def interval(low: float, high: float, unit: str, lang: str) -> str:
     """``1,00 % đến 3,00 %``: a word, not a dash, between the bounds (a dash next to a minus misreads)."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return text(lang, "no_interval")  # one replication: no interval at all, not a zero-width one
     return text(lang, "interval", low=value(low, unit, lang), high=value(high, unit, lang))
 
 

@@ -299,6 +299,10 @@ TEXT: dict[str, dict[str, str]] = {
     "quoted": {"vi": "«{words}»", "en": "“{words}”"},
     "minimal_relative": {"vi": "{share} so với gốc", "en": "{share} of the baseline"},
     "interval": {"vi": "{low} đến {high}", "en": "{low} to {high}"},
+    "no_interval": {
+        "vi": "không có (cần ít nhất 2 lần chạy lặp)",
+        "en": "none (needs at least 2 replications)",
+    },
     "range_values": {"vi": "{first} … {last}", "en": "{first} … {last}"},
     "staffing_of": {"vi": "Số cán bộ {pool}, {level}", "en": "Officers, {pool}, {level}"},
     "counter_officers": {"vi": "Số cán bộ một cửa, {level}", "en": "Counter officers, {level}"},
@@ -346,6 +350,7 @@ KPI_LABELS: dict[str, dict[str, str]] = {
     "overdue_rate_by_level": {"vi": "Tỷ lệ trễ hạn {}", "en": "Overdue rate, {}"},
     "overdue_rate_by_group": {"vi": "Tỷ lệ trễ hạn, lĩnh vực {}", "en": "Overdue rate, {}"},
     "utilisation": {"vi": "Mức bận: {}", "en": "Utilisation: {}"},
+    "utilisation_max": {"vi": "Mức bận của đơn vị bận nhất: {}", "en": "Utilisation of the busiest unit: {}"},
     "index_766": {"vi": "Chỉ số 766 (ƯL): {}", "en": "Decision 766 (est.): {}"},
     "postal_fees_vnd": {"vi": "Cước bưu chính trả kết quả", "en": "Postal return fees"},
     "supplement_rate": {"vi": "Tỷ lệ hồ sơ phải bổ sung", "en": "Supplement rate"},
@@ -438,7 +443,7 @@ def _suffix(lang: str, head: str, rest: str) -> str:
         return code_label(lang, "level", rest)
     if head.endswith("by_group"):
         return code_label(lang, "group", rest)
-    if head == "utilisation":
+    if head in ("utilisation", "utilisation_max"):
         unit, _, pool = rest.partition(".")
         if unit == "counter":
             return f"{code_label(lang, 'pool', 'counter')}, {code_label(lang, 'level', pool)}"

@@ -134,6 +134,11 @@ def test_vietnamese_report_writes_numbers_and_words_the_vietnamese_way() -> None
     assert "-0.000" not in vi and "−0,00 " not in vi
 
 
+def test_a_run_of_one_replication_reports_no_interval_rather_than_failing() -> None:
+    page = visible_text(render(lambda: run_report(tiny(replications=1), catalog(), "vi", COMMAND)))
+    assert "không có (cần ít nhất 2 lần chạy lặp)" in page and "nan" not in page.lower().split()
+
+
 def test_the_assumptions_table_skips_the_files_header_comment() -> None:
     rows = estimated_parameters(str(shipped("sim", "nam-dinh-2024.yaml")))
     keys = [parameter for _, parameter, _, _ in rows]
