@@ -52,7 +52,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 test: $(STAMP) system-deps lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25  # the slowest tests listed: make test must stay under ~15 min
 
 bench: bench-sim bench-portal bench-harness
 
