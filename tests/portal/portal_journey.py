@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 import uuid
 import zlib
 
@@ -94,3 +95,15 @@ def callback(
     event_id = event_id or "evt_" + uuid.uuid4().hex
     headers = {**signed_headers(secret, event_id, body, timestamp), "content-type": "application/json"}
     return c.post("/api/v1/payments/callback", content=body, headers=headers)
+
+
+def pay_and_wait(portal: Portal, auth: dict[str, str], dossier_id: int, timeout_s: float = 10) -> None:
+    """Start the payment and wait until the gateway stub's signed callback has marked the dossier paid
+    (the caller asserts on the database)."""
+    with portal.client() as c:
+        assert c.post(f"/api/v1/dossiers/{dossier_id}/payment", headers=auth).status_code == 201
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if c.get(f"/api/v1/dossiers/{dossier_id}", headers=auth).json()["paid"]:
+                return
+            time.sleep(0.1)

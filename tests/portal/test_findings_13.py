@@ -17,7 +17,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from portal_helpers import GENEROUS, REPO, Portal, Stubs, query, start_portal, stop_portal
-from portal_journey import JPEG, PDF, PNG, create, submitted, upload
+from portal_journey import JPEG, PDF, PNG, create, pay_and_wait, submitted, upload
 
 from dvclab.portal.demo import citizen_id
 from dvclab.portal.documents import JPEG_SCAN_BYTES, well_formed
@@ -111,13 +111,7 @@ def test_serve_on_ipv6_wildcard_gets_the_payment_callback(tmp_path: Path) -> Non
         portal.start(timeout_s=30)
         auth = portal.login(citizen_id(7))
         dossier_id, _ = submitted(portal, auth)
-        with portal.client() as c:
-            assert c.post(f"/api/v1/dossiers/{dossier_id}/payment", headers=auth).status_code == 201
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                if c.get(f"/api/v1/dossiers/{dossier_id}", headers=auth).json()["paid"]:
-                    break
-                time.sleep(0.1)
+        pay_and_wait(portal, auth, dossier_id)
         assert query(portal, "SELECT status FROM payments") == [("paid",)]
         assert f"dvclab portal: http://[::1]:{portal.port} " in portal.log.read_text()
     finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from portal_helpers import GENEROUS, REPO, Portal, query
-from portal_journey import submitted
+from portal_journey import pay_and_wait, submitted
 
 from dvclab.portal.demo import citizen_id
 from dvclab.processes import children, proc_table
@@ -50,13 +50,7 @@ def test_serve_starts_stubs_and_the_gateway_calls_back(tmp_path: Path) -> None:
         assert len(helpers) == 2  # gateway and identity provider
         auth = portal.login(citizen_id(5))  # went through the identity provider stub
         dossier_id, _ = submitted(portal, auth)
-        with portal.client() as c:
-            assert c.post(f"/api/v1/dossiers/{dossier_id}/payment", headers=auth).status_code == 201
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                if c.get(f"/api/v1/dossiers/{dossier_id}", headers=auth).json()["paid"]:
-                    break
-                time.sleep(0.1)
+        pay_and_wait(portal, auth, dossier_id)
         assert query(portal, "SELECT status FROM payments")[0][0] == "paid"
         assert query(portal, "SELECT count(*) FROM payment_events")[0][0] == 1
         # uvicorn's own default (5 s) would have closed it
