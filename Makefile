@@ -51,8 +51,12 @@ loadtest: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Two passes: everything but the `serial` tests spread over TEST_WORKERS processes, then the `serial` tests
+# (timing and concurrency under load) alone. The slowest are listed: make test must stay under ~15 min.
+TEST_WORKERS ?= 2
 test: $(STAMP) system-deps lint
-	$(BIN)/python -m pytest -q --durations=25  # the slowest tests listed: make test must stay under ~15 min
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not serial" --durations=20
+	$(BIN)/python -m pytest -q -m serial --durations=10
 
 bench: bench-sim bench-portal bench-harness
 

@@ -10,7 +10,7 @@ import pytest
 
 from dvclab.load import bench_harness
 
-pytestmark = pytest.mark.slow  # the harness benchmark in miniature: portal and Locust
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # the harness benchmark in miniature: portal and Locust
 
 
 def test_harness_benchmark_runs_in_miniature(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from dvclab.gate.verdict import GateInputError
 from tests.gate.gate_builders import write_load_run
 from tests.load.conftest import BIN, REPO, dvclab, write_profile
 
-pytestmark = pytest.mark.slow  # `dvclab load run` stopped by signals
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # `dvclab load run` stopped by signals
 
 
 def _descendants(root: int) -> dict[int, str]:

@@ -14,6 +14,8 @@ from dvclab.gate.rules import load_thresholds
 from dvclab.load.profiles import CHECK_IDS
 from tests.load.conftest import dvclab, write_profile
 
+pytestmark = pytest.mark.serial  # timing and concurrency under load: run alone (Makefile)
+
 CORRECTNESS = Path(__file__).with_name("correctness-thresholds.yaml")
 
 ENDPOINT_KEYS = {"requests", "failures", "rps", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms"}

@@ -13,7 +13,7 @@ import pytest
 
 from tests.load.conftest import BIN, REPO, StubPortal, write_profile
 
-pytestmark = pytest.mark.slow  # starts Locust
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # starts Locust
 
 
 def _locust(*options: str, profile: Path, host: str, out: Path) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.load.conftest import BIN, REPO, StubPortal, write_profile
 
-pytestmark = pytest.mark.slow  # `dvclab load run` against stub portals
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # `dvclab load run` against stub portals
 
 
 def _locust(profile: Path, host: str, out: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ from dvclab.load.profiles import ProfileError, load_profile
 from dvclab.load.rate_checks import C01
 from tests.load.conftest import dvclab, write_profile
 
-pytestmark = pytest.mark.slow  # portal workers, Redis and Locust
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # portal workers, Redis and Locust
 
 
 def _only_run(root: Path) -> Path:

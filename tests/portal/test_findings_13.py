@@ -25,6 +25,8 @@ from dvclab.portal.ratelimit import rate_key
 from dvclab.portal.settings import DEFAULT_RATE_LIMITS
 from dvclab.portal.uploads import content_disposition, safe_filename
 
+pytestmark = pytest.mark.serial  # timing and concurrency under load: run alone (Makefile)
+
 slow = pytest.mark.slow  # the portal on uvicorn, its stub third parties, PostgreSQL
 
 BIRTH_NFC = unicodedata.normalize("NFC", "Giấy khai sinh.pdf")

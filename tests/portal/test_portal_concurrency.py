@@ -15,7 +15,7 @@ from portal_journey import callback, create, submitted, upload
 
 from dvclab.portal.demo import CITIZEN_PASSWORD, citizen_id
 
-pytestmark = pytest.mark.slow  # the portal on uvicorn, its stub third parties, Redis or PostgreSQL
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # uvicorn, stub third parties, Redis or PostgreSQL
 
 
 def burst(

@@ -13,7 +13,7 @@ from portal_journey import create
 
 from dvclab.portal.demo import citizen_id
 
-pytestmark = pytest.mark.slow  # the portal on uvicorn, its stub third parties, Redis or PostgreSQL
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # uvicorn, stub third parties, Redis or PostgreSQL
 
 
 def test_postgres_statement_timeout_is_503(tmp_path: Path, third_parties: Stubs, postgres: Postgres) -> None:

@@ -15,7 +15,7 @@ from portal_journey import create, upload
 
 from dvclab.portal.demo import citizen_id
 
-pytestmark = pytest.mark.slow  # the portal on uvicorn, its stub third parties, Redis or PostgreSQL
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # uvicorn, stub third parties, Redis or PostgreSQL
 
 
 def test_acknowledged_writes_survive_kill(tmp_path: Path, third_parties: Stubs) -> None:

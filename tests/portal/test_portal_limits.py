@@ -18,7 +18,7 @@ from portal_journey import create, submitted, upload
 from dvclab.cli import main as dvclab_main
 from dvclab.portal.demo import citizen_id
 
-pytestmark = pytest.mark.slow  # the portal on uvicorn, its stub third parties, Redis or PostgreSQL
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # uvicorn, stub third parties, Redis or PostgreSQL
 
 RATELIMIT = re.compile(r'^"(\w+)";r=(\d+);t=(\d+)$')
 

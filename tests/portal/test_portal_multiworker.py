@@ -14,7 +14,7 @@ from portal_helpers import Portal, RedisServer, Stubs, query, start_portal, star
 
 from dvclab.portal.demo import CITIZEN_PASSWORD, citizen_id
 
-pytestmark = pytest.mark.slow  # the portal on uvicorn, its stub third parties, Redis or PostgreSQL
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # uvicorn, stub third parties, Redis or PostgreSQL
 
 
 def worker_pids(portal: Portal) -> set[int]:

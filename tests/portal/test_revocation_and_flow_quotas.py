@@ -11,7 +11,7 @@ from portal_journey import create
 
 from dvclab.portal.demo import citizen_id
 
-pytestmark = pytest.mark.slow  # the portal on uvicorn (2 workers), its stub third parties, Redis
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # uvicorn (2 workers), stub third parties, Redis
 
 
 @pytest.fixture(scope="module")

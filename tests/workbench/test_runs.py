@@ -19,7 +19,7 @@ from dvclab.sim.observe import observed_run
 from dvclab.sim.scenario import load_scenario
 from tests.workbench.conftest import REPO, TINY, TINY_PLUS, dvclab, tiny
 
-pytestmark = pytest.mark.slow  # CLI runs stopped by signals, process pools, a Dask cluster
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # signals, process pools, a Dask cluster
 
 
 def interrupt_after(count: int):  # noqa: ANN201
