@@ -57,7 +57,7 @@ def check(portal_map: PortalMap, host: str, out: TextIO = sys.stdout, citizen: i
     """Run the map's steps once against ``host``; print each; count failures."""
     from dvclab.load.data import ProcedureMix
 
-    rng = random.Random(1)
+    rng = random.Random()  # fresh keys every check: a portal keeps its data, a replayed key is a replay
     mix = ProcedureMix.from_catalog()
     if portal_map.procedures.only_mapped:
         mix = mix.only(lambda p: portal_map.portal_code(p.code) is not None)

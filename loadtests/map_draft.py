@@ -1,0 +1,652 @@
+"""Draft a portal map from what an engineer already has: a browser's HAR recording of a journey
+(``dvclab load map from-har``) or the portal's OpenAPI spec (``dvclab load map from-openapi``).
+
+A draft is a starting point, printed as YAML with notes on top: steps named after the journey step they
+look like (or ``step_N_…`` to rename), test data put where it goes (``{{ national_id }}``,
+``{{ password }}``, ``{{ document }}``…), and, from a recording, every value the portal handed out and
+the browser sent back (tokens, ids, CSRF fields, receipt codes) turned into a capture on the step that
+answered it and a placeholder where it was sent. ``dvclab load map check`` then shows what is still wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import yaml
+
+from dvclab.load.portal_map import STEPS, MapError, parse_map
+
+STATIC_TYPES = {"stylesheet", "script", "image", "font", "media", "manifest", "texttrack", "ping"}
+STATIC_EXTENSIONS = re.compile(
+    r"\.(css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|woff2?|ttf|eot|otf|mp4|webm)$", re.I
+)
+STATIC_MIME = ("image/", "font/", "text/css", "application/javascript", "text/javascript", "video/", "audio/")
+# Request headers a browser adds on its own: never part of a step.
+BROWSER_HEADERS = {
+    "host", "cookie", "user-agent", "accept", "accept-encoding", "accept-language", "content-length",
+    "connection", "origin", "referer", "cache-control", "pragma", "upgrade-insecure-requests", "priority",
+    "content-type", "dnt", "te", "if-none-match", "if-modified-since", "x-requested-with",
+}  # fmt: skip
+PASSWORD_FIELD = re.compile(r"pass|mat_?khau|mat-khau|secret", re.I)
+ID_FIELD = re.compile(r"user|login|email|national|cccd|dinh_?danh|tai_?khoan|account|username|so_cmnd", re.I)
+CSRF_NAME = re.compile(r"csrf|xsrf|_token|authenticity", re.I)
+# (journey step, pattern on "METHOD path summary"), first match wins; each step is claimed once.
+KEYWORDS: list[tuple[str, str]] = [
+    ("callback", r"callback|webhook"),
+    ("login", r"\blog ?in\b|login|sign ?in|dang-nhap|/auth/token"),
+    ("upload", r"^POST .*(files|upload|attach|/tep|tai-lieu)"),
+    ("submit", r"^POST .*(submit|/nop\b)"),
+    ("pay", r"^POST .*(payment|/pay\b|thanh-toan)"),
+    ("rate", r"^POST .*(rating|/rate\b|danh-gia)"),
+    ("receive", r"^POST .*(receive|tiep-nhan)"),
+    ("supplement", r"^POST .*(supplement|bo-sung)"),
+    ("decide", r"^POST .*(decision|decide|quyet-dinh)"),
+    ("return", r"^POST .*(/result\b|tra-ket-qua)"),
+    ("queue", r"^GET .*(queue|hang-cho|inbox)"),
+    ("sync", r"^GET .*(sync|status-changes|dong-bo)"),
+    ("track", r"^GET .*(track|tra-cuu|lookup)"),
+    ("statistics", r"^GET .*(statistic|thong-ke)"),
+]
+# Names of captures the journeys read, by the step that answers them.
+CAPTURE_NAMES = {
+    "search": "procedure_code", "create": "dossier", "submit": "receipt", "queue": "queue",
+    "status": "status",
+}  # fmt: skip
+
+
+class DraftError(ValueError):
+    """A recording or spec that cannot be drafted from (not a HAR file, not an OpenAPI spec)."""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:30] or "x"
+
+
+def _guess(method: str, path: str, summary: str, taken: set[str]) -> str | None:
+    line = f"{method} {path} {summary}".lower()
+    for step, pattern in KEYWORDS:
+        if step not in taken and re.search(pattern, line, re.I):
+            return step
+    return None
+
+
+# --- HAR ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Seen:
+    """A value the portal handed out: where it came from, as a capture of a step."""
+
+    value: str
+    step: int
+    capture: dict[str, Any]
+    hint: str  # a name for it: the JSON key, the form field, the cookie
+
+
+@dataclass
+class Drafted:
+    method: str
+    path: str
+    query: dict[str, Any]
+    headers: dict[str, str]
+    body_kind: str | None = None  # json, form, multipart, body
+    body: Any = None
+    status: int = 200
+    html: bool = False
+    name: str | None = None
+    captures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    uses: list[tuple[int, str]] = field(default_factory=list)  # (source step, capture name)
+    csrf_field: str | None = None
+    before: list[str] = field(default_factory=list)
+
+
+def _headers(pairs: list[dict[str, Any]]) -> dict[str, str]:
+    return {str(h.get("name", "")): str(h.get("value", "")) for h in pairs or []}
+
+
+def _static(entry: dict[str, Any]) -> bool:
+    if str(entry.get("_resourceType", "")).lower() in STATIC_TYPES:
+        return True
+    if STATIC_EXTENSIONS.search(urlsplit(entry["request"]["url"]).path):
+        return True
+    mime = str(entry.get("response", {}).get("content", {}).get("mimeType", "")).lower()
+    return mime.startswith(STATIC_MIME)
+
+
+def _response_text(entry: dict[str, Any]) -> str:
+    content = entry.get("response", {}).get("content", {}) or {}
+    text = content.get("text") or ""
+    if content.get("encoding") == "base64":
+        import base64
+
+        try:
+            text = base64.b64decode(text).decode("utf-8", "replace")
+        except ValueError:
+            text = ""
+    return str(text)
+
+
+def _json_leaves(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in _json_leaves(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list) and value:
+        return _json_leaves(value[0], f"{path}[0]")
+    return [(path, value)]
+
+
+def _handed_out(index: int, entry: dict[str, Any]) -> list[Seen]:
+    """Values in an answer that a later request might send back."""
+    seen: list[Seen] = []
+    response = entry.get("response", {})
+    text = _response_text(entry)
+    mime = str(response.get("content", {}).get("mimeType", "")).lower()
+    if "json" in mime or text[:1] in "{[":
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        for path, value in _json_leaves(body) if body is not None else []:
+            if isinstance(value, bool) or value is None or isinstance(value, float):
+                continue
+            key = re.split(r"[.\[]", path.replace("[0]", ""))[-1] or "value"
+            seen.append(Seen(str(value), index, {"json": path}, key))
+    if "html" in mime or text.lstrip()[:1] == "<":
+        from bs4 import BeautifulSoup
+
+        for hidden in BeautifulSoup(text, "html.parser").select("input[type=hidden][name]"):
+            value = hidden.get("value")
+            if value:
+                name = str(hidden["name"])
+                seen.append(Seen(str(value), index, {"css": f"input[name={name}]", "attr": "value"}, name))
+    for name, value in _headers(response.get("headers", [])).items():
+        lower = name.lower()
+        if lower == "set-cookie":
+            cookie, _, rest = value.partition("=")
+            seen.append(Seen(rest.split(";")[0], index, {"cookie": cookie.strip()}, cookie.strip()))
+        elif lower.startswith("x-") or "token" in lower:
+            seen.append(Seen(value, index, {"header": name}, lower.removeprefix("x-")))
+    return [s for s in seen if len(s.value) >= 1]
+
+
+def _worth_matching(value: str) -> bool:
+    """Long enough not to match by chance; a number only as a whole path segment or field."""
+    return len(value) >= 6 or value.isdigit()
+
+
+def from_har(path: Path, name: str = "drafted") -> str:
+    try:
+        recording = json.loads(Path(path).read_text(encoding="utf-8"))
+        entries = recording["log"]["entries"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DraftError(f"{path}: not a HAR recording ({type(error).__name__}: {error})") from None
+    kept = [e for e in entries if isinstance(e, dict) and "request" in e and not _static(e)]
+    dropped_static = len(entries) - len(kept)
+    if not kept:
+        raise DraftError(f"{path}: no request left once static assets are dropped")
+    origins = [
+        f"{urlsplit(e['request']['url']).scheme}://{urlsplit(e['request']['url']).netloc}" for e in kept
+    ]
+    base = max(set(origins), key=origins.count)
+    third_party = sum(o != base for o in origins)
+    kept = [e for e, o in zip(kept, origins, strict=True) if o == base]
+
+    drafted: list[Drafted] = []
+    handed: list[Seen] = []
+    cookies_sent: set[str] = set()
+    notes: list[str] = []
+    for entry in kept:
+        request = entry["request"]
+        url = urlsplit(request["url"])
+        headers = _headers(request.get("headers", []))
+        cookies_sent |= {
+            c.split("=")[0].strip()
+            for c in headers.get("Cookie", headers.get("cookie", "")).split(";")
+            if "=" in c
+        }
+        step = Drafted(
+            method=str(request.get("method", "GET")).upper(),
+            path=url.path or "/",
+            query={k: v for k, v in parse_qsl(url.query, keep_blank_values=True)},
+            headers={
+                k: v for k, v in headers.items() if k.lower() not in BROWSER_HEADERS and not k.startswith(":")
+            },
+            status=int(entry.get("response", {}).get("status") or 200),
+        )
+        mime_out = str(entry.get("response", {}).get("content", {}).get("mimeType", "")).lower()
+        step.html = "html" in mime_out
+        post = request.get("postData") or {}
+        mime = str(post.get("mimeType", "")).lower()
+        if mime.startswith("multipart/"):
+            step.body_kind, step.body = "multipart", {}
+            for param in post.get("params") or []:
+                if param.get("fileName"):
+                    step.body[param["name"]] = {
+                        "filename": "{{ filename }}",
+                        "content": "{{ document }}",
+                        "type": param.get("contentType") or "application/octet-stream",
+                    }
+                else:
+                    step.body[param["name"]] = {"value": param.get("value", "")}
+        elif "x-www-form-urlencoded" in mime:
+            pairs = post.get("params") or [
+                {"name": k, "value": v} for k, v in parse_qsl(post.get("text", ""))
+            ]
+            step.body_kind, step.body = "form", {p["name"]: p.get("value", "") for p in pairs}
+        elif "json" in mime:
+            try:
+                step.body_kind, step.body = "json", json.loads(post.get("text") or "null")
+            except ValueError:
+                step.body_kind, step.body = "body", post.get("text", "")
+        elif post.get("text"):
+            step.body_kind, step.body = "body", post["text"]
+        index = len(drafted)
+        _send_back(step, handed, drafted)
+        drafted.append(step)
+        handed.extend(_handed_out(index, entry))
+
+    _credentials(drafted)
+    auth = _auth(drafted, cookies_sent, handed)
+    _name_steps(drafted)
+    steps: dict[str, Any] = {}
+    for i, step in enumerate(drafted):
+        entry_map: dict[str, Any] = {"method": step.method, "path": step.path}
+        if step.before:
+            entry_map["before"] = step.before
+        if step.headers:
+            entry_map["headers"] = step.headers
+        if step.query:
+            entry_map["query"] = step.query
+        if step.body_kind and (step.body or step.body_kind == "form"):
+            entry_map[step.body_kind] = step.body
+        if step.status != 200:
+            entry_map["ok"] = [step.status]
+        if 300 <= step.status < 400:
+            notes.append(
+                f"steps.{step.name}: answered {step.status} (a redirect): not followed, its captures see it"
+            )
+        if step.captures:
+            entry_map["capture"] = step.captures
+        steps[step.name or f"step_{i}"] = entry_map
+    draft = {"name": _slug(name).replace("_", "-"), "base_url": base, "auth": auth, "steps": steps}
+    header = [
+        f"# Drafted by `dvclab load map from-har {Path(path).name}`: {len(kept)} requests kept as steps,",
+        f"# {dropped_static} static assets dropped, {third_party} requests to other hosts dropped.",
+        "# Edit before a load run, then try it with `dvclab load map check MAP --host URL`:",
+        "#  - rename steps_N_… to journey steps (" + ", ".join(STEPS) + ")",
+        "#    or list them in a step's `before`; steps a journey does not need can go;",
+        "#  - put test data where the recording has literal values: {{ catalog_code }} or {{ query }} in",
+        "#    the search, {{ procedure_code }} where a procedure is chosen, {{ delivery }}, {{ note }},",
+        "#    {{ score }}, {{ outcome }}, {{ reason }}, {{ channel }}, {{ cursor }} and {{ limit }};",
+        "#  - journeys read these captures: create → dossier, submit → receipt, status → status,",
+        "#    queue → queue (the ids), sync → next_cursor and count; add `refusals` (409, 429) where",
+        "#    the portal refuses on purpose.",
+        *[f"#  - {note}" for note in notes],
+    ]
+    return "\n".join(header) + "\n" + yaml.safe_dump(draft, sort_keys=False, allow_unicode=True, width=110)
+
+
+def _capture_name(seen: Seen) -> str:
+    if CSRF_NAME.search(seen.hint):
+        return "csrf"
+    name = _slug(seen.hint)
+    return "session" if "cookie" in seen.capture else name
+
+
+def _send_back(step: Drafted, handed: list[Seen], drafted: list[Drafted]) -> None:
+    """Replace values the portal handed out earlier with placeholders; capture them at their source."""
+
+    def find(value: str) -> Seen | None:
+        if not _worth_matching(value):
+            return None
+        candidates = [s for s in reversed(handed) if s.value == value and "cookie" not in s.capture]
+        # A value several answers carry (a small number): the source already sent back wins, as the
+        # dossier id beats the upload's file count of 1.
+        used = [s for s in candidates if s.capture in drafted[s.step].captures.values()]
+        return (used or candidates or [None])[0]
+
+    def placeholder(seen: Seen) -> str:
+        source = drafted[seen.step]
+        seen_name = next((n for n, c in source.captures.items() if c == seen.capture), None)
+        if seen_name is None:
+            # Unique over the draft (two `so` ids from two steps are two values), except the CSRF token,
+            # one value that several pages hand out in turn.
+            name = _capture_name(seen)
+            taken = {n for d in drafted for n in d.captures} - {"csrf"}
+            seen_name, n = name, 2
+            while seen_name in taken:
+                seen_name, n = f"{name}_{n}", n + 1
+            source.captures[seen_name] = dict(seen.capture)
+        step.uses.append((seen.step, seen_name))
+        return "{{ " + seen_name + " }}"
+
+    segments = step.path.split("/")
+    for i, segment in enumerate(segments):
+        seen = find(segment)
+        if seen is not None:
+            segments[i] = placeholder(seen)
+    step.path = "/".join(segments)
+    for key, value in list(step.query.items()):
+        seen = find(str(value))
+        if seen is not None:
+            step.query[key] = placeholder(seen)
+    for key, value in list(step.headers.items()):
+        bearer = value[7:] if value.lower().startswith("bearer ") else None
+        seen = find(bearer or value)
+        if seen is not None:
+            step.headers[key] = ("Bearer " if bearer else "") + placeholder(seen)
+    if step.body_kind in ("form", "json") and isinstance(step.body, dict):
+        for key, value in list(step.body.items()):
+            seen = find(str(value)) if isinstance(value, str | int) and not isinstance(value, bool) else None
+            if seen is not None:
+                text = placeholder(seen)
+                if CSRF_NAME.search(key) and "css" in seen.capture:
+                    step.csrf_field = key
+                step.body[key] = text
+    if step.body_kind == "multipart":
+        for key, part in list(step.body.items()):
+            seen = find(str(part.get("value", ""))) if "value" in part else None
+            if seen is not None:
+                if CSRF_NAME.search(key):
+                    step.csrf_field = key
+                part["value"] = placeholder(seen)
+
+
+def _credentials(drafted: list[Drafted]) -> None:
+    for step in drafted:
+        body = step.body if step.body_kind in ("form", "json") and isinstance(step.body, dict) else {}
+        if any(PASSWORD_FIELD.search(k) for k in body):
+            for key in step.body:
+                if PASSWORD_FIELD.search(key):
+                    step.body[key] = "{{ password }}"
+                elif ID_FIELD.search(key):
+                    step.body[key] = "{{ national_id }}"
+            step.name = "login"
+
+
+def _auth(drafted: list[Drafted], cookies_sent: set[str], handed: list[Seen]) -> dict[str, Any]:
+    auth: dict[str, Any] = {"kind": "none"}
+    for step in drafted:
+        for key, value in list(step.headers.items()):
+            match = re.fullmatch(r"Bearer {{ (\w+) }}", value)
+            if key.lower() == "authorization" and match:
+                auth = {"kind": "bearer", "bearer": {"capture": match.group(1)}}
+                del step.headers[key]
+            elif CSRF_NAME.search(key) and re.fullmatch(r"{{ (\w+) }}", value):
+                auth["csrf"] = {"capture": value[3:-3], "header": key}
+                del step.headers[key]
+    session = [s.hint for s in handed if "cookie" in s.capture and s.hint in cookies_sent]
+    if auth["kind"] == "none" and session:
+        auth = {"kind": "cookie", "session_cookie": session[-1]}
+    fields = [s for s in drafted if s.csrf_field]
+    if fields:
+        field_name = fields[0].csrf_field
+        auth["csrf"] = {"capture": "csrf", "field": field_name}
+        for step in fields:
+            target = step.body if step.body_kind == "form" else None
+            if target is not None:
+                target.pop(step.csrf_field, None)
+            elif step.body_kind == "multipart":
+                step.body.pop(step.csrf_field, None)
+    return auth
+
+
+def _name_steps(drafted: list[Drafted]) -> None:
+    taken = {s.name for s in drafted if s.name}
+    for i, step in enumerate(drafted):
+        if step.name:
+            continue
+        guess = _guess(step.method, step.path, "", taken) or _by_shape(drafted, i)
+        if guess in taken:
+            guess = None
+        if guess:
+            taken.add(guess)
+        step.name = guess or f"step_{i}_{_slug(step.method + step.path)}"
+    # A page fetched for the CSRF token a form post sends: that post's `before`.
+    for i, step in enumerate(drafted):
+        for source, capture in step.uses:
+            page = drafted[source]
+            if capture == "csrf" and page.method == "GET" and page.html and source == i - 1:
+                if page.name and not page.name.startswith("step_"):
+                    continue
+                page.name = f"{step.name}_form"
+                step.before = [page.name]
+    # Captures the journeys read by name.
+    for step in drafted:
+        wanted = CAPTURE_NAMES.get(step.name or "")
+        if wanted and wanted not in step.captures and len(step.captures) == 1:
+            _rename(drafted, step, next(iter(step.captures)), wanted)
+
+
+def _by_shape(drafted: list[Drafted], i: int) -> str | None:
+    """Steps no keyword names, by what they do: a query whose answer names what a later post files
+    (search), the page of that (detail), a post whose answer names later paths (create)."""
+    step = drafted[i]
+    used_later = _uses_of(drafted, i)
+    if step.method == "GET" and step.query and "{{" not in step.path and used_later:
+        return "search"
+    sources = {src for src, _ in step.uses}
+    if step.method == "GET" and any(drafted[src].name == "search" for src in sources):
+        return "detail"
+    if (
+        step.method == "POST"
+        and "{{" not in step.path
+        and any("{{ " + name + " }}" in drafted[j].path for j, name in used_later)
+    ):
+        return "create"
+    if step.body_kind == "multipart":
+        return "upload"
+    return None
+
+
+def _rename(drafted: list[Drafted], source: Drafted, old: str, new: str) -> None:
+    """Rename the capture ``old`` of ``source`` to ``new``, wherever later steps send it."""
+    source.captures = {(new if k == old else k): v for k, v in source.captures.items()}
+    before, after = "{{ " + old + " }}", "{{ " + new + " }}"
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace(before, after)
+        if isinstance(value, dict):
+            return {k: swap(v) for k, v in value.items()}
+        return value
+
+    for step in drafted:
+        step.path, step.query, step.headers = swap(step.path), swap(step.query), swap(step.headers)
+        step.body = swap(step.body)
+        step.uses = [
+            (src, new if (name == old and drafted[src] is source) else name) for src, name in step.uses
+        ]
+
+
+def _uses_of(drafted: list[Drafted], source: int) -> list[tuple[int, str]]:
+    return [(i, name) for i, s in enumerate(drafted) for src, name in s.uses if src == source]
+
+
+# --- OpenAPI -----------------------------------------------------------------------------------------
+
+# Path and query parameters, body fields and response fields, by the name of the test data or capture.
+PARAMETERS = {
+    "code": "procedure_code", "procedure_code": "procedure_code", "dossier_id": "dossier", "id": "dossier",
+    "receipt_code": "receipt", "q": "query", "cursor": "cursor", "limit": "limit",
+}  # fmt: skip
+BODY_FIELDS = {
+    "national_id": "national_id", "username": "national_id", "password": "password",
+    "procedure_code": "procedure_code", "delivery": "delivery", "note": "note", "score": "score",
+    "comment": "comment", "outcome": "outcome", "reason": "reason", "channel": "channel",
+}  # fmt: skip
+RESPONSE_CAPTURES = {
+    "login": {"access_token": ("token", "access_token"), "expires_in": ("expires_in", "expires_in")},
+    "create": {"id": ("dossier", "id")},
+    "submit": {"receipt_code": ("receipt", "receipt_code")},
+    "status": {"status": ("status", "status")},
+    "queue": {"items": ("queue", "items[].id")},
+    "sync": {"next_cursor": ("next_cursor", "next_cursor"), "items": ("count", "length(items)")},
+    "pay": {"gateway_ref": ("payment_ref", "gateway_ref"), "amount_vnd": ("amount", "amount_vnd")},
+}
+
+
+def _load_spec(source: str) -> dict[str, Any]:
+    if source.startswith(("http://", "https://")):
+        from dvclab.load.runner import is_loopback
+        from dvclab.processes import open_loopback
+
+        if not is_loopback(source):
+            raise DraftError(f"{source}: only a loopback URL is fetched; save the spec to a file otherwise")
+        try:
+            with open_loopback(source, 10.0) as response:
+                text = response.read().decode("utf-8")
+        except OSError as error:
+            raise DraftError(f"{source}: cannot fetch the spec: {error}") from None
+    else:
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except OSError as error:
+            raise DraftError(f"{source}: cannot read the spec: {error}") from None
+    try:
+        spec = yaml.safe_load(text)  # JSON is YAML
+    except yaml.YAMLError as error:
+        raise DraftError(f"{source}: not JSON or YAML: {str(error).splitlines()[0]}") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("paths"), dict):
+        raise DraftError(f"{source}: not an OpenAPI spec (no `paths`)")
+    return spec
+
+
+def _resolve(spec: dict[str, Any], node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        target: Any = spec
+        for part in str(node["$ref"]).lstrip("#/").split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        node = target
+    return node
+
+
+def _properties(spec: dict[str, Any], schema: Any) -> dict[str, Any]:
+    schema = _resolve(spec, schema)
+    props: dict[str, Any] = {}
+    for part in (schema.get("allOf") or []) if isinstance(schema, dict) else []:
+        props |= _properties(spec, part)
+    return props | (schema.get("properties", {}) if isinstance(schema, dict) else {})
+
+
+def from_openapi(source: str, name: str = "drafted") -> str:
+    spec = _load_spec(source)
+    operations = []
+    for path, item in spec["paths"].items():
+        for method, op in (item or {}).items():
+            if method.upper() in ("GET", "POST", "PUT", "PATCH", "DELETE") and isinstance(op, dict):
+                operations.append((method.upper(), str(path), op))
+    taken: set[str] = set()
+    steps: dict[str, Any] = {}
+    left: list[str] = []
+    named = []
+    for method, path, op in operations:
+        summary = f"{op.get('summary', '')} {op.get('operationId', '')}"
+        step = _guess(method, path, summary, taken)
+        params = [p for p in (op.get("parameters") or []) if isinstance(p, dict)]
+        has_path_param = "{" in path
+        if (
+            step is None
+            and method == "POST"
+            and not has_path_param
+            and re.search(r"dossier|ho-so|application", path)
+        ):
+            step = "create" if "create" not in taken else None
+        if step is None and method == "GET" and re.search(r"procedure|thu-tuc|catalog|service", path):
+            step = "detail" if has_path_param else "search"
+            step = None if step in taken else step
+        if step is None and method == "GET" and has_path_param and re.search(r"dossier|ho-so", path):
+            step = "status" if "status" not in taken else None
+        if step is None:
+            left.append(f"{method} {path}  {op.get('summary', '')}".rstrip())
+            continue
+        taken.add(step)
+        named.append((step, method, path, op, params))
+    for step, method, path, op, params in named:
+        drafted: dict[str, Any] = {"method": method}
+        drafted["path"] = re.sub(
+            r"{(\w+)}", lambda m: "{{ " + PARAMETERS.get(m.group(1), m.group(1)) + " }}", path
+        )
+        query = {}
+        for param in (_resolve(spec, p) for p in params):
+            if param.get("in") == "query" and (param.get("required") or param.get("name") in PARAMETERS):
+                query[param["name"]] = "{{ " + PARAMETERS.get(param["name"], param["name"]) + " }}"
+            if (
+                param.get("in") == "header"
+                and param.get("required")
+                and not param["name"].lower().startswith("webhook-")
+            ):
+                drafted.setdefault("headers", {})[param["name"]] = "{{ " + _slug(param["name"]) + " }}"
+        if query:
+            drafted["query"] = query
+        content = ((_resolve(spec, op.get("requestBody")) or {}).get("content")) or {}
+        if "application/json" in content:
+            props = _properties(spec, content["application/json"].get("schema"))
+            drafted["json"] = {k: "{{ " + BODY_FIELDS.get(k, k) + " }}" for k in props}
+        elif "multipart/form-data" in content:
+            props = _properties(spec, content["multipart/form-data"].get("schema"))
+            drafted["multipart"] = {
+                k: {"filename": "{{ filename }}", "content": "{{ document }}", "type": "application/pdf"}
+                for k in props
+            }
+        elif "application/x-www-form-urlencoded" in content:
+            props = _properties(spec, content["application/x-www-form-urlencoded"].get("schema"))
+            drafted["form"] = {k: "{{ " + BODY_FIELDS.get(k, k) + " }}" for k in props}
+        if step == "callback":
+            drafted["auth"] = False
+            drafted["sign"] = {"kind": "standard-webhooks", "secret": "CHANGE-ME"}
+            event = {"payment_ref": "{{ payment_ref }}", "amount_vnd": "{{ amount }}", "currency": "VND"}
+            drafted["json"] = {"type": "payment.succeeded", "data": event}
+        codes = sorted(
+            int(c) for c in (op.get("responses") or {}) if str(c).isdigit() and 200 <= int(c) < 300
+        )
+        if codes and codes != [200]:
+            drafted["ok"] = codes
+        captures = {}
+        wanted = RESPONSE_CAPTURES.get(step, {})
+        for code in codes[:1]:
+            answer = _resolve(spec, (op.get("responses") or {}).get(str(code)))
+            schema = ((answer or {}).get("content") or {}).get("application/json", {}).get("schema")
+            for prop in _properties(spec, schema):
+                if prop in wanted:
+                    capture_name, expression = wanted[prop]
+                    captures[capture_name] = {"json": expression}
+        if captures:
+            drafted["capture"] = captures
+        steps[step] = drafted
+    schemes = (spec.get("components") or {}).get("securitySchemes") or {}
+    bearer = any(
+        str(s.get("scheme", "")).lower() == "bearer" for s in schemes.values() if isinstance(s, dict)
+    )
+    if "login" in steps and "token" in steps["login"].get("capture", {}):
+        bearer = True
+    auth: dict[str, Any] = {"kind": "bearer"} if bearer else {"kind": "cookie"}
+    if bearer and "expires_in" in steps.get("login", {}).get("capture", {}):
+        auth["expires_in"] = "expires_in"
+    servers = spec.get("servers") or []
+    draft: dict[str, Any] = {"name": _slug(name).replace("_", "-")}
+    if servers and str(servers[0].get("url", "")).startswith("http"):
+        draft["base_url"] = servers[0]["url"]
+    draft |= {"auth": auth, "steps": steps}
+    title = (spec.get("info") or {}).get("title", "the spec")
+    header = [
+        f"# Drafted by `dvclab load map from-openapi` from {title}: {len(steps)} of {len(operations)}",
+        "# operations look like journey steps. Check the step names, the test data in {{ }} and the",
+        "# captures, add `refusals` where the portal refuses on purpose (409, 429), then run",
+        "# `dvclab load map check MAP --host URL`. Operations left out:",
+        *[f"#   {line}" for line in left],
+    ]
+    text = "\n".join(header) + "\n" + yaml.safe_dump(draft, sort_keys=False, allow_unicode=True, width=110)
+    try:
+        parse_map(yaml.safe_load(text), "draft")
+    except MapError as error:  # say so on top: the draft still helps, the engineer fixes it
+        text = (
+            "# The draft is not yet a valid map:\n"
+            + "".join(f"#   {line}\n" for line in str(error).splitlines())
+            + text
+        )
+    return text
