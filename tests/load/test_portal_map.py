@@ -259,3 +259,43 @@ def test_a_signed_callback_carries_standard_webhooks_headers() -> None:
     sent = client.sent[0]
     assert sent["headers"]["webhook-signature"].startswith("v1,") and "Authorization" not in sent["headers"]
     assert json.loads(sent["data"])["data"] == {"payment_ref": "PAY1", "amount_vnd": 4000, "currency": "VND"}
+
+
+def test_a_run_leaves_out_the_journeys_its_map_cannot_run_and_reports_them() -> None:
+    from dvclab.load import data, harness
+    from dvclab.load.profiles import load_profile
+    from dvclab.load.shapes import build_segments, expected_starts
+
+    reference = load_map("reference")
+    raw = reference.model_dump(by_alias=True, exclude_none=True)
+    for step in ("queue", "receive", "sync"):
+        del raw["steps"][step]
+    no_back_office = parse_map(raw)
+    profile = load_profile("smoke")
+    segments = build_segments(profile)
+    run = harness.Run(profile, segments, data.ProcedureMix.from_catalog(), no_back_office)
+    assert set(run.skipped_journeys) == {"officer", "sync"}
+    # The others keep their own rates: nothing of the officers' share moves to the citizens.
+    for journey in ("citizen_online", "assisted", "tracker"):
+        assert expected_starts(run.segments, journey) == pytest.approx(expected_starts(segments, journey))
+    assert expected_starts(run.segments, "officer") == 0
+    assert run.summary(elapsed=1.0, percentiles=False)["skipped_journeys"]["officer"].endswith(
+        "'queue', 'receive'"
+    )
+
+
+def test_a_map_table_maps_catalog_codes_and_can_restrict_the_mix() -> None:
+    from dvclab.load import data, harness
+    from dvclab.load.profiles import load_profile
+    from dvclab.load.shapes import build_segments
+
+    raw = load_map("reference").model_dump(by_alias=True, exclude_none=True)
+    raw["procedures"] = {"codes": {"X-CT-0001": 101, "X-CT-0002": 102}, "only_mapped": True}
+    mapped = parse_map(raw)
+    profile = load_profile("smoke")
+    run = harness.Run(profile, build_segments(profile), data.ProcedureMix.from_catalog(), mapped)
+    assert {p.code for p in run.procedures.procedures} == {"X-CT-0001", "X-CT-0002"}
+    assert run.portal_code(run.procedures.procedures[0], {}) == 101
+    assert (
+        run.portal_code(run.procedures.procedures[0], {"procedure_code": 7}) == 7
+    )  # a search's capture wins
