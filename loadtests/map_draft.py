@@ -105,8 +105,38 @@ class Drafted:
     before: list[str] = field(default_factory=list)
 
 
+MULTIPART_PART = re.compile(
+    r'Content-Disposition: form-data; name="([^"]*)"(?:; filename="([^"]*)")?\r?\n'
+    r"(?:Content-Type: ([^\r\n]*)\r?\n)?\r?\n(.*?)\r?\n--",
+    re.S | re.I,
+)
+
+
+def _multipart_params(text: str) -> list[dict[str, Any]]:
+    """A multipart body's parts as HAR params (a browser's HAR gives only the text for a multipart post)."""
+    params = []
+    for name, filename, content_type, value in MULTIPART_PART.findall(text):
+        if filename:
+            params.append(
+                {
+                    "name": name,
+                    "fileName": filename,
+                    "contentType": content_type or "application/octet-stream",
+                }
+            )
+        else:
+            params.append({"name": name, "value": value})
+    return params
+
+
 def _headers(pairs: list[dict[str, Any]]) -> dict[str, str]:
     return {str(h.get("name", "")): str(h.get("value", "")) for h in pairs or []}
+
+
+def _browser_header(name: str) -> bool:
+    """A header the browser adds by itself (fetch metadata, client hints, HTTP/2 pseudo-headers)."""
+    lower = name.lower()
+    return lower in BROWSER_HEADERS or lower.startswith(("sec-", ":"))
 
 
 def _static(entry: dict[str, Any]) -> bool:
@@ -212,9 +242,7 @@ def from_har(path: Path, name: str = "drafted") -> str:
             method=str(request.get("method", "GET")).upper(),
             path=url.path or "/",
             query={k: v for k, v in parse_qsl(url.query, keep_blank_values=True)},
-            headers={
-                k: v for k, v in headers.items() if k.lower() not in BROWSER_HEADERS and not k.startswith(":")
-            },
+            headers={k: v for k, v in headers.items() if not _browser_header(k)},
             status=int(entry.get("response", {}).get("status") or 200),
         )
         mime_out = str(entry.get("response", {}).get("content", {}).get("mimeType", "")).lower()
@@ -223,7 +251,7 @@ def from_har(path: Path, name: str = "drafted") -> str:
         mime = str(post.get("mimeType", "")).lower()
         if mime.startswith("multipart/"):
             step.body_kind, step.body = "multipart", {}
-            for param in post.get("params") or []:
+            for param in post.get("params") or _multipart_params(str(post.get("text", ""))):
                 if param.get("fileName"):
                     step.body[param["name"]] = {
                         "filename": "{{ filename }}",

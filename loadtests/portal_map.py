@@ -293,7 +293,7 @@ class PortalMap(_Strict):
         if login is not None and self.auth.kind == "bearer" and self.auth.bearer.capture not in login.capture:
             problems.append(f"steps.login.capture: needs '{self.auth.bearer.capture}' (auth.bearer.capture)")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))  # one line each, every one with its field path
         return self
 
     def has(self, step: str) -> bool:
@@ -356,6 +356,9 @@ def _format_errors(path: Path | str, error: ValidationError) -> str:
         elif item["type"] == "literal_error":
             choices = re.findall(r"'([^']*)'", str(item.get("ctx", {}).get("expected", "")))
             message += f" (got {item.get('input')!r}){did_you_mean(str(item.get('input')), choices)}"
+        if where == "(top level)" and message.startswith(("steps.", "procedures.", "auth.")):
+            lines += [f"{path}: {line}" for line in message.splitlines()]
+            continue
         lines.append(f"{path}: {where}: {message}")
     return "\n".join(lines)
 

@@ -12,6 +12,7 @@ import yaml
 from dvclab.load.map_draft import DraftError, from_har, from_openapi
 from dvclab.load.portal_map import parse_map
 from tests.load.conftest import dvclab
+from tests.load.second_portal.browser import chromium, record_in_chromium
 from tests.load.second_portal.har import record_citizen_journey
 from tests.load.test_second_portal import second_portal  # noqa: F401 - the fixture
 
@@ -59,19 +60,31 @@ def test_drafting_refuses_what_is_not_a_recording_or_a_spec(tmp_path: Path) -> N
     assert result.returncode == 2 and "only a loopback URL" in result.stderr
 
 
+def _in_chromium(base: str, out: Path) -> Path:
+    if chromium() is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    pytest.importorskip("websocket", reason="websocket-client (a dev dependency) drives Chromium")
+    return record_in_chromium(base, out)
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("recorder", [record_citizen_journey, _in_chromium], ids=["http-client", "chromium"])
 def test_har_recording_of_the_second_portal_drafts_a_map_that_map_check_accepts(
     tmp_path: Path,
     second_portal: str,  # noqa: F811 - the fixture
+    recorder: object,
 ) -> None:
-    recording = record_citizen_journey(second_portal, tmp_path / "journey.har")
+    """Recorded by an HTTP client writing HAR, and by a real headless Chromium over the DevTools
+    protocol (the login through the HTML form, the rest by the page's script): the same draft."""
+    recording = recorder(second_portal, tmp_path / "journey.har")  # type: ignore[operator]
     out = tmp_path / "draft.yaml"
     result = dvclab(
         "load", "map", "from-har", str(recording), "--name", "second", "--out", str(out), timeout=60
     )
     assert result.returncode == 0, result.stderr
     text = out.read_text(encoding="utf-8")
-    assert "8 requests kept as steps" in text and "2 static assets dropped" in text  # css, a CDN script
+    # dropped: a stylesheet, and a CDN script (HTTP client) or the favicon (Chromium)
+    assert "8 requests kept as steps" in text and "2 static assets dropped" in text
     draft = yaml.safe_load(text)
     # Detected: the cookie session, the CSRF token in the HTML forms (captured, sent as a field), the
     # credentials, and the values the portal handed out: the procedure's number, the dossier, the receipt.

@@ -60,7 +60,8 @@ class State:
 
 STATE = State()
 LOGIN_FORM = (
-    '<html><body><form method="post" action="/dang-nhap">'
+    '<html><head><link rel="stylesheet" href="/static/site.css"></head><body>'
+    '<form method="post" action="/dang-nhap">'
     '<input type="hidden" name="csrf_token" value="{csrf}">'
     '<input name="so_dinh_danh"><input name="mat_khau" type="password"></form></body></html>'
 )
@@ -101,6 +102,10 @@ def _own(request: Request, who: tuple[str, str]) -> HoSo | Response:
 
 async def health(_request: Request) -> Response:
     return PlainTextResponse("song")
+
+
+async def stylesheet(_request: Request) -> Response:
+    return Response("body { font-family: sans-serif; }", media_type="text/css")
 
 
 async def search(request: Request) -> Response:
@@ -292,6 +297,7 @@ async def sync(request: Request) -> Response:
 app = Starlette(
     routes=[
         Route("/suc-khoe", health),
+        Route("/static/site.css", stylesheet),
         Route("/thu-tuc", search),
         Route("/thu-tuc/{so:int}", procedure),
         Route("/dang-nhap", login_form, methods=["GET"]),
