@@ -196,22 +196,24 @@ def _write_draft(text: str, out: Path | None) -> int:
 
 
 def map_from_har(args: argparse.Namespace) -> int:
-    from dvclab.load import map_draft
+    from dvclab.load.map_draft import DraftError
+    from dvclab.load.map_draft_har import from_har
 
     try:
-        text = map_draft.from_har(args.recording, args.name)
-    except map_draft.DraftError as error:
+        text = from_har(args.recording, args.name)
+    except DraftError as error:
         print(f"dvclab load map from-har: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return _write_draft(text, args.out)
 
 
 def map_from_openapi(args: argparse.Namespace) -> int:
-    from dvclab.load import map_draft
+    from dvclab.load.map_draft import DraftError
+    from dvclab.load.map_draft_openapi import from_openapi
 
     try:
-        text = map_draft.from_openapi(args.spec, args.name)
-    except map_draft.DraftError as error:
+        text = from_openapi(args.spec, args.name)
+    except DraftError as error:
         print(f"dvclab load map from-openapi: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return _write_draft(text, args.out)

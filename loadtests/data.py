@@ -18,6 +18,7 @@ import string
 import time
 import unicodedata
 from bisect import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
@@ -114,7 +115,7 @@ class ProcedureMix:
         procedures = [Proc(p.code, p.name, p.fee_vnd, p.online_level) for p in rows]
         return cls(procedures, [p.demand_weight for p in rows])
 
-    def only(self, keep: Any) -> ProcedureMix:
+    def only(self, keep: Callable[[Proc], bool]) -> ProcedureMix:
         """The procedures for which ``keep(proc)`` holds, with their weights (a map's own codes)."""
         pairs = [(p, w) for p, w in zip(self.procedures, self.weights(), strict=True) if keep(p)]
         if not pairs:

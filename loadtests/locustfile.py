@@ -6,7 +6,8 @@ workload model, with security checks beside them.
         --dvclab-profile smoke --dvclab-out /tmp/run                                  # results files
 
 Options (also as environment variables): ``--dvclab-profile`` (``DVCLAB_PROFILE``, default ``smoke``),
-``--dvclab-from-sim RUN_DIR`` (``DVCLAB_FROM_SIM``), ``--dvclab-out DIR`` (write summary.json,
+``--dvclab-from-sim RUN_DIR`` (``DVCLAB_FROM_SIM``), ``--dvclab-map MAP`` (``DVCLAB_MAP``: the portal map
+the journeys run from, default the profile's ``map``), ``--dvclab-out DIR`` (write summary.json,
 security.json, percentiles), ``--dvclab-db URL`` (ground truth for the checks), ``--dvclab-thresholds``.
 The shape below starts one runner per journey in flight and stops after the schedule and its drain;
 the journeys' start times come from the profile's shape (see ``open_model.py``).

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dvclab.load.map_draft import DraftError, from_har, from_openapi
+from dvclab.load.map_draft import DraftError
+from dvclab.load.map_draft_har import from_har
+from dvclab.load.map_draft_openapi import from_openapi
 from dvclab.load.portal_map import parse_map
 from tests.load.conftest import dvclab
 from tests.load.second_portal.browser import chromium, record_in_chromium
