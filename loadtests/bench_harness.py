@@ -1,5 +1,6 @@
-"""The harness's own cost: achieved rps of one Locust process with dvclab's request path (classified
-answers, expected refusals, C07 hygiene on every response, HDR recording from the intended start)
+"""The harness's own cost: achieved rps of one Locust process with dvclab's request path (a portal map's
+step run by ``map_steps.StepRunner``: templates, classified answers, expected refusals, C07 hygiene on
+every response, HDR recording from the intended start)
 against a plain ``FastHttpUser``, on the same cheap endpoint (``/healthz``), side by side in one run.
 
     python -m dvclab.load.bench_harness [--seconds 8] [--rounds 2] [--users 20]
@@ -52,22 +53,31 @@ if MODE:  # inside a Locust round
                 millis = max(millis, (start_time - intended) * 1000 + millis)
             recorder.record(name, millis)
 
+        from dvclab.load.map_steps import StepRunner
+        from dvclab.load.portal_map import parse_map
+
+        # The journeys' request path: a portal map's step, run by the StepRunner.
+        BENCH_MAP = parse_map(
+            {
+                "name": "bench",
+                "auth": {"kind": "none"},
+                "steps": {
+                    "statistics": {"method": "GET", "path": "/healthz", "name": "GET /healthz"}
+                    | {"auth": False, "refusals": [429, 503]}
+                },
+            }
+        )
+
         class Harnessed(FastHttpUser):
             wait_time = constant(0)
 
+            def on_start(self) -> None:
+                self.steps = StepRunner(self.client, BENCH_MAP)
+
             @task
             def health(self) -> None:
-                context = {"journey": "bench", "intended": time.time()}
-                with self.client.get(
-                    "/healthz", name="GET /healthz", catch_response=True, context=context
-                ) as response:
-                    outcome = data.classify(response.status_code or 0, (200,), (429, 503))
-                    response.request_meta["context"]["outcome"] = outcome
-                    counters.bump("started", "bench")
-                    if outcome == data.ERROR:
-                        response.failure(f"HTTP {response.status_code}")
-                    else:
-                        response.success()
+                counters.bump("started", "bench")
+                self.steps.run("statistics", context={"journey": "bench", "intended": time.time()})
 
 
 def _round(mode: str, host: str, seconds: int, users: int, folder: str) -> tuple[float, float]:

@@ -105,15 +105,122 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--host", help="target base URL (default: start the reference portal)")
     run.add_argument("--processes", type=int, default=1, metavar="N", help="Locust worker processes")
     run.add_argument("--from-sim", metavar="RUN_DIR", help="simulation run: arrivals and channel mix")
+    run.add_argument(
+        "--map",
+        metavar="MAP",
+        help="portal map: a shipped map's name or a YAML path (default: the profile's)",
+    )
     run.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
     run.add_argument("--db", metavar="URL", help="the target's database, read-only, as ground truth")
     run.add_argument("--thresholds", type=Path, metavar="FILE", help="abort_on_fail rules to watch live")
     run.add_argument("--results", type=Path, metavar="DIR", help="parent folder (default: results/load)")
     run.set_defaults(handler=run_load)
+    register_map(actions)
+
+
+def register_map(actions: argparse._SubParsersAction) -> None:
+    """``dvclab load map check|from-har|from-openapi``: write and try a portal map."""
+    mapping = actions.add_parser("map", help="portal maps: check one against a portal, or draft one")
+    verbs = mapping.add_subparsers(dest="verb", metavar="VERB")
+    verbs.required = True
+    check = verbs.add_parser(
+        "check",
+        help="run each step of a map once against a loopback portal, showing what was sent and captured",
+        description="Run each step of MAP once, in a journey's order (a citizen files and pays, an officer "
+        "takes the dossier through, the citizen rates it, the sync client polls), printing what was sent, "
+        "what came back and what was captured. Loopback hosts only. Exit 0 when every step answered as "
+        "the map expects, 1 when one did not, 2 on bad input.",
+    )
+    check.add_argument("map", metavar="MAP", help="a shipped map's name (reference) or a YAML path")
+    check.add_argument("--host", required=True, help="the portal's base URL, on loopback")
+    check.add_argument("--citizen", type=int, default=1, metavar="N", help="the citizen account number")
+    check.set_defaults(handler=map_check)
+    har = verbs.add_parser(
+        "from-har",
+        help="draft a map from a browser's HAR recording",
+        description="Group the recording's requests into steps (static assets dropped), detect values that "
+        "come back from the portal (tokens, ids, CSRF fields) and turn them into captures with their "
+        "sources. Prints the draft YAML, or writes it with --out. Fix the draft, then `map check` it.",
+    )
+    har.add_argument("recording", type=Path, metavar="RECORDING.har")
+    har.add_argument("--name", default="drafted", help="the map's name")
+    har.add_argument("--out", type=Path, metavar="FILE", help="write the draft here")
+    har.set_defaults(handler=map_from_har)
+    spec = verbs.add_parser(
+        "from-openapi",
+        help="draft a map from an OpenAPI spec (a file or a loopback URL such as …/openapi.json)",
+        description="Draft a step for each operation whose path or summary names a journey step; the "
+        "others are listed as comments. Prints the draft YAML, or writes it with --out.",
+    )
+    spec.add_argument(
+        "spec", metavar="SPEC", help="openapi.json / .yaml, or http://127.0.0.1:PORT/openapi.json"
+    )
+    spec.add_argument("--name", default="drafted", help="the map's name")
+    spec.add_argument("--out", type=Path, metavar="FILE", help="write the draft here")
+    spec.set_defaults(handler=map_from_openapi)
+
+
+def map_check(args: argparse.Namespace) -> int:
+    from dvclab.load import map_check as checker
+    from dvclab.load import portal_map
+    from dvclab.load.runner import is_loopback
+
+    try:
+        loaded = portal_map.load_map(args.map)
+    except portal_map.MapError as error:
+        print(f"dvclab load map check: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not args.host.startswith(("http://", "https://")):
+        print(f"dvclab load map check: --host {args.host!r}: expected http://host:port", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not is_loopback(args.host):
+        print(
+            f"dvclab load map check: --host {args.host} is not a loopback address: map check logs in, files "
+            "and pays for real, so it only talks to a portal on this machine (127.0.0.1, ::1, localhost)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    report = checker.check(loaded, args.host.rstrip("/"), citizen=args.citizen)
+    return 1 if report.failed else 0
+
+
+def _write_draft(text: str, out: Path | None) -> int:
+    if out is None:
+        print(text, end="")
+        return 0
+    from dvclab.files import atomic_write
+
+    atomic_write(out, text)
+    print(f"draft map written to {out}", file=sys.stderr)
+    return 0
+
+
+def map_from_har(args: argparse.Namespace) -> int:
+    from dvclab.load.map_draft import DraftError
+    from dvclab.load.map_draft_har import from_har
+
+    try:
+        text = from_har(args.recording, args.name)
+    except DraftError as error:
+        print(f"dvclab load map from-har: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return _write_draft(text, args.out)
+
+
+def map_from_openapi(args: argparse.Namespace) -> int:
+    from dvclab.load.map_draft import DraftError
+    from dvclab.load.map_draft_openapi import from_openapi
+
+    try:
+        text = from_openapi(args.spec, args.name)
+    except DraftError as error:
+        print(f"dvclab load map from-openapi: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return _write_draft(text, args.out)
 
 
 def run_load(args: argparse.Namespace) -> int:
-    from dvclab.load import profiles, runner, shapes
+    from dvclab.load import portal_map, profiles, runner, shapes
 
     def bad(message: str) -> int:
         print(f"dvclab load: {message}", file=sys.stderr)
@@ -122,7 +229,8 @@ def run_load(args: argparse.Namespace) -> int:
     try:
         profile = profiles.load_profile(args.profile)
         shapes.build_segments(profile, args.from_sim)  # a forecast must be replayable before we start
-    except (profiles.ProfileError, shapes.ShapeError) as error:
+        portal_map.load_map(args.map or profile.map)  # a bad map is bad input, before anything starts
+    except (profiles.ProfileError, shapes.ShapeError, portal_map.MapError) as error:
         return bad(str(error))
     if not 1 <= args.processes <= 64:
         return bad("--processes must be within 1..64")
@@ -159,6 +267,9 @@ def run_load(args: argparse.Namespace) -> int:
                     db_url=args.db,
                     thresholds=str(thresholds),
                     command=["dvclab", *sys.argv[1:]],
+                    map_name=str(Path(args.map).resolve())
+                    if args.map and Path(args.map).exists()
+                    else args.map,
                 )
         finally:
             if previous is None:

@@ -18,6 +18,7 @@ import string
 import time
 import unicodedata
 from bisect import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
@@ -113,6 +114,16 @@ class ProcedureMix:
         rows = load_catalog(path or DEFAULT_CATALOG)
         procedures = [Proc(p.code, p.name, p.fee_vnd, p.online_level) for p in rows]
         return cls(procedures, [p.demand_weight for p in rows])
+
+    def only(self, keep: Callable[[Proc], bool]) -> ProcedureMix:
+        """The procedures for which ``keep(proc)`` holds, with their weights (a map's own codes)."""
+        pairs = [(p, w) for p, w in zip(self.procedures, self.weights(), strict=True) if keep(p)]
+        if not pairs:
+            raise ValueError("no procedure of the catalog is in the portal map's table")
+        return ProcedureMix([p for p, _ in pairs], [w for _, w in pairs])
+
+    def weights(self) -> list[float]:
+        return [b - a for a, b in zip([0.0, *self.cumulative[:-1]], self.cumulative, strict=True)]
 
     def pick(self, rng: random.Random) -> Proc:
         return self.procedures[bisect(self.cumulative, rng.random() * self.cumulative[-1])]

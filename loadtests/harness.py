@@ -18,8 +18,9 @@ from typing import Any
 from dvclab.load import data
 from dvclab.load.histograms import PERCENTILES, TOTAL, Recorder
 from dvclab.load.open_model import Counters, Scheduler
+from dvclab.load.portal_map import PortalMap, load_map
 from dvclab.load.profiles import JOURNEYS, Profile, load_profile
-from dvclab.load.shapes import Segment, build_segments, duration, expected_starts
+from dvclab.load.shapes import Segment, build_segments, duration, expected_starts, without_journeys
 
 log = logging.getLogger("dvclab.load")
 SETTLE_S = 1.0  # users of a journey register during this long before its scheduler starts
@@ -29,9 +30,21 @@ SECURITY_PREFIX = "["  # security traffic is named "[C02] POST /api/v1/auth/logi
 class Run:
     """One process's view of the run."""
 
-    def __init__(self, profile: Profile, segments: list[Segment], procedures: data.ProcedureMix) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        segments: list[Segment],
+        procedures: data.ProcedureMix,
+        portal_map: PortalMap | None = None,
+    ) -> None:
         self.profile = profile
+        self.portal_map = portal_map or load_map()
+        # Journeys the map cannot run (a step they need is missing) are left out and reported.
+        self.skipped_journeys = self.portal_map.skipped_journeys()
+        segments = without_journeys(segments, set(self.skipped_journeys))
         self.segments = segments
+        if self.portal_map.procedures.only_mapped:
+            procedures = procedures.only(lambda p: self.portal_map.portal_code(p.code) is not None)
         self.procedures = procedures
         self.duration = duration(segments)
         self.counters = Counters()
@@ -82,6 +95,13 @@ class Run:
         if self.runner is not None and hasattr(self.runner, "worker_index"):
             self.worker_index = int(getattr(self.runner, "worker_index", 0) or 0)
             self.worker_count = max(1, int(getattr(self.runner, "worker_count", 1) or 1))
+
+    def portal_code(self, proc: data.Proc, values: dict[str, Any] | Any) -> Any:
+        """The portal's own code for ``proc``: captured by this journey's catalog search, or the map's."""
+        captured = values.get("procedure_code")
+        if captured is not None or self.portal_map.procedures.lookup == "search":
+            return captured
+        return self.portal_map.portal_code(proc.code)
 
     def next_citizen(self) -> int:
         """Round-robin over citizens 1..N, interleaved across workers (per-citizen quotas stay far)."""
@@ -282,7 +302,10 @@ class Run:
             },
             "security_requests": security_endpoints,
             "hygiene": dict(self.hygiene),
+            "portal_map": self.portal_map.name,
         }
+        if self.skipped_journeys:
+            summary["skipped_journeys"] = dict(self.skipped_journeys)
         if self.aborted:
             summary["aborted"] = self.aborted
         if self.portal_down:
@@ -296,17 +319,22 @@ NOMINAL_REQUESTS = {"citizen_online": 10, "assisted": 7, "officer": 5, "tracker"
 RUN: Run | None = None
 
 
-def setup(profile_name: str, from_sim: str | None = None) -> Run:
+def setup(profile_name: str, from_sim: str | None = None, map_name: str | None = None) -> Run:
     global RUN
     profile = load_profile(profile_name)
     segments = build_segments(profile, from_sim)
-    RUN = Run(profile, segments, data.ProcedureMix.from_catalog())
+    portal_map = load_map(map_name or profile.map)
+    RUN = Run(profile, segments, data.ProcedureMix.from_catalog(), portal_map)
     return RUN
 
 
 def current() -> Run:
     if RUN is None:
-        setup(os.environ.get("DVCLAB_PROFILE", "smoke"), os.environ.get("DVCLAB_FROM_SIM") or None)
+        setup(
+            os.environ.get("DVCLAB_PROFILE", "smoke"),
+            os.environ.get("DVCLAB_FROM_SIM") or None,
+            os.environ.get("DVCLAB_MAP") or None,
+        )
     assert RUN is not None
     return RUN
 

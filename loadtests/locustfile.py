@@ -6,7 +6,8 @@ workload model, with security checks beside them.
         --dvclab-profile smoke --dvclab-out /tmp/run                                  # results files
 
 Options (also as environment variables): ``--dvclab-profile`` (``DVCLAB_PROFILE``, default ``smoke``),
-``--dvclab-from-sim RUN_DIR`` (``DVCLAB_FROM_SIM``), ``--dvclab-out DIR`` (write summary.json,
+``--dvclab-from-sim RUN_DIR`` (``DVCLAB_FROM_SIM``), ``--dvclab-map MAP`` (``DVCLAB_MAP``: the portal map
+the journeys run from, default the profile's ``map``), ``--dvclab-out DIR`` (write summary.json,
 security.json, percentiles), ``--dvclab-db URL`` (ground truth for the checks), ``--dvclab-thresholds``.
 The shape below starts one runner per journey in flight and stops after the schedule and its drain;
 the journeys' start times come from the profile's shape (see ``open_model.py``).
@@ -34,7 +35,7 @@ from dvclab.load.check_client import ProbeClient
 from dvclab.load.histograms import TOTAL
 from dvclab.load.locust_options import EXIT_BAD_INPUT, cap_schedule, refused_options
 from dvclab.load.users import AssistedFiling, CitizenOnline, NationalSync, Officer, PortalUser, PublicTracker
-from dvclab.load.verdicts import finalise
+from dvclab.load.verdicts import finalise, unbound
 
 __all__ = ["AssistedFiling", "Attacker", "CitizenOnline", "NationalSync", "Officer", "PublicTracker"]
 CLASSES = {
@@ -61,7 +62,7 @@ class Attacker(PortalUser):
 
     @task
     def attack(self) -> None:
-        if self.done or not self.run.profile.security.checks:
+        if self.done or not self.run.profile.security.checks or not self.run.portal_map.reference_api:
             gevent.sleep(1.0)
             return
         self.done = True
@@ -74,6 +75,8 @@ class Attacker(PortalUser):
 def _options(parser) -> None:  # type: ignore[no-untyped-def]
     parser.add_argument("--dvclab-profile", default=os.environ.get("DVCLAB_PROFILE", "smoke"))
     parser.add_argument("--dvclab-from-sim", default=os.environ.get("DVCLAB_FROM_SIM", ""))
+    # the portal map the journeys run from (default: the profile's `map`, else the reference portal's)
+    parser.add_argument("--dvclab-map", default=os.environ.get("DVCLAB_MAP", ""))
     parser.add_argument("--dvclab-out", default=os.environ.get("DVCLAB_OUT", ""))
     parser.add_argument("--dvclab-db", default=os.environ.get("DVCLAB_DB", ""))
     parser.add_argument("--dvclab-thresholds", default=os.environ.get("DVCLAB_THRESHOLDS", ""))
@@ -85,8 +88,13 @@ def _options(parser) -> None:  # type: ignore[no-untyped-def]
 def _init(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
     options = environment.parsed_options
     run = harness.setup(
-        getattr(options, "dvclab_profile", None) or "smoke", getattr(options, "dvclab_from_sim", None) or None
+        getattr(options, "dvclab_profile", None) or "smoke",
+        getattr(options, "dvclab_from_sim", None) or None,
+        getattr(options, "dvclab_map", None) or None,
     )
+    if not isinstance(environment.runner, WorkerRunner):
+        for journey, reason in run.skipped_journeys.items():
+            print(f"dvclab: journey {journey} skipped: {reason}", file=sys.stderr)
     if not isinstance(environment.runner, WorkerRunner):
         reason = refused_options(options, run)
         if reason:
@@ -151,7 +159,8 @@ def _write_live(path: Path, run: harness.Run, elapsed: float) -> None:
 
 
 def _abort_watch(environment) -> None:  # type: ignore[no-untyped-def]
-    """Stop early on a failing ``abort_on_fail`` rule, or when the portal stops answering /healthz."""
+    """Stop early on a failing ``abort_on_fail`` rule, or when the portal stops answering its health
+    path (the map's ``health``, /healthz on the reference portal)."""
     import requests
 
     from dvclab.gate.abort import AbortWatch
@@ -167,6 +176,7 @@ def _abort_watch(environment) -> None:  # type: ignore[no-untyped-def]
     exact = bool(watch) and any(rule.metric.endswith("_ms") for _, rule in watch.rules)  # type: ignore[union-attr]
     live = getattr(environment.parsed_options, "dvclab_live", "")
     started, down_since, written = time.time(), None, 0.0
+    health = run.portal_map.health
     while environment.runner.state not in ("stopped", "stopping", "quitting"):
         gevent.sleep(1.0)
         elapsed = time.time() - started
@@ -174,13 +184,13 @@ def _abort_watch(environment) -> None:  # type: ignore[no-untyped-def]
             _write_live(Path(live), run, elapsed)
             written = elapsed
         try:
-            ok = requests.get(f"{environment.host}/healthz", timeout=2).status_code == 200
+            ok = requests.get(f"{environment.host}{health}", timeout=2).status_code == 200
         except requests.RequestException:
             ok = False
         down_since = None if ok else (down_since or time.time())
         if down_since and time.time() - down_since >= 3:
             run.portal_down = (
-                f"the portal at {environment.host} stopped answering /healthz at t={elapsed:.0f}s"
+                f"the portal at {environment.host} stopped answering {health} at t={elapsed:.0f}s"
             )
             print(f"dvclab: {run.portal_down}; stopping the run", file=sys.stderr)
             environment.runner.quit()
@@ -216,14 +226,16 @@ def _finish(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
         atomic_write_json(folder / "security.json", security)
         atomic_write_json(folder / "receipts.json", [code for code, _ in run.receipts])
     failed = [c["id"] for c in security if c["verdict"] == "fail"]
-    not_run = [c["id"] for c in security if c["verdict"] == "not run"]
+    not_run = [c["id"] for c in security if c["verdict"] == "not run" and not unbound(c)]
+    unsupported = [c["id"] for c in security if unbound(c)]
     total = summary["total"]
     print(
         f"dvclab: {total['requests']} requests, {total['failures']} failures, "
         f"{total['expected_refusals']} expected refusals, p95 {total['p95_ms']} ms, "
         f"offered {total['offered_rps']} rps, achieved {total['achieved_rps']} rps, "
         f"dropped {total['dropped']}/{total['scheduled']}, checks failed: {failed or 'none'}"
-        + (f", not run: {not_run}" if not_run else ""),
+        + (f", not run: {not_run}" if not_run else "")
+        + (f", not bound to the map: {unsupported}" if unsupported else ""),
         file=sys.stderr,
     )
     if total["generator_cpu_max_pct"] >= 90 or total["generator_lag_max_ms"] > run.profile.max_lag * 1000:

@@ -187,6 +187,8 @@ class Profile(_Strict):
     limits: Limits = Field(default_factory=Limits)
     portal: EmbeddedPortal = Field(default_factory=EmbeddedPortal)
     thresholds: str | None = None
+    # the portal map the journeys run from: a shipped map's name or a YAML path (--map overrides)
+    map: str = "reference"
     seed: int = 1
 
     @property
@@ -286,4 +288,6 @@ def load_profile(name_or_path: str | Path) -> Profile:
     if profile.thresholds and not Path(profile.thresholds).is_absolute():
         # relative to the profile's own file, like a scenario's catalog
         profile.thresholds = str(path.resolve().parent / profile.thresholds)
+    if profile.map.endswith((".yaml", ".yml")) and not Path(profile.map).is_absolute():
+        profile.map = str(path.resolve().parent / profile.map)  # relative to the profile, like thresholds
     return profile

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,10 +29,11 @@ from dvclab import services
 from dvclab.embedded import EmbeddedPortal
 from dvclab.files import atomic_write_json
 from dvclab.load import check_registry
+from dvclab.load.portal_map import load_map
 from dvclab.load.profiles import Profile
 from dvclab.load.security_checks import NOT_RUN
 from dvclab.paths import results_dir
-from dvclab.processes import NotReady, console_script, free_port, healthy, start_group, stop_group
+from dvclab.processes import NotReady, console_script, free_port, open_loopback, start_group, stop_group
 from dvclab.services import RedisServer
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -130,6 +132,7 @@ def locust_commands(
     from_sim: str | None,
     db_url: str | None,
     thresholds: str | None,
+    map_name: str | None = None,
 ) -> list[list[str]]:
     """One headless Locust, or a master and ``processes`` workers on loopback."""
     common = [
@@ -143,6 +146,8 @@ def locust_commands(
     ]
     if from_sim:
         common += ["--dvclab-from-sim", from_sim]
+    if map_name:
+        common += ["--dvclab-map", map_name]
     master = [
         *common,
         "--headless",
@@ -211,6 +216,15 @@ def run_locust(
     return code, note
 
 
+def _answers(url: str) -> bool:
+    """Whether the target's health path answers 200 (the portal map names it)."""
+    try:
+        with open_loopback(url, 2.0) as response:
+            return getattr(response, "status", 0) == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -272,12 +286,23 @@ def run(
     db_url: str | None = None,
     thresholds: str | None = None,
     command: list[str] | None = None,
+    map_name: str | None = None,
 ) -> tuple[int, Path]:
     """Run a profile; returns (exit code, results folder). Exit 1 when the run failed, 128 + the signal
     when SIGINT/SIGTERM stopped it (the folder then holds the results so far)."""
     with catching_signals(StopRequest()) as stop:
         return _run(
-            profile, profile_name, host, processes, from_sim, results, db_url, thresholds, command, stop
+            profile,
+            profile_name,
+            host,
+            processes,
+            from_sim,
+            results,
+            db_url,
+            thresholds,
+            command,
+            stop,
+            map_name,
         )
 
 
@@ -292,7 +317,9 @@ def _run(
     thresholds: str | None,
     command: list[str] | None,
     stop: StopRequest,
+    map_name: str | None = None,
 ) -> tuple[int, Path]:
+    health_path = load_map(map_name or profile.map).health
     root = results or results_dir("load")
     root.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -318,12 +345,14 @@ def _run(
         if portal is not None and not stop:
             portal.start(cancelled=stop.__bool__)  # a signal cuts the wait short
             host, db_url = portal.url, portal.db_url
-        elif portal is None and not healthy(host or ""):
-            raise RunError(f"the portal at {host} does not answer /healthz")
+        elif portal is None and not _answers(f"{host}{health_path}"):
+            raise RunError(f"the portal at {host} does not answer {health_path}")
         if not stop:
             assert host is not None
             budget = profile.duration + profile.drain + 60 + 15 * max(1, processes)
-            commands = locust_commands(profile_name, host, out, processes, from_sim, db_url, thresholds)
+            commands = locust_commands(
+                profile_name, host, out, processes, from_sim, db_url, thresholds, map_name
+            )
             code, note = run_locust(commands, out, budget, portal, stop)
             if not (out / "summary.json").exists() and not stop:
                 note = note or "Locust wrote no results; see locust.log"
@@ -356,6 +385,7 @@ def _run(
         "status": "interrupted" if stop else ("failed" if note else "completed"),
         "profile": profile.name,
         "profile_resolved": profile.model_dump(mode="json"),
+        "portal_map": map_name or profile.map,
         "host": host,
         "embedded_portal": embedded,
         "portal_workers": profile.portal.workers if embedded else None,

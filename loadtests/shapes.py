@@ -179,6 +179,19 @@ def build_segments(profile: Profile, arrivals: str | Path | None = None) -> list
     return segments
 
 
+def without_journeys(segments: list[Segment], skipped: set[str] | frozenset[str]) -> list[Segment]:
+    """The segments with ``skipped`` journeys left out: the others keep their own rates (a portal map
+    without an officer's steps does not turn officers into citizens)."""
+    if not skipped:
+        return segments
+    kept = []
+    for s in segments:
+        left = {k: v for k, v in s.shares.items() if k not in skipped}
+        share = sum(left.values())
+        kept.append(Segment(s.start, s.end, s.rate * share, _normalised(left)))
+    return kept
+
+
 def expected_starts(segments: list[Segment], journey: str | None = None) -> float:
     """The offered journey starts: the integral of the rate."""
     return sum((s.end - s.start) * (s.rate if journey is None else s.rate_of(journey)) for s in segments)

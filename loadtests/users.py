@@ -1,5 +1,7 @@
 """Locust users, one class per journey. Each waits for its next scheduled start (the open model), then
-walks its journey; steps are short and data and checks live in plain functions (``data.py``).
+walks its journey: a composition of the portal map's steps (``portal_map.py``), sent by the one request
+path (``map_steps.StepRunner``). What a journey decides (which procedure, which dossier an officer takes,
+whether to rate) is here; how the portal spells each step is the map's. Test data lives in ``data.py``.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ import gevent
 from locust import FastHttpUser, constant, task
 
 from dvclab.load import data, harness
-from dvclab.load.data import API
+from dvclab.load.map_steps import Outcome, StepRunner
 
 
 class PortalUser(FastHttpUser):
-    """What every dvclab user shares: the run, its client address, the request helper (no task here)."""
+    """What every dvclab user shares: the run, its client address, the map's steps (no task here)."""
 
     abstract = True
     journey = ""
@@ -28,9 +30,7 @@ class PortalUser(FastHttpUser):
     def on_start(self) -> None:
         self.run = harness.current()
         self.rng = random.Random(self.run.rng.random())
-        self.token: str | None = None
-        self.token_expires_at = 0.0  # time.monotonic() clock
-        self.forwarded: dict[str, str] = {}
+        self.steps = StepRunner(self.client, self.run.portal_map)
         self._intended: float | None = None
         self.run.join(self.journey)
 
@@ -40,110 +40,65 @@ class PortalUser(FastHttpUser):
         think = self.run.profile.think_time
         gevent.sleep(self.rng.uniform(think.min, think.max))
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        name: str,
-        ok: tuple[int, ...] = (200,),
-        refusals: tuple[int, ...] = (),
-        headers: dict[str, str] | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        """One request, judged by :func:`data.classify`: an expected refusal is a success for Locust
-        and reported apart; the journey's first request carries its intended start."""
+    def first_context(self) -> dict[str, Any]:
+        """The journey's first request carries its intended start (so a journey the generator could not
+        begin on time is charged the wait)."""
         context: dict[str, Any] = {"journey": self.journey}
         if self._intended is not None:
             context["intended"], self._intended = self._intended, None
-        sent = {**self.forwarded, **({"Authorization": f"Bearer {self.token}"} if self.token else {})}
-        with self.client.request(
-            method,
-            path,
-            name=name,
-            headers={**sent, **(headers or {})},
-            catch_response=True,
-            context=context,
-            **kwargs,
-        ) as response:
-            outcome = data.classify(response.status_code or 0, ok, refusals)
-            response.request_meta["context"]["outcome"] = outcome
-            if outcome == data.ERROR:
-                response.failure(f"HTTP {response.status_code} {data.problem(response)}")
-            else:
-                response.success()
-        return response
+        return context
 
-    def login(self, national_id: str, password: str) -> bool:
-        self.token = None
-        response = self.call(
-            "POST",
-            f"{API}/auth/login",
-            "POST /api/v1/auth/login",
-            refusals=(429, 503),
-            json={"national_id": national_id, "password": password},
-        )
-        body = data.json_of(response) if response.status_code == 200 else None
-        self.token = body.get("access_token") if isinstance(body, dict) else None
-        self.token_expires_at = data.token_expires_at(body, time.monotonic())
-        return self.token is not None
+    def step(self, name: str, also_refused: tuple[int, ...] = (), **values: Any) -> Outcome:
+        return self.steps.run(name, context=self.first_context(), also_refused=also_refused, **values)
+
+    def optional(self, name: str, **values: Any) -> Outcome | None:
+        """A step the journey does when the map has it (a portal without public statistics, say)."""
+        return self.step(name, **values) if self.steps.has(name) else None
+
+    def login(self, role: str, number: int = 0) -> bool:
+        return self.steps.login(role, number, self.first_context()).ok
 
     def signed_in(self) -> bool:
-        """A token that outlasts this journey (its requests and think times, with room to spare)."""
+        """A session that outlasts this journey (its requests and think times, with room to spare)."""
         journey_s = 5.0 + 10 * self.run.profile.think_time.max  # an officer's journey thinks 3 times
-        lasts = data.session_lasts(self.token_expires_at, time.monotonic(), journey_s)
-        return self.token is not None and lasts
+        lasts = data.session_lasts(self.steps.expires_at, time.monotonic(), journey_s)
+        return self.steps.signed_in() and lasts
 
     def login_citizen(self) -> bool:
-        return self.login(data.citizen_id(self.run.next_citizen()), data.CITIZEN_PASSWORD)
+        return self.login("citizen", self.run.next_citizen())
 
-    def create_dossier(self, proc: data.Proc, delivery: str = "electronic", note: str = "") -> int | None:
-        response = self.call(
-            "POST",
-            f"{API}/dossiers",
-            "POST /api/v1/dossiers",
-            ok=(200, 201),
-            refusals=(429,),
-            json=data.dossier_body(proc, delivery, note),
-            headers={"Idempotency-Key": data.idempotency_key(self.rng)},
-        )
-        body = data.json_of(response)
-        return body.get("id") if response.status_code in (200, 201) and isinstance(body, dict) else None
+    def begin(self, proc: data.Proc) -> None:
+        """A journey's test data for ``proc``; no portal code captured yet."""
+        values = self.steps.values
+        values.pop("procedure_code", None)
+        values["catalog_code"], values["procedure_name"] = proc.code, proc.name
 
-    def upload(self, dossier: int, filename: str, size: int = 20_000) -> bool:
-        body, content_type = data.multipart(filename, data.pdf_bytes(size), "application/pdf")
-        response = self.call(
-            "POST",
-            f"{API}/dossiers/{dossier}/files",
-            "POST /api/v1/dossiers/{id}/files",
-            ok=(201,),
-            refusals=(429,),
-            data=body,
-            headers={"Content-Type": content_type},
+    def file_dossier(self, proc: data.Proc, delivery: str, note: str) -> Any:
+        """Create a dossier for ``proc``: the dossier id the portal gave (None when it did not)."""
+        values = self.steps.values
+        if self.run.portal_map.procedures.lookup == "search" and values.get("procedure_code") is None:
+            found = self.step("search", query=data.search_query(proc.name, self.rng))
+            if not found.ok or values.get("procedure_code") is None:
+                return None
+        created = self.step(
+            "create",
+            procedure_code=self.run.portal_code(proc, self.steps.values),
+            delivery=delivery,
+            note=note,
+            idempotency_key=data.idempotency_key(self.rng),
         )
-        return response.status_code == 201
+        return created.captured.get("dossier") if created.ok else None
 
-    def submit(self, dossier: int) -> str | None:
-        response = self.call(
-            "POST", f"{API}/dossiers/{dossier}/submit", "POST /api/v1/dossiers/{id}/submit", ok=(200, 201)
-        )
-        body = data.json_of(response)
-        code = body.get("receipt_code") if isinstance(body, dict) else None
+    def upload(self, filename: str, size: int = 20_000) -> bool:
+        if not self.steps.has("upload"):
+            return True
+        return self.step("upload", filename=filename, document=data.pdf_bytes(size)).ok
+
+    def submit(self, dossier: Any) -> str | None:
+        code = self.step("submit").captured.get("receipt")
         if code:
-            self.run.note_receipt(code, dossier)
+            self.run.note_receipt(str(code), dossier)
         return code
-
-    def pay(self, dossier: int) -> bool:
-        response = self.call(
-            "POST",
-            f"{API}/dossiers/{dossier}/payment",
-            "POST /api/v1/dossiers/{id}/payment",
-            ok=(200, 201),
-            refusals=(503,),
-        )
-        return response.status_code in (200, 201)
-
-    def track(self, receipt: str, refusals: tuple[int, ...] = (429,)) -> None:
-        self.call("GET", f"{API}/track/{receipt}", "GET /api/v1/track/{code}", refusals=refusals)
 
 
 class JourneyRunner(PortalUser):
@@ -164,7 +119,7 @@ class JourneyRunner(PortalUser):
         self.client.client.close()
         self._intended = intended
         if self.run.profile.forwarded_clients:
-            self.forwarded = {"X-Forwarded-For": data.client_address(self.rng)}
+            self.steps.extra_headers = {"X-Forwarded-For": data.client_address(self.rng)}
         try:
             self.walk()
         finally:
@@ -181,46 +136,33 @@ class CitizenOnline(JourneyRunner):
 
     def walk(self) -> None:
         proc = self.run.procedures.pick(self.rng)
-        self.call(
-            "GET",
-            f"{API}/procedures",
-            "GET /api/v1/procedures",
-            params={"q": data.search_query(proc.name, self.rng)},
-        )
-        self.think()
-        self.call("GET", f"{API}/procedures/{proc.code}", "GET /api/v1/procedures/{code}")
-        self.think()
+        self.begin(proc)  # a search of this journey may capture the portal's code
+        if self.optional("search", query=data.search_query(proc.name, self.rng)):
+            self.think()
+        code = self.run.portal_code(proc, self.steps.values)
+        if code is not None and self.optional("detail", procedure_code=code):
+            self.think()
         if not self.login_citizen():
             return
-        dossier = self.create_dossier(proc)
+        dossier = self.file_dossier(proc, "electronic", "")
         if dossier is None:
             return
         self.think()
-        if not self.upload(dossier, "to-khai.pdf"):
+        if not self.upload("to-khai.pdf"):
             return
         receipt = self.submit(dossier)
         if receipt is None:
             return
-        if proc.fee_vnd > 0:
+        if proc.fee_vnd > 0 and self.steps.has("pay"):
             self.think()
-            self.pay(dossier)
-        self.think()
-        self.track(receipt)
-        self.think()
-        self.rate_if_decided(dossier)
-
-    def rate_if_decided(self, dossier: int) -> None:
-        response = self.call("GET", f"{API}/dossiers/{dossier}", "GET /api/v1/dossiers/{id}")
-        body = data.json_of(response)
-        if isinstance(body, dict) and body.get("status") in ("approved", "rejected", "result_returned"):
-            self.call(
-                "POST",
-                f"{API}/dossiers/{dossier}/rating",
-                "POST /api/v1/dossiers/{id}/rating",
-                ok=(201,),
-                refusals=(409,),
-                json={"score": self.rng.randint(3, 5), "comment": ""},
-            )
+            self.step("pay")
+        if self.steps.has("track"):
+            self.think()
+            self.step("track")
+        if self.steps.has("status"):
+            self.think()
+            if self.step("status").ok and self.steps.has("rate"):
+                self.step("rate", score=self.rng.randint(3, 5), comment="")
 
 
 class AssistedFiling(JourneyRunner):
@@ -231,19 +173,18 @@ class AssistedFiling(JourneyRunner):
 
     def walk(self) -> None:
         proc = self.run.procedures.pick(self.rng)
+        self.begin(proc)
         if not self.login_citizen():
             return
-        dossier = self.create_dossier(
-            proc, delivery="counter", note="filed at the counter on the citizen's behalf"
-        )
+        dossier = self.file_dossier(proc, "counter", "filed at the counter on the citizen's behalf")
         if dossier is None:
             return
         for page in ("ban-sao-cccd.pdf", "don-de-nghi.pdf"):
             self.think()
-            if not self.upload(dossier, page):
+            if not self.upload(page):
                 return
-        if self.submit(dossier) and proc.fee_vnd > 0:
-            self.pay(dossier)
+        if self.submit(dossier) and proc.fee_vnd > 0 and self.steps.has("pay"):
+            self.step("pay")
 
 
 class Officer(JourneyRunner):
@@ -252,44 +193,31 @@ class Officer(JourneyRunner):
     journey = "officer"
 
     def walk(self) -> None:
-        if not self.signed_in() and not self.login(*data.OFFICER):
+        if not self.signed_in() and not self.login("officer"):
             return
-        response = self.call(
-            "GET",
-            f"{API}/officer/queue",
-            "GET /api/v1/officer/queue",
-            params={"status": "submitted"},
-            refusals=(401,),
-        )
-        if response.status_code == 401:  # logged out or revoked server-side: log in again next time
-            self.token = None
+        queue = self.step("queue")
+        if queue.status == 401:  # logged out or revoked server-side: log in again next time
+            self.steps.sign_out()
             return
-        items = (data.json_of(response) or {}).get("items") or []
+        items = queue.captured.get("queue") or []
         if not items:
             return
-        dossier = self.rng.choice(items)["id"]
+        dossier = self.rng.choice(items)
+        self.steps.values["dossier"] = dossier
         self.think()
         # Two officers may take the same dossier: the second gets 409, an expected answer.
-        if self.transition(dossier, "receive", None) != 200:
+        if not self.step("receive").ok:
             return
         self.think()
-        if self.rng.random() < 0.1:
-            self.transition(dossier, "supplement", {"reason": "thiếu bản sao giấy tờ tùy thân"})
+        if self.rng.random() < 0.1 and self.steps.has("supplement"):
+            self.step("supplement", reason="thiếu bản sao giấy tờ tùy thân")
+            return
+        if not self.steps.has("decide"):
             return
         outcome = "approved" if self.rng.random() < 0.95 else "rejected"
-        if self.transition(dossier, "decision", {"outcome": outcome, "note": ""}) == 200:
+        if self.step("decide", outcome=outcome).ok and self.steps.has("return"):
             self.think()
-            self.transition(dossier, "result", {"channel": "electronic"})  # 409 while the fee is unpaid
-
-    def transition(self, dossier: int, step: str, body: dict | None) -> int:
-        response = self.call(
-            "POST",
-            f"{API}/officer/dossiers/{dossier}/{step}",
-            f"POST /api/v1/officer/dossiers/{{id}}/{step}",
-            refusals=(409,),
-            json=body,
-        )
-        return response.status_code
+            self.step("return", channel="electronic")  # 409 while the fee is unpaid
 
 
 class PublicTracker(JourneyRunner):
@@ -298,13 +226,13 @@ class PublicTracker(JourneyRunner):
     journey = "tracker"
 
     def walk(self) -> None:
-        self.call("GET", f"{API}/statistics", "GET /api/v1/statistics")
+        if self.optional("statistics"):
+            self.think()
         receipts = self.run.receipts
-        self.think()
         if receipts:
-            self.track(self.rng.choice(receipts[-200:])[0])
+            self.step("track", receipt=self.rng.choice(receipts[-200:])[0])
         else:  # nothing filed yet: an unknown code is a 404 by design
-            self.track(data.random_receipt(self.rng), refusals=(404, 429))
+            self.step("track", also_refused=(404,), receipt=data.random_receipt(self.rng))
 
 
 class NationalSync(JourneyRunner):
@@ -314,23 +242,21 @@ class NationalSync(JourneyRunner):
 
     def on_start(self) -> None:
         super().on_start()
-        self.cursor = 0
+        self.steps.values["cursor"] = 0
 
     def walk(self) -> None:
-        if not self.signed_in() and not self.login(*data.SYNC):
+        if not self.signed_in() and not self.login("sync"):
             return
+        limit = 500
         for _ in range(5):  # bounded catch-up per poll
-            response = self.call(
-                "GET",
-                f"{API}/sync/status-changes",
-                "GET /api/v1/sync/status-changes",
-                params={"cursor": self.cursor, "limit": 500},
-                refusals=(401,),
-            )
-            if response.status_code == 401:
-                self.token = None
+            feed = self.step("sync", limit=limit)
+            if feed.status == 401:
+                self.steps.sign_out()
                 return
-            body = data.json_of(response) or {}
-            self.cursor = int(body.get("next_cursor", self.cursor))
-            if len(body.get("items") or []) < 500:
+            if not feed.ok:
+                return
+            cursor = feed.captured.get("next_cursor")
+            if cursor is not None:
+                self.steps.values["cursor"] = cursor
+            if int(feed.captured.get("count") or 0) < limit:
                 return

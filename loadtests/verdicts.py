@@ -24,20 +24,38 @@ def not_run_reason(run: harness.Run) -> str:
     return f"{ended} before the attacker reached this check"
 
 
+# Judged on every answer of the run, whatever API the portal speaks.
+API_NEUTRAL = frozenset({"C07"})
+# The start of the reason of a check not run because the map's portal does not speak the reference API:
+# unsupported there, not cut short, so it does not fail the run (the gate's `not_run == 0` still can).
+UNBOUND = "not bound to the portal map"
+
+
+def unbound(check: dict[str, Any]) -> bool:
+    return check.get("verdict") == "not run" and str(check.get("reason", "")).startswith(UNBOUND)
+
+
 def finalise(run: harness.Run, host: str, db_url: str | None) -> list[dict[str, Any]]:
     """Verdicts in security.json's layout, one per selected check; a probe that never ran is "not run"."""
     observations = {o["id"]: o["observed"] for o in run.observations}
     truth = GroundTruth(host, db_url) if host else None
-    reason = not_run_reason(run)
+    cut_short = not_run_reason(run)
     results = []
     for check in check_registry.selected(run.profile.security.checks):
+        if not run.portal_map.reference_api and check.id not in API_NEUTRAL:
+            reason = (
+                f"{UNBOUND} {run.portal_map.name!r}: its portal does not speak the reference API the "
+                "check's probe and read-back use"
+            )
+            results.append(check.result(None, {}, reason))
+            continue
         holds: Holds
         try:
             holds, observed = check.verdict(observations.get(check.id), run, truth)
         except Exception as error:  # noqa: BLE001 - ground truth unreadable: the check fails, named
             holds, observed = False, {"error": f"ground truth: {type(error).__name__}: {error}"[:300]}
         if holds is None:
-            results.append(check.result(None, observed, reason))
+            results.append(check.result(None, observed, cut_short))
             continue
         if run.portal_down and not holds:
             observed = {"portal_down": run.portal_down, **(observed if isinstance(observed, dict) else {})}

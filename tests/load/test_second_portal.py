@@ -1,0 +1,129 @@
+"""A second portal, shaped unlike the reference one (tests/load/second_portal/: Vietnamese paths and
+fields, form posts, a cookie session, a CSRF token from an HTML form, numeric ids, HTML answers), driven
+from its map alone: `map check` walks every step, and the smoke profile runs and passes the gate."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dvclab.processes import free_port, start_group, stop_group
+from tests.load.conftest import REPO, dvclab
+
+SECOND = Path(__file__).parent / "second_portal"
+MAP = SECOND / "map.yaml"
+
+
+def _wait(url: str, timeout_s: float = 30.0) -> None:
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/suc-khoe", timeout=1) as answer:  # noqa: S310 - loopback
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"the second portal did not start at {url}")
+
+
+@pytest.fixture
+def second_portal(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    process = start_group(
+        [sys.executable, "-m", "tests.load.second_portal.app", "--port", str(port)],
+        log=tmp_path / "second-portal.log",
+        cwd=REPO,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(url)
+        yield url
+    finally:
+        stop_group(process)
+
+
+def test_map_check_refuses_a_host_off_this_machine() -> None:
+    result = dvclab("load", "map", "check", str(MAP), "--host", "http://192.0.2.10:8000", timeout=60)
+    assert result.returncode == 2
+    assert "not a loopback address" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_map_check_names_a_bad_map_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nsteps:\n  serch: {method: GET, path: /s}\n", encoding="utf-8")
+    result = dvclab("load", "map", "check", str(bad), "--host", "http://127.0.0.1:9", timeout=60)
+    assert result.returncode == 2
+    assert "steps.serch: unknown step (did you mean 'search'?)" in result.stderr
+
+
+@pytest.mark.slow
+def test_map_check_walks_every_step_of_the_second_portal(second_portal: str) -> None:
+    result = dvclab("load", "map", "check", str(MAP), "--host", second_portal, timeout=90)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    out = result.stdout
+    assert "20 steps sent, 0 failed, 0 not sent" in out
+    assert "[login_form] as citizen: ok" in out and "captured csrf=" in out
+    assert "captured procedure_code=" in out and "captured fee=" in out  # JSON search, HTML page
+    assert "captured status=da_tra_ket_qua" in out  # the officer took the citizen's own dossier through
+    assert "[supplement] as officer: expected refusal" in out  # already returned: 409, as the map says
+    assert "body so_dinh_danh=036090000001&mat_khau=" in out  # what was sent is shown
+
+
+@pytest.mark.slow
+def test_smoke_profile_and_gate_run_against_the_second_portal_from_its_map(
+    tmp_path: Path, second_portal: str
+) -> None:
+    thresholds = SECOND / "thresholds.yaml"
+    run = dvclab(
+        *("load", "run", "smoke", "--host", second_portal, "--map", str(MAP)),
+        *("--thresholds", str(thresholds), "--results", str(tmp_path / "load")),
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    folder = Path(run.stdout.strip().splitlines()[-1])
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["portal_map"] == "second-portal" and "skipped_journeys" not in summary
+    endpoints = summary["endpoints"]
+    for name in (
+        "GET /thu-tuc",
+        "POST /dang-nhap",
+        "GET /dang-nhap",
+        "POST /ho-so",
+        "POST /ho-so/{dossier}/nop",
+    ):
+        assert endpoints[name]["requests"] > 0, name
+    assert (
+        endpoints["GET /can-bo/hang-cho"]["requests"] > 0
+        and endpoints["GET /dong-bo/thay-doi"]["requests"] > 0
+    )
+    assert summary["total"]["failures"] == 0 and summary["total"]["requests"] >= 200
+    assert not any(name.startswith("/api/v1") or "/api/" in name for name in endpoints)  # nothing reference
+
+    security = {c["id"]: c for c in json.loads((folder / "security.json").read_text())}
+    assert security["C07"]["verdict"] == "pass"  # judged on every answer, whatever the API
+    unbound = [c for c in security.values() if c["verdict"] == "not run"]
+    assert len(unbound) == len(security) - 1
+    assert all("not bound to the portal map 'second-portal'" in c["reason"] for c in unbound)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["portal_map"].endswith("map.yaml") and manifest["host"] == second_portal
+
+    check = dvclab(
+        "check",
+        str(folder),
+        *(
+            "--thresholds",
+            str(thresholds),
+            "--junit",
+            str(tmp_path / "j.xml"),
+            "--summary",
+            str(tmp_path / "s.md"),
+        ),
+    )
+    assert check.returncode == 0, check.stdout[-3000:]
