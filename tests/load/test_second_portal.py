@@ -77,6 +77,7 @@ def test_map_check_walks_every_step_of_the_second_portal(second_portal: str) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # a 30 s load run gated on dropped journeys
 def test_smoke_profile_and_gate_run_against_the_second_portal_from_its_map(
     tmp_path: Path, second_portal: str
 ) -> None:
