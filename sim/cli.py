@@ -115,6 +115,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     _run_options(run)
     run.add_argument("--kpi", action="append", metavar="KPI", help="auto: a KPI to make precise (repeatable)")
     run.add_argument("--no-report", action="store_true", help="skip report.html (faster)")
+    run.add_argument(
+        "--event-log",
+        action="store_true",
+        help="also write replication 0's dossier events as event_log.csv and .xes (the register format)",
+    )
     run.set_defaults(handler=run_command)
 
     compare = actions.add_parser(
@@ -226,6 +231,7 @@ def _options(args: argparse.Namespace):  # noqa: ANN202
         ProgressDisplay(),
         rule=_rule(args),
         fresh=getattr(args, "fresh", False),
+        event_log=getattr(args, "event_log", False),
     )
 
 
