@@ -1,0 +1,126 @@
+"""The sources of records: CSV, XLSX (openpyxl) and XES (xml.etree), each as a header and rows of values.
+
+Each source yields ``(where, values)`` after its header, ``where`` naming the row as the user finds it
+(``row 17``, ``sheet 'Hồ sơ', row 17``, ``trace 'HS1', event 3``), and refuses what it cannot read with
+``RecordsError`` naming the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from dvclab.hints import did_you_mean
+from dvclab.sim.record_map import RecordsError
+
+Row = tuple[str, list[Any]]  # (where, values)
+
+
+def csv_rows(path: Path, delimiter: str) -> tuple[list[str], Iterator[Row]]:
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as error:
+        raise RecordsError(f"{path}: cannot open the records ({error.strerror or error})") from None
+    reader = csv.reader(handle, delimiter=delimiter)
+    try:
+        header = next(reader, None)
+    except (csv.Error, UnicodeDecodeError) as error:
+        handle.close()
+        raise RecordsError(f"{path}: not a readable CSV ({error})") from None
+    if header is None:
+        handle.close()
+        raise RecordsError(f"{path}: empty file; expected a header row and at least one record")
+
+    def rows() -> Iterator[Row]:
+        with handle:
+            try:
+                for line, values in enumerate(reader, start=2):
+                    if values:
+                        yield f"row {line}", values
+            except (csv.Error, UnicodeDecodeError) as error:
+                raise RecordsError(f"{path}: row {reader.line_num}: not readable CSV ({error})") from None
+
+    return [h.strip() for h in header], rows()
+
+
+def xlsx_rows(path: Path, sheet: str | None) -> tuple[list[str], Iterator[Row]]:
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (OSError, InvalidFileException, KeyError, ValueError) as error:
+        raise RecordsError(f"{path}: not a readable XLSX workbook ({error})") from None
+    if sheet is not None and sheet not in book.sheetnames:
+        names = ", ".join(repr(n) for n in book.sheetnames)
+        book.close()
+        raise RecordsError(
+            f"{path}: no sheet {sheet!r}{did_you_mean(sheet, book.sheetnames)}; sheets: {names}"
+        )
+    table = book[sheet] if sheet is not None else book.worksheets[0]
+    values = table.iter_rows(values_only=True)
+    header = next(values, None)
+    if header is None or all(v is None for v in header):
+        book.close()
+        raise RecordsError(f"{path}: sheet {table.title!r} is empty; expected a header row and records")
+    header_names = ["" if v is None else str(v).strip() for v in header]
+
+    def rows() -> Iterator[Row]:
+        try:
+            for line, row in enumerate(values, start=2):
+                if any(v is not None and v != "" for v in row):
+                    yield f"sheet {table.title!r}, row {line}", ["" if v is None else v for v in row]
+        finally:
+            book.close()
+
+    return header_names, rows()
+
+
+def xes_rows(path: Path) -> tuple[list[str], Iterator[Row]]:
+    """XES flattened: one row per activity instance; trace attributes as ``case:KEY``; a ``start`` event
+    paired with the next ``complete`` of the same activity and resource gives ``time:start`` (in a log
+    with start events, a complete without one is an instant)."""
+    try:
+        tree = ET.parse(path)
+    except (OSError, ET.ParseError) as error:
+        raise RecordsError(f"{path}: not readable XES ({error})") from None
+    root = tree.getroot()
+    strip = lambda tag: tag.rsplit("}", 1)[-1]  # noqa: E731
+    flat: list[tuple[str, dict[str, str]]] = []
+    keys: dict[str, None] = {}
+    for number, trace in enumerate((t for t in root if strip(t.tag) == "trace"), start=1):
+        attributes = {f"case:{a.get('key')}": a.get("value", "") for a in trace if strip(a.tag) != "event"}
+        events = [e for e in trace if strip(e.tag) == "event"]
+        name = attributes.get("case:concept:name", f"#{number}")
+        if not events:
+            raise RecordsError(
+                f"{path}: trace {name!r} (trace {number}) has no events; expected at least one"
+            )
+        started: dict[tuple[str, str], list[str]] = {}
+        for index, event in enumerate(events, start=1):
+            values = {a.get("key", ""): a.get("value", "") for a in event}
+            transition = values.pop("lifecycle:transition", "complete").lower()
+            pair = (values.get("concept:name", ""), values.get("org:resource", ""))
+            if transition == "start":
+                started.setdefault(pair, []).append(values.get("time:timestamp", ""))
+                continue
+            if started.get(pair):
+                values["time:start"] = started[pair].pop(0)
+            row = {**attributes, **values}
+            keys.update(dict.fromkeys(row))
+            flat.append((f"trace {name!r}, event {index}", row))
+    if not flat:
+        raise RecordsError(f"{path}: no traces; expected a log with at least one trace of events")
+    if "time:start" in keys:  # a log with start events: a complete without one is an instant
+        for _, row in flat:
+            row.setdefault("time:start", row.get("time:timestamp", ""))
+    header = list(keys) + (["time:start"] if "time:start" not in keys else [])
+
+    def rows() -> Iterator[Row]:
+        for where, row in flat:
+            yield where, [row.get(k, "") for k in header]
+
+    return header, rows()
