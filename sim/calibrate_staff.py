@@ -65,6 +65,7 @@ def staffing_of(
     commune = chosen & (np.array(levels) == "commune")
     np.add.at(counts, units[commune], 1.0)
     shares = counts / counts.sum()
+    district_of = _districts_of(shares, chosen & (np.array(levels) == "district"), units, districts)
     rows: list[dict[str, Any]] = [
         {
             "unit": "province.0",
@@ -76,7 +77,7 @@ def staffing_of(
         }
     ]
     for d in range(districts):
-        share = float(shares[np.arange(communes) % districts == d].sum())
+        share = float(shares[district_of == d].sum())
         rows.append(
             {
                 "unit": f"district.{d}",
@@ -93,13 +94,16 @@ def staffing_of(
                 "unit": f"commune.{c}",
                 "level": "commune",
                 "number": c,
-                "district": c % districts,
+                "district": int(district_of[c]),
                 "demand_share": float(shares[c]),
                 "staffing": _own("commune", c, per_unit, staffing),
             }
         )
     if districts > 1 and commune.any():
-        notes.append("units: the records do not say which district a commune is in; communes dealt in turn")
+        notes.append(
+            "units: the records do not say which district a commune is in; communes were grouped so that "
+            "each district's share of demand matches its share of district dossiers"
+        )
     return staffing, rows, districts, communes
 
 
@@ -149,4 +153,21 @@ def counter_officers(
         if mine:
             per_counter = [np.quantile(peak[counter_of == r], 0.95) for r in mine]
             out[level] = max(1, int(round(float(np.median(per_counter)))))
+    return out
+
+
+def _districts_of(
+    shares: np.ndarray, district_cases: np.ndarray, units: np.ndarray, districts: int
+) -> np.ndarray:
+    """A district for each commune: the model sends a district dossier to its citizen's commune's district,
+    so communes are dealt, largest first, to the district furthest below its observed share of district
+    dossiers (evenly when there are none)."""
+    target = np.bincount(units[district_cases], minlength=districts)[:districts].astype(float)
+    target = target / target.sum() if target.sum() > 0 else np.full(districts, 1.0 / districts)
+    assigned = np.zeros(districts)
+    out = np.zeros(len(shares), dtype=np.int64)
+    for c in np.argsort(-shares, kind="stable"):
+        d = int(np.argmax(target - assigned))
+        out[c] = d
+        assigned[d] += shares[c]
     return out

@@ -453,8 +453,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
 
 
 def backtest_command(args: argparse.Namespace) -> int:
-    from dvclab.sim.backtest import backtest, write_backtest
-    from dvclab.sim.console import print_backtest
+    from dvclab.sim.backtest import backtest, print_backtest, write_backtest
     from dvclab.sim.record_map import RecordsError
     from dvclab.sim.scenario import ScenarioError
 
