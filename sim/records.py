@@ -22,6 +22,7 @@ from dvclab.catalog import Channel, Level
 from dvclab.hints import did_you_mean
 from dvclab.sim.record_map import RecordMap, RecordsError
 from dvclab.sim.record_sources import Row, csv_rows, xes_rows, xlsx_rows
+from dvclab.sim.records_fast import NotFast, read_fast
 
 CASE_TEXT = (
     "procedure_code",
@@ -217,7 +218,26 @@ def read_records(path: str | Path, record_map: RecordMap) -> Records:
     if not (named.keys() & {"start", "complete"}):
         raise RecordsError(f"{record_map.source or 'map'}: columns: name a timestamp, complete (or start)")
     index = {name: header.index(column) for name, column in named.items()}
+    if kind == "csv":
+        rows.close()  # type: ignore[attr-defined]
+        try:
+            return _from_columns(path, record_map, read_fast(path, record_map, index, len(header)))
+        except NotFast:
+            header, rows = csv_rows(path, record_map.delimiter)  # row by row: converts, or names the row
     return _read(path, record_map, rows, index)
+
+
+def _from_columns(path: Path, record_map: RecordMap, found: dict[str, Any]) -> Records:
+    report = ReadingReport(rows=found["rows"])
+    report.timestamps = (
+        f"with UTC offsets, converted to {record_map.zone}"
+        if found["aware"]
+        else f"without offsets, read as {record_map.zone}"
+    )
+    names = (found["cases"], found["activities"], found["resources"])
+    attributes = (found["text"], found["times"], found["flags"])
+    events = (found["case"], found["activity"], found["resource"], found["start"], found["complete"])
+    return _assemble(path, record_map, record_map.activities.role_of(), *names, report, *attributes, *events)
 
 
 def _read(path: Path, record_map: RecordMap, rows: Iterator[Row], index: dict[str, int]) -> Records:

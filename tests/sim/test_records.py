@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from openpyxl import Workbook
 
+from dvclab.sim import records as records_module
+from dvclab.sim import records_fast
 from dvclab.sim.event_log import EventLogRunner, take_event_log
 from dvclab.sim.record_map import RecordMap, RecordsError, load_map
 from dvclab.sim.records import read_records
@@ -64,6 +66,25 @@ def test_the_register_reads_back_whole(register: Path) -> None:
     finish = records.finish()
     assert np.all(finish >= records.arrival())
     assert np.allclose(finish, records.times["finished_at"])
+
+
+def test_the_column_reader_agrees_with_the_row_reader(
+    register: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = read_records(register / "log.csv", load_map())
+
+    def refuse(*_args: object) -> None:
+        raise records_fast.NotFast
+
+    monkeypatch.setattr(records_module, "read_fast", refuse)
+    slow = read_records(register / "log.csv", load_map())
+    assert fast.case_ids == slow.case_ids and fast.activity_names == slow.activity_names
+    for name in ("case", "activity", "resource", "start", "complete"):
+        assert np.array_equal(getattr(fast, name), getattr(slow, name), equal_nan=True), name
+    assert fast.text == slow.text
+    for name, values in slow.times.items():
+        assert np.allclose(fast.times[name], values, equal_nan=True), name
+    assert fast.report == slow.report
 
 
 def test_xes_gives_the_same_events_as_csv(register: Path) -> None:
