@@ -1,4 +1,5 @@
-"""The sources of records: CSV, XLSX (openpyxl) and XES (xml.etree), each as a header and rows of values.
+"""The sources of records: CSV, XLSX (openpyxl) and XES (xml.etree), each as a header and rows of values;
+and the values: timestamps (``Clock``), yes/no flags, channel and level names.
 
 Each source yields ``(where, values)`` after its header, ``where`` naming the row as the user finds it
 (``row 17``, ``sheet 'Hồ sơ', row 17``, ``trace 'HS1', event 3``), and refuses what it cannot read with
@@ -8,15 +9,18 @@ Each source yields ``(where, values)`` after its header, ``where`` naming the ro
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from dvclab.hints import did_you_mean
-from dvclab.sim.record_map import RecordsError
+from dvclab.sim.record_map import RecordMap, RecordsError
 
 Row = tuple[str, list[Any]]  # (where, values)
+_BASE = dt.datetime(1970, 1, 1)  # times are local wall-clock minutes since
 
 
 def csv_rows(path: Path, delimiter: str) -> tuple[list[str], Iterator[Row]]:
@@ -124,3 +128,73 @@ def xes_rows(path: Path) -> tuple[list[str], Iterator[Row]]:
             yield where, [row.get(k, "") for k in header]
 
     return header, rows()
+
+
+# -- values -----------------------------------------------------------------------------------------
+class Clock:
+    """Timestamps to local wall-clock minutes since 1970; refuses a file mixing offsets with naive times."""
+
+    def __init__(self, path: Path, record_map: RecordMap) -> None:
+        self.path = path
+        self.zone = record_map.zone
+        self.format = record_map.timestamp_format
+        self.aware_at: str | None = None
+        self.naive_at: str | None = None
+
+    def minutes(self, value: Any, where: str, column: str) -> float:
+        if value is None or value == "":
+            return math.nan
+        if isinstance(value, dt.datetime):
+            moment = value
+        else:
+            text = str(value).strip()
+            if not text:
+                return math.nan
+            try:
+                if self.format:
+                    moment = dt.datetime.strptime(text, self.format)
+                else:
+                    moment = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+            except ValueError:
+                expected = (
+                    f"the map's timestamp_format {self.format!r}"
+                    if self.format
+                    else ("ISO 8601, e.g. 2024-03-01T08:15:00+07:00 (or set timestamp_format in the map)")
+                )
+                problem = f"{where}, column {column!r}: {text!r} is not a timestamp"
+                raise RecordsError(f"{self.path}: {problem}; expected {expected}") from None
+        if moment.tzinfo is not None:
+            self.aware_at = self.aware_at or f"{where}, column {column!r}"
+            moment = moment.astimezone(self.zone).replace(tzinfo=None)
+        else:
+            self.naive_at = self.naive_at or f"{where}, column {column!r}"
+        if self.aware_at and self.naive_at:
+            raise RecordsError(
+                f"{self.path}: mixed time zones: {self.aware_at} has a UTC offset but {self.naive_at} has "
+                "none; expected every timestamp with an offset, or none (then read in the map's timezone)"
+            )
+        return (moment - _BASE).total_seconds() / 60.0
+
+    def describe(self) -> str:
+        if self.aware_at:
+            return f"with UTC offsets, converted to {self.zone}"
+        return f"without offsets, read as {self.zone}"
+
+
+def flag(value: Any, truths: set[str]) -> float:
+    if value is None or value == "":
+        return math.nan
+    if isinstance(value, bool):
+        return float(value)
+    return 1.0 if str(value).strip().lower() in truths else 0.0
+
+
+def vocabulary(value: str, mapping: dict[str, Any], allowed: list[str], what: str, where: str) -> str:
+    if value in mapping:
+        return str(mapping[value].value if hasattr(mapping[value], "value") else mapping[value])
+    if value in allowed or value == "":
+        return value
+    raise RecordsError(
+        f"{where}: {value!r} is not a {what}{did_you_mean(value, allowed)}; expected one of "
+        f"{', '.join(allowed)}, or map it under {what}s: in the column map"
+    )

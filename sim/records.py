@@ -21,7 +21,7 @@ import numpy as np
 from dvclab.catalog import Channel, Level
 from dvclab.hints import did_you_mean
 from dvclab.sim.record_map import RecordMap, RecordsError
-from dvclab.sim.record_sources import Row, csv_rows, xes_rows, xlsx_rows
+from dvclab.sim.record_sources import Clock, Row, csv_rows, flag, vocabulary, xes_rows, xlsx_rows
 from dvclab.sim.records_fast import NotFast, read_fast
 
 CASE_TEXT = (
@@ -121,76 +121,6 @@ class Records:
         return np.datetime64(self.epoch) + (np.asarray(minutes) // (24 * 60)).astype("timedelta64[D]")
 
 
-# -- values -----------------------------------------------------------------------------------------
-class _Clock:
-    """Timestamps to local wall-clock minutes since 1970; refuses a file mixing offsets with naive times."""
-
-    def __init__(self, path: Path, record_map: RecordMap) -> None:
-        self.path = path
-        self.zone = record_map.zone
-        self.format = record_map.timestamp_format
-        self.aware_at: str | None = None
-        self.naive_at: str | None = None
-
-    def minutes(self, value: Any, where: str, column: str) -> float:
-        if value is None or value == "":
-            return math.nan
-        if isinstance(value, dt.datetime):
-            moment = value
-        else:
-            text = str(value).strip()
-            if not text:
-                return math.nan
-            try:
-                if self.format:
-                    moment = dt.datetime.strptime(text, self.format)
-                else:
-                    moment = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-            except ValueError:
-                expected = (
-                    f"the map's timestamp_format {self.format!r}"
-                    if self.format
-                    else ("ISO 8601, e.g. 2024-03-01T08:15:00+07:00 (or set timestamp_format in the map)")
-                )
-                problem = f"{where}, column {column!r}: {text!r} is not a timestamp"
-                raise RecordsError(f"{self.path}: {problem}; expected {expected}") from None
-        if moment.tzinfo is not None:
-            self.aware_at = self.aware_at or f"{where}, column {column!r}"
-            moment = moment.astimezone(self.zone).replace(tzinfo=None)
-        else:
-            self.naive_at = self.naive_at or f"{where}, column {column!r}"
-        if self.aware_at and self.naive_at:
-            raise RecordsError(
-                f"{self.path}: mixed time zones: {self.aware_at} has a UTC offset but {self.naive_at} has "
-                "none; expected every timestamp with an offset, or none (then read in the map's timezone)"
-            )
-        return (moment - _BASE).total_seconds() / 60.0
-
-    def describe(self) -> str:
-        if self.aware_at:
-            return f"with UTC offsets, converted to {self.zone}"
-        return f"without offsets, read as {self.zone}"
-
-
-def _flag(value: Any, truths: set[str]) -> float:
-    if value is None or value == "":
-        return math.nan
-    if isinstance(value, bool):
-        return float(value)
-    return 1.0 if str(value).strip().lower() in truths else 0.0
-
-
-def _vocabulary(value: str, mapping: dict[str, Any], allowed: list[str], what: str, where: str) -> str:
-    if value in mapping:
-        return str(mapping[value].value if hasattr(mapping[value], "value") else mapping[value])
-    if value in allowed or value == "":
-        return value
-    raise RecordsError(
-        f"{where}: {value!r} is not a {what}{did_you_mean(value, allowed)}; expected one of "
-        f"{', '.join(allowed)}, or map it under {what}s: in the column map"
-    )
-
-
 # -- reading ----------------------------------------------------------------------------------------
 def read_records(path: str | Path, record_map: RecordMap) -> Records:
     path = Path(path)
@@ -241,7 +171,7 @@ def _from_columns(path: Path, record_map: RecordMap, found: dict[str, Any]) -> R
 
 
 def _read(path: Path, record_map: RecordMap, rows: Iterator[Row], index: dict[str, int]) -> Records:
-    clock = _Clock(path, record_map)
+    clock = Clock(path, record_map)
     roles = record_map.activities.role_of()
     truths = {v.lower() for v in record_map.true_values}
     channels = [c.value for c in Channel]
@@ -291,14 +221,14 @@ def _read(path: Path, record_map: RecordMap, rows: Iterator[Row], index: dict[st
             for name, store in text.items():
                 value = str(cell(values, index[name])).strip()
                 if name == "channel":
-                    value = _vocabulary(value, record_map.channels, channels, "channel", f"{path}: {where}")
+                    value = vocabulary(value, record_map.channels, channels, "channel", f"{path}: {where}")
                 elif name == "level":
-                    value = _vocabulary(value, record_map.levels, levels, "level", f"{path}: {where}")
+                    value = vocabulary(value, record_map.levels, levels, "level", f"{path}: {where}")
                 store.append(value)
             for name, store_t in times.items():
                 store_t.append(clock.minutes(cell(values, index[name]), where, str(getattr(columns, name))))
             for name, store_f in flags.items():
-                store_f.append(_flag(cell(values, index[name]), truths))
+                store_f.append(flag(cell(values, index[name]), truths))
         ev_case.append(k)
         ev_activity.append(activities.setdefault(activity, len(activities)))
         name = str(cell(values, i_resource)).strip()
