@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-sim bench-portal bench-harness loadtest system-deps catalog clean sim-baseline
+.PHONY: demo test lint bench bench-sim bench-portal bench-harness bench-records loadtest system-deps catalog clean sim-baseline
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,7 +54,7 @@ lint: $(STAMP)
 test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest -q --durations=25  # the slowest tests listed: make test must stay under ~15 min
 
-bench: bench-sim bench-portal bench-harness
+bench: bench-sim bench-portal bench-harness bench-records
 
 bench-sim: $(STAMP)
 	$(BIN)/python benchmarks/bench_sim.py
@@ -64,6 +64,9 @@ catalog: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+bench-records: $(STAMP)
+	$(BIN)/python benchmarks/bench_records.py
 
 bench-portal: $(STAMP)
 	$(BIN)/python benchmarks/bench_portal.py
