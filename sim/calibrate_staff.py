@@ -21,6 +21,55 @@ from dvclab.sim.records import Records
 POOL_RESOURCE = re.compile(r"^(province|district|commune)\.([A-Za-z0-9_]+)\.(\d+)#")
 
 
+def pool_of_resources(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each resource's pool (``district.land``) and unit from a register name (``district.land.3#2``);
+    "" and -1 for a plain name. One regular expression a resource, not an event."""
+    matches = [POOL_RESOURCE.match(name) for name in names]
+    pools = np.array([f"{m.group(1)}.{m.group(2)}" if m else "" for m in matches] + [""], dtype=object)
+    units = np.array([int(m.group(3)) if m else -1 for m in matches] + [-1], dtype=np.int64)
+    return pools, units
+
+
+def _active_per_day(
+    records: Records,
+    chosen: np.ndarray,
+    work: np.ndarray,
+    proc: np.ndarray,
+    pool_of_proc: list[str],
+    units: np.ndarray,
+) -> dict[tuple[str, int], int]:
+    """Officers of each pool's unit: the 90th percentile over its working days of the distinct resources
+    that worked in it that day (vectorised: one integer key per pool, unit, day and resource)."""
+    case = records.case
+    events = np.flatnonzero(work & (records.resource >= 0) & chosen[case] & (proc[case] >= 0))
+    if not events.size:
+        return {}
+    resource, case = records.resource[events], case[events]
+    named_pool, named_unit = pool_of_resources(records.resource_names)
+    pool = np.where(
+        named_pool[resource] != "", named_pool[resource], np.asarray(pool_of_proc, dtype=object)[proc[case]]
+    )
+    unit = np.where(named_unit[resource] >= 0, named_unit[resource], units[case])
+    pool_names, pool_code = np.unique(pool.astype(str), return_inverse=True)
+    day = (records.start[events] // (24 * 60)).astype(np.int64)
+    day -= day.min()
+    sizes = [len(pool_names), int(unit.max()) + 1, int(day.max()) + 1, int(resource.max()) + 1]
+    if np.prod([float(x) for x in sizes]) >= 2.0**62:
+        raise ValueError("too many pools, units, days and resources to count officers")
+    key = ((pool_code * sizes[1] + unit) * sizes[2] + day) * sizes[3] + resource
+    distinct = np.unique(key) // sizes[3]  # one entry per resource active in a pool unit on a day
+    pool_unit_day, per_day = np.unique(distinct, return_counts=True)
+    pool_unit = pool_unit_day // sizes[2]
+    order = np.argsort(pool_unit, kind="stable")
+    bounds = np.flatnonzero(np.diff(pool_unit[order])) + 1
+    out = {}
+    for group in np.split(order, bounds):
+        code = int(pool_unit[group[0]])
+        officers = max(1, int(round(float(np.quantile(per_day[group], 0.9)))))
+        out[(str(pool_names[code // sizes[1]]), code % sizes[1])] = officers
+    return out
+
+
 def staffing_of(
     records: Records,
     calendar: WorkingCalendar,
@@ -32,23 +81,7 @@ def staffing_of(
     units: np.ndarray,
     notes: list[str],
 ) -> tuple[dict[str, dict[str, int]], list[dict[str, Any]], int, int]:
-    names = np.asarray(records.resource_names + [""], dtype=object)
-    active: dict[tuple[str, int], dict[int, set[int]]] = {}
-    for e in np.flatnonzero(work & (records.resource >= 0)):
-        case = records.case[e]
-        if not chosen[case] or proc[case] < 0:
-            continue
-        match = POOL_RESOURCE.match(names[records.resource[e]])
-        if match:
-            key = (f"{match.group(1)}.{match.group(2)}", int(match.group(3)))
-        else:
-            key = (pool_of_proc[proc[case]], int(units[case]))
-        day = int(records.start[e] // (24 * 60))
-        active.setdefault(key, {}).setdefault(day, set()).add(int(records.resource[e]))
-    per_unit: dict[tuple[str, int], int] = {}
-    for key, days in active.items():
-        counts = np.array([len(v) for v in days.values()])
-        per_unit[key] = max(1, int(round(float(np.quantile(counts, 0.9)))))
+    per_unit = _active_per_day(records, chosen, work, proc, pool_of_proc, units)
     staffing: dict[str, dict[str, int]] = {}
     for pool in sorted({p for p, _ in per_unit}):
         level, agency = pool.split(".")
@@ -57,15 +90,16 @@ def staffing_of(
     for pool in set(pool_of_proc):  # a pool without recorded resources keeps one officer
         level, agency = pool.split(".")
         staffing.setdefault(level, {}).setdefault(agency, 1)
-    if not active:
+    if not per_unit:
         notes.append("officers: no resources in the records; one officer per pool assumed")
-    districts = max(1, int(units[np.array(levels) == "district"].max(initial=-1)) + 1)
-    communes = max(1, int(units[np.array(levels) == "commune"].max(initial=-1)) + 1)
+    level_of = np.asarray(levels, dtype=object)
+    districts = max(1, int(units[level_of == "district"].max(initial=-1)) + 1)
+    communes = max(1, int(units[level_of == "commune"].max(initial=-1)) + 1)
     counts = np.full(communes, 0.5)  # a pseudo-count: every commune keeps some demand
-    commune = chosen & (np.array(levels) == "commune")
+    commune = chosen & (level_of == "commune")
     np.add.at(counts, units[commune], 1.0)
     shares = counts / counts.sum()
-    district_of = _districts_of(shares, chosen & (np.array(levels) == "district"), units, districts)
+    district_of = _districts_of(shares, chosen & (level_of == "district"), units, districts)
     rows: list[dict[str, Any]] = [
         {
             "unit": "province.0",
@@ -144,9 +178,11 @@ def counter_officers(
     peak = np.zeros(len(unique))
     np.maximum.at(peak, inverse, busy)
     counter_of = unique // 100_000
-    level_of_resource = {}
-    for e in np.flatnonzero(visits):
-        level_of_resource.setdefault(int(records.resource[e]), levels[records.case[e]])
+    visit_events = np.flatnonzero(visits)
+    first_resources, first = np.unique(records.resource[visit_events], return_index=True)
+    level_of_resource = {
+        int(r): levels[records.case[visit_events[k]]] for r, k in zip(first_resources, first, strict=True)
+    }
     out = dict(defaults)
     for level in LEVELS:
         mine = [r for r, lv in level_of_resource.items() if lv == level]

@@ -20,7 +20,7 @@ import numpy as np
 
 from dvclab.catalog import LEVELS
 from dvclab.sim.calendar import WorkingCalendar
-from dvclab.sim.calibrate_staff import POOL_RESOURCE, counter_officers, staffing_of
+from dvclab.sim.calibrate_staff import counter_officers, pool_of_resources, staffing_of
 from dvclab.sim.fitting import Fit, fit_durations
 from dvclab.sim.records import Records
 from dvclab.sim.scenario import CHANNELS, Payment, ResultReturn
@@ -108,17 +108,28 @@ def _pooled_cv(values: np.ndarray, groups: np.ndarray) -> float:
     return float(ratio.std(ddof=1))
 
 
-def _case_units(records: Records, levels: list[str]) -> np.ndarray:
-    units = records.text.get("unit") or [""] * len(records)
-    numbers: dict[tuple[str, str], int] = {}
-    out = np.zeros(len(records), dtype=np.int64)
-    for k, (level, unit) in enumerate(zip(levels, units, strict=True)):
+def _case_levels_units(records: Records) -> tuple[list[str], np.ndarray]:
+    """Each dossier's level (the level column, else the unit's prefix, else province) and unit number
+    (``district.3`` -> 3; other unit names numbered per level in order of appearance). Worked out once
+    for each distinct (level, unit) pair: a register has millions of rows and a few hundred units."""
+    empty = [""] * len(records)
+    found: dict[tuple[str, str], tuple[str, int]] = {}
+    numbered: dict[str, int] = {}
+    pairs = list(zip(records.text.get("level") or empty, records.text.get("unit") or empty, strict=True))
+    for level, unit in set(pairs):
         match = _UNIT.match(unit)
+        level = level or (match.group(1) if match else "province")
         if match and match.group(1) == level:
-            out[k] = int(match.group(2))
-        elif unit and level != "province":
-            out[k] = numbers.setdefault((level, unit), sum(1 for key in numbers if key[0] == level))
-    return out
+            found[(level, unit)] = (level, int(match.group(2)))
+    for level, unit in sorted(set(pairs) - set(found), key=pairs.index):  # first appearance order
+        resolved = level or "province"
+        if unit and resolved != "province":
+            numbered[resolved] = numbered.get(resolved, -1) + 1
+            found[(level, unit)] = (resolved, numbered[resolved])
+        else:
+            found[(level, unit)] = (resolved, 0)
+    resolved_pairs = [found[pair] for pair in pairs]
+    return [lv for lv, _ in resolved_pairs], np.array([u for _, u in resolved_pairs], dtype=np.int64)
 
 
 def observe_workload(
@@ -137,11 +148,8 @@ def observe_workload(
             strict=True,
         )
     ]
-    levels = [
-        lv or (u.split(".")[0] if _UNIT.match(u) else "province")
-        for lv, u in zip(text.get("level") or empty, text.get("unit") or empty, strict=True)
-    ]
-    units = _case_units(records, levels)
+    levels, units = _case_levels_units(records)
+    level_of = np.asarray(levels, dtype=object)
     channel = list(text.get("channel") or empty)
     has_channels = any(channel)
     if not has_channels:
@@ -172,12 +180,14 @@ def observe_workload(
     approval = (working(calendar, finish) - working(calendar, after)) / per_day
 
     # agencies: from the pool in the officer's name, else the procedure group, else one office
-    resource_names = np.asarray(records.resource_names + [""], dtype=object)
     agency_of_case = np.full(n, "", dtype=object)
-    for e in np.flatnonzero(first_pass & (records.resource >= 0)):
-        match = POOL_RESOURCE.match(resource_names[records.resource[e]])
-        if match and not agency_of_case[records.case[e]]:
-            agency_of_case[records.case[e]] = match.group(2)
+    named_pool, _ = pool_of_resources(records.resource_names)
+    examined = np.flatnonzero(first_pass & (records.resource >= 0))
+    agency_of_resource = np.array([pool.partition(".")[2] for pool in named_pool], dtype=object)
+    agencies = agency_of_resource[records.resource[examined]]
+    named = agencies != ""
+    cases_named, first = np.unique(records.case[examined][named], return_index=True)
+    agency_of_case[cases_named] = agencies[named][first]  # the first officer's pool names the agency
     groups = text.get("procedure_group") or empty
 
     supplement = _per_case(records, (role == "request_supplement") & ev_chosen, np.ones(len(role))) > 0
@@ -197,20 +207,22 @@ def observe_workload(
     paid = records.flags.get("paid_online")
 
     procedures = []
-    level_counts = {
-        level: int(sum(1 for k in np.flatnonzero(chosen) if levels[k] == level)) for level in LEVELS
-    }
-    for name, k in proc_index.items():
-        mine = chosen & (proc == k)
-        members = np.flatnonzero(mine)
-        level = max(LEVELS, key=lambda lv: sum(levels[i] == lv for i in members))
+    level_counts = {level: int(np.sum(level_of[chosen] == level)) for level in LEVELS}
+    channel_of = np.asarray(channel, dtype=object)
+    picked = np.flatnonzero(chosen & (proc >= 0))
+    order = picked[np.argsort(proc[picked], kind="stable")]
+    groups_of = np.split(order, np.flatnonzero(np.diff(proc[order])) + 1) if order.size else []
+    for members in groups_of:
+        name = names[int(proc[members[0]])]
+        mine_levels, mine_counts = np.unique(level_of[members], return_counts=True)
+        level = str(mine_levels[int(np.argmax(mine_counts))])
         agencies = [a for a in agency_of_case[members] if a]
         agency = (
             max(set(agencies), key=agencies.count)
             if agencies
             else _SAFE.sub("_", groups[members[0]]) or "office"
         )
-        chan = np.asarray(channel, dtype=object)[members]
+        chan = channel_of[members]
         full = bool(np.sum(chan == "self_service") >= np.sum(chan == "online_with_visit"))
         work_share = worked[members].mean()
         if deadline is not None and np.isfinite(due[members]).any():

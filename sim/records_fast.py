@@ -81,17 +81,24 @@ def read_fast(path: Path, record_map: RecordMap, index: dict[str, int], width: i
     firsts: dict[str, list[Any]] = {name: [] for name in index if name not in out}
     state: dict[str, str] = {}
     rows = 0
+    delimiter = record_map.delimiter
+    events = [index[k] for k in ("case", "activity", "start", "complete", "resource") if k in index]
+    cut = max(events) + 1  # the event columns are split off each line; the rest is parsed only once a case
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle, delimiter=record_map.delimiter)
-        next(reader, None)
+        next(handle, None)
         while True:
-            chunk = list(islice(reader, CHUNK))
-            if not chunk:
+            lines = [line.rstrip("\r\n") for line in islice(handle, CHUNK)]
+            if not lines:
                 break
-            if any(len(row) != width for row in chunk):
+            if any(line.count('"') & 1 for line in lines):
+                raise NotFast  # a quoted field spanning lines: only the csv module can follow it
+            parts = [line.split(delimiter, cut) for line in lines]
+            if any(len(fields) < cut for fields in parts):
                 raise NotFast
-            rows += len(chunk)
-            columns = list(zip(*chunk, strict=True))
+            rows += len(lines)
+            columns: dict[int, list[str]] = {i: [fields[i] for fields in parts] for i in events}
+            if any('"' in "".join(values) for values in columns.values()):
+                raise NotFast  # quoted event fields: the csv module unquotes them
             case_ids = columns[index["case"]]
             activity = columns[index["activity"]]
             if "" in set(case_ids) or "" in set(activity):
@@ -112,7 +119,7 @@ def read_fast(path: Path, record_map: RecordMap, index: dict[str, int], width: i
                     )
                 )
             else:
-                out["resource"].append(np.full(len(chunk), -1))
+                out["resource"].append(np.full(len(lines), -1))
             start = parse_times(columns[index["start"]], record_map, state) if "start" in index else None
             complete = (
                 parse_times(columns[index["complete"]], record_map, state) if "complete" in index else None
@@ -123,13 +130,16 @@ def read_fast(path: Path, record_map: RecordMap, index: dict[str, int], width: i
                 complete = np.where(np.isnan(complete), start, complete)
             if np.isnan(complete).any():  # type: ignore[arg-type]
                 raise NotFast
-            out["start"].append(start if start is not None else np.full(len(chunk), np.nan))
+            out["start"].append(start if start is not None else np.full(len(lines), np.nan))
             out["complete"].append(complete)
             new = np.flatnonzero(codes >= seen)
             _, first = np.unique(codes[new], return_index=True)
-            for name in firsts:
-                column = columns[index[name]]
-                firsts[name].extend(column[k] for k in new[first])
+            if firsts:  # a new case's attributes: its first row, read whole by the csv module
+                whole = list(csv.reader((lines[k] for k in new[first]), delimiter=delimiter))
+                if any(len(row) != width for row in whole):
+                    raise NotFast
+                for name in firsts:
+                    firsts[name].extend(row[index[name]] for row in whole)
     if not rows:
         raise NotFast
     text: dict[str, list[str]] = {}
