@@ -47,6 +47,14 @@ class Calibration:
     notes: list[str] = field(default_factory=list)  # what came from where
     dossiers: int = 0
     window: tuple[dt.date, dt.date] | None = None
+    calendar: WorkingCalendar | None = None  # the calibrated working calendar, over the records' span
+
+    def report(self, records: Records, lang: str = "en") -> str:
+        """The calibration report (HTML): fitted beside observed, and the drift by month."""
+        from dvclab.sim.calibrate_report import report_html
+
+        assert self.calendar is not None
+        return report_html(self, records, self.calendar, lang)
 
     def write(self, out: Path) -> list[Path]:
         """The scenario, catalog and units files, each whole; checked by the scenario loader first."""
@@ -179,9 +187,8 @@ def calibrate(
         "saturday_morning": saturday,
     }
     window = (epoch + dt.timedelta(days=first_day), epoch + dt.timedelta(days=last_day))
-    return Calibration(
-        scenario, catalog, units, workload.fits, [hours_note, *notes], int(chosen.sum()), window
-    )
+    notes = [hours_note, *notes]
+    return Calibration(scenario, catalog, units, workload.fits, notes, int(chosen.sum()), window, calendar)
 
 
 def _minutes_pair(session: tuple[str, str]) -> tuple[int, int]:

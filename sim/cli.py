@@ -171,6 +171,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     calibrate.add_argument("--train-from", type=_date, metavar="DATE", help="fit dossiers received from DATE")
     calibrate.add_argument("--train-until", type=_date, metavar="DATE", help="... and before DATE")
+    calibrate.add_argument("--lang", choices=("vi", "en"), default="en", help="the report's language")
     calibrate.set_defaults(handler=calibrate_command)
 
     backtest = actions.add_parser(
@@ -445,6 +446,11 @@ def calibrate_command(args: argparse.Namespace) -> int:
         written = calibration.write(args.out)
     except (RecordsError, ScenarioError) as error:
         return _bad(str(error))
+    from dvclab.files import atomic_write
+
+    report = args.out.with_name(f"{args.out.stem}-report.html")
+    atomic_write(report, calibration.report(records, args.lang))
+    written.append(report)
     for line in calibration.summary():
         print(f"calibrated: {line}")
     for path in written:

@@ -124,3 +124,18 @@ def test_the_cli_writes_three_files_or_nothing(tmp_path: Path, capsys: pytest.Ca
     assert code == 2 and "column map not found" in capsys.readouterr().err
     code = main(["sim", "calibrate", str(log), "--train-until", "2020-01-01", "--out", str(out)])
     assert code == 2 and not out.parent.exists()
+
+
+@pytest.mark.slow  # a 20-day run, a calibration and a matplotlib plot (~7 s)
+def test_the_cli_writes_the_scenario_and_its_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = _log(tmp_path, 20)
+    out = tmp_path / "out" / "fitted.yaml"
+    assert main(["sim", "calibrate", str(log), "--out", str(out), "--lang", "vi"]) == 0
+    names = sorted(p.name for p in out.parent.iterdir())
+    assert names == ["fitted-catalog.csv", "fitted-report.html", "fitted-units.csv", "fitted.yaml"]
+    page = (out.parent / "fitted-report.html").read_text(encoding="utf-8")
+    assert "Báo cáo hiệu chỉnh" in page and "<svg" in page and "2024-03" in page
+    assert main(["sim", "validate", str(out)]) == 0
+    assert "wrote:" in capsys.readouterr().out
