@@ -1,4 +1,5 @@
-"""``dvclab sim …``: validate, run, compare, sweep and plan simulation scenarios.
+"""``dvclab sim …``: validate, run, compare, sweep and plan simulation scenarios; calibrate one from a
+province's records and back-test it (``sim.calibrate``, ``sim.backtest``).
 
 The parser and thin handlers: each loads the scenario, calls its study (``sim.studies``) and prints what
 came back (``sim.console``). Every action that runs replications takes the same run options
