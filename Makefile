@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-sim bench-portal bench-harness loadtest system-deps catalog clean sim-baseline
+.PHONY: demo test lint bench bench-sim bench-portal bench-harness bench-records loadtest system-deps catalog clean sim-baseline
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,7 +58,7 @@ test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not serial" --durations=20
 	$(BIN)/python -m pytest -q -m serial --durations=10
 
-bench: bench-sim bench-portal bench-harness
+bench: bench-sim bench-portal bench-harness bench-records
 
 bench-sim: $(STAMP)
 	$(BIN)/python benchmarks/bench_sim.py
@@ -68,6 +68,9 @@ catalog: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+bench-records: $(STAMP)
+	$(BIN)/python benchmarks/bench_records.py
 
 bench-portal: $(STAMP)
 	$(BIN)/python benchmarks/bench_portal.py

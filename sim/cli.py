@@ -1,4 +1,5 @@
-"""``dvclab sim …``: validate, run, compare, sweep and plan simulation scenarios.
+"""``dvclab sim …``: validate, run, compare, sweep and plan simulation scenarios; calibrate one from a
+province's records and back-test it (``sim.calibrate``, ``sim.backtest``).
 
 The parser and thin handlers: each loads the scenario, calls its study (``sim.studies``) and prints what
 came back (``sim.console``). Every action that runs replications takes the same run options
@@ -115,6 +116,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     _run_options(run)
     run.add_argument("--kpi", action="append", metavar="KPI", help="auto: a KPI to make precise (repeatable)")
     run.add_argument("--no-report", action="store_true", help="skip report.html (faster)")
+    run.add_argument(
+        "--event-log",
+        action="store_true",
+        help="also write replication 0's dossier events as event_log.csv and .xes (the register format)",
+    )
     run.set_defaults(handler=run_command)
 
     compare = actions.add_parser(
@@ -156,6 +162,51 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     _run_options(plan, reuse=True)
     plan.set_defaults(handler=plan_command)
+
+    calibrate = actions.add_parser(
+        "calibrate", help="fit a scenario to a province's records (CSV, XLSX, XES)"
+    )
+    _records_options(calibrate)
+    calibrate.add_argument(
+        "--out", type=Path, required=True, metavar="FILE.yaml", help="the scenario to write"
+    )
+    calibrate.add_argument("--train-from", type=_date, metavar="DATE", help="fit dossiers received from DATE")
+    calibrate.add_argument("--train-until", type=_date, metavar="DATE", help="... and before DATE")
+    calibrate.add_argument("--lang", choices=("vi", "en"), default="en", help="the report's language")
+    calibrate.set_defaults(handler=calibrate_command)
+
+    backtest = actions.add_parser(
+        "backtest",
+        help="calibrate before a date, forecast after it, compare with the records and a naive forecast",
+    )
+    _records_options(backtest)
+    backtest.add_argument("--split", type=_date, required=True, metavar="DATE", help="first day forecast")
+    backtest.add_argument("--train-from", type=_date, metavar="DATE", help="fit dossiers received from DATE")
+    backtest.add_argument("--replications", type=_positive, default=5, help="replications of the forecast")
+    backtest.add_argument("--seed", type=_non_negative, default=2024)
+    backtest.add_argument("--jobs", type=_positive, help="parallel processes (default: number of cores)")
+    backtest.add_argument(
+        "--out", type=Path, default=results_dir("sim"), help="results root (default: ./results/sim)"
+    )
+    backtest.set_defaults(handler=backtest_command)
+
+
+def _date(text: str):  # noqa: ANN202
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def _records_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "records", type=Path, metavar="RECORDS", help="event log or register: CSV, XLSX or XES"
+    )
+    parser.add_argument(
+        "--map", type=Path, metavar="MAP.yaml", help="column map (default: the one-stop register's, shipped)"
+    )
 
 
 # -- loading ------------------------------------------------------------------------------------------
@@ -226,6 +277,7 @@ def _options(args: argparse.Namespace):  # noqa: ANN202
         ProgressDisplay(),
         rule=_rule(args),
         fresh=getattr(args, "fresh", False),
+        event_log=getattr(args, "event_log", False),
     )
 
 
@@ -370,3 +422,53 @@ def plan_command(args: argparse.Namespace) -> int:
         return code if code != EXIT_OK or outcome.plan.answer is not None else EXIT_FAILED
 
     return _guarded(run)
+
+
+def _read(args: argparse.Namespace):  # noqa: ANN202
+    from dvclab.sim.record_map import load_map
+    from dvclab.sim.records import read_records
+
+    records = read_records(args.records, load_map(args.map))
+    for line in records.report.lines():
+        print(f"records: {line}")
+    return records
+
+
+def calibrate_command(args: argparse.Namespace) -> int:
+    from dvclab.sim.calibrate import calibrate
+    from dvclab.sim.record_map import RecordsError
+    from dvclab.sim.scenario import ScenarioError
+
+    if args.out.suffix.lower() not in (".yaml", ".yml"):
+        return _bad(f"--out {args.out}: a scenario file ends in .yaml")
+    try:
+        records = _read(args)
+        calibration = calibrate(records, args.train_from, args.train_until, name=args.out.stem)
+        written = calibration.write(args.out)
+    except (RecordsError, ScenarioError) as error:
+        return _bad(str(error))
+    from dvclab.files import atomic_write
+
+    report = args.out.with_name(f"{args.out.stem}-report.html")
+    atomic_write(report, calibration.report(records, args.lang))
+    written.append(report)
+    for line in calibration.summary():
+        print(f"calibrated: {line}")
+    for path in written:
+        print(f"wrote: {path}")
+    return EXIT_OK
+
+
+def backtest_command(args: argparse.Namespace) -> int:
+    from dvclab.sim.backtest import backtest, print_backtest, write_backtest
+    from dvclab.sim.record_map import RecordsError
+    from dvclab.sim.scenario import ScenarioError
+
+    try:
+        records = _read(args)
+        outcome = backtest(records, args.split, args.train_from, args.replications, args.seed, args.jobs)
+    except (RecordsError, ScenarioError) as error:
+        return _bad(str(error))
+    print_backtest(outcome)
+    print(f"results: {write_backtest(outcome, args.out)}")
+    return EXIT_OK

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Generator
+from typing import Any
 
 import numpy as np
 import simpy
@@ -117,6 +118,7 @@ class ProvinceModel(Province):
         self.monitored = monitored  # integrate queue lengths (validation runs only: it costs time)
         self.hot_path = hot_path  # False: every dossier runs as a process (to test that both agree)
         self.replication = replication
+        self.observer: Any = None  # sim.event_log.EventRecorder while a run writes its event log
         self.streams = RandomStreams(scenario.run.seed, replication)
         self.dossiers: Dossiers = generate_dossiers(
             scenario, table, self.calendar, self.streams, self.warmup_days, self.horizon_days, self.communes
@@ -287,6 +289,8 @@ class ProvinceModel(Province):
             self._decided(i, received)
 
     def _decided(self, i: int, end: float) -> None:
+        if self.observer is not None and self.effort[i] > 0:
+            self.observer.step(i, self._pool(self.pool_id[i], self.pool_unit[i]).name, self.effort[i], end)
         approval = self.approval[i]
         self.issued[i] = self.calendar.add_working(end, approval) if approval > 0 else end
 
@@ -321,6 +325,8 @@ class ProvinceModel(Province):
         if effort > 0:
             pool = self._pool(self.pool_id[i], self.pool_unit[i])
             yield from pool.work(effort, due)
+            if self.observer is not None:
+                self.observer.step(i, pool.name, effort, env.now)
             if self.supplement[i]:
                 due_day, due = yield from self._supplement(i, pool, effort, due_day, self.supplement_days[i])
         approval = self.approval[i]
@@ -343,13 +349,18 @@ class ProvinceModel(Province):
         calendar = self.calendar
         self.supplemented[i] = True
         answered = calendar.add_working(env.now, days * calendar.minutes_per_working_day)
+        if self.observer is not None:
+            self.observer.supplement(i, env.now, answered)
         yield env.timeout(answered - env.now)
         if not self.dossier_online(i):
             self.supplement_trips[i] += 1
         if self.scenario.supplements.clock == "pauses":
             due_day += math.ceil(days)
         due = calendar.close_of(due_day)
-        yield from pool.work(effort * self.scenario.supplements.rework_share, due)
+        rework = effort * self.scenario.supplements.rework_share
+        yield from pool.work(rework, due)
+        if self.observer is not None:
+            self.observer.step(i, pool.name, rework, env.now, "rework")
         return due_day, due
 
     def dossier_online(self, i: int) -> bool:
@@ -366,6 +377,8 @@ class ProvinceModel(Province):
             level = t.levels[procedure]
             pool = self._pool(int(self._pool_of_procedure[procedure]), self._unit(level, int(d.commune[i])))
             yield from pool.work(effort, due)
+            if self.observer is not None:
+                self.observer.step(i, pool.name, effort, env.now)
             if d.u_supplement[i, step] < t.supplement_prob[procedure]:
                 due_day, due = yield from self._supplement(
                     i, pool, effort, due_day, float(d.supplement_days[i, step])

@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dvclab.catalog import Procedure
+from dvclab.files import atomic_write_json
 from dvclab.paths import results_dir
 from dvclab.sim.compare import Comparison, compare
+from dvclab.sim.event_log import EventLogRunner, take_event_log, write_event_log
 from dvclab.sim.experiment import Experiment, multiple_replications
 from dvclab.sim.model import OverloadError
 from dvclab.sim.observe import observed_run
@@ -80,6 +82,7 @@ class StudyOptions:
     tracker: Tracker = field(default_factory=Silent)
     rule: PrecisionRule | None = None  # --replications auto: replications until this precision
     fresh: bool = False  # compare, sweep, plan: never reuse a finished run
+    event_log: bool = False  # run: write replication 0's events in the register format (sim.event_log)
 
     def rule_for(self, *kpis: str | None) -> PrecisionRule | None:
         """The precision rule on ``kpis`` (the ones a study reads) when none were chosen for it."""
@@ -137,9 +140,10 @@ def _replications(
     """The scenario's replications: its fixed count, or as many as ``rule`` needs."""
     options.tracker.experiment(label)
     on_done = lambda r: options.tracker.replication_done(label, r)  # noqa: E731
+    runner = EventLogRunner() if options.event_log else observed_run
     if rule is not None:
         return sequential_replications(
-            scenario, catalog, rule, options.jobs, on_done, runner=observed_run, dask=options.dask
+            scenario, catalog, rule, options.jobs, on_done, runner=runner, dask=options.dask
         )
     return multiple_replications(
         scenario,
@@ -147,7 +151,7 @@ def _replications(
         scenario.run.replications,
         options.jobs,
         on_done=on_done,
-        runner=observed_run,
+        runner=runner,
         dask=options.dask,
     )
 
@@ -211,7 +215,13 @@ def run_study(
             return RunOutcome(None, None)
     lang, command = options.lang_for(scenario), options.command
     html = (lambda: run_report(experiment, catalog, lang, command)) if report else None
-    return RunOutcome(experiment, write_run(experiment, catalog, options.out, command, html))
+    events = take_event_log(experiment.outputs)
+    folder = write_run(experiment, catalog, options.out, command, html)
+    if events is not None:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        manifest["event_log"] = write_event_log(folder, events)
+        atomic_write_json(folder / "manifest.json", manifest)
+    return RunOutcome(experiment, folder)
 
 
 # -- compare ------------------------------------------------------------------------------------------

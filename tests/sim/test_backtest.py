@@ -1,0 +1,78 @@
+"""The back-test: calibrated before the split, the model forecasts the weeks after it at least as well as
+the naive forecast (the training period resampled), on a synthetic log whose truth is known."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from dvclab.cli import main
+from dvclab.sim.backtest import backtest
+from dvclab.sim.record_map import RecordsError, load_map
+from dvclab.sim.records import read_records
+from tests.sim.test_calibrate import GENERIC, _log
+
+
+@pytest.mark.slow  # a 75-day run for the log, a calibration and 3 forecast replications (~15 s)
+def test_the_model_is_at_least_as_good_as_naive(tmp_path: Path) -> None:
+    # Trained on 1 March - 14 April 2024; forecast 15 April - 12 May, which holds Hùng Kings' day (18/4)
+    # and 30/4-1/5: the model knows the calendar, the naive forecast resamples ordinary weeks.
+    records = read_records(_log(tmp_path, 75), load_map())
+    outcome = backtest(records, dt.date(2024, 4, 15), replications=3, jobs=1)
+    rows = {row["measure"]: row for row in outcome.table}
+    volume = rows["weekly volume, mean absolute error (dossiers)"]
+    assert volume["model_error"] < volume["naive_error"]
+    # On a stationary log the training durations are the truth's, so the naive cycle times are as good as
+    # any; the model must come within 1.5 working hours of them (replications of the truth differ by ~1 h).
+    cycle = rows["cycle time, Wasserstein distance (working hours)"]
+    assert cycle["model_error"] <= cycle["naive_error"] + 1.5
+    # one realisation's overdue rate against the model's mean: the truth's own replications span ±1.5 points
+    assert rows["overdue rate"]["model_error"] <= 0.03
+    assert {"overdue rate, land", "overdue rate, certification"} <= set(rows)
+
+
+def _generic(path: Path, weeks: int = 6) -> Path:
+    rows = ["case,activity,time,who"]
+    start = dt.datetime(2024, 3, 4, 7, 45)
+    k = 0
+    for day in range(weeks * 7):
+        date = start + dt.timedelta(days=day)
+        if date.weekday() >= 5:
+            continue
+        for slot in range(10):
+            received = date + dt.timedelta(minutes=25 * slot)
+            checked = received + dt.timedelta(minutes=30 + k % 7 * 5)
+            rows += [
+                f"D{k},register,{received:%Y-%m-%d %H:%M},desk",
+                f"D{k},check,{checked:%Y-%m-%d %H:%M},clerk{k % 2}",
+                f"D{k},sign,{checked + dt.timedelta(minutes=40):%Y-%m-%d %H:%M},head",
+            ]
+            k += 1
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_generic_log_back_tests(tmp_path: Path) -> None:
+    records = read_records(_generic(tmp_path / "generic.csv"), GENERIC)
+    outcome = backtest(records, dt.date(2024, 3, 25), replications=2, jobs=1)
+    measures = [row["measure"] for row in outcome.table]
+    assert measures[:3] == [
+        "weekly volume, mean absolute error (dossiers)",
+        "cycle time, Wasserstein distance (working hours)",
+        "overdue rate",
+    ]
+    assert len(outcome.observed.weekly) == 2 and outcome.observed.weekly.sum() > 0
+    assert all(len(p.cycle_hours) > 0 for p in outcome.model)
+
+
+def test_a_split_after_the_records_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    records = read_records(_generic(tmp_path / "generic.csv", weeks=2), GENERIC)
+    with pytest.raises(RecordsError, match="at least a week of records after the split"):
+        backtest(records, dt.date(2024, 6, 1))
+    code = main(
+        ["sim", "backtest", str(tmp_path / "generic.csv"), "--split", "2024-06-01", "--out", str(tmp_path)]
+    )
+    assert code == 2 and not (tmp_path / "backtest").exists()
+    assert "not in the header" in capsys.readouterr().err  # the default map is the register's

@@ -1,0 +1,141 @@
+"""Calibration: the parameters of a known scenario come back from its own event log, within tolerances
+that the sample sizes explain; a generic log calibrates too; bad input writes nothing.
+
+Recovery log: the small province (tests/sim/test_event_log.py) over 90 days, about 5,000 dossiers.
+Tolerances, from the sampling error of that many dossiers (about 3 standard errors each):
+- dossiers a year ±6%: a Poisson count of ~5,000 has a 1.4% standard error, and the month and weekday
+  factors are fitted from the same 90 days;
+- level shares ±0.02 and channel choice ±0.04: binomial shares of 1,000-5,000 dossiers (se ≤ 0.012);
+- supplement probability ±0.04 per procedure: ~1,000-2,500 dossiers each (se ≤ 0.015);
+- mean effort per pool ±6%: lognormal effort, CV 0.5, ≥ 1,000 dossiers a pool (se ≤ 1.6%); CV ±0.1;
+- officers per pool, deadlines and opening hours exactly: they are whole numbers and clock times that
+  the records show directly (the register names each officer, the due date and every working minute).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dvclab.cli import main
+from dvclab.sim.calibrate import calibrate
+from dvclab.sim.event_log import EventLogRunner, take_event_log
+from dvclab.sim.record_map import RecordMap, load_map
+from dvclab.sim.records import read_records
+from dvclab.sim.scenario import load_scenario
+from tests.sim.test_event_log import TRUE_STAFFING, small_province
+
+GENERIC = RecordMap.model_validate(
+    {"columns": {"case": "case", "activity": "activity", "complete": "time", "resource": "who"}}
+)
+
+
+def _log(folder: Path, days: int, **changes: object) -> Path:
+    scenario, catalog = load_scenario(small_province(folder, **changes), **{"run.horizon_days": days})
+    table = take_event_log([EventLogRunner()(scenario, catalog, 0)])
+    assert table is not None
+    path = folder / "log.csv"
+    path.write_text(table.csv_text(), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def recovered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
+    folder = tmp_path_factory.mktemp("recovery")
+    calibration = calibrate(read_records(_log(folder, 90), load_map()))
+    written = calibration.write(folder / "out" / "fitted.yaml")
+    scenario = yaml.safe_load(written[0].read_text(encoding="utf-8"))
+    catalog = {row["code"]: row for row in calibration.catalog}
+    load_scenario(written[0])  # what sim validate checks
+    return scenario, catalog
+
+
+@pytest.mark.slow  # a 90-day run for its event log, then the calibration (~8 s together)
+def test_demand_and_channels_come_back(recovered: tuple[dict, dict]) -> None:
+    scenario, _ = recovered
+    demand = scenario["demand"]
+    assert demand["dossiers_per_year"] == pytest.approx(20000, rel=0.06)
+    for level, share in {"province": 0.2, "district": 0.3, "commune": 0.5}.items():
+        assert demand["level_shares"][level] == pytest.approx(share, abs=0.02)
+    channels = scenario["channels"]
+    # the truth: capable 0.70 × propensity 0.90 of full-online filings online, 0.70 × 0.50 of partial ones
+    assert channels["capable_share"] * channels["self_service_propensity"] == pytest.approx(0.63, abs=0.04)
+    assert channels["capable_share"] * channels["partial_online_filing"] == pytest.approx(0.35, abs=0.04)
+    assert channels["assisted_filing_share"] == pytest.approx(0.95, abs=0.04)
+    assert channels["postal_submission_share"] == pytest.approx(0.01, abs=0.01)
+    assert all(f == pytest.approx(1.0, abs=0.15) for f in demand["weekday_factors"])  # the truth is flat
+
+
+@pytest.mark.slow
+def test_work_comes_back(recovered: tuple[dict, dict]) -> None:
+    scenario, catalog = recovered
+    assert scenario["back_office"]["staffing"] == TRUE_STAFFING
+    assert scenario["counters"]["opening_hours"] == [["07:30", "11:30"], ["13:30", "17:00"]]
+    assert scenario["counters"]["saturday_morning"] is False
+    truth = {"X-A": (3, 0.1, 30.0, 0.5), "H-B": (10, 0.3, 90.0, 2.0), "T-C": (5, 0.05, 20.0, 1.0)}
+    for code, (deadline, supplement, effort, approval) in truth.items():
+        assert catalog[code]["deadline_days"] == deadline
+        assert catalog[code]["supplement_prob"] == pytest.approx(supplement, abs=0.04)
+        assert catalog[code]["effort_min"] == pytest.approx(effort, rel=0.06)
+        assert catalog[code]["approval_days"] == pytest.approx(approval, rel=0.1)
+        assert catalog[code]["online_level"] == ("partial" if code == "H-B" else "full")
+    assert scenario["back_office"]["effort_cv"] == pytest.approx(0.5, abs=0.1)
+    assert scenario["supplements"]["response_days_mean"] == pytest.approx(4.0, rel=0.15)
+
+
+def test_a_generic_log_calibrates_to_a_runnable_scenario(tmp_path: Path) -> None:
+    log = tmp_path / "generic.csv"
+    rows = ["case,activity,time,who"]
+    start = dt.datetime(2024, 3, 4, 7, 45)
+    for k in range(300):  # 300 dossiers over ~5 weeks: registered, checked by one of two clerks, signed
+        received = start + dt.timedelta(days=(k // 10) * 7 // 5, minutes=20 * (k % 10))
+        if received.weekday() >= 5:
+            received += dt.timedelta(days=7 - received.weekday())
+        checked = received + dt.timedelta(minutes=30 + k % 7 * 5)
+        rows += [
+            f"D{k},register,{received:%Y-%m-%d %H:%M},desk",
+            f"D{k},check,{checked:%Y-%m-%d %H:%M},clerk{k % 2}",
+            f"D{k},sign,{checked + dt.timedelta(minutes=40):%Y-%m-%d %H:%M},head",
+        ]
+    log.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    calibration = calibrate(read_records(log, GENERIC))
+    written = calibration.write(tmp_path / "generic.yaml")
+    scenario, catalog = load_scenario(written[0])
+    assert len(catalog) == 1 and catalog[0].level == "province"
+    assert scenario.back_office.staffing["province"]["office"] >= 2  # desk, two clerks, head: active daily
+    assert 200 * 365 / 40 < scenario.demand.dossiers_per_year < 300 * 365 / 30
+    assert any("channels: none in the records" in note for note in calibration.notes)
+
+
+def test_the_cli_writes_three_files_or_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text("case,activity,time,who\nA,x,2024-03-04 08:00,an\nA,y,not a time,an\n", encoding="utf-8")
+    out = tmp_path / "out" / "fitted.yaml"
+    map_file = tmp_path / "map.yaml"
+    map_file.write_text(yaml.safe_dump(GENERIC.model_dump(exclude={"source"}, mode="json")), encoding="utf-8")
+    code = main(["sim", "calibrate", str(log), "--map", str(map_file), "--out", str(out)])
+    assert code == 2
+    assert "row 3, column 'time': 'not a time' is not a timestamp" in capsys.readouterr().err
+    assert not out.parent.exists()
+    code = main(["sim", "calibrate", str(log), "--map", str(tmp_path / "nope.yaml"), "--out", str(out)])
+    assert code == 2 and "column map not found" in capsys.readouterr().err
+    code = main(["sim", "calibrate", str(log), "--train-until", "2020-01-01", "--out", str(out)])
+    assert code == 2 and not out.parent.exists()
+
+
+@pytest.mark.slow  # a 20-day run, a calibration and a matplotlib plot (~7 s)
+def test_the_cli_writes_the_scenario_and_its_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = _log(tmp_path, 20)
+    out = tmp_path / "out" / "fitted.yaml"
+    assert main(["sim", "calibrate", str(log), "--out", str(out), "--lang", "vi"]) == 0
+    names = sorted(p.name for p in out.parent.iterdir())
+    assert names == ["fitted-catalog.csv", "fitted-report.html", "fitted-units.csv", "fitted.yaml"]
+    page = (out.parent / "fitted-report.html").read_text(encoding="utf-8")
+    assert "Báo cáo hiệu chỉnh" in page and "<svg" in page and "2024-03" in page
+    assert main(["sim", "validate", str(out)]) == 0
+    assert "wrote:" in capsys.readouterr().out
