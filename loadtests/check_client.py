@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import gevent
 from gevent.event import Event
@@ -83,6 +84,27 @@ class ProbeClient:
         gevent.joinall(greenlets, timeout=30)
         return sorted(samples), outcome
 
+    @staticmethod
+    def sample_every(period_s: float, sample: Callable[[], Any]) -> Callable[[], list[Any]]:
+        """Call ``sample`` every ``period_s`` in the background until the returned stop() is called;
+        stop() gives what it returned each time."""
+        seen: list[Any] = []
+        done = Event()
+
+        def loop() -> None:
+            while not done.is_set():
+                seen.append(sample())
+                gevent.sleep(period_s)
+
+        greenlet = gevent.spawn(loop)
+
+        def stop() -> list[Any]:
+            done.set()
+            greenlet.join(timeout=10)
+            return seen
+
+        return stop
+
     def clear_cookies(self) -> None:
         jar = getattr(self.http, "cookiejar", None)
         if jar:
@@ -126,6 +148,64 @@ class ProbeClient:
             else:
                 response.success()
         return response
+
+    def healthz_ms(self, check: str) -> float | None:
+        """One /healthz round trip in milliseconds (None: no 200)."""
+        started = time.perf_counter()
+        response = self.send(
+            check, "GET", "/healthz", "GET /healthz", (200,), headers={"Connection": "close"}
+        )
+        return (time.perf_counter() - started) * 1000 if response.status_code == 200 else None
+
+    def login_with(
+        self, check: str, national_id: str, password: str, headers: dict[str, str], expect: tuple[int, ...]
+    ) -> Any:
+        """A login for any identity number (known or not), from the given client address."""
+        return self.send(
+            check,
+            "POST",
+            f"{API}/auth/login",
+            "POST /api/v1/auth/login",
+            expect,
+            headers=headers,
+            json={"national_id": national_id, "password": password},
+        )
+
+    # --- the portal's processes, when they run on this machine (C22's memory bound) -------------------
+
+    def portal_processes(self) -> list[Any]:
+        """The processes listening on the portal's loopback port (a uvicorn parent and its workers),
+        as psutil processes; [] when the portal is not on this machine or cannot be seen."""
+        import psutil
+
+        target = urlsplit(str(getattr(self.http, "base_url", "") or ""))
+        if target.hostname not in ("127.0.0.1", "localhost", "::1") or not target.port:
+            return []
+        found = []
+        for process in psutil.process_iter(["pid"]):
+            try:
+                listening = any(
+                    c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == target.port
+                    for c in process.net_connections(kind="tcp")
+                )
+            except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+                continue
+            if listening:
+                found.append(process)
+        return found
+
+    @staticmethod
+    def rss_mib(processes: list[Any]) -> dict[int, float]:
+        """Resident memory of each process (MiB), by pid; a process that has gone is left out."""
+        import psutil
+
+        rss: dict[int, float] = {}
+        for process in processes:
+            try:
+                rss[process.pid] = process.memory_info().rss / 2**20
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return rss
 
     def track(self, check: str, headers: dict[str, str]) -> Any:
         """An anonymous tracking request for a random (unknown) receipt code: 404, or 429 past the limit."""

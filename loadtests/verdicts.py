@@ -2,7 +2,8 @@
 No Locust here: the master calls it at the end of a run, and tests call it without a swarm.
 
 A probed check with no observation never ran: its verdict is "not run" with the reason (the attacker
-never started, or the run stopped before it reached that check), never "pass" and never "fail".
+never started, or the run stopped before it reached that check), never "pass" and never "fail". A probe
+that found a precondition missing (``{"not_run": reason}``) is "not run" with its own reason.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from dvclab.load import check_registry, harness
 from dvclab.load.ground_truth import GroundTruth
-from dvclab.load.security_checks import Holds
+from dvclab.load.security_checks import NOT_RUN_KEY, Holds
 
 
 def not_run_reason(run: harness.Run) -> str:
@@ -37,7 +38,8 @@ def finalise(run: harness.Run, host: str, db_url: str | None) -> list[dict[str, 
         except Exception as error:  # noqa: BLE001 - ground truth unreadable: the check fails, named
             holds, observed = False, {"error": f"ground truth: {type(error).__name__}: {error}"[:300]}
         if holds is None:
-            results.append(check.result(None, observed, reason))
+            own = observed.get(NOT_RUN_KEY) if isinstance(observed, dict) else None
+            results.append(check.result(None, None, own or reason))
             continue
         if run.portal_down and not holds:
             observed = {"portal_down": run.portal_down, **(observed if isinstance(observed, dict) else {})}
