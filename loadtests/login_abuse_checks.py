@@ -220,13 +220,16 @@ class HashFlood(SecurityCheck):
             identity = data.citizen_id(FLOOD_FIRST_ACCOUNT + i)
             return client.login_with(self.id, identity, "flood", source, (401, 429, 503))
 
-        answers = client.burst(FLOOD, login)
+        started = time.monotonic()
+        answers = client.burst(FLOOD, login)  # None: no answer within the burst's minute
+        span = time.monotonic() - started
         client.sleep(QUIET_S)
         stop_memory()
         healthz = stop_health()
-        refused = [r for r in answers if r.status_code in (429, 503)]
+        statuses = [r.status_code if r is not None else 0 for r in answers]
+        refused = [r for r in answers if r is not None and r.status_code in (429, 503)]
         missing = sum(1 for r in refused if not data.retry_after_ok(data.lower_headers(r))[0])
-        return flood_figures([r.status_code for r in answers], missing, healthz, before, peak)
+        return {"flood_s": round(span, 2), **flood_figures(statuses, missing, healthz, before, peak)}
 
 
 C04 = StuffingAndSpraying()
