@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import gevent
+import gevent.pool
 from gevent.event import Event
 
 from dvclab.load import data
@@ -102,6 +103,35 @@ class ProbeClient:
             done.set()
             greenlet.join(timeout=10)
             return seen
+
+        return stop
+
+    @staticmethod
+    def arrivals(rate: float, call: Callable[[], Any], most: int = 64) -> Callable[[], list[Any]]:
+        """Start ``call`` ``rate`` times a second, each in its own greenlet (at most ``most`` in flight:
+        beyond, an arrival is skipped), until the returned stop(); stop() gives what each returned."""
+        results: list[Any] = []
+        done = Event()
+        group = gevent.pool.Pool(most)
+
+        def one() -> None:
+            results.append(call())
+
+        def schedule() -> None:
+            start, k = time.monotonic(), 0
+            while not done.is_set():
+                k += 1
+                gevent.sleep(max(0.0, start + k / rate - time.monotonic()))
+                if not group.full():
+                    group.spawn(one)
+
+        scheduler = gevent.spawn(schedule)
+
+        def stop() -> list[Any]:
+            done.set()
+            scheduler.join(timeout=5)
+            group.join(timeout=60)
+            return results
 
         return stop
 

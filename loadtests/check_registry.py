@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dvclab.load import (
     auth_checks,
     dossier_checks,
+    enumeration_checks,
     login_abuse_checks,
     payment_checks,
     quota_checks,
@@ -62,7 +63,8 @@ CHECKS: tuple[SecurityCheck, ...] = _in_order(
         payment_checks.C18,
         payment_checks.C16,
         payment_checks.C17,
-        login_abuse_checks.C22,  # the flood last among the probes: it slows whatever runs beside it
+        login_abuse_checks.C22,  # the flood late: it slows whatever runs beside it
+        enumeration_checks.C09,  # the longest probe (4,000 timed logins), after every other
         run_checks.C07,  # judged from the whole run, after it
         run_checks.L01,
     )

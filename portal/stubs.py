@@ -112,7 +112,26 @@ def identity_app(faults: Faults | None = None, seed: int | None = None) -> FastA
         body = {"national_id": national_id, "status": status, "assurance_level": 2}
         return Response(json.dumps(body), media_type="application/json")
 
+    outbox: dict[str, str] = {}  # the last SMS to each phone: what a test reads the code from
+
+    @app.post("/v1/sms", status_code=202)
+    async def sms(message: Sms) -> dict[str, str]:
+        state.counts["sms_sent"] += 1  # ground truth of what the portal spent (C19)
+        outbox[message.phone] = message.text
+        return {"status": "queued"}
+
+    @app.get("/_sms/{phone}")
+    async def last_sms(phone: str) -> Response:
+        if phone not in outbox:
+            return Response('{"error":"no SMS"}', status_code=404, media_type="application/json")
+        return Response(json.dumps({"phone": phone, "text": outbox[phone]}), media_type="application/json")
+
     return app
+
+
+class Sms(BaseModel):
+    phone: str = Field(pattern=r"^0[0-9]{9}$")
+    text: str = Field(max_length=160)
 
 
 class PaymentRequest(BaseModel):

@@ -195,6 +195,12 @@ class IdentityProvider(Upstream):
         except (ValueError, TypeError):  # not a JSON object: a broken dependency is a 503, never a 500
             raise Unavailable("the identity provider gave an unexpected answer", 5) from None
 
+    async def send_sms(self, phone: str, text: str) -> None:
+        """Have a one-time code delivered to a phone (the provider's SMS; each one is paid for)."""
+        response = await self.call("POST", "/v1/sms", json={"phone": phone, "text": text})
+        if response.status_code not in (200, 201, 202):
+            raise Unavailable("the identity provider refused to send the SMS", 5)
+
 
 class PaymentGateway(Upstream):
     def __init__(self, base_url: str, timeout_s: float) -> None:
