@@ -2,9 +2,10 @@
 and a known one with a wrong password get the same status, the same body, the same lockout, and times
 that a Mann-Whitney test cannot tell apart -- at low load and with the portal's logins 80% busy.
 
-The two kinds are interleaved in a seeded random order, each from its own client address (no address
-quota binds). A known account is never locked by the samples: after T-1 wrong passwords it logs in once
-(not a sample), which restarts its count.
+The two kinds are sent in pairs, together through a gate (both meet the same moment of the portal, and
+the probe takes half the time), each from its own client address (no address quota binds). A known
+account is never locked by the samples: after T-1 wrong passwords it logs in once (not a sample), which
+restarts its count.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class LoginEnumeration(SecurityCheck):
     id = "C09"
     name = "login enumeration"
     invariant = (
-        f"{SAMPLES} interleaved logins each of an unknown number and a known one with a wrong password, "
+        f"{SAMPLES} paired logins each of an unknown number and a known one with a wrong password, "
         f"at low load and with logins {BUSY:.0%} busy: same status and body; Mann-Whitney p >= {P_MIN:g} "
         f"or |median difference| < {DELTA_MEDIAN_MS:g} ms; the same lockout after T failures"
     )
@@ -91,24 +92,36 @@ class LoginEnumeration(SecurityCheck):
             response = client.login_with(self.id, identity, password, address(), (200, 401, 429, 503))
             return response, (time.perf_counter() - started) * 1000
 
+        def known_account(i: int) -> str:
+            """The known account of sample i, its count restarted first (outside the timed pair) when
+            one more wrong password would lock it."""
+            number = KNOWN_ACCOUNTS[i % len(KNOWN_ACCOUNTS)]
+            if state["failures"][number] >= threshold - 1:
+                attempt(data.citizen_id(number), data.CITIZEN_PASSWORD)
+                state["failures"][number] = 0
+            state["failures"][number] += 1
+            return data.citizen_id(number)
+
         def phase(seed: int) -> Observed:
-            order = ["known", "unknown"] * SAMPLES
-            random.Random(seed).shuffle(order)
+            """SAMPLES pairs, each a known and an unknown number sent together (so both meet the same
+            moment of the portal), in a seeded random order within the pair."""
+            flips = random.Random(seed)
             times: dict[str, list[float]] = {"known": [], "unknown": []}
             answers: dict[str, set[tuple[int, str]]] = {"known": set(), "unknown": set()}
-            for i, kind in enumerate(order):
-                if kind == "known":
-                    number = KNOWN_ACCOUNTS[i % len(KNOWN_ACCOUNTS)]
-                    if state["failures"][number] >= threshold - 1:  # restart its count: never locked
-                        attempt(data.citizen_id(number), data.CITIZEN_PASSWORD)
-                        state["failures"][number] = 0
-                    state["failures"][number] += 1
-                    response, ms = attempt(data.citizen_id(number), "not-the-password")
-                else:
-                    response, ms = attempt(unknown_id(), "not-the-password")
-                answers[kind].add((response.status_code, response.text or ""))
-                if response.status_code == 401:
-                    times[kind].append(ms)
+            for i in range(SAMPLES):
+                kinds = ["known", "unknown"] if flips.random() < 0.5 else ["unknown", "known"]
+                identities = {"known": known_account(i), "unknown": unknown_id()}
+                pair = client.burst(
+                    2, lambda j, kinds=kinds, ids=identities: attempt(ids[kinds[j]], "not-the-password"), 0
+                )
+                for kind, outcome in zip(kinds, pair, strict=True):
+                    if outcome is None:
+                        answers[kind].add((0, ""))
+                        continue
+                    response, ms = outcome
+                    answers[kind].add((response.status_code, response.text or ""))
+                    if response.status_code == 401:
+                        times[kind].append(ms)
             timing = timing_figures(times["known"], times["unknown"])
             same = answers_figures(answers["known"], answers["unknown"])
             return {**timing, **same, "pass": bool(timing.pop("pass") and same.pop("pass"))}

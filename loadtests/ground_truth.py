@@ -127,6 +127,16 @@ class PortalDatabase:
             }
         return found
 
+    # --- phone verification (C19) ---------------------------------------------------------------------
+
+    def codes_sent_to(self, phone: str) -> int:
+        """Codes the identity provider accepted to send by SMS to one phone (each one paid for)."""
+        return self.scalar("SELECT count(*) FROM phone_verifications WHERE phone = :p", p=phone)
+
+    def codes_sent_from(self, client_ip: str) -> int:
+        """Codes sent at the request of one client address, whatever the phone."""
+        return self.scalar("SELECT count(*) FROM phone_verifications WHERE client_ip = :ip", ip=client_ip)
+
     # --- payments (C16, C17, C18) -------------------------------------------------------------------------
 
     def payments_of(self, dossier: int) -> list[tuple[Any, ...]]:
