@@ -15,10 +15,18 @@ from dvclab.load.ground_truth import GroundTruth
 from dvclab.load.security_checks import NOT_RUN_KEY, Holds
 
 
-def not_run_reason(run: harness.Run) -> str:
-    """Why a probed check has no observation: the attacker either never began or was cut off, and what
-    ended the run (the portal down, an abort rule, or its planned end or a stop)."""
+def probing(run: harness.Run) -> set[str]:
+    """The checks whose probes sent requests (named ``[C09] POST …``), finished or not."""
+    return {name[1:4] for name in run.outcomes if name.startswith("[") and name[4:5] == "]"}
+
+
+def not_run_reason(run: harness.Run, check_id: str = "") -> str:
+    """Why a probed check has no observation: the attacker either never began or was cut off (while
+    probing this check, or before it), and what ended the run (the portal down, an abort rule, or its
+    planned end or a stop)."""
     ended = run.portal_down or run.aborted or "the run ended"
+    if check_id and check_id in probing(run):
+        return f"{ended} while the attacker was still probing this check"
     if not run.observations:
         start = run.profile.security.start_after
         return f"{ended} before the attacker started (security.start_after: {start:g} s)"
@@ -29,7 +37,6 @@ def finalise(run: harness.Run, host: str, db_url: str | None) -> list[dict[str, 
     """Verdicts in security.json's layout, one per selected check; a probe that never ran is "not run"."""
     observations = {o["id"]: o["observed"] for o in run.observations}
     truth = GroundTruth(host, db_url) if host else None
-    reason = not_run_reason(run)
     results = []
     for check in check_registry.selected(run.profile.security.checks):
         holds: Holds
@@ -39,7 +46,7 @@ def finalise(run: harness.Run, host: str, db_url: str | None) -> list[dict[str, 
             holds, observed = False, {"error": f"ground truth: {type(error).__name__}: {error}"[:300]}
         if holds is None:
             own = observed.get(NOT_RUN_KEY) if isinstance(observed, dict) else None
-            results.append(check.result(None, None, own or reason))
+            results.append(check.result(None, None, own or not_run_reason(run, check.id)))
             continue
         if run.portal_down and not holds:
             observed = {"portal_down": run.portal_down, **(observed if isinstance(observed, dict) else {})}

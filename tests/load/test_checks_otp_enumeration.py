@@ -136,3 +136,14 @@ def test_c09_and_c19_are_in_the_security_profile() -> None:
     assert {"C09", "C19"} <= set(load_profile("security").security.checks)
     order = [c.id for c in check_registry.CHECKS if c.probed]
     assert order[-1] == "C09"  # the longest probe last: the others are judged even if the run ends first
+
+
+def test_a_check_cut_off_mid_probe_says_so() -> None:
+    from dvclab.load.verdicts import finalise
+
+    run = _run()
+    run.outcomes["[C09] POST /api/v1/auth/login"]["refused"] += 720  # probing when the run ended
+    verdicts = {v["id"]: v for v in finalise(run, "", None)}
+    assert verdicts["C09"]["verdict"] == "not run"
+    assert verdicts["C09"]["reason"] == "the run ended while the attacker was still probing this check"
+    assert "before the attacker started" in verdicts["C19"]["reason"]  # never reached
