@@ -22,6 +22,7 @@ from dvclab.load import (
     run_checks,
     search_checks,
     session_checks,
+    store_checks,
     upload_checks,
 )
 from dvclab.load.security_checks import SecurityCheck
@@ -53,6 +54,7 @@ CHECKS: tuple[SecurityCheck, ...] = _in_order(
         auth_checks.C03,
         login_abuse_checks.C04,
         auth_checks.C05,
+        store_checks.C06,
         session_checks.C20,
         rate_checks.C08,  # reads the 429s of C01 and C15
         upload_checks.C10,
