@@ -36,6 +36,19 @@ class ProbeClient:
         self.addresses: dict[str, str] = {}
         self.shapes_of_429: list[dict[str, Any]] = []
 
+    def with_concurrency(self, connections: int) -> ProbeClient:
+        """The same prober over an HTTP pool of ``connections`` (the attacker's own allows 64 requests in
+        flight: a flood larger than the portal's queues needs more). Its requests count as the
+        attacker's (same request event)."""
+        from locust.contrib.fasthttp import FastHttpSession
+
+        wide = ProbeClient.__new__(ProbeClient)
+        wide.__dict__.update(self.__dict__)
+        wide.http = FastHttpSession(
+            self.http.base_url, self.http.request_event, self.http.user, concurrency=connections
+        )
+        return wide
+
     # --- pacing and concurrency ----------------------------------------------------------------------
 
     @staticmethod

@@ -215,10 +215,12 @@ class HashFlood(SecurityCheck):
         before = client.rss_mib(processes)
         stop_memory = client.sample_every(RSS_EVERY_S, memory)
 
+        flood = client.with_concurrency(FLOOD)  # every login of the flood in flight at once
+
         def login(i: int) -> Any:
             source = {"X-Forwarded-For": f"10.251.{i // 250}.{i % 250 + 1}", "Connection": "close"}
             identity = data.citizen_id(FLOOD_FIRST_ACCOUNT + i)
-            return client.login_with(self.id, identity, "flood", source, (401, 429, 503))
+            return flood.login_with(self.id, identity, "flood", source, (401, 429, 503))
 
         started = time.monotonic()
         answers = client.burst(FLOOD, login)  # None: no answer within the burst's minute
