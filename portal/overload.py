@@ -55,6 +55,7 @@ class Overload:
             await _refuse(send, _BODY)
             return
         if scope["path"] == LOGIN_PATH and scope.get("method") == "POST" and _hashing_full(scope):
+            await _drain(receive)
             await _refuse(send, _LOGINS_BODY)
             return
         self.inflight += 1
@@ -62,6 +63,19 @@ class Overload:
             await self.app(scope, receive, send)
         finally:
             self.inflight -= 1
+
+
+async def _drain(receive: Receive, most: int = 64 * 1024) -> None:
+    """Read the (small) login body before answering: a connection closed with unread bytes is reset,
+    and the client may lose the 503 to that reset (seen as no answer under a 400-login flood)."""
+    read = 0
+    while read <= most:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        read += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 def _hashing_full(scope: Scope) -> bool:

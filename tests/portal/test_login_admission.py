@@ -21,6 +21,12 @@ def _call(path: str, method: str, inflight: int, capacity: int = 66) -> tuple[li
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
+    body = [{"type": "http.request", "body": b'{"national_id":', "more_body": True}]
+    body += [{"type": "http.request", "body": b'"036090000001","password":"x"}', "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return body.pop(0)
+
     passwords = SimpleNamespace(inflight=inflight, capacity=capacity)
     scope = {
         "type": "http",
@@ -28,8 +34,12 @@ def _call(path: str, method: str, inflight: int, capacity: int = 66) -> tuple[li
         "method": method,
         "app": SimpleNamespace(state=SimpleNamespace(passwords=passwords)),
     }
-    asyncio.run(Overload(app, max_inflight=512)(scope, None, send))
+    asyncio.run(Overload(app, max_inflight=512)(scope, receive, send))
+    drained.append(not body)
     return sent, reached
+
+
+drained: list[bool] = []
 
 
 def test_a_login_beyond_the_hashing_queue_is_refused_before_the_route() -> None:
@@ -37,6 +47,7 @@ def test_a_login_beyond_the_hashing_queue_is_refused_before_the_route() -> None:
     assert reached == 0 and sent[0]["status"] == 503
     assert (b"retry-after", b"1") in sent[0]["headers"]
     assert b"too many logins" in sent[1]["body"]
+    assert drained[-1]  # the body was read first: closing on unread bytes resets the connection
 
 
 def test_room_in_the_queue_other_routes_and_healthz_pass() -> None:
