@@ -188,7 +188,8 @@ class ProbeClient:
                 outcome = data.ERROR
             response.request_meta["context"]["outcome"] = outcome
             if outcome == data.ERROR:
-                response.failure(f"[{check}] unexpected HTTP {status} {data.problem(response)}")
+                why = data.problem(response) if status else repr(getattr(response, "error", None))[:200]
+                response.failure(f"[{check}] unexpected HTTP {status} {why}")
             else:
                 response.success()
         return response
