@@ -12,8 +12,10 @@ import random
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import gevent
+import gevent.pool
 from gevent.event import Event
 
 from dvclab.load import data
@@ -34,6 +36,19 @@ class ProbeClient:
         self.addresses: dict[str, str] = {}
         self.shapes_of_429: list[dict[str, Any]] = []
 
+    def with_concurrency(self, connections: int) -> ProbeClient:
+        """The same prober over an HTTP pool of ``connections`` (the attacker's own allows 64 requests in
+        flight: a flood larger than the portal's queues needs more). Its requests count as the
+        attacker's (same request event)."""
+        from locust.contrib.fasthttp import FastHttpSession
+
+        wide = ProbeClient.__new__(ProbeClient)
+        wide.__dict__.update(self.__dict__)
+        wide.http = FastHttpSession(
+            self.http.base_url, self.http.request_event, self.http.user, concurrency=connections
+        )
+        return wide
+
     # --- pacing and concurrency ----------------------------------------------------------------------
 
     @staticmethod
@@ -41,8 +56,9 @@ class ProbeClient:
         gevent.sleep(seconds)
 
     @staticmethod
-    def burst(n: int, fn: Callable[[int], Any]) -> list[Any]:
-        """Release ``n`` calls together on a gate (WSTG-BUSL-11's race technique); their results in order."""
+    def burst(n: int, fn: Callable[[int], Any], settle_s: float = 0.05) -> list[Any]:
+        """Release ``n`` calls together on a gate (WSTG-BUSL-11's race technique); their results in order.
+        ``settle_s``: the wait for every greenlet to reach the gate (0 suffices for a few)."""
         gate = Event()
 
         def one(i: int) -> Any:
@@ -50,7 +66,7 @@ class ProbeClient:
             return fn(i)
 
         greenlets = [gevent.spawn(one, i) for i in range(n)]
-        gevent.sleep(0.05)
+        gevent.sleep(settle_s)
         gate.set()
         gevent.joinall(greenlets, timeout=60)
         return [g.value for g in greenlets]
@@ -82,6 +98,56 @@ class ProbeClient:
         done.set()
         gevent.joinall(greenlets, timeout=30)
         return sorted(samples), outcome
+
+    @staticmethod
+    def sample_every(period_s: float, sample: Callable[[], Any]) -> Callable[[], list[Any]]:
+        """Call ``sample`` every ``period_s`` in the background until the returned stop() is called;
+        stop() gives what it returned each time."""
+        seen: list[Any] = []
+        done = Event()
+
+        def loop() -> None:
+            while not done.is_set():
+                seen.append(sample())
+                gevent.sleep(period_s)
+
+        greenlet = gevent.spawn(loop)
+
+        def stop() -> list[Any]:
+            done.set()
+            greenlet.join(timeout=10)
+            return seen
+
+        return stop
+
+    @staticmethod
+    def arrivals(rate: float, call: Callable[[], Any], most: int = 64) -> Callable[[], list[Any]]:
+        """Start ``call`` ``rate`` times a second, each in its own greenlet (at most ``most`` in flight:
+        beyond, an arrival is skipped), until the returned stop(); stop() gives what each returned."""
+        results: list[Any] = []
+        done = Event()
+        group = gevent.pool.Pool(most)
+
+        def one() -> None:
+            results.append(call())
+
+        def schedule() -> None:
+            start, k = time.monotonic(), 0
+            while not done.is_set():
+                k += 1
+                gevent.sleep(max(0.0, start + k / rate - time.monotonic()))
+                if not group.full():
+                    group.spawn(one)
+
+        scheduler = gevent.spawn(schedule)
+
+        def stop() -> list[Any]:
+            done.set()
+            scheduler.join(timeout=5)
+            group.join(timeout=60)
+            return results
+
+        return stop
 
     def clear_cookies(self) -> None:
         jar = getattr(self.http, "cookiejar", None)
@@ -122,10 +188,69 @@ class ProbeClient:
                 outcome = data.ERROR
             response.request_meta["context"]["outcome"] = outcome
             if outcome == data.ERROR:
-                response.failure(f"[{check}] unexpected HTTP {status} {data.problem(response)}")
+                why = data.problem(response) if status else repr(getattr(response, "error", None))[:200]
+                response.failure(f"[{check}] unexpected HTTP {status} {why}")
             else:
                 response.success()
         return response
+
+    def healthz_ms(self, check: str) -> float | None:
+        """One /healthz round trip in milliseconds (None: no 200)."""
+        started = time.perf_counter()
+        response = self.send(
+            check, "GET", "/healthz", "GET /healthz", (200,), headers={"Connection": "close"}
+        )
+        return (time.perf_counter() - started) * 1000 if response.status_code == 200 else None
+
+    def login_with(
+        self, check: str, national_id: str, password: str, headers: dict[str, str], expect: tuple[int, ...]
+    ) -> Any:
+        """A login for any identity number (known or not), from the given client address."""
+        return self.send(
+            check,
+            "POST",
+            f"{API}/auth/login",
+            "POST /api/v1/auth/login",
+            expect,
+            headers=headers,
+            json={"national_id": national_id, "password": password},
+        )
+
+    # --- the portal's processes, when they run on this machine (C22's memory bound) -------------------
+
+    def portal_processes(self) -> list[Any]:
+        """The processes listening on the portal's loopback port (a uvicorn parent and its workers),
+        as psutil processes; [] when the portal is not on this machine or cannot be seen."""
+        import psutil
+
+        target = urlsplit(str(getattr(self.http, "base_url", "") or ""))
+        if target.hostname not in ("127.0.0.1", "localhost", "::1") or not target.port:
+            return []
+        found = []
+        for process in psutil.process_iter(["pid"]):
+            try:
+                listening = any(
+                    c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == target.port
+                    for c in process.net_connections(kind="tcp")
+                )
+            except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+                continue
+            if listening:
+                found.append(process)
+        return found
+
+    @staticmethod
+    def rss_mib(processes: list[Any]) -> dict[int, float]:
+        """Resident memory of each process (MiB), by pid; a process that has gone is left out."""
+        import psutil
+
+        rss: dict[int, float] = {}
+        for process in processes:
+            try:
+                rss[process.pid] = process.memory_info().rss / 2**20
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return rss
 
     def track(self, check: str, headers: dict[str, str]) -> Any:
         """An anonymous tracking request for a random (unknown) receipt code: 404, or 429 past the limit."""

@@ -13,11 +13,16 @@ from collections.abc import Iterable
 from dvclab.load import (
     auth_checks,
     dossier_checks,
+    enumeration_checks,
+    login_abuse_checks,
+    otp_checks,
     payment_checks,
     quota_checks,
     rate_checks,
     run_checks,
+    search_checks,
     session_checks,
+    store_checks,
     upload_checks,
 )
 from dvclab.load.security_checks import SecurityCheck
@@ -47,17 +52,23 @@ CHECKS: tuple[SecurityCheck, ...] = _in_order(
         rate_checks.C15,
         auth_checks.C02,
         auth_checks.C03,
+        login_abuse_checks.C04,
         auth_checks.C05,
+        store_checks.C06,
         session_checks.C20,
         rate_checks.C08,  # reads the 429s of C01 and C15
         upload_checks.C10,
         upload_checks.C11,
+        search_checks.C12,
         dossier_checks.C13,
         dossier_checks.C14,
         quota_checks.C21,
+        otp_checks.C19,
         payment_checks.C18,
         payment_checks.C16,
         payment_checks.C17,
+        login_abuse_checks.C22,  # the flood late: it slows whatever runs beside it
+        enumeration_checks.C09,  # the longest probe (4,000 timed logins), after every other
         run_checks.C07,  # judged from the whole run, after it
         run_checks.L01,
     )

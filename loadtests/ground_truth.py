@@ -55,12 +55,18 @@ class PortalDatabase:
         with self.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(statement, params)]
 
-    # --- logins and sessions (C02, C03, C05, C20) ------------------------------------------------------
+    # --- logins and sessions (C02, C03, C04, C05, C20) ------------------------------------------------------
 
     def bad_password_rows(self, national_id: str) -> int:
         """Wrong passwords the portal evaluated for an account (its audit trail)."""
         return self.scalar(
             "SELECT count(*) FROM audit_events WHERE event = 'bad_password' AND subject = :a", a=national_id
+        )
+
+    def bad_password_rows_from(self, client_ip: str) -> int:
+        """Wrong passwords the portal evaluated from one client address, whatever the account (C04)."""
+        return self.scalar(
+            "SELECT count(*) FROM audit_events WHERE event = 'bad_password' AND client_ip = :ip", ip=client_ip
         )
 
     def sessions_of(self, national_id: str) -> int:
@@ -120,6 +126,16 @@ class PortalDatabase:
                 )
             }
         return found
+
+    # --- phone verification (C19) ---------------------------------------------------------------------
+
+    def codes_sent_to(self, phone: str) -> int:
+        """Codes the identity provider accepted to send by SMS to one phone (each one paid for)."""
+        return self.scalar("SELECT count(*) FROM phone_verifications WHERE phone = :p", p=phone)
+
+    def codes_sent_from(self, client_ip: str) -> int:
+        """Codes sent at the request of one client address, whatever the phone."""
+        return self.scalar("SELECT count(*) FROM phone_verifications WHERE client_ip = :ip", ip=client_ip)
 
     # --- payments (C16, C17, C18) -------------------------------------------------------------------------
 

@@ -25,6 +25,9 @@ Observed = dict[str, Any]
 ID_PATTERN = re.compile(r"^[CL]\d\d$")  # C01… a check of a limit; L01… a check of the load's own data
 # security.json's verdicts; the gate counts each apart (violations = "fail" only, not_run, passes).
 PASS, FAIL, NOT_RUN = "pass", "fail", "not run"
+# A probe that cannot test its limit here (no trusted proxy for many client addresses, the portal's
+# processes not on this machine) returns {NOT_RUN_KEY: reason}: its verdict is "not run: reason".
+NOT_RUN_KEY = "not_run"
 # What verdict() returns as "holds" for a check that never ran: neither True nor False.
 Holds = bool | None
 
@@ -79,6 +82,8 @@ class SecurityCheck:
         the probe never ran (no observation): the caller gives the reason."""
         if observed is None:
             return None, None
+        if NOT_RUN_KEY in observed:  # the probe found a precondition missing: the reason is shown
+            return None, observed
         if "error" in observed:
             return False, observed
         shown = dict(observed)

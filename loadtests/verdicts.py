@@ -2,7 +2,8 @@
 No Locust here: the master calls it at the end of a run, and tests call it without a swarm.
 
 A probed check with no observation never ran: its verdict is "not run" with the reason (the attacker
-never started, or the run stopped before it reached that check), never "pass" and never "fail".
+never started, or the run stopped before it reached that check), never "pass" and never "fail". A probe
+that found a precondition missing (``{"not_run": reason}``) is "not run" with its own reason.
 """
 
 from __future__ import annotations
@@ -11,13 +12,21 @@ from typing import Any
 
 from dvclab.load import check_registry, harness
 from dvclab.load.ground_truth import GroundTruth
-from dvclab.load.security_checks import Holds
+from dvclab.load.security_checks import NOT_RUN_KEY, Holds
 
 
-def not_run_reason(run: harness.Run) -> str:
-    """Why a probed check has no observation: the attacker either never began or was cut off, and what
-    ended the run (the portal down, an abort rule, or its planned end or a stop)."""
+def probing(run: harness.Run) -> set[str]:
+    """The checks whose probes sent requests (named ``[C09] POST …``), finished or not."""
+    return {name[1:4] for name in run.outcomes if name.startswith("[") and name[4:5] == "]"}
+
+
+def not_run_reason(run: harness.Run, check_id: str = "") -> str:
+    """Why a probed check has no observation: the attacker either never began or was cut off (while
+    probing this check, or before it), and what ended the run (the portal down, an abort rule, or its
+    planned end or a stop)."""
     ended = run.portal_down or run.aborted or "the run ended"
+    if check_id and check_id in probing(run):
+        return f"{ended} while the attacker was still probing this check"
     if not run.observations:
         start = run.profile.security.start_after
         return f"{ended} before the attacker started (security.start_after: {start:g} s)"
@@ -39,7 +48,6 @@ def finalise(run: harness.Run, host: str, db_url: str | None) -> list[dict[str, 
     """Verdicts in security.json's layout, one per selected check; a probe that never ran is "not run"."""
     observations = {o["id"]: o["observed"] for o in run.observations}
     truth = GroundTruth(host, db_url) if host else None
-    cut_short = not_run_reason(run)
     results = []
     for check in check_registry.selected(run.profile.security.checks):
         if not run.portal_map.reference_api and check.id not in API_NEUTRAL:
@@ -55,7 +63,8 @@ def finalise(run: harness.Run, host: str, db_url: str | None) -> list[dict[str, 
         except Exception as error:  # noqa: BLE001 - ground truth unreadable: the check fails, named
             holds, observed = False, {"error": f"ground truth: {type(error).__name__}: {error}"[:300]}
         if holds is None:
-            results.append(check.result(None, observed, cut_short))
+            own = observed.get(NOT_RUN_KEY) if isinstance(observed, dict) else None
+            results.append(check.result(None, None, own or not_run_reason(run, check.id)))
             continue
         if run.portal_down and not holds:
             observed = {"portal_down": run.portal_down, **(observed if isinstance(observed, dict) else {})}

@@ -19,7 +19,7 @@ from dvclab.portal.catalog_index import CatalogIndex
 from dvclab.portal.db import Database, load_procedures
 from dvclab.portal.overload import Overload
 from dvclab.portal.ratelimit import Limiter
-from dvclab.portal.routes import auth, catalog, dossiers, officer, public
+from dvclab.portal.routes import auth, catalog, dossiers, officer, phone, public
 from dvclab.portal.settings import Settings, SettingsError, from_env
 from dvclab.portal.uploads import MULTIPART_OVERHEAD, BodyLimit
 from dvclab.portal.upstream import IdentityProvider, PaymentGateway
@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
         dossiers.router,
         officer.router,
         officer.sync_router,
+        phone.router,
         public.router,
     )
     for router in routers:

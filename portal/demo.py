@@ -12,11 +12,11 @@ from dvclab.portal.settings import Settings
 CITIZEN_PASSWORD = "Citizen@2024"  # noqa: S105 - documented test credential
 OFFICER_PASSWORD = "Officer@2024"  # noqa: S105
 SYNC_PASSWORD = "Sync@2024"  # noqa: S105
-DEMO_CITIZENS = 200
+DEMO_CITIZENS = 210  # 184..210: the security checks' own accounts (journeys stay below)
 
 
 def citizen_id(n: int) -> str:
-    """Demo citizens 1..200: 036 (Nam Định) + 09 + 7 digits."""
+    """Demo citizens 1..DEMO_CITIZENS: 036 (Nam Định) + 09 + 7 digits."""
     return f"03609{n:07d}"
 
 

@@ -86,6 +86,22 @@ class LoginThrottle(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class PhoneVerification(Base):
+    """One code sent by SMS to verify a citizen's phone (C19): its hash, expiry and wrong attempts. A row
+    is written only for an SMS the identity provider accepted, so rows count what was paid for."""
+
+    __tablename__ = "phone_verifications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    phone: Mapped[str] = mapped_column(String(16), index=True)
+    client_ip: Mapped[str] = mapped_column(String(64), default="")
+    code_hash: Mapped[str] = mapped_column(String(100))  # "salt$sha256(salt:code)"
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 class AuthSession(Base):
     __tablename__ = "sessions"
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the bearer token

@@ -49,6 +49,25 @@ class LoginRequest(Strict):
     password: str = Field(min_length=1, max_length=128)
 
 
+class PhoneVerificationRequest(Strict):
+    phone: str = Field(pattern=r"^0[0-9]{9}$", description="Vietnamese mobile number, 10 digits (09xxxxxxxx)")
+
+
+class PhoneVerificationSent(BaseModel):
+    verification_id: int
+    phone: str
+    expires_in: int
+
+
+class PhoneCode(Strict):
+    code: str = Field(pattern=r"^[0-9]{6}$", description="the 6-digit code received by SMS")
+
+
+class PhoneVerified(BaseModel):
+    phone: str
+    verified: bool
+
+
 class LoginResponse(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"

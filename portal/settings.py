@@ -28,6 +28,10 @@ DEFAULT_RATE_LIMITS: dict[str, str] = {
     "upload": "120/hour",  # file uploads per citizen
     "callback": "1200/minute",  # gateway callbacks per client IP
     "bad_token": "120/minute",  # failed bearer-token authentications per client IP (C20, guessing)
+    # Phone-verification codes sent by SMS (each one paid for; C19): per phone number, as GOV.UK One
+    # Login blocks a phone after 5 codes, and per client address, whatever the phone
+    "otp_phone": "5/hour",
+    "otp_ip": "20/hour",
 }
 
 
@@ -57,6 +61,9 @@ class Settings:
     argon2_parallelism: int = 1
     hash_workers: int = 2  # bounded pool: each hash holds ~19 MiB
     hash_queue: int = 64  # logins waiting for the pool beyond this get 503
+    # Phone verification: a 6-digit code, valid this long, with this many wrong tries
+    otp_ttl_s: int = 300
+    otp_max_attempts: int = 5
     # Uploads
     max_file_bytes: int = 10 * 1024 * 1024
     max_files_per_dossier: int = 20

@@ -22,7 +22,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, Header, Request, Response
+from fastapi import FastAPI, Header, Response
 from pydantic import BaseModel, Field
 
 from dvclab.portal.signing import signed_headers
@@ -42,22 +42,41 @@ class _State:
         self.counts: Counter[str] = Counter()
 
 
-def _with_faults(app: FastAPI, state: _State) -> None:
-    @app.middleware("http")
-    async def inject(request: Request, call_next):  # type: ignore[no-untyped-def]
-        if request.url.path.startswith("/_"):
-            return await call_next(request)
+class _FaultInjector:
+    """Pure ASGI middleware injecting the faults (a decorator middleware costs ~1 ms of CPU a request,
+    which counted in every journey's third-party budget). Paths under ``/_`` are never faulted."""
+
+    def __init__(self, app: Any, state: _State) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_"):
+            await self.app(scope, receive, send)
+            return
+        state = self.state
         state.counts["requests"] += 1
         faults = state.faults
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
         if faults.outage or (faults.error_rate and state.random.random() < faults.error_rate):
             state.counts["injected_errors"] += 1
-            return Response('{"error":"injected fault"}', status_code=503, media_type="application/json")
-        if faults.malformed:
+            await _answer(send, 503, b'{"error":"injected fault"}', b"application/json")
+        elif faults.malformed:
             state.counts["injected_errors"] += 1
-            return Response("<html>502 Bad Gateway</html>", status_code=200, media_type="text/html")
-        return await call_next(request)
+            await _answer(send, 200, b"<html>502 Bad Gateway</html>", b"text/html; charset=utf-8")
+        else:
+            await self.app(scope, receive, send)
+
+
+async def _answer(send: Any, status: int, body: bytes, media_type: bytes) -> None:
+    headers = [(b"content-type", media_type), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _with_faults(app: FastAPI, state: _State) -> None:
+    app.add_middleware(_FaultInjector, state=state)
 
     @app.get("/_faults", response_model=Faults)
     async def get_faults() -> Faults:
@@ -93,7 +112,26 @@ def identity_app(faults: Faults | None = None, seed: int | None = None) -> FastA
         body = {"national_id": national_id, "status": status, "assurance_level": 2}
         return Response(json.dumps(body), media_type="application/json")
 
+    outbox: dict[str, str] = {}  # the last SMS to each phone: what a test reads the code from
+
+    @app.post("/v1/sms", status_code=202)
+    async def sms(message: Sms) -> dict[str, str]:
+        state.counts["sms_sent"] += 1  # ground truth of what the portal spent (C19)
+        outbox[message.phone] = message.text
+        return {"status": "queued"}
+
+    @app.get("/_sms/{phone}")
+    async def last_sms(phone: str) -> Response:
+        if phone not in outbox:
+            return Response('{"error":"no SMS"}', status_code=404, media_type="application/json")
+        return Response(json.dumps({"phone": phone, "text": outbox[phone]}), media_type="application/json")
+
     return app
+
+
+class Sms(BaseModel):
+    phone: str = Field(pattern=r"^0[0-9]{9}$")
+    text: str = Field(max_length=160)
 
 
 class PaymentRequest(BaseModel):

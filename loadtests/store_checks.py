@@ -1,0 +1,192 @@
+"""Security check of the shared limit store slow or down (C06): a TCP proxy in front of Redis adds latency
+or cuts it off while a burst of wrong passwords arrives; the limits fail closed (429/503, never a pass
+and never a 500) and /healthz stays fast.
+
+The proxy (:class:`StoreProxy`) is started by whoever starts the portal, between the portal's workers
+and Redis, and listens for a one-line command (``latency 0.5``, ``down``, ``up``) on a control port. The
+attacker finds that port in ``DVCLAB_STORE_PROXY`` (host:port); without it the check is "not run".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dvclab.load import data
+from dvclab.load.security_checks import NOT_RUN_KEY, Observed, SecurityCheck
+
+if TYPE_CHECKING:
+    from dvclab.load.check_client import ProbeClient
+    from dvclab.load.ground_truth import PortalDatabase
+    from dvclab.load.profiles import Limits
+
+CONTROL_ENV = "DVCLAB_STORE_PROXY"
+PHASES = (("latency", 0.5), ("down", 0.0))  # +500 ms on every packet to Redis; then no Redis at all
+HEALTHZ_P99_MS = 100.0
+FIRST_IDENTITY = 6_000_000  # a fresh (unknown) number per phase: its lockout is the portal's, per account
+
+
+class StoreProxy:
+    """A TCP proxy to ``upstream`` with injectable latency and outage, and a one-line control port."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.latency_s = 0.0
+        self.down = False
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.control = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.control_port = self.control.getsockname()[1]
+        self.open: set[socket.socket] = set()
+        self.lock = threading.Lock()
+        self.stopped = False
+        for target in (self._accept, self._commands):
+            threading.Thread(target=target, daemon=True).start()
+
+    def set(self, latency_s: float = 0.0, down: bool = False) -> None:
+        self.latency_s, self.down = latency_s, down
+        if down:  # an outage cuts what is connected too
+            with self.lock:
+                for sock in list(self.open):
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+
+    def _accept(self) -> None:
+        while not self.stopped:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.down:
+                client.close()
+                continue
+            try:
+                server = socket.create_connection(self.upstream, timeout=2)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.open |= {client, server}
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                if self.latency_s:
+                    time.sleep(self.latency_s)
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            with self.lock:
+                self.open -= {source, sink}
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+    def _commands(self) -> None:
+        while not self.stopped:
+            try:
+                conn, _ = self.control.accept()
+            except OSError:
+                return
+            with conn:
+                words = conn.recv(100).decode(errors="replace").split()
+                if words[:1] == ["latency"] and len(words) == 2:
+                    self.set(latency_s=float(words[1]))
+                elif words[:1] in (["down"], ["up"]):
+                    self.set(down=words[0] == "down")
+                conn.sendall(b"ok\n")
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.set(down=True)
+        self.listener.close()
+        self.control.close()
+
+
+def command(address: str, line: str) -> None:
+    """Send one command to a :class:`StoreProxy`'s control port (``host:port``)."""
+    host, _, port = address.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(line.encode() + b"\n")
+        conn.recv(10)
+
+
+def phase_figures(statuses: list[int], threshold: int, healthz_ms: list[float | None]) -> Observed:
+    """One fault's burst: at most T evaluated (401), nothing accepted, everything else 429/503 (fail
+    closed), no 500; /healthz answered every time with p99 < 100 ms."""
+    counts = Counter(statuses)
+    answered = [ms for ms in healthz_ms if ms is not None]
+    p99 = float(np.percentile(answered, 99)) if answered else None
+    return {
+        "statuses": {str(s): n for s, n in sorted(counts.items())},
+        "evaluated_401": counts[401],
+        "healthz_samples": len(healthz_ms),
+        "healthz_p99_ms": round(p99, 1) if p99 is not None else None,
+        "pass": bool(
+            counts[401] <= threshold
+            and counts[401] + counts[429] + counts[503] == len(statuses)
+            and answered
+            and len(answered) == len(healthz_ms)
+            and p99 is not None
+            and p99 < HEALTHZ_P99_MS
+        ),
+    }
+
+
+class StoreSlowOrDown(SecurityCheck):
+    id = "C06"
+    name = "limit store slow or down"
+    invariant = (
+        "gated bursts of 3T wrong passwords while Redis gets +500 ms, then is cut off: evaluations <= T, "
+        f"the rest 429/503 (fail closed), 0 answers 500; /healthz p99 < {HEALTHZ_P99_MS:g} ms"
+    )
+
+    def probe(self, client: ProbeClient) -> Observed:
+        control = os.environ.get(CONTROL_ENV)
+        if not control:
+            return {
+                NOT_RUN_KEY: f"no fault-injection proxy in front of the limit store ({CONTROL_ENV} unset)"
+            }
+        threshold = client.run.profile.limits.lockout_threshold
+        shown: Observed = {"T": threshold}
+        holds = True
+        for n, (fault, latency) in enumerate(PHASES):
+            identity = data.citizen_id(FIRST_IDENTITY + n)
+            command(control, f"latency {latency}" if fault == "latency" else "down")
+            stop = client.sample_every(0.05, lambda: client.healthz_ms(self.id))
+            try:
+                answers = client.burst(
+                    3 * threshold,
+                    lambda i, identity=identity: client.login_with(
+                        self.id,
+                        identity,
+                        f"wrong-{i}",
+                        {**client.address(self.id), "Connection": "close"},
+                        (401, 429, 503),
+                    ),
+                )
+            finally:
+                command(control, "latency 0")
+                command(control, "up")
+                healthz = stop()
+            figures = phase_figures([r.status_code if r else 0 for r in answers], threshold, healthz)
+            holds = holds and figures.pop("pass")
+            shown[fault] = {**figures, "account": identity}
+        return {**shown, "pass": holds}
+
+    def confirm(self, observed: Observed, db: PortalDatabase, limits: Limits) -> tuple[bool, Observed]:
+        rows = {fault: db.bad_password_rows(observed[fault]["account"]) for fault, _ in PHASES}
+        return all(n <= limits.lockout_threshold for n in rows.values()), {"db_bad_password_rows": rows}
+
+
+C06 = StoreSlowOrDown()

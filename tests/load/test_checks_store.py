@@ -1,0 +1,89 @@
+"""C06 (the limit store slow or down): the fault-injecting TCP proxy, the verdict of one fault's burst,
+and "not run" where no proxy sits in front of the store. No portal here (tests/portal runs it for real)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from dvclab.load import data, harness
+from dvclab.load.profiles import load_profile
+from dvclab.load.security_checks import NOT_RUN_KEY
+from dvclab.load.shapes import build_segments
+from dvclab.load.store_checks import C06, CONTROL_ENV, StoreProxy, command, phase_figures
+
+T = 5
+
+
+def _echo_server() -> socket.socket:
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(
+                target=lambda c=conn: [c.sendall(b) for b in iter(lambda: c.recv(100), b"")]
+            ).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+def _round_trip(port: int) -> tuple[bytes, float]:
+    started = time.monotonic()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=3) as conn:
+            conn.sendall(b"PING")
+            return conn.recv(10), time.monotonic() - started
+    except OSError:
+        return b"", time.monotonic() - started
+
+
+def test_the_proxy_passes_delays_and_cuts_off_on_command() -> None:
+    echo = _echo_server()
+    proxy = StoreProxy(echo.getsockname()[:2])
+    control = f"127.0.0.1:{proxy.control_port}"
+    try:
+        assert _round_trip(proxy.port)[0] == b"PING"
+        command(control, "latency 0.3")
+        answer, took = _round_trip(proxy.port)
+        assert answer == b"PING" and took >= 0.6  # both directions delayed
+        command(control, "down")
+        assert _round_trip(proxy.port)[0] == b""  # refused: the store is gone
+        command(control, "latency 0")
+        command(control, "up")
+        assert _round_trip(proxy.port)[0] == b"PING"
+    finally:
+        proxy.stop()
+        echo.close()
+
+
+@pytest.mark.parametrize(
+    ("statuses", "healthz", "holds", "why"),
+    [
+        ([503] * 15, [3.0] * 50, True, "no store: every attempt refused"),
+        ([401] * 5 + [429] * 10, [3.0] * 50, True, "the lockout held"),
+        ([401] * 15, [3.0] * 50, False, "the limit failed open: every guess evaluated"),
+        ([503] * 14 + [500], [3.0] * 50, False, "a storage error became a 500"),
+        ([503] * 15, [3.0] * 45 + [250.0] * 5, False, "/healthz stalled behind the store"),
+        ([503] * 15, [3.0] * 49 + [None], False, "/healthz went unanswered"),
+    ],
+)
+def test_c06_phase_figures(statuses: list[int], healthz: list, holds: bool, why: str) -> None:
+    assert phase_figures(statuses, T, healthz)["pass"] is holds, why
+
+
+def test_c06_without_a_proxy_is_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(CONTROL_ENV, raising=False)
+    profile = load_profile("security")
+    run = harness.Run(profile, build_segments(profile), data.ProcedureMix.from_catalog())
+    observed = C06.probe(type("Client", (), {"run": run})())  # type: ignore[arg-type]
+    assert NOT_RUN_KEY in observed and CONTROL_ENV in observed[NOT_RUN_KEY]
+    assert C06.verdict(observed, run, None)[0] is None
+    assert "C06" in profile.security.checks
