@@ -26,7 +26,7 @@ from dvclab.catalog import Procedure
 from dvclab.sim import plots
 from dvclab.sim import report_format as f
 from dvclab.sim.compare import MINIMAL_DIFFERENCE, Comparison
-from dvclab.sim.experiment import Estimate, Experiment, confidence_interval
+from dvclab.sim.experiment import Estimate, Experiment
 from dvclab.sim.flow import flow_figure
 from dvclab.sim.kpis import KPI_CONTRACT
 from dvclab.sim.plan import Plan
@@ -127,17 +127,6 @@ def _figure(plot_id: str, figure: Any, caption: str) -> Block:
 
 def _section(key: str, lang: str, blocks: list[Block], title: str = "") -> Block:
     return {"id": key, "title": title or text(lang, key), "blocks": blocks}
-
-
-def summary_of(experiment: Experiment) -> dict[str, Estimate]:
-    """The experiment's estimates, with utilisation intervals left unclipped: utilisation can pass 1
-    (work finished after hours), and a mean outside its own clipped interval would mislead."""
-    summary = dict(experiment.summary())
-    for name in summary:
-        if name.startswith("utilisation."):
-            e = confidence_interval(experiment.values(name))
-            summary[name] = Estimate(e.mean, e.ci_low, e.ci_high, summary[name].unit)
-    return summary
 
 
 def words_for(scenario: Scenario) -> str:
@@ -301,7 +290,7 @@ def _all_kpis(experiment: Experiment, lang: str) -> Block:
     return {
         "kind": "details",
         "summary": text(lang, "all_kpis"),
-        "blocks": [_kpi_table(summary_of(experiment), lang, rest)],
+        "blocks": [_kpi_table(experiment.summary(), lang, rest)],
     }
 
 
@@ -316,7 +305,7 @@ def _first_screen(asked: str, answer: list[Block], sure: list[Block], lang: str)
 # -- reports ------------------------------------------------------------------------------------------
 def run_report(experiment: Experiment, catalog: list[Procedure], lang: str, command: list[str]) -> str:
     scenario = experiment.scenario
-    name, summary = words_for(scenario), summary_of(experiment)
+    name, summary = words_for(scenario), experiment.summary()
     answer = [
         _p(
             text(
@@ -503,10 +492,8 @@ def _sweep_table(
     header = [path] + [f"{kpi_label(lang, k)} ({text(lang, 'ci')})" for k in kpis]
     rows = []
     for value, experiment in zip(values, experiments, strict=True):
-        cells = [value]
-        for kpi in kpis:
-            cells.append(_point_cell(summary_of(experiment)[kpi], lang))
-        rows.append(cells)
+        summary = experiment.summary()
+        rows.append([value, *(_point_cell(summary[kpi], lang) for kpi in kpis)])
     for value in failed:
         rows.append([value] + [text(lang, "failed_point")] + [""] * (len(kpis) - 1))
     return _table(header, rows)
@@ -522,7 +509,7 @@ def sweep_report(
     table = _sweep_table(path, values, experiments, kpis, sweep.failed, lang)
     ran = [v for v in values if v not in sweep.failed][: len(experiments)]
     first_kpi = kpis[0]
-    ends = [summary_of(experiments[0])[first_kpi], summary_of(experiments[-1])[first_kpi]]
+    ends = [experiments[0].summary()[first_kpi], experiments[-1].summary()[first_kpi]]
     answer = [
         _p(
             text(

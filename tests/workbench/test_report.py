@@ -25,7 +25,6 @@ from dvclab.sim.report import (
     compare_report,
     estimated_parameters,
     run_report,
-    summary_of,
     words_for,
 )
 from dvclab.sim.report_text import text
@@ -155,7 +154,7 @@ def test_headlines_name_the_scenario_in_words() -> None:
 
 @pytest.mark.slow
 def test_utilisation_means_lie_inside_their_own_intervals() -> None:
-    for name, e in summary_of(tiny()).items():
+    for name, e in tiny().summary().items():
         assert e.ci_low <= e.mean <= e.ci_high, name
 
 
