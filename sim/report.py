@@ -25,6 +25,7 @@ import jinja2
 from dvclab.catalog import Procedure
 from dvclab.sim import plots
 from dvclab.sim import report_format as f
+from dvclab.sim.assumptions import estimated_parameters
 from dvclab.sim.compare import MINIMAL_DIFFERENCE, Comparison
 from dvclab.sim.experiment import Estimate, Experiment
 from dvclab.sim.flow import flow_figure
@@ -172,38 +173,6 @@ def _logic(lang: str) -> Block:
     )
 
 
-def estimated_parameters(source: str) -> list[tuple[str, str, str, str]]:
-    """(file, parameter, value, note) for every line a scenario file (and what it extends) marks EST or
-    VERIFY in a comment; a comment on its own line applies to the key right below it. The file's header
-    comment (before its first key) and a comment followed by a blank line note no key."""
-    found: list[tuple[str, str, str, str]] = []
-    path: Path | None = Path(source) if source else None
-    seen: set[Path] = set()
-    while path is not None and path.is_file() and path not in seen:
-        seen.add(path)
-        pending = ""
-        parent = None
-        in_header = True
-        for line in path.read_text(encoding="utf-8").splitlines():
-            code, _, comment = line.partition("#")
-            key_match = re.match(r"\s*([A-Za-z_][\w\-]*)\s*:\s*(.*)$", code)
-            if key_match and key_match.group(1) == "extends":
-                parent = path.parent / key_match.group(2).strip()
-            marked = re.search(r"\b(EST|VERIFY)\b", comment)
-            if key_match:
-                note = comment.strip() if marked else ("" if in_header else pending)
-                if note:
-                    found.append((path.name, key_match.group(1), key_match.group(2).strip(), note))
-                pending = ""
-                in_header = False
-            elif not line.strip():
-                pending = ""
-            elif marked and not code.strip():
-                pending = comment.strip()
-        path = parent.resolve() if parent else None
-    return found
-
-
 def _data(experiment: Experiment, catalog: list[Procedure], lang: str) -> Block:
     sourced = [p for p in catalog if p.sourced]
     total_weight = sum(p.demand_weight for p in catalog) or 1.0
@@ -224,7 +193,7 @@ def _data(experiment: Experiment, catalog: list[Procedure], lang: str) -> Block:
     rows = estimated_parameters(experiment.scenario.source)
     if rows:
         header = [text(lang, "file"), text(lang, "parameter"), text(lang, "value"), text(lang, "note")]
-        blocks.append(_table(header, rows))
+        blocks.append({**_table(header, rows), "css": "assumptions"})  # values and comments as written
     else:
         blocks.append(_p(text(lang, "data_none")))
     return _section("data", lang, blocks)

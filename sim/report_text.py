@@ -81,13 +81,15 @@ TEXT: dict[str, dict[str, str]] = {
         "expected dossiers), {estimated} estimated (EST). Sources: scenarios/catalog/README.md.",
     },
     "data_params": {
-        "vi": "Tham số kịch bản được đánh dấu là ước lượng (EST) hoặc cần kiểm chứng (VERIFY) trong tệp:",
-        "en": "Scenario parameters the files mark as estimates (EST) or to be verified (VERIFY):",
+        "vi": "Tham số kịch bản được đánh dấu là ước lượng (EST) hoặc cần kiểm chứng (VERIFY) trong tệp, "
+        "trích nguyên văn từ tệp (giá trị và chú thích bên cạnh):",
+        "en": "Scenario parameters the files mark as estimates (EST) or to be verified (VERIFY), quoted "
+        "from the files as written (the value and the comment beside it):",
     },
     "data_none": {"vi": "Không có tham số nào được đánh dấu.", "en": "No parameter is marked."},
     "parameter": {"vi": "Tham số", "en": "Parameter"},
-    "value": {"vi": "Giá trị", "en": "Value"},
-    "note": {"vi": "Ghi chú", "en": "Note"},
+    "value": {"vi": "Giá trị trong tệp", "en": "Value in the file"},
+    "note": {"vi": "Chú thích trong tệp", "en": "Comment in the file"},
     "file": {"vi": "Tệp", "en": "File"},
     # experimentation
     "exp_scenario": {"vi": "Kịch bản", "en": "Scenario"},

@@ -142,7 +142,7 @@ def test_the_assumptions_table_skips_the_files_header_comment() -> None:
     rows = estimated_parameters(str(shipped("sim", "nam-dinh-2024.yaml")))
     keys = [parameter for _, parameter, _, _ in rows]
     assert "name" not in keys
-    assert "dossiers_per_year" in keys and "month_factors" in keys  # an inline EST and one on the line above
+    assert "demand.dossiers_per_year" in keys and "demand.month_factors" in keys  # inline EST, EST above
 
 
 def test_headlines_name_the_scenario_in_words() -> None:
