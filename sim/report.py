@@ -524,28 +524,28 @@ def sweep_report(
     return _page(f"{text(lang, 'sweep_title')}: {name} · {path}", lang, first, sections, sweep.partial)
 
 
-def plan_summary(plan: Plan, lang: str) -> str:
-    """The plan's answer in one or two sentences (also printed by the CLI); with no answer, how close the
-    nearest value came."""
+def plan_summary(plan: Plan, lang: str, closest: bool = True) -> str:
+    """The plan's answer in one or two sentences (also printed by the CLI); with no answer and
+    ``closest``, how close the nearest value came (``Plan.nearest``: the console says it on its own line)."""
     kpi = plan.target.kpi
     answer = plan.answer
     if answer is None or answer.estimate is None:
         words = text(lang, "plan_none", target=str(plan.target))
-        tried = [p for p in plan.points if p.estimate is not None]
-        if tried:
-            nearest = max(tried, key=lambda p: p.confidence)
-            e = nearest.estimate
-            assert e is not None
-            bound = e.ci_high if plan.target.upper else e.ci_low
+        nearest = plan.nearest() if closest else None
+        if nearest is not None:
+            point, missed_by = nearest
+            e = point.estimate
+            assert e is not None  # nearest() only returns points with an estimate
             words += " " + text(
                 lang,
                 "plan_closest",
                 path=plan.path,
-                value=nearest.value,
+                value=point.value,
                 kpi=kpi_label(lang, kpi),
                 mean=f.value(e.mean, e.unit, lang),
-                bound=f.value(bound, e.unit, lang),
-                confidence=f.percent(nearest.confidence, lang),
+                bound=f.value(plan.target.bound(e), e.unit, lang),
+                missed=f.difference(missed_by, e.unit, lang, signed=False),
+                confidence=f.percent(point.confidence, lang),
             )
         return words
     e = answer.estimate

@@ -318,10 +318,10 @@ TEXT: dict[str, dict[str, str]] = {
     "minimal_dossiers": {"vi": "Số hồ sơ, phiếu xin lỗi", "en": "Dossiers, apology slips"},
     "minimal_VND": {"vi": "Chi phí (đồng)", "en": "Costs (VND)"},
     "plan_closest": {
-        "vi": "Gần đạt nhất: {path} = {value}, {kpi} = {mean} (cận {bound}; độ tin cậy đạt mục tiêu "
-        "{confidence}).",
-        "en": "Closest: {path} = {value}, {kpi} = {mean} (bound {bound}; confidence that the target holds "
-        "{confidence}).",
+        "vi": "Gần đạt nhất: {path} = {value}, {kpi} = {mean}; cận của khoảng tin cậy {bound} còn cách mục "
+        "tiêu {missed} (độ tin cậy đạt mục tiêu {confidence}).",
+        "en": "Closest: {path} = {value}, {kpi} = {mean}; its interval's bound {bound} misses the target by "
+        "{missed} (confidence that the target holds {confidence}).",
     },
 }
 
