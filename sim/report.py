@@ -160,8 +160,11 @@ def _estimate_cells(e: Estimate, lang: str) -> list[str]:
 
 
 def _how_sure(lang: str, experiment: Experiment) -> Block:
-    days = experiment.scenario.run.horizon_days
-    return _p(text(lang, "how_sure_text", n=experiment.replications, days=f.number(days, lang)))
+    run = experiment.scenario.run
+    last = run.start_date + dt.timedelta(days=run.horizon_days - 1)
+    period = text(lang, "period", first=f.date(run.start_date, lang), last=f.date(last, lang))
+    days = f.number(run.horizon_days, lang)
+    return _p(text(lang, "how_sure_text", n=experiment.replications, days=days, period=period))
 
 
 # -- STRESS-DES sections ------------------------------------------------------------------------------
@@ -342,7 +345,9 @@ def _difference_cells(comparison: Comparison, row: Any, lang: str) -> list[str]:
     ]
 
 
-_DIFFERENCE_HEADER = ("whatif", "kpi", "baseline_mean", "whatif_mean", "difference", "ci", "verdict")
+_DIFFERENCE_HEADER = (
+    "whatif", "kpi", "baseline_mean", "whatif_mean", "difference", "ci_difference", "verdict"
+)
 
 
 def _differences_table(comparisons: list[Comparison], lang: str, only: Iterable[str] = ()) -> list[Block]:
@@ -392,6 +397,8 @@ def _compare_answer(comparison: Comparison, lang: str) -> Block:
             "answer_change",
             kpi=kpi_label(lang, row.kpi),
             verdict=text(lang, row.verdict),
+            base=f.value(row.base, row.difference.unit, lang),
+            whatif=f.value(row.whatif, row.difference.unit, lang),
             diff=f.difference(row.difference.mean, row.difference.unit, lang),
         )
         for row in comparison.rows
