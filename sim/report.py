@@ -130,14 +130,18 @@ def _section(key: str, lang: str, blocks: list[Block], title: str = "") -> Block
     return {"id": key, "title": title or text(lang, key), "blocks": blocks}
 
 
-def words_for(scenario: Scenario) -> str:
-    """A scenario in words for a headline: its own description's first clause, else its name unslugged
-    (a description inherited through ``extends`` belongs to the parent, not to this scenario)."""
+def words_for(scenario: Scenario, lang: str = "en") -> str:
+    """A scenario in words for a headline: its own description's first clause (in ``lang`` when the
+    description has one text per language), else its name unslugged (a description inherited through
+    ``extends`` belongs to the parent, not to this scenario)."""
     own = ""
     if scenario.source and Path(scenario.source).is_file():
         own_file = Path(scenario.source).read_text(encoding="utf-8")
         if re.search(r"^description\s*:", own_file, re.MULTILINE):
-            own = scenario.description
+            described = scenario.description
+            if isinstance(described, dict):
+                described = described.get(lang) or described.get("en") or next(iter(described.values()), "")
+            own = described
     clause = re.split(r"[:.(]| - ", " ".join(own.split()), maxsplit=1)[0].strip()
     if clause:
         return clause if len(clause) <= 90 else clause[:87] + "…"
@@ -277,7 +281,7 @@ def _first_screen(asked: str, answer: list[Block], sure: list[Block], lang: str)
 # -- reports ------------------------------------------------------------------------------------------
 def run_report(experiment: Experiment, catalog: list[Procedure], lang: str, command: list[str]) -> str:
     scenario = experiment.scenario
-    name, summary = words_for(scenario), experiment.summary()
+    name, summary = words_for(scenario, lang), experiment.summary()
     answer = [
         _p(
             text(
@@ -405,7 +409,7 @@ def _compare_answer(comparison: Comparison, lang: str) -> Block:
         # the on-time rate is the overdue rate's complement: saying both says one thing twice
         if row.kpi in HEADLINE and row.kpi != "on_time_rate" and row.verdict in ("better", "worse")
     ]
-    name = words_for(comparison.whatif.scenario)
+    name = words_for(comparison.whatif.scenario, lang)
     if not changes:
         return _p(text(lang, "answer_compare_none", name=name))
     return {"kind": "strong", "text": text(lang, "answer_compare", name=name, changes="; ".join(changes))}
@@ -416,8 +420,10 @@ def compare_report(
 ) -> str:
     base = comparisons[0].base
     runs = [(base.scenario.name, base)] + [(c.whatif.scenario.name, c.whatif) for c in comparisons]
-    base_words = words_for(base.scenario)
-    whatif_words = ", ".join(text(lang, "quoted", words=words_for(c.whatif.scenario)) for c in comparisons)
+    base_words = words_for(base.scenario, lang)
+    whatif_words = ", ".join(
+        text(lang, "quoted", words=words_for(c.whatif.scenario, lang)) for c in comparisons
+    )
     answer: list[Block] = [_compare_answer(c, lang) for c in comparisons]
     answer.append(_changes_table(comparisons, lang))
     answer += _differences_table(comparisons, lang, only=FIRST_SCREEN)
@@ -448,7 +454,7 @@ def compare_report(
     ]
     partial = any(experiment.partial for _, experiment in runs)
     title = f"{text(lang, 'compare_title')}: {base_words} – " + ", ".join(
-        words_for(c.whatif.scenario) for c in comparisons
+        words_for(c.whatif.scenario, lang) for c in comparisons
     )
     return _page(title, lang, first, sections, partial)
 
@@ -478,7 +484,7 @@ def _sweep_table(
 def sweep_report(
     sweep: Sweep, catalog: list[Procedure], kpis: list[str], lang: str, command: list[str]
 ) -> str:
-    name = words_for(sweep.base)
+    name = words_for(sweep.base, lang)
     path = sweep.param.path
     values, experiments = list(sweep.param.values), sweep.experiments
     middle = experiments[len(experiments) // 2]
@@ -603,7 +609,7 @@ def plan_report(
     header = [plan.path, kpi_label(lang, plan.target.kpi), text(lang, "meets"), text(lang, "confidence")]
     points = _table(header, rows)
     chosen = plan.answer.experiment if plan.answer and plan.answer.experiment else experiments[-1]
-    name = words_for(chosen.scenario) if chosen.scenario.name == base_name else base_name
+    name = words_for(chosen.scenario, lang) if chosen.scenario.name == base_name else base_name
     target = f"{kpi_label(lang, plan.target.kpi)} {plan.target}"
     first = _first_screen(
         text(lang, "asked_plan", path=plan.path, target=target, name=name),

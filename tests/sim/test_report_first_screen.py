@@ -40,3 +40,15 @@ def test_the_answer_gives_each_change_with_its_levels() -> None:
     levels = {"base": "2,77 %", "whatif": "1,67 %", "diff": "−1,11 điểm phần trăm"}
     words = text("vi", "answer_change", kpi="Tỷ lệ trễ hạn", verdict="tốt hơn", **levels)
     assert words == "Tỷ lệ trễ hạn tốt hơn: 2,77 % → 1,67 % (−1,11 điểm phần trăm)"
+
+
+def test_a_vietnamese_report_names_the_scenarios_in_vietnamese() -> None:
+    from dvclab.paths import shipped
+    from dvclab.sim.scenario import load_scenario
+
+    base, _ = load_scenario(shipped("sim", "nam-dinh-2024.yaml"))
+    whatif, _ = load_scenario(shipped("sim", "land-office-plus-2.yaml"))
+    assert report.words_for(base, "vi") == "Nam Định năm 2024 theo số liệu báo cáo"
+    vi = "Thêm hai cán bộ cho mỗi chi nhánh văn phòng đăng ký đất đai cấp huyện"
+    assert report.words_for(whatif, "vi") == vi
+    assert report.words_for(whatif, "en") == "Two more land officers per district land registration office"
