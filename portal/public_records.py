@@ -107,10 +107,9 @@ class StatisticsCache:
     """The statistics of one worker, recomputed at most every ``ttl_s`` seconds, one computation at a time.
 
     Requests that find the figures stale while another request is recomputing them wait for that
-    computation instead of starting their own: without it, every request in the window of a refresh
-    ran the full aggregate concurrently on the same cores (the demo's p95 of 486 ms). The age is
-    counted from the start of the computation, so no answer is older than ``ttl_s`` plus one
-    computation; ``generated_at`` in the answer says when it was taken.
+    computation instead of starting their own: before, every request arriving during a refresh ran the
+    whole aggregate again on the same cores. The age is counted from the start of the computation, so
+    no answer is older than ``ttl_s`` plus one computation; ``generated_at`` says when it was taken.
     """
 
     def __init__(self, ttl_s: float) -> None:
