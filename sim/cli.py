@@ -7,7 +7,8 @@ came back (``sim.console``). Every action that runs replications takes the same 
 with ``--precision --max-replications --look-ahead`` adds replications until the KPIs are precise), shows
 progress, warns when fewer than 3 replications make the intervals meaningless,
 keeps the finished replications on Ctrl-C (written, marked partial, exit 130) and writes its results
-folder with an HTML report atomically. ``compare``, ``sweep`` and ``plan`` reuse matching finished runs
+folder with an HTML report atomically. ``run --format table|plain|json|csv`` prints its KPIs as
+``dvclab check --format`` does. ``compare``, ``sweep`` and ``plan`` reuse matching finished runs
 unless ``--fresh``. Bad input (a scenario, a parameter path, a range, a target) is
 named on stderr with exit 2 and nothing is written.
 """
@@ -15,6 +16,7 @@ named on stderr with exit 2 and nothing is written.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -120,6 +122,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--event-log",
         action="store_true",
         help="also write replication 0's dossier events as event_log.csv and .xes (the register format)",
+    )
+    run.add_argument(
+        "--format",
+        dest="form",
+        choices=("table", "plain", "json", "csv"),
+        default="table",
+        help="the KPIs as a table (default; names fold, never cut), plain lines, or every KPI as JSON or "
+        "CSV (then stdout holds only that; the results folder goes to stderr, and into the JSON)",
     )
     run.set_defaults(handler=run_command)
 
@@ -335,9 +345,21 @@ def run_command(args: argparse.Namespace) -> int:
         outcome = run_study(*loaded, _options(args), report=not args.no_report)
         if outcome.experiment is None or outcome.folder is None:
             return _nothing_written("interrupted before any replication finished")
-        print_summary(outcome.experiment.summary())
-        print_replications([outcome.experiment])
-        return _finish(outcome.folder, outcome.experiment.partial, not args.no_report)
+        report = not args.no_report
+        machine = args.form in ("json", "csv")  # stdout holds the document alone
+        experiment = outcome.experiment
+        where: dict[str, Any] = {
+            "scenario": experiment.scenario.name,
+            "replications": experiment.replications,
+            "partial": experiment.partial,
+            "results": str(outcome.folder),
+        }
+        if report:
+            where["report"] = str(outcome.folder / "report.html")
+        print_summary(experiment.summary(), args.form, where)
+        with contextlib.redirect_stdout(sys.stderr) if machine else contextlib.nullcontext():
+            print_replications([experiment])
+            return _finish(outcome.folder, experiment.partial, report)
 
     return _guarded(run)
 

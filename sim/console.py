@@ -6,12 +6,15 @@ terminal, as in CI logs); tables and the plan's answer go to stdout.
 
 from __future__ import annotations
 
+import csv
+import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from dvclab.sim.compare import Comparison
-from dvclab.sim.experiment import Experiment
+from dvclab.sim.experiment import Estimate, Experiment
 from dvclab.sim.plan import Plan
 from dvclab.sim.sweep import Sweep
 
@@ -113,22 +116,64 @@ def print_replications(experiments: list[Experiment]) -> None:
         print(f"warning: {warning}", file=sys.stderr)
 
 
-def print_summary(summary: dict) -> None:
-    """A run's headline KPIs with their 95% intervals."""
-    from rich.table import Table
+SUMMARY_FORMATS = ("table", "plain", "json", "csv")
 
+
+def headline_names(summary: dict[str, Estimate]) -> list[str]:
+    """The KPIs a run's table shows: the kpis.json contract, overdue by level, the Decision 766 groups."""
     from dvclab.sim.kpis import KPI_CONTRACT
 
-    table = Table(title="KPIs (mean and 95% CI over replications)")
     names = [n for n in KPI_CONTRACT if n in summary]
-    names += [n for n in summary if n.startswith(("overdue_rate_by_level", "index_766"))]
+    return names + [n for n in summary if n.startswith(("overdue_rate_by_level", "index_766"))]
+
+
+def print_summary(
+    summary: dict[str, Estimate], form: str = "table", where: dict[str, str] | None = None
+) -> None:
+    """A run's KPIs with their 95% intervals in one of ``SUMMARY_FORMATS``, as ``dvclab check --format``:
+    a table (headline KPIs; names fold, never cut), plain lines (headline KPIs, one a line, for logs and
+    grep), or every KPI as JSON or CSV (stdout then holds nothing else; ``where`` -- the results folder
+    and report -- goes into the JSON document)."""
+    if form == "json":
+        document = {**(where or {}), "kpis": {name: e.as_dict() for name, e in summary.items()}}
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    elif form == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["kpi", "mean", "ci_low", "ci_high", "unit"])
+        for name, e in summary.items():
+            bounds = ["", ""] if math.isnan(e.ci_low) else [e.ci_low, e.ci_high]
+            writer.writerow([name, e.mean, *bounds, e.unit])
+    elif form == "plain":
+        for name in headline_names(summary):
+            e = summary[name]
+            print(f"{name} {_number(e.mean, e.unit)} (95% CI {_interval(e)}) {e.unit}")
+    else:
+        _print_summary_table(summary)
+
+
+def _number(value: float, unit: str) -> str:
+    if value != value:  # NaN: one replication has no interval
+        return "–"
+    return f"{value:,.0f}" if unit == "dossiers" else f"{value:.4f}" if unit == "fraction" else f"{value:.2f}"
+
+
+def _interval(e: Estimate) -> str:
+    if math.isnan(e.ci_low):
+        return "none: 1 replication"
+    return f"{_number(e.ci_low, e.unit)} – {_number(e.ci_high, e.unit)}"
+
+
+def _print_summary_table(summary: dict[str, Estimate]) -> None:
+    from rich.table import Table
+
+    table = Table(title="KPIs (mean and 95% CI over replications)")
+    names = headline_names(summary)
     _columns(
         table, ("KPI", "mean", "95% CI", "unit"), ("KPI", "unit"), {"KPI": max(map(len, names), default=3)}
     )
     for name in names:
         e = summary[name]
-        fmt = "{:,.0f}" if e.unit == "dossiers" else "{:.4f}" if e.unit == "fraction" else "{:.2f}"
-        table.add_row(name, fmt.format(e.mean), f"{fmt.format(e.ci_low)} – {fmt.format(e.ci_high)}", e.unit)
+        table.add_row(name, _number(e.mean, e.unit), _interval(e), e.unit)
     _console().print(table)
 
 
@@ -197,7 +242,7 @@ def print_plan(plan: Plan) -> None:
     """The plan's answer and how sure, in English (the report has the chosen language)."""
     from dvclab.sim.report import fmt, plan_summary
 
-    print(plan_summary(plan, "en"))
+    print(plan_summary(plan, "en", closest=False))  # the nearest value has its own line below
     nearest = plan.nearest() if plan.answer is None else None
     if nearest is not None:
         point, missed_by = nearest

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.stats import t as student_t
 
 from dvclab.catalog import Procedure
-from dvclab.sim.kpis import ReplicationOutput, replication_kpis, unit_of
+from dvclab.sim.kpis import INDEX_766_MAX, ReplicationOutput, replication_kpis, unit_of
 from dvclab.sim.model import ProvinceModel
 from dvclab.sim.procedures import build_procedures
 from dvclab.sim.scenario import Scenario
@@ -55,18 +55,40 @@ class Estimate:
         return {"mean": self.mean, "ci_low": low, "ci_high": high, "unit": self.unit}
 
 
-def confidence_interval(values: np.ndarray, name: str = "") -> Estimate:
+UNBOUNDED = (-math.inf, math.inf)
+NON_NEGATIVE = (0.0, math.inf)  # counts and times without a KPI's name (dossiers in progress per day)
+
+
+def natural_range(name: str) -> tuple[float, float]:
+    """Where a KPI's values lie by definition: every KPI counts, times, shares or scores something, so
+    none is negative; rates and shares are at most 1, except utilisation (work finished after closing
+    time counts beyond the opening hours); a Decision 766 group is at most its points."""
+    if name.startswith("index_766."):
+        return 0.0, INDEX_766_MAX.get(name.split(".", 1)[1], math.inf)
+    if unit_of(name) == "fraction" and not name.startswith("utilisation"):
+        return 0.0, 1.0
+    return NON_NEGATIVE
+
+
+def confidence_interval(
+    values: np.ndarray, name: str = "", *, within: tuple[float, float] | None = None
+) -> Estimate:
     """Mean and 95% t-interval over independent replications (one replication: no interval, NaN bounds:
-    every comparison with them is false, so no verdict or plan target rests on it)."""
+    every comparison with them is false, so no verdict or plan target rests on it).
+
+    The one rule for every interval written or shown (kpis.json, CSV, workbook, report, console): its
+    bounds are clipped to the KPI's natural range (``within``, by default ``natural_range(name)``; a
+    nameless series such as a paired difference is not clipped) and the mean is never clipped. The mean
+    of values inside the range lies inside it, so it always lies inside its own clipped interval.
+    """
     values = np.asarray(values, dtype=float)
     mean = float(values.mean())
+    unit = unit_of(name) if name else ""
     if len(values) < 2:
-        return Estimate(mean, math.nan, math.nan, unit_of(name) if name else "")
+        return Estimate(mean, math.nan, math.nan, unit)
     half = t95(len(values) - 1) * float(values.std(ddof=1)) / math.sqrt(len(values))
-    low, high = mean - half, mean + half
-    if name and unit_of(name) == "fraction":
-        low, high = max(low, 0.0), min(high, 1.0)
-    return Estimate(mean, low, high, unit_of(name) if name else "")
+    lowest, highest = within or (natural_range(name) if name else UNBOUNDED)
+    return Estimate(mean, max(mean - half, lowest), min(mean + half, highest), unit)
 
 
 def single_run(scenario: Scenario, catalog: list[Procedure], replication: int = 0) -> ReplicationOutput:

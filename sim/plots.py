@@ -19,7 +19,7 @@ from matplotlib.ticker import FuncFormatter
 
 from dvclab.catalog import LEVELS
 from dvclab.sim import report_format
-from dvclab.sim.experiment import Estimate, Experiment, confidence_interval
+from dvclab.sim.experiment import NON_NEGATIVE, Estimate, Experiment, confidence_interval
 from dvclab.sim.kpis import INDEX_766_MAX, unit_of
 from dvclab.sim.observe import WAIT_EDGES, ObservedOutput, utilisation_heatmap
 from dvclab.sim.report_text import code_label, kpi_label, text
@@ -113,15 +113,15 @@ def counter_waits(runs: Labelled, lang: str) -> Figure:
             total = counts.sum()
             curves.append(np.cumsum(counts)[:-1] / total if total else np.ones(len(x)))
         curves = np.array(curves)
-        estimates = [confidence_interval(curves[:, j]) for j in range(len(x))]
+        estimates = [confidence_interval(curves[:, j], within=(0.0, 1.0)) for j in range(len(x))]
         colour = COLOURS[k % len(COLOURS)]
         below = np.flatnonzero(curves.min(axis=0) < 0.999)
         reach = max(reach, float(x[below[-1]]) * 1.2 if below.size else 0.0)
         axes.plot(x, [e.mean for e in estimates], color=colour, label=label, drawstyle="steps-post")
         axes.fill_between(
             x,
-            [max(e.ci_low, 0) for e in estimates],
-            [min(e.ci_high, 1) for e in estimates],
+            [e.ci_low for e in estimates],
+            [e.ci_high for e in estimates],
             color=colour,
             alpha=0.2,
             step="post",
@@ -146,7 +146,7 @@ def backlog(runs: Labelled, lang: str) -> Figure:
         series = np.array([o.backlog_by_day for o in experiment.outputs])
         start = experiment.scenario.run.start_date
         days = [start + dt.timedelta(days=d) for d in range(series.shape[1])]
-        estimates = [confidence_interval(series[:, d]) for d in range(series.shape[1])]
+        estimates = [confidence_interval(series[:, d], within=NON_NEGATIVE) for d in range(series.shape[1])]
         colour = COLOURS[k % len(COLOURS)]
         axes.plot(days, [e.mean for e in estimates], color=colour, label=label)
         axes.fill_between(
@@ -238,7 +238,7 @@ def index_766(runs: Labelled, lang: str) -> Figure:
     shares = []
     for _, experiment in runs:
         totals = np.sum([experiment.values(f"index_766.{g}") for g in groups], axis=0)
-        shares.append(confidence_interval(100 * totals / covered))
+        shares.append(confidence_interval(100 * totals / covered, within=(0.0, 100.0)))
     labels = [label for label, _ in runs]
     right.bar(
         labels,

@@ -25,8 +25,9 @@ import jinja2
 from dvclab.catalog import Procedure
 from dvclab.sim import plots
 from dvclab.sim import report_format as f
+from dvclab.sim.assumptions import estimated_parameters
 from dvclab.sim.compare import MINIMAL_DIFFERENCE, Comparison
-from dvclab.sim.experiment import Estimate, Experiment, confidence_interval
+from dvclab.sim.experiment import Estimate, Experiment
 from dvclab.sim.flow import flow_figure
 from dvclab.sim.kpis import KPI_CONTRACT
 from dvclab.sim.plan import Plan
@@ -129,25 +130,18 @@ def _section(key: str, lang: str, blocks: list[Block], title: str = "") -> Block
     return {"id": key, "title": title or text(lang, key), "blocks": blocks}
 
 
-def summary_of(experiment: Experiment) -> dict[str, Estimate]:
-    """The experiment's estimates, with utilisation intervals left unclipped: utilisation can pass 1
-    (work finished after hours), and a mean outside its own clipped interval would mislead."""
-    summary = dict(experiment.summary())
-    for name in summary:
-        if name.startswith("utilisation."):
-            e = confidence_interval(experiment.values(name))
-            summary[name] = Estimate(e.mean, e.ci_low, e.ci_high, summary[name].unit)
-    return summary
-
-
-def words_for(scenario: Scenario) -> str:
-    """A scenario in words for a headline: its own description's first clause, else its name unslugged
-    (a description inherited through ``extends`` belongs to the parent, not to this scenario)."""
+def words_for(scenario: Scenario, lang: str = "en") -> str:
+    """A scenario in words for a headline: its own description's first clause (in ``lang`` when the
+    description has one text per language), else its name unslugged (a description inherited through
+    ``extends`` belongs to the parent, not to this scenario)."""
     own = ""
     if scenario.source and Path(scenario.source).is_file():
         own_file = Path(scenario.source).read_text(encoding="utf-8")
         if re.search(r"^description\s*:", own_file, re.MULTILINE):
-            own = scenario.description
+            described = scenario.description
+            if isinstance(described, dict):
+                described = described.get(lang) or described.get("en") or next(iter(described.values()), "")
+            own = described
     clause = re.split(r"[:.(]| - ", " ".join(own.split()), maxsplit=1)[0].strip()
     if clause:
         return clause if len(clause) <= 90 else clause[:87] + "…"
@@ -170,8 +164,11 @@ def _estimate_cells(e: Estimate, lang: str) -> list[str]:
 
 
 def _how_sure(lang: str, experiment: Experiment) -> Block:
-    days = experiment.scenario.run.horizon_days
-    return _p(text(lang, "how_sure_text", n=experiment.replications, days=f.number(days, lang)))
+    run = experiment.scenario.run
+    last = run.start_date + dt.timedelta(days=run.horizon_days - 1)
+    period = text(lang, "period", first=f.date(run.start_date, lang), last=f.date(last, lang))
+    days = f.number(run.horizon_days, lang)
+    return _p(text(lang, "how_sure_text", n=experiment.replications, days=days, period=period))
 
 
 # -- STRESS-DES sections ------------------------------------------------------------------------------
@@ -181,38 +178,6 @@ def _logic(lang: str) -> Block:
         lang,
         [_p(text(lang, "logic_text")), _figure("plot-flow", flow_figure(lang), text(lang, "flow_caption"))],
     )
-
-
-def estimated_parameters(source: str) -> list[tuple[str, str, str, str]]:
-    """(file, parameter, value, note) for every line a scenario file (and what it extends) marks EST or
-    VERIFY in a comment; a comment on its own line applies to the key right below it. The file's header
-    comment (before its first key) and a comment followed by a blank line note no key."""
-    found: list[tuple[str, str, str, str]] = []
-    path: Path | None = Path(source) if source else None
-    seen: set[Path] = set()
-    while path is not None and path.is_file() and path not in seen:
-        seen.add(path)
-        pending = ""
-        parent = None
-        in_header = True
-        for line in path.read_text(encoding="utf-8").splitlines():
-            code, _, comment = line.partition("#")
-            key_match = re.match(r"\s*([A-Za-z_][\w\-]*)\s*:\s*(.*)$", code)
-            if key_match and key_match.group(1) == "extends":
-                parent = path.parent / key_match.group(2).strip()
-            marked = re.search(r"\b(EST|VERIFY)\b", comment)
-            if key_match:
-                note = comment.strip() if marked else ("" if in_header else pending)
-                if note:
-                    found.append((path.name, key_match.group(1), key_match.group(2).strip(), note))
-                pending = ""
-                in_header = False
-            elif not line.strip():
-                pending = ""
-            elif marked and not code.strip():
-                pending = comment.strip()
-        path = parent.resolve() if parent else None
-    return found
 
 
 def _data(experiment: Experiment, catalog: list[Procedure], lang: str) -> Block:
@@ -235,7 +200,7 @@ def _data(experiment: Experiment, catalog: list[Procedure], lang: str) -> Block:
     rows = estimated_parameters(experiment.scenario.source)
     if rows:
         header = [text(lang, "file"), text(lang, "parameter"), text(lang, "value"), text(lang, "note")]
-        blocks.append(_table(header, rows))
+        blocks.append({**_table(header, rows), "css": "assumptions"})  # values and comments as written
     else:
         blocks.append(_p(text(lang, "data_none")))
     return _section("data", lang, blocks)
@@ -301,7 +266,7 @@ def _all_kpis(experiment: Experiment, lang: str) -> Block:
     return {
         "kind": "details",
         "summary": text(lang, "all_kpis"),
-        "blocks": [_kpi_table(summary_of(experiment), lang, rest)],
+        "blocks": [_kpi_table(experiment.summary(), lang, rest)],
     }
 
 
@@ -316,7 +281,7 @@ def _first_screen(asked: str, answer: list[Block], sure: list[Block], lang: str)
 # -- reports ------------------------------------------------------------------------------------------
 def run_report(experiment: Experiment, catalog: list[Procedure], lang: str, command: list[str]) -> str:
     scenario = experiment.scenario
-    name, summary = words_for(scenario), summary_of(experiment)
+    name, summary = words_for(scenario, lang), experiment.summary()
     answer = [
         _p(
             text(
@@ -384,7 +349,9 @@ def _difference_cells(comparison: Comparison, row: Any, lang: str) -> list[str]:
     ]
 
 
-_DIFFERENCE_HEADER = ("whatif", "kpi", "baseline_mean", "whatif_mean", "difference", "ci", "verdict")
+_DIFFERENCE_HEADER = (
+    "whatif", "kpi", "baseline_mean", "whatif_mean", "difference", "ci_difference", "verdict"
+)
 
 
 def _differences_table(comparisons: list[Comparison], lang: str, only: Iterable[str] = ()) -> list[Block]:
@@ -434,13 +401,15 @@ def _compare_answer(comparison: Comparison, lang: str) -> Block:
             "answer_change",
             kpi=kpi_label(lang, row.kpi),
             verdict=text(lang, row.verdict),
+            base=f.value(row.base, row.difference.unit, lang),
+            whatif=f.value(row.whatif, row.difference.unit, lang),
             diff=f.difference(row.difference.mean, row.difference.unit, lang),
         )
         for row in comparison.rows
         # the on-time rate is the overdue rate's complement: saying both says one thing twice
         if row.kpi in HEADLINE and row.kpi != "on_time_rate" and row.verdict in ("better", "worse")
     ]
-    name = words_for(comparison.whatif.scenario)
+    name = words_for(comparison.whatif.scenario, lang)
     if not changes:
         return _p(text(lang, "answer_compare_none", name=name))
     return {"kind": "strong", "text": text(lang, "answer_compare", name=name, changes="; ".join(changes))}
@@ -451,8 +420,10 @@ def compare_report(
 ) -> str:
     base = comparisons[0].base
     runs = [(base.scenario.name, base)] + [(c.whatif.scenario.name, c.whatif) for c in comparisons]
-    base_words = words_for(base.scenario)
-    whatif_words = ", ".join(text(lang, "quoted", words=words_for(c.whatif.scenario)) for c in comparisons)
+    base_words = words_for(base.scenario, lang)
+    whatif_words = ", ".join(
+        text(lang, "quoted", words=words_for(c.whatif.scenario, lang)) for c in comparisons
+    )
     answer: list[Block] = [_compare_answer(c, lang) for c in comparisons]
     answer.append(_changes_table(comparisons, lang))
     answer += _differences_table(comparisons, lang, only=FIRST_SCREEN)
@@ -483,7 +454,7 @@ def compare_report(
     ]
     partial = any(experiment.partial for _, experiment in runs)
     title = f"{text(lang, 'compare_title')}: {base_words} – " + ", ".join(
-        words_for(c.whatif.scenario) for c in comparisons
+        words_for(c.whatif.scenario, lang) for c in comparisons
     )
     return _page(title, lang, first, sections, partial)
 
@@ -503,10 +474,8 @@ def _sweep_table(
     header = [path] + [f"{kpi_label(lang, k)} ({text(lang, 'ci')})" for k in kpis]
     rows = []
     for value, experiment in zip(values, experiments, strict=True):
-        cells = [value]
-        for kpi in kpis:
-            cells.append(_point_cell(summary_of(experiment)[kpi], lang))
-        rows.append(cells)
+        summary = experiment.summary()
+        rows.append([value, *(_point_cell(summary[kpi], lang) for kpi in kpis)])
     for value in failed:
         rows.append([value] + [text(lang, "failed_point")] + [""] * (len(kpis) - 1))
     return _table(header, rows)
@@ -515,14 +484,14 @@ def _sweep_table(
 def sweep_report(
     sweep: Sweep, catalog: list[Procedure], kpis: list[str], lang: str, command: list[str]
 ) -> str:
-    name = words_for(sweep.base)
+    name = words_for(sweep.base, lang)
     path = sweep.param.path
     values, experiments = list(sweep.param.values), sweep.experiments
     middle = experiments[len(experiments) // 2]
     table = _sweep_table(path, values, experiments, kpis, sweep.failed, lang)
     ran = [v for v in values if v not in sweep.failed][: len(experiments)]
     first_kpi = kpis[0]
-    ends = [summary_of(experiments[0])[first_kpi], summary_of(experiments[-1])[first_kpi]]
+    ends = [experiments[0].summary()[first_kpi], experiments[-1].summary()[first_kpi]]
     answer = [
         _p(
             text(
@@ -568,28 +537,28 @@ def sweep_report(
     return _page(f"{text(lang, 'sweep_title')}: {name} · {path}", lang, first, sections, sweep.partial)
 
 
-def plan_summary(plan: Plan, lang: str) -> str:
-    """The plan's answer in one or two sentences (also printed by the CLI); with no answer, how close the
-    nearest value came."""
+def plan_summary(plan: Plan, lang: str, closest: bool = True) -> str:
+    """The plan's answer in one or two sentences (also printed by the CLI); with no answer and
+    ``closest``, how close the nearest value came (``Plan.nearest``: the console says it on its own line)."""
     kpi = plan.target.kpi
     answer = plan.answer
     if answer is None or answer.estimate is None:
         words = text(lang, "plan_none", target=str(plan.target))
-        tried = [p for p in plan.points if p.estimate is not None]
-        if tried:
-            nearest = max(tried, key=lambda p: p.confidence)
-            e = nearest.estimate
-            assert e is not None
-            bound = e.ci_high if plan.target.upper else e.ci_low
+        nearest = plan.nearest() if closest else None
+        if nearest is not None:
+            point, missed_by = nearest
+            e = point.estimate
+            assert e is not None  # nearest() only returns points with an estimate
             words += " " + text(
                 lang,
                 "plan_closest",
                 path=plan.path,
-                value=nearest.value,
+                value=point.value,
                 kpi=kpi_label(lang, kpi),
                 mean=f.value(e.mean, e.unit, lang),
-                bound=f.value(bound, e.unit, lang),
-                confidence=f.percent(nearest.confidence, lang),
+                bound=f.value(plan.target.bound(e), e.unit, lang),
+                missed=f.difference(missed_by, e.unit, lang, signed=False),
+                confidence=f.percent(point.confidence, lang),
             )
         return words
     e = answer.estimate
@@ -640,7 +609,7 @@ def plan_report(
     header = [plan.path, kpi_label(lang, plan.target.kpi), text(lang, "meets"), text(lang, "confidence")]
     points = _table(header, rows)
     chosen = plan.answer.experiment if plan.answer and plan.answer.experiment else experiments[-1]
-    name = words_for(chosen.scenario) if chosen.scenario.name == base_name else base_name
+    name = words_for(chosen.scenario, lang) if chosen.scenario.name == base_name else base_name
     target = f"{kpi_label(lang, plan.target.kpi)} {plan.target}"
     first = _first_screen(
         text(lang, "asked_plan", path=plan.path, target=target, name=name),

@@ -77,10 +77,14 @@ def difference(amount: float, unit: str, lang: str, signed: bool = True) -> str:
 
 
 def difference_interval(low: float, high: float, unit: str, lang: str) -> str:
-    """The interval of a difference with its unit once: ``−0,12 … +0,30 điểm phần trăm``."""
+    """The interval of a difference in the same words as a level's, its unit once:
+    ``−0,12 đến +0,30 điểm phần trăm`` (signed bounds: which side of zero it lies on is the point)."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return text(lang, "no_interval")
     low_words, high_words = difference(low, unit, lang), difference(high, unit, lang)
-    unit_words = high_words.partition(" ")[2]
-    return f"{low_words.partition(' ')[0]} … {high_words}" if unit_words else f"{low_words} … {high_words}"
+    if high_words.partition(" ")[2]:
+        low_words = low_words.partition(" ")[0]
+    return text(lang, "interval", low=low_words, high=high_words)
 
 
 def interval(low: float, high: float, unit: str, lang: str) -> str:

@@ -81,13 +81,15 @@ TEXT: dict[str, dict[str, str]] = {
         "expected dossiers), {estimated} estimated (EST). Sources: scenarios/catalog/README.md.",
     },
     "data_params": {
-        "vi": "Tham số kịch bản được đánh dấu là ước lượng (EST) hoặc cần kiểm chứng (VERIFY) trong tệp:",
-        "en": "Scenario parameters the files mark as estimates (EST) or to be verified (VERIFY):",
+        "vi": "Tham số kịch bản được đánh dấu là ước lượng (EST) hoặc cần kiểm chứng (VERIFY) trong tệp, "
+        "trích nguyên văn từ tệp (giá trị và chú thích bên cạnh):",
+        "en": "Scenario parameters the files mark as estimates (EST) or to be verified (VERIFY), quoted "
+        "from the files as written (the value and the comment beside it):",
     },
     "data_none": {"vi": "Không có tham số nào được đánh dấu.", "en": "No parameter is marked."},
     "parameter": {"vi": "Tham số", "en": "Parameter"},
-    "value": {"vi": "Giá trị", "en": "Value"},
-    "note": {"vi": "Ghi chú", "en": "Note"},
+    "value": {"vi": "Giá trị trong tệp", "en": "Value in the file"},
+    "note": {"vi": "Chú thích trong tệp", "en": "Comment in the file"},
     "file": {"vi": "Tệp", "en": "File"},
     # experimentation
     "exp_scenario": {"vi": "Kịch bản", "en": "Scenario"},
@@ -117,6 +119,7 @@ TEXT: dict[str, dict[str, str]] = {
     "kpi": {"vi": "Chỉ số", "en": "KPI"},
     "mean": {"vi": "Trung bình", "en": "Mean"},
     "ci": {"vi": "Khoảng tin cậy 95%", "en": "95% CI"},
+    "ci_difference": {"vi": "Khoảng tin cậy 95% của chênh lệch", "en": "95% CI of the difference"},
     "unit": {"vi": "Đơn vị", "en": "Unit"},
     "baseline": {"vi": "Gốc", "en": "Baseline"},
     "whatif": {"vi": "Phương án", "en": "What-if"},
@@ -271,27 +274,34 @@ TEXT: dict[str, dict[str, str]] = {
         "vi": "Phương án «{name}»: {changes}.",
         "en": "“{name}”: {changes}.",
     },
-    "answer_change": {"vi": "{kpi} {verdict} ({diff})", "en": "{kpi} {verdict} ({diff})"},
+    "answer_change": {
+        "vi": "{kpi} {verdict}: {base} → {whatif} ({diff})",
+        "en": "{kpi} {verdict}: {base} → {whatif} ({diff})",
+    },
     "answer_sweep": {
         "vi": "Từ {first} đến {last}: {kpi} đi từ {low} đến {high}.",
         "en": "From {first} to {last}: {kpi} goes from {low} to {high}.",
     },
     "how_sure_text": {
-        "vi": "Mỗi con số là trung bình của {n} lần mô phỏng độc lập {days} ngày (cùng điều kiện, khác "
-        "may rủi). Khoảng tin cậy 95% cho biết: nếu lặp lại cả nghiên cứu nhiều lần, khoảng tính theo cách "
-        "này chứa giá trị thật trong 95 trên 100 lần. Khoảng càng hẹp, con số càng chắc.",
-        "en": "Each figure is the mean of {n} independent simulated runs of {days} days (same conditions, "
-        "different luck). "
+        "vi": "Mỗi con số là trung bình của {n} lần mô phỏng độc lập, mỗi lần {days} ngày ({period}), cùng "
+        "điều kiện nhưng khác may rủi. Khoảng tin cậy 95% cho biết: nếu lặp lại cả nghiên cứu nhiều lần, "
+        "khoảng tính theo cách này chứa giá trị thật trong 95 trên 100 lần. Khoảng càng hẹp, con số càng "
+        "chắc.",
+        "en": "Each figure is the mean of {n} independent simulated runs of {days} days ({period}), same "
+        "conditions but different luck. "
         "The 95% interval means: were the whole study repeated many times, an interval computed this way "
         "would contain the true value 95 times in 100. The narrower the interval, the surer the figure.",
     },
+    "period": {"vi": "từ {first} đến {last}", "en": "{first} to {last}"},
     "how_sure_compare": {
-        "vi": "Một thay đổi chỉ được gọi là tốt hơn hoặc kém hơn khi khoảng tin cậy 95% của chênh lệch không "
-        "chứa 0 và chênh lệch đạt ít nhất mức tối thiểu trong bảng dưới; nếu không, kết luận là «không thay "
-        "đổi đáng kể».",
+        "vi": "Kết luận «tốt hơn» hoặc «kém hơn» chỉ được đưa ra khi khoảng tin cậy 95% của chênh lệch không "
+        "chứa 0 và chênh lệch đạt ít nhất mức tối thiểu trong bảng dưới. Khi khoảng chứa 0, kết luận là "
+        "«không khác biệt có ý nghĩa thống kê» (chênh lệch có thể chỉ do may rủi); khi khoảng không chứa 0 "
+        "nhưng chênh lệch nhỏ hơn mức tối thiểu, kết luận là «không thay đổi đáng kể».",
         "en": "A change is called better or worse only when the 95% interval of the difference excludes zero "
-        "and the difference reaches at least the minimal difference below; otherwise the verdict is “no "
-        "material change”.",
+        "and the difference reaches at least the minimal difference below. When the interval contains zero "
+        "the verdict is “no significant change” (the difference may be luck alone); when it excludes zero "
+        "but the difference is below the minimum, it is “no material change”.",
     },
     "headline_kpis": {"vi": "Chỉ số chính", "en": "Headline indicators"},
     "changes_short": {"vi": "Phương án thay đổi", "en": "What the option changes"},
@@ -316,10 +326,10 @@ TEXT: dict[str, dict[str, str]] = {
     "minimal_dossiers": {"vi": "Số hồ sơ, phiếu xin lỗi", "en": "Dossiers, apology slips"},
     "minimal_VND": {"vi": "Chi phí (đồng)", "en": "Costs (VND)"},
     "plan_closest": {
-        "vi": "Gần đạt nhất: {path} = {value}, {kpi} = {mean} (cận {bound}; độ tin cậy đạt mục tiêu "
-        "{confidence}).",
-        "en": "Closest: {path} = {value}, {kpi} = {mean} (bound {bound}; confidence that the target holds "
-        "{confidence}).",
+        "vi": "Gần đạt nhất: {path} = {value}, {kpi} = {mean}; cận của khoảng tin cậy {bound} còn cách mục "
+        "tiêu {missed} (độ tin cậy đạt mục tiêu {confidence}).",
+        "en": "Closest: {path} = {value}, {kpi} = {mean}; its interval's bound {bound} misses the target by "
+        "{missed} (confidence that the target holds {confidence}).",
     },
 }
 

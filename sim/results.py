@@ -20,7 +20,7 @@ import numpy as np
 
 from dvclab.catalog import Procedure
 from dvclab.files import staged_folder
-from dvclab.sim.experiment import Estimate, Experiment, confidence_interval, interval_warning
+from dvclab.sim.experiment import NON_NEGATIVE, Estimate, Experiment, confidence_interval, interval_warning
 from dvclab.sim.kpis import HOURLY_COLUMNS
 from dvclab.sim.procedures import ProcedureTable, build_procedures
 from dvclab.sim.reuse import key_of, save_outputs
@@ -134,7 +134,7 @@ def _write_all(
     backlog = np.array([o.backlog_by_day for o in experiment.outputs])
     rows = []
     for day in range(backlog.shape[1]):
-        e = confidence_interval(backlog[:, day])
+        e = confidence_interval(backlog[:, day], within=NON_NEGATIVE)  # dossiers in progress
         rows.append(
             [(scenario.run.start_date + dt.timedelta(days=day)).isoformat(), e.mean, e.ci_low, e.ci_high]
         )

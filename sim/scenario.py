@@ -226,7 +226,8 @@ class ProcedureOverride(_Strict):
 
 class Scenario(_Strict):
     name: str
-    description: str = ""
+    # one text, or one per report language ({vi: ..., en: ...}): a report's headline speaks its language
+    description: str | dict[Literal["vi", "en"], str] = ""
     lang: Literal["vi", "en"] = "en"
     catalog: str = "../catalog/nam-dinh-2024.csv"
     # the province's units, their sizes and own staffing (``sim.units``): data, the same for every seed

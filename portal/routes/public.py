@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Request
 from starlette.concurrency import run_in_threadpool
@@ -45,13 +44,12 @@ async def track(*, request: Request, receipt_code: Annotated[str, Path(pattern=R
     dependencies=[Depends(limit_by_ip("public"))],
 )
 async def statistics(*, request: Request) -> dict:
-    # Aggregates over every dossier: computed at most every few seconds per worker.
     state = request.app.state
-    cached: tuple[float, dict[str, Any]] | None = getattr(state, "stats_cache", None)
-    if cached is None or time.monotonic() - cached[0] >= state.settings.stats_ttl_s:
-        cached = (time.monotonic(), await run_in_threadpool(public_records.statistics, db_of(request)))
-        state.stats_cache = cached
-    return cached[1]
+    cache: public_records.StatisticsCache | None = getattr(state, "statistics", None)
+    if cache is None:  # one per worker, made on its first request
+        cache = state.statistics = public_records.StatisticsCache(state.settings.stats_ttl_s)
+    db = db_of(request)
+    return await cache.get(lambda: run_in_threadpool(public_records.statistics, db))
 
 
 @router.post(

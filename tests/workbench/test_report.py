@@ -25,7 +25,6 @@ from dvclab.sim.report import (
     compare_report,
     estimated_parameters,
     run_report,
-    summary_of,
     words_for,
 )
 from dvclab.sim.report_text import text
@@ -143,7 +142,7 @@ def test_the_assumptions_table_skips_the_files_header_comment() -> None:
     rows = estimated_parameters(str(shipped("sim", "nam-dinh-2024.yaml")))
     keys = [parameter for _, parameter, _, _ in rows]
     assert "name" not in keys
-    assert "dossiers_per_year" in keys and "month_factors" in keys  # an inline EST and one on the line above
+    assert "demand.dossiers_per_year" in keys and "demand.month_factors" in keys  # inline EST, EST above
 
 
 def test_headlines_name_the_scenario_in_words() -> None:
@@ -155,7 +154,7 @@ def test_headlines_name_the_scenario_in_words() -> None:
 
 @pytest.mark.slow
 def test_utilisation_means_lie_inside_their_own_intervals() -> None:
-    for name, e in summary_of(tiny()).items():
+    for name, e in tiny().summary().items():
         assert e.ci_low <= e.mean <= e.ci_high, name
 
 
