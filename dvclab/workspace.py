@@ -32,6 +32,8 @@ Your own copies of the data dvclab ships, to edit. Run every command from this f
 | `sim/*.yaml` | what-if scenarios: each `extends:` the baseline `nam-dinh-2024.yaml`, naming what changes |
 | `load/*.yaml` | load profiles (shape, mix, security checks); `*-thresholds.yaml`: a profile's own rules |
 | `thresholds.yaml` | the rules of `dvclab check`: load, security, simulation KPIs, benchmarks |
+| `load/maps/reference.yaml` | the reference portal's map (steps, captures, sign-in); copy it for your portal |
+| `records/one-stop-register.yaml` | the column map of a one-stop register export (`records/README.md`) |
 
 Relative paths inside these files are relative to the file that names them (a scenario's
 `catalog: ../catalog/nam-dinh-2024.csv`, a profile's `thresholds: spike-thresholds.yaml`); keep the layout
@@ -48,6 +50,8 @@ dvclab load run load/smoke.yaml --from-sim results/sim/nam-dinh-2024/<run>
 dvclab portal serve --demo-data --catalog catalog/nam-dinh-2024.csv
 dvclab check results/load/<run> --thresholds thresholds.yaml      # exit 0 pass, 1 fail, 2 bad input
 dvclab check results/sim/nam-dinh-2024/<run> --thresholds thresholds.yaml
+dvclab load map check load/maps/reference.yaml --host http://127.0.0.1:8000   # one pass over its steps
+dvclab sim calibrate register.csv --map records/one-stop-register.yaml --out sim/my-province.yaml
 ```
 
 Pass the workspace's files by path: a bare profile name (`dvclab load run smoke`) and `dvclab check`

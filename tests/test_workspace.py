@@ -27,7 +27,9 @@ def test_workspace_holds_the_shipped_data_and_a_readme(tmp_path: Path, capsys: p
     assert [Path(line) for line in printed] == [ws / p for p in written]  # it says what it wrote
     assert {Path("thresholds.yaml"), Path("catalog/nam-dinh-2024.csv"), Path("README.md")} <= set(written)
     assert {p.name for p in (ws / "sim").iterdir()} == {p.name for p in shipped("sim").glob("*.yaml")}
-    assert {p.name for p in (ws / "load").iterdir()} == {p.name for p in shipped("load").glob("*.yaml")}
+    assert {p.name for p in (ws / "load").glob("*.yaml")} == {p.name for p in shipped("load").glob("*.yaml")}
+    assert (ws / "load" / "maps" / "reference.yaml").is_file()  # the map an engineer copies for their portal
+    assert (ws / "records" / "one-stop-register.yaml").is_file()  # the register's column map, to adapt
     assert not [p for p in written if p.suffix == ".py" or "__pycache__" in p.parts]
     baseline = Path("sim", "nam-dinh-2024.yaml")
     assert (ws / baseline).read_bytes() == shipped(*baseline.parts).read_bytes()
