@@ -32,7 +32,7 @@ Your own copies of the data dvclab ships, to edit. Run every command from this f
 | `sim/*.yaml` | what-if scenarios: each `extends:` the baseline `nam-dinh-2024.yaml`, naming what changes |
 | `load/*.yaml` | load profiles (shape, mix, security checks); `*-thresholds.yaml`: a profile's own rules |
 | `thresholds.yaml` | the rules of `dvclab check`: load, security, simulation KPIs, benchmarks |
-| `load/maps/reference.yaml` | the reference portal's map (steps, captures, sign-in); copy it for your portal |
+| `load/maps/reference.yaml` | the reference portal's map: steps, captures, sign-in; copy it for yours |
 | `records/one-stop-register.yaml` | the column map of a one-stop register export (`records/README.md`) |
 
 Relative paths inside these files are relative to the file that names them (a scenario's
