@@ -174,7 +174,8 @@ class BacklogTrend:
 
 def backlog_trends(outputs: list[Any], warmup_days: int, horizon_days: int) -> list[BacklogTrend]:
     """Every unit's backlog trend over the horizon from the replications' ``backlog_by_unit_day`` (warm-up
-    and horizon), fastest growing first; empty when the outputs carry no per-unit backlog."""
+    and horizon), the fastest growing against its bar first; empty when the outputs carry no per-unit
+    backlog."""
     from dvclab.sim.experiment import confidence_interval  # the model imports this module
 
     units = sorted({u for o in outputs for u in getattr(o, "backlog_by_unit_day", {})})
@@ -195,7 +196,8 @@ def backlog_trends(outputs: list[Any], warmup_days: int, horizon_days: int) -> l
                 float(values[:, warmup_days:].mean()), judged,
             )
         )
-    return sorted(trends, key=lambda t: -t.growth / max(t.mean, 1.0))
+    # nearest to (or furthest past) the bar first: a one-officer commune's noise does not lead the list
+    return sorted(trends, key=lambda t: -t.growth / max(GROWTH_SHARE * t.mean, GROWTH_MIN))
 
 
 def run_trends(experiment: Any) -> list[BacklogTrend]:

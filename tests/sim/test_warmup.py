@@ -110,3 +110,23 @@ def test_the_warmup_covers_the_fill_and_the_season_of_the_slowest_pool() -> None
     assert land.days > found["commune.justice"].days
     days = choose_warmup({pool: w.days for pool, w in found.items()})
     assert land.days <= days and days >= 30
+
+
+def test_the_run_check_reads_its_own_warmup_the_pilots_way() -> None:
+    from types import SimpleNamespace
+
+    from dvclab.sim.warmup import run_check
+
+    def run(warmup: int) -> list[SimpleNamespace]:
+        days = warmup + 300
+        return [
+            SimpleNamespace(backlog_by_pool_day={"district.land": seasonal(days, warmup, 40, seed)})
+            for seed in range(3)
+        ]
+
+    found = run_check(run(120), 120)
+    assert found["slowest_pool"] == "district.land"
+    # the season's build-up (40 days) and the fill, read back from the horizon's start
+    assert 30 <= found["needs_days"]["district.land"] <= 80, found
+    assert run_check(run(10), 10) is None  # too short to read
+    assert run_check([SimpleNamespace(backlog_by_pool_day={})], 60) is None
