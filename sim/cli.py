@@ -51,6 +51,10 @@ def _replications(text: str) -> int | str:
     return "auto" if text.strip().lower() == "auto" else _positive(text)
 
 
+def _warmup(text: str) -> int | str:
+    return "auto" if text.strip().lower() == "auto" else _non_negative(text)
+
+
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -89,8 +93,9 @@ def _run_options(parser: argparse.ArgumentParser, reuse: bool = False) -> None:
     parser.add_argument("--horizon-days", type=_positive, help="simulated days counted (default: scenario)")
     parser.add_argument(
         "--warmup-days",
-        type=_non_negative,
-        help="warm-up days before the horizon (overrides startup.warmup_days)",
+        type=_warmup,
+        help="warm-up days before the horizon, or auto: chosen from a pilot's backlogs (overrides "
+        "startup.warmup_days)",
     )
     parser.add_argument("--jobs", type=_positive, help="parallel processes (default: number of cores)")
     parser.add_argument(
@@ -228,8 +233,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         ("replications", "run.replications"),
         ("warmup_days", "startup.warmup_days"),
     ):
-        if getattr(args, option, None) is not None and getattr(args, option) != "auto":
-            overrides[path] = getattr(args, option)
+        value = getattr(args, option, None)
+        if value is not None and (value != "auto" or option == "warmup_days"):
+            overrides[path] = value
     return overrides
 
 

@@ -108,6 +108,8 @@ class Experiment:
     requested: int | None = None
     # --replications auto: the rule, what it chose and the precision reached (``sim.precision``)
     rule: dict[str, Any] | None = None
+    # warmup_days: auto: the warm-up a pilot chose and its evidence (``sim.warmup``)
+    warmup: dict[str, Any] | None = None
 
     @property
     def replications(self) -> int:
@@ -130,7 +132,9 @@ class Experiment:
         """The replications ``ids`` only (to pair two partial experiments on the citizens they share)."""
         where = {r: k for k, r in enumerate(self.replication_ids)}
         outputs = [self.outputs[where[r]] for r in ids]
-        return Experiment(self.scenario, outputs, self.partial, list(ids), self.requested, self.rule)
+        return Experiment(
+            self.scenario, outputs, self.partial, list(ids), self.requested, self.rule, self.warmup
+        )
 
 
 Runner = Callable[[Scenario, list[Procedure], int], ReplicationOutput]
@@ -153,6 +157,9 @@ def multiple_replications(
     """Independent replications, in parallel processes when ``jobs`` > 1 (or on the Dask cluster at
     ``dask``); outputs in replication order. Ctrl-C keeps the replications already finished: the
     experiment comes back marked ``partial`` (KeyboardInterrupt again only when none had finished)."""
+    from dvclab.sim.warmup import resolve_warmup
+
+    scenario, warmup = resolve_warmup(scenario, catalog)  # warmup_days: auto (a study resolves it first)
     n = replications or scenario.run.replications
     outputs: dict[int, ReplicationOutput] = {}
 
@@ -167,8 +174,8 @@ def multiple_replications(
         if not outputs:
             raise
         ids = sorted(outputs)
-        return Experiment(scenario, [outputs[r] for r in ids], True, ids, n)
-    return Experiment(scenario, [outputs[r] for r in range(n)], requested=n)
+        return Experiment(scenario, [outputs[r] for r in ids], True, ids, n, warmup=warmup)
+    return Experiment(scenario, [outputs[r] for r in range(n)], requested=n, warmup=warmup)
 
 
 def run_replications(

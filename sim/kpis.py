@@ -7,7 +7,7 @@ of the index the model covers (timeliness, online service, digitisation, the syn
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -54,6 +54,11 @@ class ReplicationOutput:
     overdue_by_procedure: np.ndarray
     dossiers_by_procedure: np.ndarray
     units: UnitFigures
+    # dossiers in progress at each day's end by the (first) officer pool a dossier goes to, from the empty
+    # start: warm-up and horizon (``sim.warmup`` reads the warm-up's transient in them; ``sim.stability``
+    # the trend over the horizon). Pool ``district.land`` and unit ``district.land.2``.
+    backlog_by_pool_day: dict[str, np.ndarray] = field(default_factory=dict)
+    backlog_by_unit_day: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def unit_of(name: str) -> str:
@@ -201,9 +206,39 @@ def replication_kpis(model: ProvinceModel) -> ReplicationOutput:
 
     overdue_by_procedure = np.bincount(p[c & overdue], minlength=len(t)).astype(float)
     dossiers_by_procedure = np.bincount(p[c], minlength=len(t)).astype(float)
+    by_pool, by_unit = backlog_by_pool(model, received, issued)
     return ReplicationOutput(
-        kpis, in_system.astype(float), by_hour, overdue_by_procedure, dossiers_by_procedure, units
+        kpis, in_system.astype(float), by_hour, overdue_by_procedure, dossiers_by_procedure, units,
+        by_pool, by_unit,
     )
+
+
+def backlog_by_pool(
+    model: ProvinceModel, received: np.ndarray, issued: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """End-of-day dossiers in progress (received, not yet issued) by pool and by unit, over the warm-up
+    and the horizon; a dossier counts in the unit of its first officer pool, as in ``unit_figures``."""
+    days = model.warmup_days + model.horizon_days
+    key = np.asarray(model.pool_id, dtype=np.int64) * UNIT_KEY + np.asarray(model.pool_unit, dtype=np.int64)
+    seen = ~np.isnan(received)
+    keys, where = np.unique(key[seen], return_inverse=True)
+    # the day whose end first finds the dossier received (issued): received <= day end, as backlog_by_day
+    came = np.maximum(np.ceil(received[seen] / MINUTES_PER_DAY) - 1, 0)
+    left = np.ceil(np.nan_to_num(issued[seen], nan=np.inf) / MINUTES_PER_DAY) - 1
+    left = np.where(np.isfinite(left), np.maximum(left, 0), days)
+    in_range = came < days
+    flow = np.zeros((len(keys), days + 1))
+    np.add.at(flow, (where[in_range], came[in_range].astype(np.int64)), 1.0)
+    out = in_range & (left < days)
+    np.add.at(flow, (where[out], left[out].astype(np.int64)), -1.0)
+    per_unit = np.cumsum(flow[:, :days], axis=1)
+    names = [f"{model.pool_names[k // UNIT_KEY]}.{k % UNIT_KEY}" for k in keys.tolist()]
+    by_unit = dict(zip(names, per_unit, strict=True))
+    by_pool: dict[str, np.ndarray] = {}
+    for name, series in by_unit.items():
+        pool = name.rsplit(".", 1)[0]
+        by_pool[pool] = by_pool[pool] + series if pool in by_pool else series.copy()
+    return by_pool, by_unit
 
 
 def _worked(model: ProvinceModel) -> float:

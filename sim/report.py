@@ -35,6 +35,7 @@ from dvclab.sim.report_text import code_label, kpi_label, text
 from dvclab.sim.results import versions
 from dvclab.sim.scenario import Scenario
 from dvclab.sim.sweep import Sweep
+from dvclab.sim.warmup import report_block
 
 # the report's headline KPIs: the kpis.json contract, with the apology slips and without the count
 HEADLINE = (*KPI_CONTRACT[1:4], "apology_slips", *KPI_CONTRACT[4:])
@@ -303,6 +304,7 @@ def run_report(experiment: Experiment, catalog: list[Procedure], lang: str, comm
         _experimentation([experiment], lang, command),
         _section("results", lang, results),
     ]
+    sections[-2]["blocks"].append(report_block(experiment, catalog, lang))  # 4.1: warm-up, stability
     return _page(f"{text(lang, 'run_title')}: {name}", lang, first, sections, experiment.partial)
 
 

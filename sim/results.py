@@ -25,7 +25,8 @@ from dvclab.sim.kpis import HOURLY_COLUMNS
 from dvclab.sim.procedures import ProcedureTable, build_procedures
 from dvclab.sim.reuse import key_of, save_outputs
 from dvclab.sim.scenario import resolved_dict
-from dvclab.sim.stability import scenario_loads, stability_section
+from dvclab.sim.stability import run_trends, scenario_loads, stability_section
+from dvclab.sim.warmup import warmup_section
 
 VERSIONED = ("dvclab", "simpy", "numpy", "pydantic", "holidays")
 
@@ -83,10 +84,12 @@ def _write_all(
         "seed": scenario.run.seed,
         "replications": experiment.replications,
         "horizon_days": scenario.run.horizon_days,
-        "warmup": {"mode": scenario.startup.mode, "days": scenario.startup.warmup_days},
+        # the warm-up used, how it was chosen, and whether the run's own backlogs say it was enough
+        "warmup": warmup_section(experiment),
         "units_file": str(scenario.units_path()),
         # each unit's offered load before the run (ρ ≥ 1: the unit cannot keep up)
-        "stability": stability_section(scenario_loads(scenario, catalog)),
+        # and each unit's backlog through the run (growing: it did not keep up)
+        "stability": stability_section(scenario_loads(scenario, catalog), run_trends(experiment)),
         "replication_rule": experiment.rule or {"method": "fixed", "replications": experiment.replications},
         "intervals": interval_flag(experiment.replications),
         "command": command,

@@ -207,9 +207,13 @@ class Sync(_Strict):
     snapshot_days: Annotated[int, Field(ge=1)] = 7
 
 
+AUTO = "auto"
+
+
 class Startup(_Strict):
     mode: Literal["warmup", "backlog"] = "warmup"
-    warmup_days: Annotated[int, Field(ge=0)] = 30
+    # ``auto``: chosen per run from a pilot's output (MSER-5 on each pool's daily backlog, ``sim.warmup``)
+    warmup_days: Annotated[int, Field(ge=0)] | Literal["auto"] = 30
     backlog: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=dict, description="pool -> dossiers already waiting at the start (mode: backlog)"
     )

@@ -1,4 +1,5 @@
-"""Stability before a run: each unit's offered load against its officers' capacity (ρ).
+"""Stability: before a run, each unit's offered load against its officers' capacity (ρ); after it, each
+unit's backlog trend through the horizon.
 
 An officer pool with ρ ≥ 1 cannot keep up: its backlog grows for as long as the load lasts, and its
 overdue rate then depends on the horizon and the warm-up rather than on the pool. The offered load is the
@@ -7,6 +8,13 @@ group's later steps) that reaches the unit, from the same demand intensity the d
 the capacity is officers × working minutes on the calendar. ρ is given for the year from the run's start
 date and for that year's busiest month (the January rush, the year-end peak). Counters are not included:
 their load is in reception minutes of open hours and shows in their utilisation.
+
+ρ < 1 over the year does not guarantee a steady office (the December peak, a surge, rework the estimate
+misses), so the run also watches each unit's backlog: dossiers in progress over the week before the
+counted period starts against the horizon's last week, replication by replication. Over a whole year the
+two weeks sit at the same point of the seasons, so a stable unit ends the year where it began; a unit
+whose backlog grows by a quarter of its mean or more (and by at least 10 dossiers) is named with those of
+ρ ≥ 1. A shorter horizon's difference is mostly season, so it is recorded but names no unit.
 """
 
 from __future__ import annotations
@@ -28,6 +36,10 @@ if TYPE_CHECKING:
 
 YEAR_DAYS = 365
 BUSIEST_SHOWN = 10
+TREND_WEEK = 7  # days averaged at each end (the weekly cycle)
+TREND_MIN_HORIZON = 300  # days: a shorter horizon's backlog change is mostly the season's
+GROWTH_SHARE = 0.25  # of the unit's mean backlog over the horizon
+GROWTH_MIN = 10.0  # dossiers: below this a commune's one-officer backlog is noise
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,9 @@ def scenario_loads(scenario: Scenario, catalog: list[Procedure]) -> list[UnitLoa
     from dvclab.sim.model import Province
     from dvclab.sim.procedures import build_procedures
 
+    if scenario.startup.warmup_days == "auto":  # the warm-up only moves the calendar's first day
+        startup = scenario.startup.model_copy(update={"warmup_days": 0})
+        scenario = scenario.model_copy(update={"startup": startup})
     return offered_loads(Province(scenario, build_procedures(scenario, catalog)))
 
 
@@ -125,12 +140,84 @@ def offered_loads(model: Province) -> list[UnitLoad]:
     return sorted(loads, key=lambda load: -load.rho)
 
 
-def stability_section(loads: list[UnitLoad]) -> dict[str, Any]:
-    """The manifest's ``stability``: the unstable units, the busiest ones, and every unit's ρ."""
-    return {
+@dataclass(frozen=True)
+class BacklogTrend:
+    unit: str
+    start: float  # mean dossiers in progress over the week before the counted period (its first week)
+    end: float  # over the horizon's last week
+    growth: float  # end - start, mean over replications
+    growth_low: float  # its 95% interval (NaN with one replication)
+    growth_high: float
+    mean: float  # mean backlog over the horizon
+    judged: bool  # the horizon is long enough to tell growth from season
+
+    @property
+    def growing(self) -> bool:
+        if not self.judged or self.growth < max(GROWTH_SHARE * self.mean, GROWTH_MIN):
+            return False
+        return not self.growth_low <= 0  # a NaN bound (one replication) cannot clear the unit
+
+    def as_dict(self) -> dict[str, Any]:
+        def rounded(value: float) -> float | None:
+            return None if value != value else round(value, 1)
+
+        return {
+            "unit": self.unit,
+            "start": rounded(self.start),
+            "end": rounded(self.end),
+            "growth": rounded(self.growth),
+            "growth_ci": [rounded(self.growth_low), rounded(self.growth_high)],
+            "mean": rounded(self.mean),
+            "growing": self.growing,
+        }
+
+
+def backlog_trends(outputs: list[Any], warmup_days: int, horizon_days: int) -> list[BacklogTrend]:
+    """Every unit's backlog trend over the horizon from the replications' ``backlog_by_unit_day`` (warm-up
+    and horizon), the fastest growing against its bar first; empty when the outputs carry no per-unit
+    backlog."""
+    from dvclab.sim.experiment import confidence_interval  # the model imports this module
+
+    units = sorted({u for o in outputs for u in getattr(o, "backlog_by_unit_day", {})})
+    first = warmup_days - TREND_WEEK if warmup_days >= TREND_WEEK else warmup_days
+    judged = horizon_days >= TREND_MIN_HORIZON
+    trends = []
+    for unit in units:
+        series = [o.backlog_by_unit_day.get(unit) for o in outputs]
+        if any(s is None or len(s) < warmup_days + horizon_days for s in series):
+            continue
+        values = np.array([s[: warmup_days + horizon_days] for s in series])
+        start = values[:, first : first + TREND_WEEK].mean(axis=1)
+        end = values[:, -TREND_WEEK:].mean(axis=1)
+        growth = confidence_interval(end - start)
+        trends.append(
+            BacklogTrend(
+                unit, float(start.mean()), float(end.mean()), growth.mean, growth.ci_low, growth.ci_high,
+                float(values[:, warmup_days:].mean()), judged,
+            )
+        )
+    # nearest to (or furthest past) the bar first: a one-officer commune's noise does not lead the list
+    return sorted(trends, key=lambda t: -t.growth / max(GROWTH_SHARE * t.mean, GROWTH_MIN))
+
+
+def run_trends(experiment: Any) -> list[BacklogTrend]:
+    """The backlog trends of an experiment's replications (its scenario's warm-up and horizon)."""
+    startup = experiment.scenario.startup
+    warmup = int(startup.warmup_days) if startup.mode == "warmup" else 0
+    return backlog_trends(experiment.outputs, warmup, experiment.scenario.run.horizon_days)
+
+
+def stability_section(loads: list[UnitLoad], trends: list[BacklogTrend] | None = None) -> dict[str, Any]:
+    """The manifest's ``stability``: the unstable units (ρ ≥ 1 before the run, or a backlog that grew
+    through it), the busiest ones, every unit's ρ, and the fastest growing backlogs."""
+    trends = trends or []
+    growing = [t.unit for t in trends if t.growing]
+    section = {
         "method": "offered load: expected officer work (dossiers × effort, rework after supplements, "
         "inter-linked steps) ÷ officers × working minutes, over the year from the start date",
         "unstable": [load.unit for load in loads if load.unstable],
+        "growing": growing,
+        "flagged": sorted({load.unit for load in loads if load.unstable} | set(growing)),
         "busiest": [
             {
                 "unit": load.unit,
@@ -144,6 +231,15 @@ def stability_section(loads: list[UnitLoad]) -> dict[str, Any]:
         ],
         "rho": {load.unit: round(load.rho, 4) for load in loads},
     }
+    if trends:
+        section["backlog_trend"] = {
+            "method": f"dossiers in progress, the horizon's last {TREND_WEEK} days against the {TREND_WEEK} "
+            f"before it starts; growing: by ≥ {GROWTH_SHARE:.0%} of the unit's mean and ≥ {GROWTH_MIN:.0f} "
+            f"dossiers, 95% interval above 0; judged over horizons of ≥ {TREND_MIN_HORIZON} days",
+            "judged": trends[0].judged,
+            "fastest": [t.as_dict() for t in trends[:BUSIEST_SHOWN]],
+        }
+    return section
 
 
 def warn_unstable(loads: list[UnitLoad], scenario_name: str) -> None:
@@ -157,5 +253,20 @@ def warn_unstable(loads: list[UnitLoad], scenario_name: str) -> None:
         f"warning: {scenario_name}: {len(unstable)} unit(s) get more work than their officers can do "
         f"(offered load ρ ≥ 1): {names}{more}. Their backlog grows all year; staff them or lower their "
         "demand before trusting their overdue forecast.",
+        file=sys.stderr,
+    )
+
+
+def warn_growing(trends: list[BacklogTrend], scenario_name: str) -> None:
+    """Name the units whose backlog grew through the run on stderr (after it: their forecast drifts)."""
+    growing = [t for t in trends if t.growing]
+    if not growing:
+        return
+    names = ", ".join(f"{t.unit} {t.start:.0f} → {t.end:.0f}" for t in growing[:5])
+    more = f" and {len(growing) - 5} more" if len(growing) > 5 else ""
+    print(
+        f"warning: {scenario_name}: {len(growing)} unit(s) ended with a growing backlog (dossiers in "
+        f"progress before the start → at the end): {names}{more}. They do not keep up; their overdue "
+        "forecast depends on the horizon.",
         file=sys.stderr,
     )

@@ -17,6 +17,7 @@ the four studies share these helpers and their options, and each study is a scre
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -38,7 +39,9 @@ from dvclab.sim.report import compare_report, plan_report, run_report, sweep_rep
 from dvclab.sim.results import interval_flag
 from dvclab.sim.reuse import reuse_run
 from dvclab.sim.scenario import Scenario, with_value
+from dvclab.sim.stability import run_trends, warn_growing
 from dvclab.sim.sweep import Param, Sweep, SweepPoint, check_kpis, default_kpis, run_sweep, sweep_points
+from dvclab.sim.warmup import needs_choice, resolve_warmup, with_warmup
 
 Loaded = tuple[Scenario, list[Procedure]]
 
@@ -142,18 +145,21 @@ def _replications(
     on_done = lambda r: options.tracker.replication_done(label, r)  # noqa: E731
     runner = EventLogRunner() if options.event_log else observed_run
     if rule is not None:
-        return sequential_replications(
+        experiment = sequential_replications(
             scenario, catalog, rule, options.jobs, on_done, runner=runner, dask=options.dask
         )
-    return multiple_replications(
-        scenario,
-        catalog,
-        scenario.run.replications,
-        options.jobs,
-        on_done=on_done,
-        runner=runner,
-        dask=options.dask,
-    )
+    else:
+        experiment = multiple_replications(
+            scenario,
+            catalog,
+            scenario.run.replications,
+            options.jobs,
+            on_done=on_done,
+            runner=runner,
+            dask=options.dask,
+        )
+    warn_growing(run_trends(experiment), label)  # after the run: a unit whose backlog grew through it
+    return experiment
 
 
 def _reused_or_run(
@@ -163,6 +169,7 @@ def _reused_or_run(
     label: str,
     runs: list[dict[str, Any]],
     rule: PrecisionRule | None = None,
+    warmup: dict[str, Any] | None = None,
 ) -> Experiment:
     """compare, sweep and plan: a matching finished run under the results root (unless ``--fresh``);
     else the replications, kept as a run folder (no report) for the next study to reuse. ``runs`` gets
@@ -173,8 +180,10 @@ def _reused_or_run(
         experiment, folder = found
         options.tracker.reused(label, folder, experiment.replications)
         runs.append({"scenario": label, "run": str(folder), "reused": True})
+        experiment.warmup = experiment.warmup or warmup
         return experiment
     experiment = _replications(options, scenario, catalog, label, rule)
+    experiment.warmup = warmup
     if not experiment.partial:
         folder = write_run(experiment, catalog, options.out, options.command, None)
         runs.append({"scenario": label, "run": str(folder), "reused": False})
@@ -199,6 +208,19 @@ def _count(scenario: Scenario, rule: PrecisionRule | None) -> str:
     return f"replications until ±{rule.precision:.0%} on {', '.join(rule.kpis)} (at most {rule.cap})"
 
 
+def _chosen_warmup(
+    options: StudyOptions, scenario: Scenario, catalog: list[Procedure]
+) -> tuple[Scenario, dict[str, Any] | None]:
+    """``warmup_days: auto``: the pilot chooses it once for the study (every experiment of a compare,
+    sweep or plan then shares it, so they keep common random numbers)."""
+    if not needs_choice(scenario):
+        return scenario, None
+    print(f"{scenario.name}: warm-up auto: a pilot replication chooses it ...", file=sys.stderr)
+    scenario, warmup = resolve_warmup(scenario, catalog)
+    print(f"{scenario.name}: warm-up {scenario.startup.warmup_days} days", file=sys.stderr)
+    return scenario, warmup
+
+
 # -- run ----------------------------------------------------------------------------------------------
 def run_study(
     scenario: Scenario, catalog: list[Procedure], options: StudyOptions, report: bool = True
@@ -207,12 +229,14 @@ def run_study(
     rule = options.rule
     if rule is not None:
         check_kpis(list(rule.kpis), scenario, catalog, "--kpi")
+    scenario, warmup = _chosen_warmup(options, scenario, catalog)
     detail = f": {_count(scenario, rule)} of {scenario.run.horizon_days} days, seed {scenario.run.seed}"
     with _tracking(options, _expected(scenario, rule), scenario.name, detail):
         try:
             experiment = _replications(options, scenario, catalog, scenario.name, rule)
         except KeyboardInterrupt:
             return RunOutcome(None, None)
+    experiment.warmup = warmup
     lang, command = options.lang_for(scenario), options.command
     html = (lambda: run_report(experiment, catalog, lang, command)) if report else None
     events = take_event_log(experiment.outputs)
@@ -229,6 +253,8 @@ def compare_study(base: Loaded, whatifs: list[Loaded], options: StudyOptions) ->
     """What-ifs against a baseline under common random numbers (each what-if runs the baseline's seed
     and replication count), written as a comparison folder. Ctrl-C during the baseline keeps it as a
     partial run folder."""
+    chosen, warmup = _chosen_warmup(options, base[0], base[1])
+    base = (chosen, base[1])
     whatifs = [_paired_with(base[0], scenario, catalog) for scenario, catalog in whatifs]
     scenarios = [base, *whatifs]
     labels = _unique([s.name for s, _ in scenarios])
@@ -249,7 +275,9 @@ def compare_study(base: Loaded, whatifs: list[Loaded], options: StudyOptions) ->
             if index and rule is not None and scenario.run.replications != experiments[0].replications:
                 scenario = with_value(scenario, "run.replications", experiments[0].replications, catalog)
             try:
-                experiment = _reused_or_run(options, scenario, catalog, label, runs, None if index else rule)
+                experiment = _reused_or_run(
+                    options, scenario, catalog, label, runs, None if index else rule, warmup
+                )
             except KeyboardInterrupt:
                 partial = True
                 break
@@ -288,6 +316,8 @@ def _paired_with(base: Scenario, whatif: Scenario, catalog: list[Procedure]) -> 
     for path, value in (("run.seed", base.run.seed), ("run.replications", base.run.replications)):
         if getattr(whatif.run, path.split(".")[1]) != value:
             whatif = with_value(whatif, path, value, catalog)
+    if needs_choice(whatif) and not needs_choice(base):  # the baseline's chosen warm-up (same citizens)
+        whatif = with_warmup(whatif, int(base.startup.warmup_days))
     return whatif, catalog
 
 
@@ -347,6 +377,7 @@ def sweep_study(
 ) -> SweepOutcome:
     """``base`` at each value of ``param``, written as a sweep folder; a value whose queues never drain
     is recorded as overloaded, not fatal."""
+    base, warmup = _chosen_warmup(options, base, catalog)
     points = sweep_points(base, catalog, param)
     rule = options.rule_for(*(kpis or []))
     kpis = default_kpis(param.path, kpis)
@@ -361,7 +392,7 @@ def sweep_study(
             param.path,
             base,
             points,
-            lambda p: _reused_or_run(options, p.scenario, catalog, _label(p, param.path), runs, rule),
+            lambda p: _reused_or_run(options, p.scenario, catalog, _label(p, param.path), runs, rule, warmup),
         )
     if not sweep.experiments:
         return SweepOutcome(sweep, kpis, None)
@@ -401,6 +432,7 @@ def plan_study(
     numbers 1..4× its current value), by bisection; written as a plan folder."""
     check_kpis([target.kpi], base, catalog, "--target")
     param = vary if isinstance(vary, Param) else default_param(base, vary.strip())
+    base, warmup = _chosen_warmup(options, base, catalog)
     by_value = {p.value: p for p in sweep_points(base, catalog, param)}
     rule = options.rule_for(target.kpi, *(kpis or []))
     runs: list[dict[str, Any]] = []
@@ -412,7 +444,9 @@ def plan_study(
     def evaluate(value: Any) -> Experiment | None:
         point = by_value[value]
         try:
-            return _reused_or_run(options, point.scenario, catalog, _label(point, param.path), runs, rule)
+            return _reused_or_run(
+                options, point.scenario, catalog, _label(point, param.path), runs, rule, warmup
+            )
         except OverloadError:
             return None
 

@@ -66,7 +66,9 @@ def test_a_surge_in_one_group_leaves_other_groups_untouched(scenarios_dir: Path,
     path = tmp_path / "land-rush.yaml"
     path.write_text(
         f"extends: {scenarios_dir / 'nam-dinh-2024.yaml'}\nname: land-rush\n"
-        "demand:\n  surges:\n"
+        "demand:\n  surges:\n"  # a list replaces the base's: keep its year-end rushes
+        "    - {name: year-end-2023, start: 2023-12-01, end: 2023-12-31, factor: 1.1}\n"
+        "    - {name: year-end, start: 2024-12-01, end: 2024-12-31, factor: 1.1}\n"
         "    - {name: rush, start: 2023-12-01, end: 2024-02-01, factor: 2.0, groups: [land]}\n",
         encoding="utf-8",
     )

@@ -55,6 +55,10 @@ def test_outputs_round_trip_without_pickle(tmp_path: Path) -> None:
         for name, value in vars(before).items():
             if isinstance(value, np.ndarray):
                 np.testing.assert_array_equal(getattr(after, name), value)
+            elif isinstance(value, dict) and any(isinstance(v, np.ndarray) for v in value.values()):
+                assert list(getattr(after, name)) == list(value), name  # series by pool or unit
+                for key, series in value.items():
+                    np.testing.assert_array_equal(getattr(after, name)[key], series)
             else:
                 assert getattr(after, name) == value, name
 
