@@ -151,7 +151,7 @@ def read_records(path: str | Path, record_map: RecordMap) -> Records:
     if kind == "csv":
         rows.close()  # type: ignore[attr-defined]
         try:
-            return _from_columns(path, record_map, read_fast(path, record_map, index, len(header)))
+            return _from_columns(path, record_map, read_fast(path, record_map, index))
         except NotFast:
             header, rows = csv_rows(path, record_map.delimiter)  # row by row: converts, or names the row
     return _read(path, record_map, rows, index)

@@ -11,9 +11,8 @@ the row, the column and what was expected.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-from itertools import islice
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import numpy as np
 from dvclab.catalog import Channel, Level
 from dvclab.sim.record_map import RecordMap
 
-CHUNK = 200_000
+BLOCK = 32 << 20  # characters: a few hundred MB of parsed strings at a time
 _EPOCH = np.datetime64("1970-01-01T00:00:00", "ms")
 
 
@@ -72,74 +71,95 @@ def parse_times(values: list[str], record_map: RecordMap, state: dict[str, str])
     return minutes
 
 
-def read_fast(path: Path, record_map: RecordMap, index: dict[str, int], width: int) -> dict[str, Any]:
+def _blocks(path: Path) -> Iterator[list[str]]:
+    """The lines after the header, a block of about ``BLOCK`` characters at a time (memory stays bounded)."""
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            handle.readline()
+            while block := handle.read(BLOCK):
+                if not block.endswith("\n"):
+                    block += handle.readline()
+                lines = block.split("\n")
+                lines.pop()  # what follows the block's last newline: nothing
+                if '"' in block and any(line.count('"') & 1 for line in lines):
+                    raise NotFast  # a quoted field spanning lines: only the csv module can follow it
+                del block
+                if "" in lines:
+                    lines = [line for line in lines if line]  # the csv module skips empty lines too
+                if lines:
+                    yield lines
+    except UnicodeDecodeError:
+        raise NotFast from None  # the row-by-row reader names the row
+
+
+def _table(lines: list[str], delimiter: str, columns: list[int]) -> np.ndarray:
+    """Chosen columns of CSV lines, parsed by NumPy's C reader, as Python strings (one row per line)."""
+    try:
+        table = np.loadtxt(lines, delimiter=delimiter, usecols=columns, dtype=object, comments=None,
+                           quotechar='"', ndmin=2)  # fmt: skip
+    except ValueError:
+        raise NotFast from None  # a short or ragged row: the row-by-row reader names it
+    if len(table) != len(lines):
+        raise NotFast
+    return table
+
+
+def _codes(values: np.ndarray, known: dict[str, int], unnamed: int = 0) -> np.ndarray:
+    """Each value's number in ``known`` (new ones numbered on), less the ``unnamed`` entries (``"": -1``)."""
+    fresh = [v for v in dict.fromkeys(values.tolist()) if v not in known]  # in order of first appearance
+    known.update(zip(fresh, range(len(known) - unnamed, len(known) - unnamed + len(fresh)), strict=True))
+    return np.fromiter(map(known.__getitem__, values), np.int64, len(values))
+
+
+def read_fast(path: Path, record_map: RecordMap, index: dict[str, int]) -> dict[str, Any]:
     """The columns of a CSV as arrays and code lists, for ``sim.records`` to assemble (or ``NotFast``)."""
     cases: dict[str, int] = {}
     activities: dict[str, int] = {}
     resources: dict[str, int] = {"": -1}
     out: dict[str, list[Any]] = {k: [] for k in ("case", "activity", "resource", "start", "complete")}
     firsts: dict[str, list[Any]] = {name: [] for name in index if name not in out}
+    pools: dict[str, dict[str, str]] = {name: {} for name in firsts}  # one string object per distinct value
     state: dict[str, str] = {}
     rows = 0
     delimiter = record_map.delimiter
-    events = [index[k] for k in ("case", "activity", "start", "complete", "resource") if k in index]
-    cut = max(events) + 1  # the event columns are split off each line; the rest is parsed only once a case
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        next(handle, None)
-        while True:
-            lines = [line.rstrip("\r\n") for line in islice(handle, CHUNK)]
-            if not lines:
-                break
-            if any(line.count('"') & 1 for line in lines):
-                raise NotFast  # a quoted field spanning lines: only the csv module can follow it
-            parts = [line.split(delimiter, cut) for line in lines]
-            if any(len(fields) < cut for fields in parts):
-                raise NotFast
-            rows += len(lines)
-            columns: dict[int, list[str]] = {i: [fields[i] for fields in parts] for i in events}
-            if any('"' in "".join(values) for values in columns.values()):
-                raise NotFast  # quoted event fields: the csv module unquotes them
-            case_ids = columns[index["case"]]
-            activity = columns[index["activity"]]
-            if "" in set(case_ids) or "" in set(activity):
-                raise NotFast
-            seen = len(cases)
-            codes = np.fromiter((cases.setdefault(c, len(cases)) for c in case_ids), np.int64, len(case_ids))
-            out["case"].append(codes)
-            out["activity"].append(
-                np.fromiter(
-                    (activities.setdefault(a, len(activities)) for a in activity), np.int64, len(activity)
-                )
-            )
-            if "resource" in index:
-                names = columns[index["resource"]]
-                out["resource"].append(
-                    np.fromiter(
-                        (resources.setdefault(r, len(resources) - 1) for r in names), np.int64, len(names)
-                    )
-                )
-            else:
-                out["resource"].append(np.full(len(lines), -1))
-            start = parse_times(columns[index["start"]], record_map, state) if "start" in index else None
-            complete = (
-                parse_times(columns[index["complete"]], record_map, state) if "complete" in index else None
-            )
-            if complete is None:
-                complete = start
-            elif start is not None:
-                complete = np.where(np.isnan(complete), start, complete)
-            if np.isnan(complete).any():  # type: ignore[arg-type]
-                raise NotFast
-            out["start"].append(start if start is not None else np.full(len(lines), np.nan))
-            out["complete"].append(complete)
+    names = [k for k in ("case", "activity", "start", "complete", "resource") if k in index]
+    at = {name: k for k, name in enumerate(names)}
+    for lines in _blocks(path):
+        table = _table(lines, delimiter, [index[name] for name in names])
+        rows += len(lines)
+        seen = len(cases)
+        codes = _codes(table[:, at["case"]], cases)
+        out["case"].append(codes)
+        out["activity"].append(_codes(table[:, at["activity"]], activities))
+        if "resource" in at:
+            out["resource"].append(_codes(table[:, at["resource"]], resources, unnamed=1))
+        else:
+            out["resource"].append(np.full(len(table), -1))
+        start = parse_times(table[:, at["start"]], record_map, state) if "start" in at else None
+        complete = parse_times(table[:, at["complete"]], record_map, state) if "complete" in at else None
+        del table
+        if complete is None:
+            complete = start
+        elif start is not None:
+            complete = np.where(np.isnan(complete), start, complete)
+        if np.isnan(complete).any():  # type: ignore[arg-type]
+            raise NotFast
+        out["start"].append(start if start is not None else np.full(len(lines), np.nan))
+        out["complete"].append(complete)
+        if firsts:  # a new dossier's attributes: those of its first row
             new = np.flatnonzero(codes >= seen)
-            _, first = np.unique(codes[new], return_index=True)
-            if firsts:  # a new case's attributes: its first row, read whole by the csv module
-                whole = list(csv.reader((lines[k] for k in new[first]), delimiter=delimiter))
-                if any(len(row) != width for row in whole):
-                    raise NotFast
-                for name in firsts:
-                    firsts[name].extend(row[index[name]] for row in whole)
+            _, first = np.unique(codes[new], return_index=True)  # codes number dossiers as first seen
+            whole = _table([lines[k] for k in new[first]], delimiter, [index[name] for name in firsts])
+            for column, name in enumerate(firsts):
+                values = whole[:, column]
+                if name.endswith("_at"):
+                    firsts[name].append(parse_times(values, record_map, state))
+                else:
+                    pool = pools[name]
+                    firsts[name].extend(map(pool.setdefault, values, values))
+        del lines
+    if "" in cases or "" in activities:
+        raise NotFast  # the row-by-row reader names the row
     if not rows:
         raise NotFast
     text: dict[str, list[str]] = {}
@@ -148,22 +168,26 @@ def read_fast(path: Path, record_map: RecordMap, index: dict[str, int], width: i
     truths = {v.lower() for v in record_map.true_values}
     vocab = {"channel": (record_map.channels, {c.value for c in Channel}),
              "level": (record_map.levels, {lv.value for lv in Level})}  # fmt: skip
-    for name, values in firsts.items():
+    for name, values in firsts.items():  # each distinct value converted once, then looked up
         if name.endswith("_at"):
-            times[name] = parse_times(values, record_map, state)
-        elif name in ("paid_online", "supplement_requested"):
-            lowered = [v.strip().lower() for v in values]
-            flags[name] = np.array([np.nan if not v else float(v in truths) for v in lowered])
-        else:
-            stripped = [v.strip() for v in values]
-            if name in vocab:
-                mapping, allowed = vocab[name]
-                if set(stripped) - allowed - set(mapping) - {""}:
-                    raise NotFast
-                stripped = [
-                    str(getattr(mapping[v], "value", mapping[v])) if v in mapping else v for v in stripped
-                ]
-            text[name] = stripped
+            times[name] = np.concatenate(values)
+            continue
+        raw = list(pools[name])
+        if name in ("paid_online", "supplement_requested"):
+            lowered = [v.strip().lower() for v in raw]
+            truth = dict(zip(raw, [np.nan if not v else float(v in truths) for v in lowered], strict=True))
+            flags[name] = np.fromiter(map(truth.__getitem__, values), float, len(values))
+            continue
+        stripped = [v.strip() for v in raw]
+        if name in vocab:
+            mapping, allowed = vocab[name]
+            if set(stripped) - allowed - set(mapping) - {""}:
+                raise NotFast
+            stripped = [
+                str(getattr(mapping[v], "value", mapping[v])) if v in mapping else v for v in stripped
+            ]
+        meaning = dict(zip(raw, stripped, strict=True))
+        text[name] = list(map(meaning.__getitem__, values))
     del resources[""]
     return {
         "cases": cases, "activities": activities, "resources": resources, "rows": rows,
