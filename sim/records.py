@@ -261,9 +261,17 @@ def _assemble(
     complete: np.ndarray,
 ) -> Records:
     # exact duplicates (the same event exported twice) are dropped
-    keys = np.stack([case, activity, resource, np.nan_to_num(start, nan=-1.0), complete]).T
-    _, first = np.unique(keys, axis=0, return_index=True)
-    keep = np.sort(first)
+    # (a stable sort of the five keys and a look at neighbours: np.unique over rows copies them all)
+    keys = (np.nan_to_num(start, nan=-1.0), complete, resource, activity, case)
+    grouped = np.lexsort(keys)
+    repeat = np.ones(len(case), dtype=bool)
+    for key in keys:
+        ordered = key[grouped]
+        repeat[1:] &= ordered[1:] == ordered[:-1]
+    repeat[0] = False
+    dropped = np.zeros(len(case), dtype=bool)
+    dropped[grouped[repeat]] = True  # the later copies: a stable sort keeps the first in file order first
+    keep = np.flatnonzero(~dropped)
     report.duplicates = len(case) - len(keep)
     case, activity, resource, start, complete = (a[keep] for a in (case, activity, resource, start, complete))
     order = np.lexsort((np.nan_to_num(start, nan=-np.inf), complete, case))

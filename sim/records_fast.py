@@ -21,6 +21,7 @@ import numpy as np
 from dvclab.catalog import Channel, Level
 from dvclab.sim.record_map import RecordMap
 
+TIME = "U40"  # wide enough for any ISO 8601 timestamp; a value filling it is refused (it may be cut)
 BLOCK = 32 << 20  # characters: a few hundred MB of parsed strings at a time
 _EPOCH = np.datetime64("1970-01-01T00:00:00", "ms")
 
@@ -42,20 +43,22 @@ def parse_times(values: list[str], record_map: RecordMap, state: dict[str, str])
     if record_map.timestamp_format:
         raise NotFast
     text = np.asarray(values, dtype=str)
-    filled = text != ""
+    lengths = np.char.str_len(text)
+    filled = lengths > 0
     if not filled.any():
         return np.full(len(text), np.nan)
-    lengths = np.char.str_len(text[filled])
-    first = str(text[filled][0])
+    if lengths.max() >= int(TIME[1:]):
+        raise NotFast  # perhaps cut by the fixed width: the row-by-row reader reads it whole
+    first = str(text[np.argmax(filled)])
     if len(first) == 25 and first[19] in "+-":
         kind = "aware"
         offset = _zone_offset(record_map.zone, first)
-        if (lengths != 25).any() or not (np.char.endswith(text[filled], offset)).all():
+        if ((lengths != 25) & filled).any() or not np.char.endswith(text, offset)[filled].all():
             raise NotFast
         base = text.astype("U19")  # the wall-clock part: the offset is the zone's own
     else:
         kind = "naive"
-        if (lengths > 23).any() or np.char.endswith(text[filled], "Z").any():
+        if (lengths > 23).any() or np.char.endswith(text, "Z").any():
             raise NotFast
         base = text
     if state.setdefault("kind", kind) != kind:
@@ -92,11 +95,14 @@ def _blocks(path: Path) -> Iterator[list[str]]:
         raise NotFast from None  # the row-by-row reader names the row
 
 
-def _table(lines: list[str], delimiter: str, columns: list[int]) -> np.ndarray:
-    """Chosen columns of CSV lines, parsed by NumPy's C reader, as Python strings (one row per line)."""
+def _table(lines: list[str], delimiter: str, columns: dict[str, int]) -> np.ndarray:
+    """The named columns of CSV lines, parsed by NumPy's C reader: timestamps (``*_at``, ``start``,
+    ``complete``) as fixed-width text for ``parse_times``, the rest as Python strings."""
+    kinds = [(name, TIME if name.endswith("_at") or name in ("start", "complete") else object)
+             for name in columns]  # fmt: skip
     try:
-        table = np.loadtxt(lines, delimiter=delimiter, usecols=columns, dtype=object, comments=None,
-                           quotechar='"', ndmin=2)  # fmt: skip
+        table = np.loadtxt(lines, delimiter=delimiter, usecols=list(columns.values()), dtype=kinds,
+                           comments=None, quotechar='"', ndmin=1)  # fmt: skip
     except ValueError:
         raise NotFast from None  # a short or ragged row: the row-by-row reader names it
     if len(table) != len(lines):
@@ -123,20 +129,19 @@ def read_fast(path: Path, record_map: RecordMap, index: dict[str, int]) -> dict[
     rows = 0
     delimiter = record_map.delimiter
     names = [k for k in ("case", "activity", "start", "complete", "resource") if k in index]
-    at = {name: k for k, name in enumerate(names)}
     for lines in _blocks(path):
-        table = _table(lines, delimiter, [index[name] for name in names])
+        table = _table(lines, delimiter, {name: index[name] for name in names})
         rows += len(lines)
         seen = len(cases)
-        codes = _codes(table[:, at["case"]], cases)
+        codes = _codes(table["case"], cases)
         out["case"].append(codes)
-        out["activity"].append(_codes(table[:, at["activity"]], activities))
-        if "resource" in at:
-            out["resource"].append(_codes(table[:, at["resource"]], resources, unnamed=1))
+        out["activity"].append(_codes(table["activity"], activities))
+        if "resource" in index:
+            out["resource"].append(_codes(table["resource"], resources, unnamed=1))
         else:
             out["resource"].append(np.full(len(table), -1))
-        start = parse_times(table[:, at["start"]], record_map, state) if "start" in at else None
-        complete = parse_times(table[:, at["complete"]], record_map, state) if "complete" in at else None
+        start = parse_times(table["start"], record_map, state) if "start" in index else None
+        complete = parse_times(table["complete"], record_map, state) if "complete" in index else None
         del table
         if complete is None:
             complete = start
@@ -149,9 +154,9 @@ def read_fast(path: Path, record_map: RecordMap, index: dict[str, int]) -> dict[
         if firsts:  # a new dossier's attributes: those of its first row
             new = np.flatnonzero(codes >= seen)
             _, first = np.unique(codes[new], return_index=True)  # codes number dossiers as first seen
-            whole = _table([lines[k] for k in new[first]], delimiter, [index[name] for name in firsts])
-            for column, name in enumerate(firsts):
-                values = whole[:, column]
+            whole = _table([lines[k] for k in new[first]], delimiter, {name: index[name] for name in firsts})
+            for name in firsts:
+                values = whole[name]
                 if name.endswith("_at"):
                     firsts[name].append(parse_times(values, record_map, state))
                 else:
