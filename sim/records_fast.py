@@ -1,13 +1,15 @@
-"""The fast path of reading CSV records: whole columns at a time, timestamps parsed by NumPy.
+"""The fast path of reading CSV records: whole columns at a time, parsed in C by NumPy.
 
-A province's register holds millions of rows; parsing each timestamp in Python costs most of the time.
-Here rows are taken in chunks, the needed columns pulled out together, and ISO 8601 timestamps parsed as
-NumPy ``datetime64`` columns: naive ones as they are, ones that all carry the map's zone's own offset
-(``+07:00`` in a Vietnamese export) by dropping it (they are that zone's wall-clock time already).
-Anything else (another offset, a format, a short row, an empty or bad value) gives up with
-``NotFast``, and ``sim.records`` reads the file again row by row, which converts every value or names
-the row, the column and what was expected.
-"""
+A province's register holds millions of rows; splitting lines and parsing timestamps in Python costs most
+of the time. Here the file is read in blocks of lines (memory stays bounded), NumPy's C reader
+(``np.loadtxt``) pulls out the event columns of every row and the dossier's columns of its first row
+only, names become integer codes, a dossier attribute keeps one string object per distinct value, and
+ISO 8601 timestamps are parsed as NumPy ``datetime64`` columns: naive ones as they are, ones that all
+carry the map's zone's own offset (``+07:00`` in a Vietnamese export) by dropping it (they are that
+zone's wall-clock time already). Anything else (another offset, a format, a short row, a quoted field
+spanning lines, an empty or bad value) gives up with ``NotFast``, and ``sim.records`` reads the file
+again row by row with the csv module, which converts every value or names the row, the column and what
+was expected."""
 
 from __future__ import annotations
 
