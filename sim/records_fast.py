@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import numpy as np
 from dvclab.catalog import Channel, Level
 from dvclab.sim.record_map import RecordMap
 
+_UNKNOWN = -(2**62)  # not yet numbered
 TIME = "U40"  # wide enough for any ISO 8601 timestamp; a value filling it is refused (it may be cut)
 BLOCK = 32 << 20  # characters: a few hundred MB of parsed strings at a time
 _EPOCH = np.datetime64("1970-01-01T00:00:00", "ms")
@@ -79,11 +81,15 @@ def parse_times(values: list[str], record_map: RecordMap, state: dict[str, str])
 def _blocks(path: Path) -> Iterator[list[str]]:
     """The lines after the header, a block of about ``BLOCK`` characters at a time (memory stays bounded)."""
     try:
-        with path.open(encoding="utf-8-sig") as handle:
+        with path.open(encoding="utf-8-sig", newline="") as handle:  # no newline translation: it is slow
             handle.readline()
             while block := handle.read(BLOCK):
                 if not block.endswith("\n"):
                     block += handle.readline()
+                if "\r" in block:
+                    block = block.replace("\r\n", "\n")
+                    if "\r" in block:
+                        raise NotFast  # lines ended by a lone CR: the csv module reads them
                 lines = block.split("\n")
                 lines.pop()  # what follows the block's last newline: nothing
                 if '"' in block and any(line.count('"') & 1 for line in lines):
@@ -113,10 +119,19 @@ def _table(lines: list[str], delimiter: str, columns: dict[str, int]) -> np.ndar
 
 
 def _codes(values: np.ndarray, known: dict[str, int], unnamed: int = 0) -> np.ndarray:
-    """Each value's number in ``known`` (new ones numbered on), less the ``unnamed`` entries (``"": -1``)."""
-    fresh = [v for v in dict.fromkeys(values.tolist()) if v not in known]  # in order of first appearance
-    known.update(zip(fresh, range(len(known) - unnamed, len(known) - unnamed + len(fresh)), strict=True))
-    return np.fromiter(map(known.__getitem__, values), np.int64, len(values))
+    """Each value's number in ``known`` (new ones numbered on in order of appearance), less the
+    ``unnamed`` entries (``"": -1``). A run of one value (a dossier's rows together) is looked up once."""
+    if not len(values):
+        return np.zeros(0, np.int64)
+    heads = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    distinct = values[heads]
+    codes = np.fromiter(map(known.get, distinct, repeat(_UNKNOWN)), np.int64, len(distinct))
+    new = codes == _UNKNOWN
+    if new.any():
+        fresh = list(dict.fromkeys(distinct[new].tolist()))
+        known.update(zip(fresh, range(len(known) - unnamed, len(known) - unnamed + len(fresh)), strict=True))
+        codes[new] = np.fromiter(map(known.__getitem__, distinct[new]), np.int64, int(new.sum()))
+    return np.repeat(codes, np.diff(np.r_[heads, len(values)]))
 
 
 def read_fast(path: Path, record_map: RecordMap, index: dict[str, int]) -> dict[str, Any]:

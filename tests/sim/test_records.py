@@ -107,6 +107,21 @@ def test_quoted_fields_take_the_fast_path_unless_they_span_lines(
     assert calls == ["rows"], "a field spanning lines is read row by row"
 
 
+def test_a_duplicate_among_simultaneous_events_is_dropped_and_file_order_kept(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "ties.csv",
+        "case,activity,time,who\n"
+        "A,receive,2024-03-04 08:00,desk\n"
+        "A,note,2024-03-04 08:00,desk\n"  # the same moment, another activity: kept, in file order
+        "A,receive,2024-03-04 08:00,desk\n"  # a copy of the first row, not its neighbour
+        "A,receive,2024-03-04 08:00,an\n",  # another resource: kept
+    )
+    records = read_records(path, GENERIC)
+    assert records.report.duplicates == 1
+    assert [records.activity_names[a] for a in records.activity] == ["receive", "note", "receive"]
+    assert [records.resource_names[r] for r in records.resource] == ["desk", "desk", "an"]
+
+
 def test_xes_gives_the_same_events_as_csv(register: Path) -> None:
     from_csv = read_records(register / "log.csv", load_map())
     xes_map = load_map(_write(register / "xes.yaml", XES_MAP))
