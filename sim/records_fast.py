@@ -26,7 +26,7 @@ from dvclab.sim.record_map import RecordMap
 
 _UNKNOWN = -(2**62)  # not yet numbered
 TIME = "U40"  # wide enough for any ISO 8601 timestamp; a value filling it is refused (it may be cut)
-BLOCK = 32 << 20  # characters: a few hundred MB of parsed strings at a time
+BLOCK = 32 << 20  # bytes: a few hundred MB of parsed strings at a time
 _EPOCH = np.datetime64("1970-01-01T00:00:00", "ms")
 
 
@@ -79,19 +79,22 @@ def parse_times(values: list[str], record_map: RecordMap, state: dict[str, str])
 
 
 def _blocks(path: Path) -> Iterator[list[str]]:
-    """The lines after the header, a block of about ``BLOCK`` characters at a time (memory stays bounded)."""
+    """The lines after the header, a block of about ``BLOCK`` bytes at a time (memory stays bounded)."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:  # no newline translation: it is slow
+        with path.open("rb") as handle:  # bytes decoded a block at a time: a text stream's reads are slower
             handle.readline()
-            while block := handle.read(BLOCK):
-                if not block.endswith("\n"):
-                    block += handle.readline()
+            while raw := handle.read(BLOCK):
+                if not raw.endswith(b"\n"):
+                    raw += handle.readline()
+                block = raw.decode("utf-8")
+                del raw
                 if "\r" in block:
                     block = block.replace("\r\n", "\n")
                     if "\r" in block:
                         raise NotFast  # lines ended by a lone CR: the csv module reads them
                 lines = block.split("\n")
-                lines.pop()  # what follows the block's last newline: nothing
+                if not lines[-1]:
+                    lines.pop()  # what follows the block's last newline: nothing (the last line may lack one)
                 if '"' in block and any(line.count('"') & 1 for line in lines):
                     raise NotFast  # a quoted field spanning lines: only the csv module can follow it
                 del block

@@ -94,8 +94,8 @@ def test_quoted_fields_take_the_fast_path_unless_they_span_lines(
     header = "case,activity,time,who,unit\n"
     quoted = _write(
         tmp_path / "quoted.csv",
-        header + 'A,receive,2024-03-04 08:00,"Lê, An","Phường 1, Quận 3"\nB,receive,2024-03-04 08:10,an,x\n',
-    )
+        header + 'A,receive,2024-03-04 08:00,"Lê, An","Phường 1, Quận 3"\nB,receive,2024-03-04 08:10,an,x',
+    )  # and no newline after the last row
     calls: list[str] = []
     real = records_module._read
     monkeypatch.setattr(records_module, "_read", lambda *a: calls.append("rows") or real(*a))
