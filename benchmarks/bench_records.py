@@ -3,7 +3,8 @@
 Writes a synthetic register in the one-stop register format (``scenarios/records/README.md``) once,
 under ``results/bench/`` (a year of a province: three procedures at three levels, counters and named
 officers, supplements, due dates; about 4.3 rows a dossier), then runs ``dvclab sim calibrate`` on it in
-a child process and prints the seconds it took and its peak memory (the child's maximum resident set).
+a child process and prints the seconds it took, its CPU seconds (steadier than wall-clock time on a busy
+machine) and its peak memory (the child's maximum resident set).
 
     python benchmarks/bench_records.py [--dossiers 1000000]
 """

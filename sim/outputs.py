@@ -16,7 +16,7 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +53,12 @@ def write_run(
     command: list[str],
     report: Callable[[], str] | None,
     lang: str | None = None,
+    extra_files: Mapping[str, Callable[[Path], list[str]]] | None = None,
 ) -> Path:
     """``sim.results``' files, the manifest marked partial or not, the HTML report and the workbook
-    (in ``lang``; by default the report's language, else the scenario's)."""
+    (in ``lang``; by default the report's language, else the scenario's). ``extra_files`` maps a manifest
+    key to a function that writes files into the folder and returns their names: they arrive with the
+    rest in the one rename, so no reader sees the run without them."""
     run_id = new_run_id()
 
     def fill(folder: Path) -> None:
@@ -71,6 +74,8 @@ def write_run(
         words = lang or report_lang(page, experiment.scenario.lang)
         (folder / WORKBOOK_FILE).write_bytes(workbook_bytes(folder_csv_files(folder, RUN_TABLES), words))
         manifest["workbook"] = WORKBOOK_FILE
+        for key, write in (extra_files or {}).items():
+            manifest[key] = write(folder)
         manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
 
     return fill_folder(out_root / experiment.scenario.name / run_id, fill)

@@ -151,7 +151,7 @@ def read_records(path: str | Path, record_map: RecordMap) -> Records:
     if kind == "csv":
         rows.close()  # type: ignore[attr-defined]
         try:
-            return _from_columns(path, record_map, read_fast(path, record_map, index, len(header)))
+            return _from_columns(path, record_map, read_fast(path, record_map, index))
         except NotFast:
             header, rows = csv_rows(path, record_map.delimiter)  # row by row: converts, or names the row
     return _read(path, record_map, rows, index)
@@ -260,13 +260,17 @@ def _assemble(
     start: np.ndarray,
     complete: np.ndarray,
 ) -> Records:
-    # exact duplicates (the same event exported twice) are dropped
-    keys = np.stack([case, activity, resource, np.nan_to_num(start, nan=-1.0), complete]).T
-    _, first = np.unique(keys, axis=0, return_index=True)
-    keep = np.sort(first)
-    report.duplicates = len(case) - len(keep)
-    case, activity, resource, start, complete = (a[keep] for a in (case, activity, resource, start, complete))
-    order = np.lexsort((np.nan_to_num(start, nan=-np.inf), complete, case))
+    # exact duplicates (the same event exported twice) are dropped, the first kept; events are ordered by
+    # dossier, completion and start (file order among ties)
+    timing = (np.nan_to_num(start, nan=-np.inf), complete, case)
+    order = np.lexsort(timing)
+    keep = _first_copies(order, timing, (resource, activity))
+    if keep is not None:
+        report.duplicates = len(case) - len(keep)
+        case, activity, resource, start, complete = (
+            a[keep] for a in (case, activity, resource, start, complete)
+        )
+        order = np.lexsort((np.nan_to_num(start, nan=-np.inf), complete, case))
     case, activity, resource, start, complete = (
         a[order] for a in (case, activity, resource, start, complete)
     )
@@ -300,6 +304,31 @@ def _assemble(
     finished = "finished_at" in times or "decide" in role_names
     report.open_cases = int(np.isnan(records.finish()).sum()) if finished else None
     return records
+
+
+def _first_copies(order: np.ndarray, timing: tuple[np.ndarray, ...], rest: tuple[np.ndarray, ...]) -> Any:
+    """The events to keep (file order) when some event repeats exactly, else None. A copy has its
+    original's dossier and times, so it lies in a run of ties in ``order``; without such runs (the usual
+    register) no second sort is needed. Found by a stable sort and a look at neighbours (``np.unique``
+    over rows would copy every row)."""
+    tied = np.ones(len(order) - 1, dtype=bool)
+    for key in timing:
+        ordered = key[order]
+        tied &= ordered[1:] == ordered[:-1]
+    if not tied.any():
+        return None
+    keys = (*rest, *timing)
+    grouped = np.lexsort(keys)
+    repeat = np.ones(len(order), dtype=bool)
+    for key in keys:
+        ordered = key[grouped]
+        repeat[1:] &= ordered[1:] == ordered[:-1]
+    repeat[0] = False
+    if not repeat.any():
+        return None
+    dropped = np.zeros(len(order), dtype=bool)
+    dropped[grouped[repeat]] = True  # the later copies: the stable sort keeps file order among equals
+    return np.flatnonzero(~dropped)
 
 
 def _estimate_starts(

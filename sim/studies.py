@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dvclab.catalog import Procedure
-from dvclab.files import atomic_write_json
 from dvclab.paths import results_dir
 from dvclab.sim.compare import Comparison, compare
 from dvclab.sim.event_log import EventLogRunner, take_event_log, write_event_log
@@ -240,11 +239,8 @@ def run_study(
     lang, command = options.lang_for(scenario), options.command
     html = (lambda: run_report(experiment, catalog, lang, command)) if report else None
     events = take_event_log(experiment.outputs)
-    folder = write_run(experiment, catalog, options.out, command, html)
-    if events is not None:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        manifest["event_log"] = write_event_log(folder, events)
-        atomic_write_json(folder / "manifest.json", manifest)
+    extra = {"event_log": lambda folder: write_event_log(folder, events)} if events is not None else {}
+    folder = write_run(experiment, catalog, options.out, command, html, extra_files=extra)
     return RunOutcome(experiment, folder)
 
 

@@ -108,6 +108,29 @@ def test_run_writes_the_register_as_csv_and_xes(tmp_path: Path) -> None:
     assert len(traces) == len(cases)
 
 
+@pytest.mark.slow  # a whole `dvclab sim run`
+def test_the_event_log_arrives_with_the_run_in_one_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dvclab.sim import studies
+
+    seen: list[tuple[str, list[str]]] = []
+
+    def failing(folder: Path, table: object) -> list[str]:
+        seen.append((folder.name, [p.name for p in (tmp_path / "small").iterdir()]))
+        raise OSError("disk full")
+
+    monkeypatch.setattr(studies, "write_event_log", failing)
+    scenario = small_province(tmp_path / "in")
+    options = ["--event-log", "--no-report", "--jobs", "1", "--horizon-days", "5", "--out", str(tmp_path)]
+    with pytest.raises(OSError, match="disk full"):
+        main(["sim", "run", str(scenario), *options])
+    ((staging, visible),) = seen
+    assert staging.startswith(".") and staging.endswith(".partial"), "written into the staging folder"
+    assert visible == [staging], "no run folder is visible while its event log is written"
+    assert list((tmp_path / "small").iterdir()) == [], "a failed event log leaves no run folder behind"
+
+
 def test_the_observer_does_not_change_the_run(tmp_path: Path) -> None:
     scenario, catalog = load_scenario(small_province(tmp_path), **{"run.horizon_days": 10})
     plain = single_run(scenario, catalog, 0)

@@ -87,6 +87,41 @@ def test_the_column_reader_agrees_with_the_row_reader(
     assert fast.report == slow.report
 
 
+def test_quoted_fields_take_the_fast_path_unless_they_span_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    named = GENERIC.model_copy(update={"columns": GENERIC.columns.model_copy(update={"unit": "unit"})})
+    header = "case,activity,time,who,unit\n"
+    quoted = _write(
+        tmp_path / "quoted.csv",
+        header + 'A,receive,2024-03-04 08:00,"Lê, An","Phường 1, Quận 3"\nB,receive,2024-03-04 08:10,an,x',
+    )  # and no newline after the last row
+    calls: list[str] = []
+    real = records_module._read
+    monkeypatch.setattr(records_module, "_read", lambda *a: calls.append("rows") or real(*a))
+    fast = read_records(quoted, named)  # the C reader unquotes, as the csv module does
+    assert fast.resource_names == ["Lê, An", "an"] and fast.text["unit"] == ["Phường 1, Quận 3", "x"]
+    assert calls == [], "quoted fields on one line stay on the fast path"
+    spanning = _write(tmp_path / "spanning.csv", header + 'A,x,2024-03-04 08:00,an,"Phường 1\nQuận 3"\n')
+    assert read_records(spanning, named).text["unit"] == ["Phường 1\nQuận 3"]
+    assert calls == ["rows"], "a field spanning lines is read row by row"
+
+
+def test_a_duplicate_among_simultaneous_events_is_dropped_and_file_order_kept(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "ties.csv",
+        "case,activity,time,who\n"
+        "A,receive,2024-03-04 08:00,desk\n"
+        "A,note,2024-03-04 08:00,desk\n"  # the same moment, another activity: kept, in file order
+        "A,receive,2024-03-04 08:00,desk\n"  # a copy of the first row, not its neighbour
+        "A,receive,2024-03-04 08:00,an\n",  # another resource: kept
+    )
+    records = read_records(path, GENERIC)
+    assert records.report.duplicates == 1
+    assert [records.activity_names[a] for a in records.activity] == ["receive", "note", "receive"]
+    assert [records.resource_names[r] for r in records.resource] == ["desk", "desk", "an"]
+
+
 def test_xes_gives_the_same_events_as_csv(register: Path) -> None:
     from_csv = read_records(register / "log.csv", load_map())
     xes_map = load_map(_write(register / "xes.yaml", XES_MAP))
