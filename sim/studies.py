@@ -215,8 +215,9 @@ def _chosen_warmup(
     if not needs_choice(scenario):
         return scenario, None
     print(f"{scenario.name}: warm-up auto: a pilot replication chooses it ...", file=sys.stderr)
-    scenario, warmup = resolve_warmup(scenario, catalog)
-    print(f"{scenario.name}: warm-up {scenario.startup.warmup_days} days", file=sys.stderr)
+    scenario, warmup = resolve_warmup(scenario, catalog, fresh=options.fresh)
+    reused = " (the pilot's choice kept from an earlier study)" if warmup and "pilot_reused" in warmup else ""
+    print(f"{scenario.name}: warm-up {scenario.startup.warmup_days} days{reused}", file=sys.stderr)
     return scenario, warmup
 
 

@@ -24,8 +24,13 @@ their intervals (scenarios/catalog/README.md).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -156,18 +161,45 @@ def needs_choice(scenario: Scenario) -> bool:
     return scenario.startup.mode == "warmup" and scenario.startup.warmup_days == AUTO
 
 
-def resolve_warmup(scenario: Scenario, catalog: list[Procedure]) -> tuple[Scenario, dict[str, Any] | None]:
+def pilot_cache() -> Path:
+    """Where chosen warm-ups are kept: ``$DVCLAB_CACHE/warmup``, else the user's cache folder."""
+    root = os.environ.get("DVCLAB_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return Path(root) / ("warmup" if os.environ.get("DVCLAB_CACHE") else "dvclab/warmup")
+
+
+def pilot_key(pilot: Scenario, catalog: list[Procedure]) -> str:
+    """The pilot's identity: its resolved scenario, data files and model version (as a run's key), and
+    the catalog it was given (a sweep may change it in memory)."""
+    from dvclab.sim.reuse import run_key
+
+    text = json.dumps(run_key(pilot, 1)["hash"]) + repr(catalog)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def resolve_warmup(
+    scenario: Scenario, catalog: list[Procedure], fresh: bool = False
+) -> tuple[Scenario, dict[str, Any] | None]:
     """``warmup_days: auto``: the scenario with the warm-up a pilot chose, and the evidence; any other
     scenario as it is (None: nothing chosen). The pilot is one replication on its own random stream from
     an empty start ``PILOT_DAYS`` before the horizon, so the choice is the same for the same scenario and
-    seed (a reused run matches) and does not share the run's replications."""
+    seed (a reused run matches) and does not share the run's replications. Being deterministic, a choice
+    is kept in ``pilot_cache()`` and reused (it costs half a province-year); ``fresh`` runs it again."""
     if not needs_choice(scenario):
         return scenario, None
+    from dvclab.files import atomic_write_json
     from dvclab.sim.experiment import single_run
 
     pilot = with_warmup(scenario, PILOT_DAYS)
     run = pilot.run.model_copy(update={"horizon_days": PILOT_TAIL_DAYS})
     pilot = pilot.model_copy(update={"run": run})
+    key = pilot_key(pilot, catalog)
+    kept = pilot_cache() / f"{key}.json"
+    if not fresh:
+        try:
+            chosen = json.loads(kept.read_text(encoding="utf-8"))
+            return with_warmup(scenario, int(chosen["days"])), {**chosen, "pilot_reused": str(kept)}
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # none kept (or unreadable): run the pilot
     output = single_run(pilot, catalog, PILOT_REPLICATION)
     found = pool_warmups(output.backlog_by_pool_day, PILOT_DAYS)
     days = choose_warmup({pool: w.days for pool, w in found.items()})
@@ -178,7 +210,10 @@ def resolve_warmup(scenario: Scenario, catalog: list[Procedure]) -> tuple[Scenar
         "requested": AUTO,
         "days": days,
         "pilot": pilot_evidence(found, days),
+        "pilot_key": key,
     }
+    with contextlib.suppress(OSError):  # a read-only cache costs the next study a pilot, nothing else
+        atomic_write_json(kept, chosen)
     return with_warmup(scenario, days), chosen
 
 

@@ -19,7 +19,7 @@ from portal_helpers import RedisServer, Stubs, query, start_portal, stop_portal
 from dvclab.load.store_checks import HEALTHZ_P99_MS, StoreProxy, command, phase_figures
 from dvclab.portal.demo import citizen_id
 
-pytestmark = pytest.mark.slow  # two uvicorn workers, Redis, the stubs
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # two uvicorn workers, Redis; /healthz p99 timed
 
 T = 5
 

@@ -130,3 +130,28 @@ def test_the_run_check_reads_its_own_warmup_the_pilots_way() -> None:
     assert 30 <= found["needs_days"]["district.land"] <= 80, found
     assert run_check(run(10), 10) is None  # too short to read
     assert run_check([SimpleNamespace(backlog_by_pool_day={})], 60) is None
+
+
+def test_a_chosen_warmup_is_kept_and_reused_unless_fresh(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """The pilot costs half a province-year and is deterministic: the second study reads its choice back,
+    and ``fresh`` runs it again (the same days: the same pilot)."""
+    from pathlib import Path
+
+    from dvclab.sim import warmup
+    from dvclab.sim.scenario import load_scenario
+
+    tiny = Path(__file__).resolve().parents[1] / "workbench" / "tiny.yaml"
+    scenario, catalog = load_scenario(tiny, **{"startup.warmup_days": "auto", "run.horizon_days": 7})
+    monkeypatch.setenv("DVCLAB_CACHE", str(tmp_path))
+    pilots: list[int] = []
+    real = warmup.pool_warmups
+    monkeypatch.setattr(warmup, "pool_warmups", lambda *a: pilots.append(1) or real(*a))
+    first, chosen = warmup.resolve_warmup(scenario, catalog)
+    again, kept = warmup.resolve_warmup(scenario, catalog)
+    assert len(pilots) == 1 and "pilot_reused" in kept and "pilot_reused" not in chosen
+    assert again.startup.warmup_days == first.startup.warmup_days == chosen["days"] == kept["days"]
+    fresh, _ = warmup.resolve_warmup(scenario, catalog, fresh=True)
+    assert len(pilots) == 2 and fresh.startup.warmup_days == chosen["days"]
+    seeded = scenario.model_copy(update={"run": scenario.run.model_copy(update={"seed": 99})})
+    warmup.resolve_warmup(seeded, catalog)
+    assert len(pilots) == 3  # another seed is another pilot
