@@ -133,6 +133,11 @@ def save_outputs(experiment: Experiment, folder: Path) -> str | None:
             if isinstance(value, np.ndarray):
                 arrays[f"{index}.{name}"] = value
                 fields[name] = {"array": True}
+            elif isinstance(value, dict) and value and all(isinstance(v, np.ndarray) for v in value.values()):
+                # series by pool or unit (``backlog_by_unit_day``): one array each
+                for position, series in enumerate(value.values()):
+                    arrays[f"{index}.{name}.{position}"] = series
+                fields[name] = {"arrays": list(value)}
             elif value is None or isinstance(value, dict | list | int | float | str | bool):
                 fields[name] = {"json": value}
             elif type(value).__name__ in _FIELD_CLASSES:
@@ -151,7 +156,11 @@ def load_outputs(path: Path) -> list[ReplicationOutput]:
         outputs = []
         for index, entry in enumerate(meta):
             fields = {
-                name: data[f"{index}.{name}"] if "array" in spec else _rebuilt(spec)
+                name: data[f"{index}.{name}"]
+                if "array" in spec
+                else {key: data[f"{index}.{name}.{k}"] for k, key in enumerate(spec["arrays"])}
+                if "arrays" in spec
+                else _rebuilt(spec)
                 for name, spec in entry["fields"].items()
             }
             outputs.append(_OUTPUT_CLASSES[entry["class"]](**fields))

@@ -55,6 +55,10 @@ def test_outputs_round_trip_without_pickle(tmp_path: Path) -> None:
         for name, value in vars(before).items():
             if isinstance(value, np.ndarray):
                 np.testing.assert_array_equal(getattr(after, name), value)
+            elif name.startswith("backlog_by_"):  # series by pool or unit
+                assert value and list(getattr(after, name)) == list(value), name
+                for key, series in value.items():
+                    np.testing.assert_array_equal(getattr(after, name)[key], series)
             else:
                 assert getattr(after, name) == value, name
 
