@@ -123,6 +123,7 @@ class Dossier:
     __slots__ = (
         "procedure", "key", "counted", "online", "pickup", "deadline", "pool", "effort", "approval",
         "supplement", "chain", "step", "commune", "received", "due_day", "due", "supplemented", "reception",
+        "route", "counter", "commune_level",
     )
 
     def __init__(
@@ -176,9 +177,15 @@ class ProvinceModel(Province):
             scenario, table.fee_vnd, len(table), self.calendar, self.window, self.horizon_days,
             self.streams["sync"],
         )
-        self.in_progress = 0  # dossiers arrived and not yet issued
-        self.peak_in_progress = 0
+        self.in_progress = 0  # dossiers drawn (a day ahead at most) and not yet issued
+        self.peak_in_progress = 0  # the most of them at a day's first arrival
         self.arrived = 0
+        # event callbacks that continue a journey: the event's value is the dossier
+        self._on_arrival = lambda event: self._arrive(event._value)
+        self._on_receive = lambda event: self._receive(event._value)
+        self._on_request_supplement = lambda event: self._request_supplement(event._value)
+        self._on_supplied = lambda event: self._supplied(event._value)
+        self._on_next_step = lambda event: self._next_step(event._value)
         self._prepare_procedures()
         if replication == 0:  # once per run, as it starts: a unit that cannot keep up is named
             warn_unstable(offered_loads(self), scenario.name)
@@ -319,45 +326,67 @@ class ProvinceModel(Province):
 
     # -- the journey -------------------------------------------------------------------------------
     def citizens(self) -> Generator[simpy.Event, None, None]:
-        """Draws each day's dossiers and releases each at its arrival time; folds the tally daily."""
+        """Draws each day's dossiers and, an hour at a time, schedules each at its arrival time (an event
+        each, no process); folds the tally daily."""
         env = self.env
-        arrive = self._arrive
         for day in self.demand.days():
             self.tally.flush()
+            if not len(day):
+                continue
             columns, chains = self._batch(day)
-            rows = zip(*columns, strict=True)
-            for i, (t, p, key, counted, online, pickup, deadline, effort, approval, supplement, commune,
-                    route, minutes, counter, commune_level) in enumerate(rows):
-                if t > env.now:
-                    yield env.timeout(t - env.now)
-                dossier = Dossier(
-                    p, key, counted, online, pickup, deadline, effort, approval,
-                    None if supplement != supplement else supplement, commune,  # NaN: no supplement
-                )
-                if chains is not None:
-                    dossier.chain = chains[i]
-                arrive(dossier, route, minutes, counter, commune_level)
+            arrival = columns[0]
+            hour_end = 0.0
+            for i, t in enumerate(arrival):
+                if t >= hour_end:  # the next hour's arrivals are scheduled at its first one
+                    if t > env.now:
+                        yield env.timeout(t - env.now)
+                    hour_end = (t // 60 + 1) * 60
+                    self._release(columns, chains, i, hour_end)
+            if self.in_progress > self.peak_in_progress:
+                self.peak_in_progress = self.in_progress
 
-    def _arrive(
-        self, dossier: Dossier, route: int, minutes: float, counter: int, commune_level: bool
+    def _release(
+        self, columns: list[list], chains: list[tuple[list[int], np.ndarray] | None] | None, first: int,
+        hour_end: float,
     ) -> None:
-        """A citizen files: at a counter (``minutes`` of reception), by post (``minutes`` of working time
-        in transit) or online."""
+        """Schedules the arrivals from row ``first`` of the day's columns up to ``hour_end``."""
+        env = self.env
+        now = env.now
+        arrive = self._on_arrival
+        rows = zip(*(column[first:] for column in columns), strict=True)
+        for i, (t, p, key, counted, online, pickup, deadline, effort, approval, supplement, commune,
+                route, minutes, counter, commune_level) in enumerate(rows, start=first):
+            if t >= hour_end:
+                break
+            dossier = Dossier(
+                p, key, counted, online, pickup, deadline, effort, approval,
+                None if supplement != supplement else supplement, commune,  # NaN: no supplement
+            )
+            dossier.route, dossier.reception, dossier.counter, dossier.commune_level = (
+                route, minutes, counter, commune_level
+            )
+            if chains is not None:
+                dossier.chain = chains[i]
+            self.in_progress += 1
+            env.timeout(t - now, dossier).callbacks.append(arrive)
+
+    def _arrive(self, dossier: Dossier) -> None:
+        """A citizen files: at a counter (``reception`` minutes), by post (``reception`` is the working
+        minutes in transit) or online."""
         self.arrived += 1
-        self.in_progress += 1
-        if self.in_progress > self.peak_in_progress:
-            self.peak_in_progress = self.in_progress
+        route = dossier.route
         if route == ROUTE_COUNTER:
-            dossier.reception = minutes
-            self._choose_counter(counter, commune_level).receive(minutes, self._received_at_counter, dossier)
+            counter = self._choose_counter(dossier.counter, dossier.commune_level)
+            counter.receive(dossier.reception, self._received_at_counter, dossier)
         elif route == ROUTE_POST:
-            self._at(self.calendar.add_working(self.env.now, minutes), self._receive, dossier)
+            self._at(self.calendar.add_working(self.env.now, dossier.reception), self._on_receive, dossier)
         else:
             self._receive(dossier)
 
-    def _at(self, t: float, then: Callable[[Dossier], None], dossier: Dossier) -> None:
-        """``then(dossier)`` at time ``t``."""
-        self.env.timeout(t - self.env.now).callbacks.append(lambda _event: then(dossier))
+    def _at(self, t: float, then: Callable[[simpy.Event], None], dossier: Dossier) -> None:
+        """``then`` at time ``t``: one of the ``_on_*`` handlers, which read the dossier from the event
+        (no closure per dossier)."""
+        self.env.timeout(t - self.env.now, dossier).callbacks.append(then)
 
     def _received_at_counter(self, dossier: Dossier, wait: float, came_back: bool) -> None:
         now = self.env.now
@@ -399,7 +428,7 @@ class ProvinceModel(Province):
     def _examined(self, dossier: Dossier, end: float) -> None:
         """An officer has taken the dossier; the examination ends at ``end``."""
         if dossier.supplement is not None:
-            self._at(end, self._request_supplement, dossier)
+            self._at(end, self._on_request_supplement, dossier)
         else:
             self._approve(dossier, end)
 
@@ -410,7 +439,7 @@ class ProvinceModel(Province):
         dossier.supplemented = True
         calendar = self.calendar
         answered = calendar.add_working(self.env.now, dossier.supplement * calendar.minutes_per_working_day)
-        self._at(answered, self._supplied, dossier)
+        self._at(answered, self._on_supplied, dossier)
 
     def _supplied(self, dossier: Dossier) -> None:
         """The citizen answered (a trip to the counter unless they filed online); the officer reworks it."""
@@ -430,7 +459,7 @@ class ProvinceModel(Province):
         decided = self.calendar.add_working(end, approval) if approval > 0 else end
         chain = dossier.chain
         if chain is not None and dossier.step < len(chain[0]):
-            self._at(decided, self._next_step, dossier)
+            self._at(decided, self._on_next_step, dossier)
         else:
             self._issue(dossier, decided)
 
