@@ -10,6 +10,7 @@ from collections.abc import Generator
 from pathlib import Path
 
 import numpy as np
+import pytest
 import simpy
 
 from dvclab.sim.back_office import OfficerPool
@@ -78,3 +79,53 @@ def test_the_fifo_pool_without_events_matches_the_event_driven_pool() -> None:
     # the same ends, up to the rounding of the event-driven pool's clock (it reaches an end as now + delay)
     fast, evented = _pool_ends(True, arrivals, efforts), _pool_ends(False, arrivals, efforts)
     np.testing.assert_allclose(fast, evented, rtol=1e-12)
+
+
+def test_counter_wait_percentile_from_the_histogram_is_within_a_second(scenarios_dir: Path) -> None:
+    from dvclab.sim.observe import WAIT_EDGES
+
+    scenario, catalog = load_scenario(scenarios_dir / "nam-dinh-2024.yaml", **{"run.horizon_days": 2})
+    model = ProvinceModel(scenario, build_procedures(scenario, catalog))
+    tally = model.tally
+    rng = np.random.default_rng(3)
+    waits = np.concatenate([np.zeros(400), rng.exponential(20.0, 1500), [2000.0, 3000.0]])
+    for wait in waits.tolist():
+        tally.reception(True, wait, False, -1.0, 0.0)
+    assert tally.wait_sum / tally.waited == pytest.approx(np.mean(waits), rel=1e-12)
+    assert abs(tally.wait_p90() - np.percentile(waits, 90)) <= 1 / 60
+    np.testing.assert_array_equal(tally.wait_histogram(WAIT_EDGES), np.histogram(waits, WAIT_EDGES)[0])
+
+
+def _counter_waits(monitored: bool, calendar: WorkingCalendar | None) -> list[tuple[float, bool, float]]:
+    from dvclab.sim.counters import Counter
+
+    rng = np.random.default_rng(8)
+    env = simpy.Environment()
+    counter = Counter(env, "counter.commune.0", 2, calendar, monitored=monitored)
+    assert (counter.free_at is None) == monitored
+    seen: list[tuple[float, bool, float]] = []
+
+    def received(_citizen: int, wait: float, came_back: bool) -> None:
+        seen.append((wait, came_back, env.now))
+
+    def citizens() -> Generator[simpy.Event, None, None]:
+        t = 0.0
+        for i in range(800):
+            t += rng.exponential(4.0)
+            if calendar is not None:
+                t = calendar.next_open(t)  # citizens come in opening hours
+            yield env.timeout(t - env.now)
+            counter.receive(rng.exponential(7.0), received, i)
+
+    env.process(citizens())
+    env.run()
+    return seen
+
+
+@pytest.mark.parametrize("open_hours", [False, True])
+def test_the_counter_without_hand_over_events_matches_the_event_driven_one(open_hours: bool) -> None:
+    calendar = WorkingCalendar(dt.date(2024, 3, 4), 60, SESSIONS) if open_hours else None
+    fast, evented = _counter_waits(False, calendar), _counter_waits(True, calendar)
+    assert [came_back for _, came_back, _ in fast] == [came_back for _, came_back, _ in evented]
+    np.testing.assert_allclose(np.array(fast)[:, [0, 2]], np.array(evented)[:, [0, 2]], rtol=1e-12)
+    assert not open_hours or any(came_back for _, came_back, _ in fast)  # overnight waits were tested
