@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 
 import numpy as np
 import simpy
@@ -273,7 +273,8 @@ class ProvinceModel(Province):
         p = d.procedure
         channel = d.channel
         level_code = self._level_code[p]
-        unit = np.where(level_code == 2, d.commune, np.where(level_code == 1, self.district_of[d.commune], 0))
+        key = self.pool_keys(d)
+        unit = key % UNIT_KEY
         if s.counters.mode == "pooled":
             counter = self._counter_offsets[level_code]
         else:
@@ -309,7 +310,6 @@ class ProvinceModel(Province):
         effort = t.effort_min[p] * lognormal_factor(d.z_effort[:, 0], bo.effort_cv)
         approval = t.approval_days[p] * lognormal_factor(d.z_approval[:, 0], bo.approval_cv) * per_day
         supplement = np.where(d.u_supplement[:, 0] < t.supplement_prob[p], d.supplement_days[:, 0], np.nan)
-        key = self._pool_of_procedure[p] * UNIT_KEY + unit
         pickup = self.tally.arrivals(
             Arrivals(
                 d.counted, p, channel, d.arrival, key, visits, scanned_paper, chained,
@@ -331,33 +331,33 @@ class ProvinceModel(Province):
         env = self.env
         for day in self.demand.days():
             self.tally.flush()
-            if not len(day):
-                continue
             columns, chains = self._batch(day)
-            arrival = columns[0]
-            hour_end = 0.0
-            for i, t in enumerate(arrival):
-                if t >= hour_end:  # the next hour's arrivals are scheduled at its first one
-                    if t > env.now:
-                        yield env.timeout(t - env.now)
-                    hour_end = (t // 60 + 1) * 60
-                    self._release(columns, chains, i, hour_end)
+            rows = enumerate(zip(*columns, strict=True))
+            row = next(rows, None)
+            while row is not None:
+                t = row[1][0]
+                if t > env.now:
+                    yield env.timeout(t - env.now)
+                row = self._release(row, rows, chains, (t // 60 + 1) * 60)
             if self.in_progress > self.peak_in_progress:
                 self.peak_in_progress = self.in_progress
 
     def _release(
-        self, columns: list[list], chains: list[tuple[list[int], np.ndarray] | None] | None, first: int,
+        self,
+        row: tuple[int, tuple] | None,
+        rows: Iterator[tuple[int, tuple]],
+        chains: list[tuple[list[int], np.ndarray] | None] | None,
         hour_end: float,
-    ) -> None:
-        """Schedules the arrivals from row ``first`` of the day's columns up to ``hour_end``."""
+    ) -> tuple[int, tuple] | None:
+        """Schedules the day's arrivals from ``row`` on up to ``hour_end``; returns the first row after."""
         env = self.env
         now = env.now
         arrive = self._on_arrival
-        rows = zip(*(column[first:] for column in columns), strict=True)
-        for i, (t, p, key, counted, online, pickup, deadline, effort, approval, supplement, commune,
-                route, minutes, counter, commune_level) in enumerate(rows, start=first):
+        while row is not None:
+            i, (t, p, key, counted, online, pickup, deadline, effort, approval, supplement, commune,
+                route, minutes, counter, commune_level) = row
             if t >= hour_end:
-                break
+                return row
             dossier = Dossier(
                 p, key, counted, online, pickup, deadline, effort, approval,
                 None if supplement != supplement else supplement, commune,  # NaN: no supplement
@@ -369,6 +369,8 @@ class ProvinceModel(Province):
                 dossier.chain = chains[i]
             self.in_progress += 1
             env.timeout(t - now, dossier).callbacks.append(arrive)
+            row = next(rows, None)
+        return None
 
     def _arrive(self, dossier: Dossier) -> None:
         """A citizen files: at a counter (``reception`` minutes), by post (``reception`` is the working
