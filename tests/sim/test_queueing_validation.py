@@ -112,7 +112,8 @@ def test_province_queue_monitors_agree_with_recorded_waits(scenarios_dir) -> Non
     """Bookkeeping, not validation: L = lambda W holds by construction over a run that starts and ends
     empty, so this only checks that two separate records of each counter's and pool's queue (the queue
     length integral and the list of waits) agree. The model is validated against Erlang C above."""
-    scenario, catalog = load_scenario(scenarios_dir / "nam-dinh-2024.yaml", **{"run.horizon_days": 30})
+    overrides = {"run.horizon_days": 30, "startup.warmup_days": 30}  # a model alone: no pilot run
+    scenario, catalog = load_scenario(scenarios_dir / "nam-dinh-2024.yaml", **overrides)
     model = ProvinceModel(scenario, build_procedures(scenario, catalog), monitored=True)
     model.run()
     queues = [(c.desks, c.waits, c.name) for c in model.counters]
