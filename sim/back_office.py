@@ -3,11 +3,18 @@
 Officers work only in opening sessions; a piece of work of E minutes that starts at t ends at
 ``calendar.add_working(t, E)``, so the effort clock stops overnight and on holidays without a shift
 process. The queue discipline is a scenario option: FIFO, or earliest deadline first (EDF).
+
+Under FIFO a dossier's start is known the moment it joins the queue: the earliest time one of the
+officers is free, since nobody who comes later can overtake it (Kiefer and Wolfowitz's recursion for the
+multi-server queue). The pool then keeps only each officer's next free time and schedules no event at
+all; EDF, and the validation runs that integrate the queue length, hand officers over with events.
 """
 
 from __future__ import annotations
 
+import heapq
 from array import array
+from collections import deque
 from collections.abc import Callable, Generator
 
 import simpy
@@ -33,6 +40,11 @@ class OfficerPool:
         self.earliest_deadline_first = discipline == "edf"
         servers = MonitoredServers if monitored else Servers
         self.officers_free = servers(env, officers, priority=self.earliest_deadline_first)
+        # FIFO without monitoring: each officer's next free time (a heap), and the starts still ahead
+        self.free_at: list[float] | None = None
+        if not (monitored or self.earliest_deadline_first):
+            self.free_at = [float("-inf")] * officers
+            self._starts_ahead: deque[float] = deque()
         self.busy_minutes = 0.0  # working minutes of effort started inside the counted window
         self.window = (float("-inf"), float("inf"))
         # start and end of every piece of work started inside the window (the utilisation heatmap)
@@ -42,6 +54,12 @@ class OfficerPool:
 
     @property
     def queue_length(self) -> int:
+        if self.free_at is not None:
+            now = self.env.now
+            ahead = self._starts_ahead
+            while ahead and ahead[0] <= now:
+                ahead.popleft()
+            return len(ahead)
         return self.officers_free.waiting
 
     def handle(
@@ -49,7 +67,25 @@ class OfficerPool:
     ) -> None:
         """The same work as ``work``, driven by callbacks instead of a process: the hot path for dossiers
         that only need one officer (no counter, no supplement). ``decided(dossier, end)`` is called as soon
-        as the officer starts, with the time the work will end."""
+        as the officer starts (under FIFO: at once), with the time the work will end."""
+        free_at = self.free_at
+        if free_at is not None:
+            now = self.env.now
+            free = free_at[0]
+            start = free if free > now else now
+            end = self.calendar.add_working(start, effort_min)
+            heapq.heapreplace(free_at, end)
+            if start > now:
+                ahead = self._starts_ahead
+                while ahead and ahead[0] <= now:
+                    ahead.popleft()
+                ahead.append(start)
+            if self.window[0] <= start < self.window[1]:
+                self.busy_minutes += effort_min
+                self.work_starts.append(start)
+                self.work_ends.append(end)
+            decided(dossier, end)
+            return
         turn = self.officers_free.acquire(due)
         if turn is None:
             self._start(effort_min, decided, dossier, self.env.now)

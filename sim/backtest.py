@@ -27,6 +27,7 @@ from dvclab.files import fill_folder
 from dvclab.sim.calendar import MINUTES_PER_DAY, WorkingCalendar
 from dvclab.sim.calibrate import Calibration, calibrate
 from dvclab.sim.calibrate_work import working
+from dvclab.sim.event_log import EventRecorder
 from dvclab.sim.experiment import confidence_interval, run_replications
 from dvclab.sim.model import ProvinceModel
 from dvclab.sim.outputs import csv_text
@@ -125,17 +126,37 @@ class ForecastRun:
 
     def __call__(self, scenario: Scenario, catalog: list[Procedure], replication: int) -> Period:
         model = ProvinceModel(scenario, build_procedures(scenario, catalog), replication)
+        # the streaming model forgets issued dossiers: their outcomes are collected as they are issued
+        outcomes = _Outcomes()
+        model.observer = outcomes
         model.run()
         d, cal = model.dossiers, model.calendar
         start = model.window[0]
         counted = np.asarray(d.counted)
         day = ((d.arrival[counted] - start) // MINUTES_PER_DAY).astype(int)
         weekly = np.bincount(day[day < self.weeks * 7] // 7, minlength=self.weeks)[: self.weeks].astype(float)
-        issued, received, due = (np.asarray(x) for x in (model.issued, model.received, model.due))
-        done = counted & (issued <= self.end_minutes)
+        ids = sorted(outcomes.issued)  # the counted dossiers, in draw order
+        received, due, issued = np.array([outcomes.issued[i][:3] for i in ids], dtype=float).reshape(-1, 3).T
+        procedure_of = {
+            int(i): int(p)
+            for batch in outcomes.draws
+            for i, p in zip(batch["id"], batch["procedure"], strict=True)
+        }
+        procedure = np.array([procedure_of[i] for i in ids], dtype=np.int64)
+        done = issued <= self.end_minutes
         hours = (working(cal, issued[done]) - working(cal, received[done])) / 60.0
-        group = np.asarray(model.table.groups, dtype=object)[d.procedure[done]]
+        group = np.asarray(model.table.groups, dtype=object)[procedure[done]]
         return Period(weekly, hours, issued[done] > due[done], group)
+
+
+class _Outcomes(EventRecorder):
+    """The counted dossiers' draws and outcomes only (no steps, no supplements: a forecast needs none)."""
+
+    def step(self, dossier: int, pool: str, effort: float, end: float, activity: str = "examine") -> None:
+        pass
+
+    def supplement(self, dossier: int, requested: float, answered: float) -> None:
+        pass
 
 
 def backtest(

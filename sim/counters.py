@@ -3,10 +3,16 @@
 Citizens arrive only while the counter is open. Whoever is still waiting at closing comes back the next
 working day and keeps their place (a second trip). Once started, a reception is finished even past
 closing: officers do not send a citizen away mid-dossier.
+
+The queue is FIFO, so a citizen's call is known the moment they join it: when the first of the officers
+is free (Kiefer and Wolfowitz's recursion), at the next opening if that is after closing. An unmonitored
+counter keeps only each officer's next free time and schedules one event per citizen, the end of their
+reception; a monitored one (validation) hands its desks over with events and integrates the queue.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Generator
 
 import simpy
@@ -29,23 +35,63 @@ class Counter:
         self.officers = officers
         self.calendar = calendar
         self.desks = (MonitoredServers if monitored else Servers)(env, officers)
+        # unmonitored: each officer's next free time (a heap), and the ends of the receptions in progress
+        self.free_at: list[float] | None = None if monitored else [float("-inf")] * officers
+        self._ends: list[float] = []
         self.waits: list[float] | None = [] if monitored else None  # calendar minutes, validation only
         self.busy_minutes = 0.0  # reception minutes started inside the counted window
         self.window = (float("-inf"), float("inf"))
 
     @property
     def queue_length(self) -> int:
+        if self.free_at is not None:
+            return max(self._present() - self.officers, 0)
         return self.desks.waiting
 
     @property
     def load(self) -> float:
         """Citizens at the counter per officer: what a citizen choosing a centre looks at."""
+        if self.free_at is not None:
+            return self._present() / self.officers
         return (self.desks.waiting + self.desks.in_service) / self.officers
+
+    def _present(self) -> int:
+        """Citizens waiting or being received now (unmonitored counters)."""
+        now = self.env.now
+        ends = self._ends
+        while ends and ends[0] <= now:
+            heapq.heappop(ends)
+        return len(ends)
 
     def receive(self, service_min: float, received: Callable[[int, float, bool], None], citizen: int) -> None:
         """The same visit as ``visit``, driven by callbacks instead of a process (the hot path):
         ``received(citizen, wait, came_back)`` is called when the reception is over."""
         arrived = self.env.now
+        free_at = self.free_at
+        if free_at is not None:
+            free = free_at[0]
+            start = free if free > arrived else arrived
+            calendar = self.calendar
+            if calendar is None:
+                called, came_back = start, False
+            else:
+                # a second trip: received on a later working day than the arrival (see ``_call``)
+                called = calendar.next_open(start)
+                later_day = calendar.day_index_at(called) > calendar.day_index_at(arrived)
+                came_back = called > arrived and later_day
+            end = called + service_min
+            heapq.heapreplace(free_at, end)
+            ends = self._ends
+            while ends and ends[0] <= arrived:  # receptions over: kept only while in progress
+                heapq.heappop(ends)
+            heapq.heappush(ends, end)
+            if self.window[0] <= called < self.window[1]:
+                self.busy_minutes += service_min
+            wait = self._open_wait(arrived, called)
+            self.env.timeout(end - arrived).callbacks.append(
+                lambda _done: received(citizen, wait, came_back)
+            )
+            return
         turn = self.desks.acquire()
         if turn is None:
             self._call(service_min, received, citizen, arrived)

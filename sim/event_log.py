@@ -1,11 +1,13 @@
 """An event log out of a run: the simulated dossiers' events in the one-stop register format.
 
 The model calls an observer (``ProvinceModel.observer``; None by default, then each hook costs one
-attribute test) when an officer finishes a step and when a supplement is requested and answered. When and
-how a dossier was received, its due and decision times are the model's per-dossier outcomes, and how its
-result went back is settled from its own draws by the rule of ``sim.kpis``; so the recorder needs only
-those two hooks. The register's columns are documented in ``scenarios/records/README.md`` and read back by
-``sim.records`` through ``scenarios/records/one-stop-register.yaml``.
+attribute test) with each day's drawn dossiers, when an officer's step ends (examination or rework), when
+a supplement is requested and answered, and when a counted dossier's result is issued (when and where it
+was received, its due and issue times, its unit). The model forgets a dossier once issued, so the recorder
+keeps what the register needs; how a result went back and whether it was paid online are settled from the
+dossier's own draws by the rule of ``sim.tally``. The register's columns are documented in
+``scenarios/records/README.md`` and read back by ``sim.records`` through
+``scenarios/records/one-stop-register.yaml``.
 
 Only replication 0 is logged (``EventLogRunner``): the log stands for one possible year, and a whole
 province's year is already millions of rows.
@@ -28,10 +30,11 @@ from dvclab.catalog import Channel, Procedure
 from dvclab.deadlines import VIETNAM
 from dvclab.files import atomic_write
 from dvclab.sim.channels import POSTAL
+from dvclab.sim.demand import Dossiers
 from dvclab.sim.kpis import replication_kpis
 from dvclab.sim.model import ProvinceModel
 from dvclab.sim.observe import ObservedOutput, observe
-from dvclab.sim.procedures import build_procedures
+from dvclab.sim.procedures import ProcedureTable, build_procedures
 from dvclab.sim.scenario import Scenario
 
 CSV_FILE = "event_log.csv"
@@ -55,6 +58,28 @@ class EventRecorder:
         self.steps: list[tuple[int, str, float, float, str]] = []
         # (dossier, requested, answered)
         self.supplements: list[tuple[int, float, float]] = []
+        # counted dossiers' draws, a day's batch at a time: ids, procedure, channel, post days, and the
+        # uniforms that settle the result's return and the payment
+        self.draws: list[dict[str, np.ndarray]] = []
+        # dossier -> (received, due, issued, start of the reception, counter or None, unit)
+        self.issued: dict[int, tuple[float, float, float, float, str | None, int]] = {}
+
+    def arrivals(self, first: int, day: Dossiers, table: ProcedureTable) -> None:
+        """A day's drawn dossiers (ids ``first`` on, in the batch's order); only the counted ones are kept."""
+        counted = np.asarray(day.counted, dtype=bool)
+        if counted.any():
+            self.draws.append({
+                "id": first + np.flatnonzero(counted),
+                "procedure": day.procedure[counted], "channel": day.channel[counted].astype(np.int64),
+                "post_days": day.post_days[counted], "u_electronic": day.u_electronic[counted],
+                "u_postal": day.u_postal[counted], "u_payment": day.u_payment[counted],
+            })  # fmt: skip
+
+    def issue(
+        self, dossier: int, received: float, due: float, issued: float, arrived: float,
+        counter: str | None, unit: int,
+    ) -> None:  # fmt: skip
+        self.issued[dossier] = (received, due, issued, arrived, counter, unit)
 
     def step(self, dossier: int, pool: str, effort: float, end: float, activity: str = "examine") -> None:
         self.steps.append((dossier, pool, effort, end, activity))
@@ -119,26 +144,28 @@ def _officers(model: ProvinceModel, steps: list[tuple[int, str, float, float, fl
 
 
 def register_table(model: ProvinceModel, recorder: EventRecorder) -> EventTable:
-    """The counted dossiers' events (received inside the horizon), case by case in time order."""
-    d, t, s, cal = model.dossiers, model.table, model.scenario, model.calendar
+    """The counted dossiers' events (received inside the horizon), case by case in id order."""
+    t, s, cal = model.table, model.scenario, model.calendar
     epoch = dt.datetime.combine(cal.epoch, dt.time(), tzinfo=VIETNAM)
-    counted = np.asarray(d.counted)
-    received = np.asarray(model.received)
-    issued = np.asarray(model.issued)
-    due = np.asarray(model.due)
-    channel = d.channel.astype(np.int64)
-    # result return and payment as sim.kpis settles them, from the dossier's own draws
-    electronic_share = np.array([s.results_return.electronic_share[c] for c in Channel])
-    electronic = d.u_electronic < electronic_share[channel]
-    by_post = ~electronic & (d.u_postal < s.results_return.postal_share_of_paper)
-    online_share = np.array([s.payment.online_share[c] for c in Channel])
-    fee_bearing = t.fee_vnd[d.procedure] > 0
-    paid_online = fee_bearing & (d.u_payment < online_share[channel])
+    draws = {
+        name: np.concatenate([batch[name] for batch in recorder.draws])
+        for name in ("id", "procedure", "channel", "post_days", "u_electronic", "u_postal", "u_payment")
+    } if recorder.draws else {}  # fmt: skip
+    # result return and payment as sim.tally settles them, from the dossier's own draws
+    if draws:
+        channel = draws["channel"]
+        electronic_share = np.array([s.results_return.electronic_share[c] for c in Channel])
+        electronic = draws["u_electronic"] < electronic_share[channel]
+        by_post = ~electronic & (draws["u_postal"] < s.results_return.postal_share_of_paper)
+        online_share = np.array([s.payment.online_share[c] for c in Channel])
+        fee_bearing = t.fee_vnd[draws["procedure"]] > 0
+        paid_online = fee_bearing & (draws["u_payment"] < online_share[channel])
+    counted = set(recorder.issued)
     per_day = cal.minutes_per_working_day
 
     steps = []
     for dossier, pool, effort, end, activity in recorder.steps:
-        if counted[dossier]:
+        if dossier in counted:
             # the effective start: the working minute ``effort`` before the end (a dossier taken up at
             # night is started at the next opening)
             start = cal.next_open(cal.from_working(cal.to_working(end) - effort))
@@ -149,37 +176,39 @@ def register_table(model: ProvinceModel, recorder: EventRecorder) -> EventTable:
         events.setdefault(dossier, []).append((start, end, activity, officer))
     supplemented: set[int] = set()
     for dossier, requested, answered in recorder.supplements:
-        if counted[dossier]:
+        if dossier in counted:
             supplemented.add(dossier)
             events.setdefault(dossier, []).append((requested, requested, "request_supplement", ""))
             events.setdefault(dossier, []).append((answered, answered, "receive_supplement", "citizen"))
 
     rows: list[tuple[str, ...]] = []
-    for i in np.flatnonzero(counted).tolist():
-        p = int(d.procedure[i])
-        code = int(channel[i])
-        if model.visits[i]:
-            arrived, receiver = received[i] - model.reception[i], model.counters[model.counter_id[i]].name
+    order = np.argsort(draws["id"], kind="stable") if draws else np.array([], dtype=np.int64)
+    for k in order.tolist():
+        i = int(draws["id"][k])
+        if i not in recorder.issued:  # drawn but not issued: cannot happen once the run has drained
+            raise RuntimeError(f"dossier {i} was counted but never issued")
+        received, due, issued, arrived, counter, unit_index = recorder.issued[i]
+        p = int(draws["procedure"][k])
+        code = int(channel[k])
+        receiver = counter if counter is not None else ("post" if code == POSTAL else "portal")
+        if electronic[k]:
+            method, returned = "electronic", issued
+        elif by_post[k]:
+            method, returned = "post", cal.add_working(issued, float(draws["post_days"][k]) * per_day)
         else:
-            arrived, receiver = received[i], "post" if code == POSTAL else "portal"
-        if electronic[i]:
-            method, returned = "electronic", issued[i]
-        elif by_post[i]:
-            method, returned = "post", cal.add_working(issued[i], float(d.post_days[i]) * per_day)
-        else:
-            method, returned = "counter", cal.next_open(issued[i])
+            method, returned = "counter", cal.next_open(issued)
         level = t.levels[p]
-        unit = f"{level}.{model.pool_unit[i]}"
+        unit = f"{level}.{unit_index}"
         case = (
             t.codes[p], t.names[p], t.groups[p], level, unit, CHANNEL_NAMES[code],
-            _stamp(epoch, received[i]), _stamp(epoch, due[i]), _stamp(epoch, issued[i]),
-            _stamp(epoch, returned), method, _flag(paid_online[i]) if fee_bearing[i] else "",
+            _stamp(epoch, received), _stamp(epoch, due), _stamp(epoch, issued),
+            _stamp(epoch, returned), method, _flag(paid_online[k]) if fee_bearing[k] else "",
             _flag(i in supplemented),
         )  # fmt: skip
         receipt = f"HS{i:08d}"
-        journey = [(arrived, received[i], "receive", receiver), *sorted(events.get(i, []))]
+        journey = [(arrived, received, "receive", receiver), *sorted(events.get(i, []))]
         last = max(end for _, end, _, _ in journey)
-        journey.append((last, issued[i], "decide", ""))
+        journey.append((last, issued, "decide", ""))
         journey.append((returned, returned, "return_result", method))
         for start, end, activity, resource in journey:
             rows.append((receipt, activity, _stamp(epoch, start), _stamp(epoch, end), resource, *case))

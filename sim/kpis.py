@@ -1,8 +1,9 @@
-"""The indicators of one replication, computed from the dossiers' recorded journeys.
+"""The indicators of one replication, read from the running tally of the dossiers' journeys.
 
-Payment, result return and digitisation do not queue, so they are settled here per dossier from the
-dossier's own draws. Rates are fractions in [0, 1]. The Decision 766 groups are *estimates* of the parts
-of the index the model covers (timeliness, online service, digitisation, the sync part of transparency).
+Payment, result return and digitisation do not queue, so they are settled from each dossier's own draws
+as its day's batch arrives (``sim.tally``). Rates are fractions in [0, 1]. The Decision 766 groups are
+*estimates* of the parts of the index the model covers (timeliness, online service, digitisation, the
+sync part of transparency).
 """
 
 from __future__ import annotations
@@ -11,12 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dvclab.catalog import Channel
-from dvclab.deadlines import is_overdue
-from dvclab.sim.calendar import MINUTES_PER_DAY
-from dvclab.sim.channels import CHANNELS_ONLINE_FILED, CODE, POSTAL, REPORTED_ONLINE, SELF_SERVICE
 from dvclab.sim.model import UNIT_KEY, ProvinceModel
-from dvclab.sim.sync import arrival_times, discrepancy
+from dvclab.sim.tally import HOURLY_COLUMNS as HOURLY_COLUMNS  # the columns of arrivals_by_hour
 
 # Maximum points of each Decision 766 group the model estimates (transparency: 1 of its 4 sub-indicators).
 INDEX_766_MAX = {"timeliness": 20.0, "online_service": 22.0, "digitisation": 22.0, "transparency_sync": 4.5}
@@ -33,7 +30,6 @@ PLAIN_KPIS = (
     "interlinked_share", "sync_discrepancy",
     *(f"index_766.{group}" for group in INDEX_766_MAX),
 )
-HOURLY_COLUMNS = ("portal_submissions", *(channel.value for channel in Channel))
 
 
 @dataclass
@@ -75,85 +71,50 @@ def unit_of(name: str) -> str:
     return "fraction"
 
 
-def _rate(numerator: np.ndarray, mask: np.ndarray | None = None) -> float:
-    values = numerator if mask is None else numerator[mask]
-    return float(values.mean()) if values.size else 0.0
+def _share(part: float, whole: float) -> float:
+    return float(part / whole) if whole else 0.0
 
 
 def replication_kpis(model: ProvinceModel) -> ReplicationOutput:
-    s, t, d, cal = model.scenario, model.table, model.dossiers, model.calendar
-    counted = d.counted
-    p = d.procedure
-    channel = d.channel.astype(np.int64)
-    received = np.asarray(model.received)
-    due = np.asarray(model.due)
-    issued = np.asarray(model.issued)
-    day_open = np.asarray(cal.day_open)
-    day_close = np.asarray(cal.day_close)
-
-    overdue = is_overdue(issued, due)
-    # early (the 766 timeliness index): issued before the due working day opens
-    due_day = np.searchsorted(day_close, due)
-    early = issued < day_open[np.minimum(due_day, len(day_open) - 1)]
-
-    # payment: online by channel; a self-service filer who cannot pay online must come in
-    fee_bearing = t.fee_vnd[p] > 0
-    online_share = np.array([s.payment.online_share[c] for c in Channel])
-    paid_online = fee_bearing & (d.u_payment < online_share[channel])
-    visits = np.asarray(model.visits)
-    payment_trip = fee_bearing & ~paid_online & ~visits & (channel != POSTAL)
-
-    # result return: electronic, public post, or a second trip to the counter
-    electronic_share = np.array([s.results_return.electronic_share[c] for c in Channel])
-    electronic = d.u_electronic < electronic_share[channel]
-    by_post = ~electronic & (d.u_postal < s.results_return.postal_share_of_paper)
-    handed_over = visits & (issued == received)  # decided while the citizen waits at the counter
-    pickup_trip = ~electronic & ~by_post & ~handed_over
-
-    trips = (
-        visits.astype(np.int64)
-        + np.asarray(model.came_back, dtype=np.int64)
-        + np.asarray(model.supplement_trips, dtype=np.int64)
-        + payment_trip
-        + pickup_trip
-    )
-    reported_online = np.isin(channel, REPORTED_ONLINE)
-    self_service = (channel == SELF_SERVICE) & (trips == 0)
-    digitised_in = np.isin(channel, CHANNELS_ONLINE_FILED) | model.scanned_paper
-    digitised = digitised_in & (electronic | (d.u_result_scan < s.results_return.result_scan_share))
-
-    wait = np.asarray(model.counter_wait)
-    waited = counted & visits
-    c = counted
-    n = int(c.sum())
+    """The KPIs of a finished replication, from its running tally (``sim.tally``)."""
+    s, t, tally = model.scenario, model.table, model.tally
+    n = tally.dossiers
+    dossiers_by_procedure = tally.dossiers_by_procedure
+    overdue_by_procedure = np.asarray(tally.overdue_by_procedure, dtype=float)
+    overdue = float(overdue_by_procedure.sum())
     kpis: dict[str, float] = {
         "dossiers": float(n),
-        "overdue_rate": _rate(overdue, c),
-        "on_time_rate": 1.0 - _rate(overdue, c),
-        "early_rate": _rate(early & ~overdue, c),
-        "apology_slips": float((overdue & c).sum()),
-        "counter_wait_mean_min": float(wait[waited].mean()) if waited.any() else 0.0,
-        "counter_wait_p90_min": float(np.percentile(wait[waited], 90)) if waited.any() else 0.0,
-        "trips_per_dossier": _rate(trips, c),
-        "reported_online_rate": _rate(reported_online, c),
-        "self_service_online_rate": _rate(self_service, c),
-        "online_payment_rate": _rate(paid_online, c & fee_bearing),
-        "digitised_rate": _rate(digitised, c),
-        "postal_return_share": _rate(by_post, c),
-        "postal_fees_vnd": float((by_post & c).sum() * s.results_return.postal_fee_vnd),
-        "supplement_rate": _rate(np.asarray(model.supplemented), c),
-        "interlinked_share": _rate(model.interlinked, c),
+        "overdue_rate": _share(overdue, n),
+        "on_time_rate": 1.0 - _share(overdue, n),
+        "early_rate": _share(tally.early, n),
+        "apology_slips": overdue,
+        "counter_wait_mean_min": _share(tally.wait_sum, tally.waited),
+        "counter_wait_p90_min": tally.wait_p90(),
+        "trips_per_dossier": _share(tally.trips, n),
+        "reported_online_rate": _share(tally.reported_online, n),
+        "self_service_online_rate": _share(tally.self_service, n),
+        "online_payment_rate": _share(tally.paid_online, tally.fee_bearing_dossiers),
+        "digitised_rate": _share(tally.digitised, n),
+        "postal_return_share": _share(tally.by_post, n),
+        "postal_fees_vnd": float(tally.by_post * s.results_return.postal_fee_vnd),
+        "supplement_rate": _share(tally.supplemented, n),
+        "interlinked_share": _share(tally.interlinked, n),
     }
 
-    levels = np.asarray(t.levels)[p]
+    levels = np.asarray(t.levels)
     for level in sorted(set(t.levels)):
-        kpis[f"overdue_rate_by_level.{level}"] = _rate(overdue, c & (levels == level))
-        kpis[f"dossier_share_by_level.{level}"] = _rate(levels == level, c)
-    groups = np.asarray(t.groups)[p]
+        of_level = levels == level
+        counted = dossiers_by_procedure[of_level].sum()
+        kpis[f"overdue_rate_by_level.{level}"] = _share(overdue_by_procedure[of_level].sum(), counted)
+        kpis[f"dossier_share_by_level.{level}"] = _share(counted, n)
+    groups = np.asarray(t.groups)
     for group in sorted(set(t.groups)):
-        kpis[f"overdue_rate_by_group.{group}"] = _rate(overdue, c & (groups == group))
+        of_group = groups == group
+        kpis[f"overdue_rate_by_group.{group}"] = _share(
+            overdue_by_procedure[of_group].sum(), dossiers_by_procedure[of_group].sum()
+        )
 
-    units = unit_figures(model, c, overdue)
+    units = unit_figures(model)
     busy: dict[str, list[float]] = {}
     for pool in model.pools.values():
         _add_busy(busy, pool.name.rsplit(".", 1)[0], pool.busy_minutes, pool.officers)
@@ -170,15 +131,7 @@ def replication_kpis(model: ProvinceModel) -> ReplicationOutput:
         )
 
     # national sync: two status changes per dossier (received, result issued)
-    changes = np.concatenate([received[~np.isnan(received)], issued[~np.isnan(issued)]])
-    synced = arrival_times(changes, s.sync, model.streams["sync"])
-    start, end = model.window
-    snapshots = np.arange(
-        start + s.sync.snapshot_days * MINUTES_PER_DAY, end + 1, s.sync.snapshot_days * MINUTES_PER_DAY
-    )
-    kpis["sync_discrepancy"] = (
-        float(discrepancy(changes, synced, snapshots).mean()) if snapshots.size else 0.0
-    )
+    kpis["sync_discrepancy"] = tally.sync_discrepancy()
 
     kpis["index_766.timeliness"] = INDEX_766_MAX["timeliness"] * kpis["on_time_rate"]
     kpis["index_766.online_service"] = INDEX_766_MAX["online_service"] * (
@@ -189,56 +142,30 @@ def replication_kpis(model: ProvinceModel) -> ReplicationOutput:
         1.0 - kpis["sync_discrepancy"]
     )
 
-    # backlog at each day's end: received and not yet issued
-    day_ends = start + MINUTES_PER_DAY * np.arange(1, model.horizon_days + 1)
-    in_system = np.searchsorted(
-        np.sort(received[~np.isnan(received)]), day_ends, side="right"
-    ) - np.searchsorted(np.sort(issued[~np.isnan(issued)]), day_ends, side="right")
-
-    # the hourly arrival forecast the load tests replay
-    hours = model.horizon_days * 24
-    hour = ((d.arrival[c] - start) // 60).astype(np.int64)
-    by_hour = np.zeros((hours, len(HOURLY_COLUMNS)))
-    ch = channel[c]
-    np.add.at(by_hour[:, 0], hour[np.isin(ch, REPORTED_ONLINE)], 1)
-    for column, channel_name in enumerate(Channel, start=1):
-        np.add.at(by_hour[:, column], hour[ch == CODE[channel_name]], 1)
-
-    overdue_by_procedure = np.bincount(p[c & overdue], minlength=len(t)).astype(float)
-    dossiers_by_procedure = np.bincount(p[c], minlength=len(t)).astype(float)
-    by_pool, by_unit = backlog_by_pool(model, received, issued)
+    # backlog at each day's end: received and not yet issued, in all (the horizon's days), and by officer
+    # pool and by unit over the warm-up and the horizon (a dossier belongs to the unit of its first
+    # officer pool, as in ``unit_figures``)
+    keys = sorted(set(tally.received_by_day) | set(tally.issued_by_day))
+    by_unit = {_unit_name(model, key): tally.backlog([key]) for key in keys}
+    by_pool: dict[str, np.ndarray] = {}
+    for key in keys:
+        pool = model.pool_names[key // UNIT_KEY]
+        series = by_unit[_unit_name(model, key)]
+        by_pool[pool] = by_pool[pool] + series if pool in by_pool else series.copy()
     return ReplicationOutput(
-        kpis, in_system.astype(float), by_hour, overdue_by_procedure, dossiers_by_procedure, units,
-        by_pool, by_unit,
+        kpis,
+        tally.backlog(keys)[model.warmup_days :],
+        tally.by_hour.copy(),
+        overdue_by_procedure,
+        dossiers_by_procedure.astype(float),
+        units,
+        backlog_by_pool_day=by_pool,
+        backlog_by_unit_day=by_unit,
     )
 
 
-def backlog_by_pool(
-    model: ProvinceModel, received: np.ndarray, issued: np.ndarray
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """End-of-day dossiers in progress (received, not yet issued) by pool and by unit, over the warm-up
-    and the horizon; a dossier counts in the unit of its first officer pool, as in ``unit_figures``."""
-    days = model.warmup_days + model.horizon_days
-    key = np.asarray(model.pool_id, dtype=np.int64) * UNIT_KEY + np.asarray(model.pool_unit, dtype=np.int64)
-    seen = ~np.isnan(received)
-    keys, where = np.unique(key[seen], return_inverse=True)
-    # the day whose end first finds the dossier received (issued): received <= day end, as backlog_by_day
-    came = np.maximum(np.ceil(received[seen] / MINUTES_PER_DAY) - 1, 0)
-    left = np.ceil(np.nan_to_num(issued[seen], nan=np.inf) / MINUTES_PER_DAY) - 1
-    left = np.where(np.isfinite(left), np.maximum(left, 0), days)
-    in_range = came < days
-    flow = np.zeros((len(keys), days + 1))
-    np.add.at(flow, (where[in_range], came[in_range].astype(np.int64)), 1.0)
-    out = in_range & (left < days)
-    np.add.at(flow, (where[out], left[out].astype(np.int64)), -1.0)
-    per_unit = np.cumsum(flow[:, :days], axis=1)
-    names = [f"{model.pool_names[k // UNIT_KEY]}.{k % UNIT_KEY}" for k in keys.tolist()]
-    by_unit = dict(zip(names, per_unit, strict=True))
-    by_pool: dict[str, np.ndarray] = {}
-    for name, series in by_unit.items():
-        pool = name.rsplit(".", 1)[0]
-        by_pool[pool] = by_pool[pool] + series if pool in by_pool else series.copy()
-    return by_pool, by_unit
+def _unit_name(model: ProvinceModel, key: int) -> str:
+    return f"{model.pool_names[key // UNIT_KEY]}.{key % UNIT_KEY}"
 
 
 def _worked(model: ProvinceModel) -> float:
@@ -252,20 +179,17 @@ def _add_busy(busy: dict[str, list[float]], name: str, minutes: float, officers:
     totals[1] += officers
 
 
-def unit_figures(model: ProvinceModel, counted: np.ndarray, overdue: np.ndarray) -> UnitFigures:
+def unit_figures(model: ProvinceModel) -> UnitFigures:
     worked = _worked(model)
     utilisation = {
         resource.name: resource.busy_minutes / (resource.officers * worked) if worked else 0.0
         for resource in (*model.pools.values(), *model.counters)
     }
     # a dossier belongs to the unit of its first officer pool (an inter-linked group's later steps too)
-    key = np.asarray(model.pool_id, dtype=np.int64) * UNIT_KEY + np.asarray(model.pool_unit, dtype=np.int64)
-    keys, where = np.unique(key[counted], return_inverse=True)
-    dossiers = np.bincount(where, minlength=len(keys))
-    late = np.bincount(where, weights=overdue[counted].astype(float), minlength=len(keys))
-    names = [f"{model.pool_names[k // UNIT_KEY]}.{k % UNIT_KEY}" for k in keys.tolist()]
+    tally = model.tally
+    keys = sorted(tally.unit_dossiers)
     return UnitFigures(
         utilisation,
-        dict(zip(names, dossiers.astype(float).tolist(), strict=True)),
-        dict(zip(names, late.tolist(), strict=True)),
+        {_unit_name(model, key): float(tally.unit_dossiers[key]) for key in keys},
+        {_unit_name(model, key): float(tally.unit_overdue.get(key, 0)) for key in keys},
     )

@@ -1,40 +1,50 @@
-"""The province: counters, officer pools and the dossier process that runs through them.
+"""The province: counters, officer pools and the dossiers' journeys through them.
 
-A dossier's journey (a SimPy process): reception (a counter visit, a postal transit, or an online
-submission), then for each step of its procedure (more than one for an inter-linked group) an officer
-of the step's pool examines it, possibly requests a supplement and waits for the citizen, and the
-decision goes through approval; the result is issued. Payment, result return and digitisation do not
-queue, so they are settled per dossier after the run (``sim.kpis``).
+A dossier's journey is one chain of SimPy callbacks (``Dossier`` carries its state): it arrives
+(``_arrive``), is received after a counter visit, a postal transit or an online submission
+(``_receive``); then for each step of its procedure (more than one for an inter-linked group) an officer
+of the step's pool examines it (``_examine``, ``_examined``), possibly requests a supplement and waits for
+the citizen (``_request_supplement``, ``_supplied``), and the decision goes through approval
+(``_approve``); the result is issued (``_issue``). Payment, result return and digitisation do not queue:
+they are settled from the dossier's own draws when its day's batch arrives (``sim.tally``).
 
-Over ~400 lines because it is one concept: the ``ProvinceModel`` whose SimPy processes share the same
-counters, pools, calendar and per-dossier arrays; splitting them would scatter that state.
+Memory follows the dossiers in progress: the demand is drawn one day at a time, a dossier's state lives
+in its ``Dossier`` until its result is issued, and its outcome then goes into the running ``Tally``.
+
+Over ~400 lines because it is one concept: the ``ProvinceModel`` whose callbacks share the same counters,
+pools, calendar and tally; splitting them would scatter that state.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import numpy as np
 import simpy
 
 from dvclab.catalog import LEVELS
+from dvclab.deadlines import is_overdue
 from dvclab.sim.back_office import OfficerPool
 from dvclab.sim.calendar import MINUTES_PER_DAY, WorkingCalendar
 from dvclab.sim.channels import ASSISTED, AT_COUNTER, COUNTER, ONLINE_WITH_VISIT, POSTAL
 from dvclab.sim.counters import Counter
-from dvclab.sim.demand import Dossiers, generate_dossiers
+from dvclab.sim.demand import Demand, Dossiers, generate_dossiers
 from dvclab.sim.procedures import ProcedureTable
 from dvclab.sim.scenario import Scenario, ScenarioError, opening_minutes
 from dvclab.sim.stability import offered_loads, warn_unstable
 from dvclab.sim.streams import RandomStreams
+from dvclab.sim.tally import Arrivals, Tally
 from dvclab.sim.units import load_units
 
 LEVEL_CODE = {"province": 0, "district": 1, "commune": 2}
 UNIT_KEY = 100_000  # a unit's officer pool is pools[pool_index * UNIT_KEY + unit]
 DRAIN_DAYS = 400  # calendar kept beyond the horizon so that every counted dossier can finish
+
+
+ROUTE_ONLINE, ROUTE_COUNTER, ROUTE_POST = 0, 1, 2  # how a dossier reaches its first officer pool
 
 
 class OverloadError(RuntimeError):
@@ -105,6 +115,47 @@ class Province:
                 )
 
 
+class Dossier:
+    """One dossier in progress: what its journey still needs. It is forgotten once its result is issued.
+
+    ``effort``, ``approval`` and ``supplement`` (the citizen's answer delay in working days, or None) are
+    those of the current step; ``chain`` holds an inter-linked group's later steps and their draws."""
+
+    __slots__ = (
+        "procedure", "key", "counted", "online", "pickup", "deadline", "pool", "effort", "approval",
+        "supplement", "chain", "step", "commune", "received", "due_day", "due", "supplemented", "reception",
+        "route", "counter", "commune_level", "id",  # id: set only while an observer records the run
+    )
+
+    def __init__(
+        self,
+        procedure: int,
+        key: int,
+        counted: bool,
+        online: bool,
+        pickup: bool,
+        deadline: int,
+        effort: float,
+        approval: float,
+        supplement: float | None,
+        commune: int,
+    ) -> None:
+        self.procedure = procedure
+        self.key = key
+        self.counted = counted
+        self.online = online
+        self.pickup = pickup  # counted, visited a counter and collects the result on paper
+        self.deadline = deadline
+        self.effort = effort
+        self.approval = approval
+        self.supplement = supplement
+        self.commune = commune
+        self.chain: tuple[list[int], np.ndarray] | None = None
+        self.step = 0
+        self.supplemented = False
+        self.pool: OfficerPool | None = None
+
+
 class ProvinceModel(Province):
     def __init__(
         self,
@@ -112,23 +163,44 @@ class ProvinceModel(Province):
         table: ProcedureTable,
         replication: int = 0,
         monitored: bool = False,
-        hot_path: bool = True,
     ) -> None:
         super().__init__(scenario, table)
         self.monitored = monitored  # integrate queue lengths (validation runs only: it costs time)
-        self.hot_path = hot_path  # False: every dossier runs as a process (to test that both agree)
         self.replication = replication
         self.observer: Any = None  # sim.event_log.EventRecorder while a run writes its event log
         self.streams = RandomStreams(scenario.run.seed, replication)
-        self.dossiers: Dossiers = generate_dossiers(
+        self.demand = Demand(
             scenario, table, self.calendar, self.streams, self.warmup_days, self.horizon_days, self.communes
         )
         self.env = simpy.Environment()
         self._build_counters()
         self.pools: dict[int, OfficerPool] = {}
-        self._prepare()
+        self.tally = Tally(
+            scenario, table.fee_vnd, len(table), self.calendar, self.window, self.horizon_days,
+            self.warmup_days, self.streams["sync"],
+        )
+        self.in_progress = 0  # dossiers drawn (a day ahead at most) and not yet issued
+        self.peak_in_progress = 0  # the most of them at a day's first arrival
+        self.arrived = 0
+        self._drawn = 0  # dossiers drawn before the current day's batch: ids for the event log
+        # event callbacks that continue a journey: the event's value is the dossier
+        self._on_arrival = lambda event: self._arrive(event._value)
+        self._on_receive = lambda event: self._receive(event._value)
+        self._on_request_supplement = lambda event: self._request_supplement(event._value)
+        self._on_supplied = lambda event: self._supplied(event._value)
+        self._on_next_step = lambda event: self._next_step(event._value)
+        self._prepare_procedures()
         if replication == 0:  # once per run, as it starts: a unit that cannot keep up is named
             warn_unstable(offered_loads(self), scenario.name)
+
+    @property
+    def dossiers(self) -> Dossiers:
+        """Every dossier of the run at once, drawn afresh from the same streams (for inspection and
+        tests; a run never holds them all)."""
+        return generate_dossiers(
+            self.scenario, self.table, self.calendar, RandomStreams(self.scenario.run.seed, self.replication),
+            self.warmup_days, self.horizon_days, self.communes,
+        )
 
     # -- resources ---------------------------------------------------------------------------------
     def _build_counters(self) -> None:
@@ -164,6 +236,7 @@ class ProvinceModel(Province):
                 self.monitored,
             )
             pool.window = self.window
+            pool.work_starts, pool.work_ends = self.tally.work  # one log for every pool, folded daily
             self.pools[key] = pool
         return pool
 
@@ -174,223 +247,283 @@ class ProvinceModel(Province):
             return int(self.district_of[commune])
         return 0
 
-    # -- per-dossier draws, vectorised -------------------------------------------------------------
-    def _prepare(self) -> None:
-        d, t, s = self.dossiers, self.table, self.scenario
-        p = d.procedure
-        n = len(d)
-        level_code = np.array([LEVEL_CODE[level] for level in t.levels])[p]
-        district = self.district_of[d.commune]
-        unit = np.where(level_code == 2, d.commune, np.where(level_code == 1, district, 0))
-        if s.counters.mode == "pooled":
-            unit = np.zeros_like(unit)
-        offsets = np.array([self._counter_offset[level] for level in LEVELS])
-        self.counter_id = (offsets[level_code] + unit).tolist()
-        self.counter_level_commune = (level_code == 2).tolist()
-
-        channel = d.channel
-        self.visits = np.isin(channel, AT_COUNTER).tolist()
-        self.postal_in = (channel == POSTAL).tolist()
-        scanned_paper = (channel == ASSISTED) | ((channel == COUNTER) & (d.u_scan < s.counters.scan_share))
-        reception = t.reception_min[p] * lognormal_factor(d.z_reception, s.counters.reception_cv)
-        reception += np.where(channel == ASSISTED, s.channels.assisted_extra_min, 0.0)
-        reception += np.where(scanned_paper, s.counters.scan_min, 0.0)
-        self.reception = reception.tolist()
-        self.scanned_paper = scanned_paper
-        self.post_in_min = (d.post_days * self.calendar.minutes_per_working_day).tolist()
-
+    # -- per-dossier draws, vectorised one day at a time -------------------------------------------
+    def _prepare_procedures(self) -> None:
+        t, s = self.table, self.scenario
+        self._level_code = np.array([LEVEL_CODE[level] for level in t.levels])
+        self._pool_of_procedure = np.array([self._pool_index[name] for name in t.pools])
+        self._counter_offsets = np.array([self._counter_offset[level] for level in LEVELS])
         # inter-linked groups: a share of first-step dossiers carries the group's later steps
-        self.chain: dict[int, list[int]] = {}
-        deadline = t.deadline_days[p].copy()
+        self._chains: list[tuple[int, list[int], float, int]] = []
         for group, settings in s.interlinked.items():
             steps = sorted(
                 (int(t.interlinked_step[k]), k) for k in range(len(t)) if t.interlinked_group[k] == group
             )
-            if len(steps) < 2:
-                continue
-            first = steps[0][1]
-            chained = np.flatnonzero((p == first) & (d.u_interlinked < settings.share))
-            later = [k for _, k in steps[1:]]
-            for i in chained.tolist():
-                self.chain[i] = later
-            deadline[chained] = settings.deadline_days
-        self.deadline = deadline.tolist()
-        self.interlinked = np.zeros(n, dtype=bool)
-        self.interlinked[list(self.chain)] = True
+            if len(steps) >= 2:
+                later = [k for _, k in steps[1:]]
+                self._chains.append((steps[0][1], later, settings.share, settings.deadline_days))
+
+    def pool_keys(self, d: Dossiers) -> np.ndarray:
+        """Each dossier's (first) officer pool in its unit: ``pool_index * UNIT_KEY + unit``; pools are
+        always per unit (only counters may be pooled)."""
+        level_code = self._level_code[d.procedure]
+        unit = np.where(level_code == 2, d.commune, np.where(level_code == 1, self.district_of[d.commune], 0))
+        return self._pool_of_procedure[d.procedure] * UNIT_KEY + unit
+
+    def _batch(self, d: Dossiers) -> tuple[list[list], list[tuple[list[int], np.ndarray]] | None]:
+        """The day's dossiers as per-dossier lists of what their journeys need, tallying their arrivals."""
+        t, s = self.table, self.scenario
+        p = d.procedure
+        channel = d.channel
+        level_code = self._level_code[p]
+        key = self.pool_keys(d)
+        unit = key % UNIT_KEY
+        if s.counters.mode == "pooled":
+            counter = self._counter_offsets[level_code]
+        else:
+            counter = self._counter_offsets[level_code] + unit
+        visits = np.isin(channel, AT_COUNTER)
+        scanned_paper = (channel == ASSISTED) | ((channel == COUNTER) & (d.u_scan < s.counters.scan_share))
+        reception = t.reception_min[p] * lognormal_factor(d.z_reception, s.counters.reception_cv)
+        reception += np.where(channel == ASSISTED, s.channels.assisted_extra_min, 0.0)
+        reception += np.where(scanned_paper, s.counters.scan_min, 0.0)
+        per_day = self.calendar.minutes_per_working_day
+        # how a dossier is received: at a counter (ROUTE_COUNTER, its reception minutes), by post
+        # (ROUTE_POST, working minutes in transit) or online
+        route = np.where(visits, ROUTE_COUNTER, np.where(channel == POSTAL, ROUTE_POST, ROUTE_ONLINE))
+        minutes = np.where(visits, reception, d.post_days * per_day)
+
+        deadline = t.deadline_days[p].copy()
+        chained = np.zeros(len(p), dtype=bool)
+        chains: list[tuple[list[int], np.ndarray] | None] | None = None
+        for first, later, share, deadline_days in self._chains:
+            linked = (p == first) & (d.u_interlinked < share)
+            if linked.any():
+                chained |= linked
+                deadline[linked] = deadline_days
+                chains = chains or [None] * len(p)
+                for i in np.flatnonzero(linked).tolist():
+                    # the later steps' own draws: effort, approval, supplement and answer delay by step
+                    draws = np.stack(
+                        [d.z_effort[i], d.z_approval[i], d.u_supplement[i], d.supplement_days[i]]
+                    )
+                    chains[i] = (later, draws)
 
         bo = s.back_office
         effort = t.effort_min[p] * lognormal_factor(d.z_effort[:, 0], bo.effort_cv)
-        self.effort = effort.tolist()
-        per_day = self.calendar.minutes_per_working_day
-        self.approval = (
-            t.approval_days[p] * lognormal_factor(d.z_approval[:, 0], bo.approval_cv) * per_day
-        ).tolist()
-        self.supplement = (d.u_supplement[:, 0] < t.supplement_prob[p]).tolist()
-        self.supplement_days = d.supplement_days[:, 0].tolist()
-        pool_of_procedure = np.array([self._pool_index[name] for name in t.pools])
-        self.pool_id = pool_of_procedure[p].tolist()
-        # pools are always per unit; only counters may be pooled
-        self.pool_unit = np.where(level_code == 2, d.commune, np.where(level_code == 1, district, 0)).tolist()
-        self._pool_of_procedure = pool_of_procedure
-        self._level_of_procedure = t.levels
+        approval = t.approval_days[p] * lognormal_factor(d.z_approval[:, 0], bo.approval_cv) * per_day
+        supplement = np.where(d.u_supplement[:, 0] < t.supplement_prob[p], d.supplement_days[:, 0], np.nan)
+        pickup = self.tally.arrivals(
+            Arrivals(
+                d.counted, p, channel, d.arrival, key, visits, scanned_paper, chained,
+                d.u_payment, d.u_electronic, d.u_postal, d.u_result_scan,
+            )
+        )
+        columns = [
+            d.arrival.tolist(), p.tolist(), key.tolist(), d.counted.tolist(),
+            (channel <= ONLINE_WITH_VISIT).tolist(), pickup.tolist(), deadline.tolist(), effort.tolist(),
+            approval.tolist(), supplement.tolist(), d.commune.tolist(), route.tolist(), minutes.tolist(),
+            counter.tolist(), (level_code == 2).tolist(),
+        ]
+        return columns, chains
 
-        # dossiers that can take the callback-driven hot path (see ``file``)
-        self.direct = (
-            ~np.asarray(self.postal_in) & ~np.asarray(self.supplement) & ~self.interlinked & self.hot_path
-        ).tolist()
-
-        # outcomes, filled in by the dossier processes
-        self.received = [math.nan] * n
-        self.due = [math.nan] * n
-        self.issued = [math.nan] * n
-        self.counter_wait = [math.nan] * n
-        self.came_back = [False] * n
-        self.supplement_trips = [0] * n
-        self.supplemented = [False] * n
-
-    # -- processes ---------------------------------------------------------------------------------
+    # -- the journey -------------------------------------------------------------------------------
     def citizens(self) -> Generator[simpy.Event, None, None]:
-        """Releases each dossier at its arrival time."""
+        """Draws each day's dossiers and, an hour at a time, schedules each at its arrival time (an event
+        each, no process); folds the tally daily."""
         env = self.env
-        dossier = self.dossier
-        direct = self.direct
-        visits = self.visits
-        reception = self.reception
-        at_counter = self._received_at_counter
-        file = self.file
-        for i, t in enumerate(self.dossiers.arrival.tolist()):
-            if t > env.now:
-                yield env.timeout(t - env.now)
-            if not direct[i]:
-                env.process(dossier(i))
-            elif visits[i]:
-                self._choose_counter(i).receive(reception[i], at_counter, i)
-            else:
-                file(i)
+        for day in self.demand.days():
+            self.tally.flush()
+            columns, chains = self._batch(day)
+            if self.observer is not None:
+                self.observer.arrivals(self._drawn, day, self.table)
+            rows = enumerate(zip(*columns, strict=True))
+            row = next(rows, None)
+            while row is not None:
+                t = row[1][0]
+                if t > env.now:
+                    yield env.timeout(t - env.now)
+                row = self._release(row, rows, chains, (t // 60 + 1) * 60)
+            self._drawn += len(day.procedure)
+            if self.in_progress > self.peak_in_progress:
+                self.peak_in_progress = self.in_progress
 
-    # The commonest journeys need no process: a counter visit (or an online submission), then one
-    # officer, with no supplement and no inter-linked step. Driven by callbacks, they give what
-    # ``dossier`` gives for them while saving each process's start and end events on the hot path.
-    def _received_at_counter(self, i: int, wait: float, came_back: bool) -> None:
-        self.counter_wait[i] = wait
-        self.came_back[i] = came_back
-        self.file(i)
+    def _release(
+        self,
+        row: tuple[int, tuple] | None,
+        rows: Iterator[tuple[int, tuple]],
+        chains: list[tuple[list[int], np.ndarray] | None] | None,
+        hour_end: float,
+    ) -> tuple[int, tuple] | None:
+        """Schedules the day's arrivals from ``row`` on up to ``hour_end``; returns the first row after."""
+        env = self.env
+        now = env.now
+        arrive = self._on_arrival
+        while row is not None:
+            i, (t, p, key, counted, online, pickup, deadline, effort, approval, supplement, commune,
+                route, minutes, counter, commune_level) = row
+            if t >= hour_end:
+                return row
+            dossier = Dossier(
+                p, key, counted, online, pickup, deadline, effort, approval,
+                None if supplement != supplement else supplement, commune,  # NaN: no supplement
+            )
+            dossier.route, dossier.reception, dossier.counter, dossier.commune_level = (
+                route, minutes, counter, commune_level
+            )
+            if chains is not None:
+                dossier.chain = chains[i]
+            if self.observer is not None:
+                dossier.id = self._drawn + i
+            self.in_progress += 1
+            env.timeout(t - now, dossier).callbacks.append(arrive)
+            row = next(rows, None)
+        return None
 
-    def file(self, i: int) -> None:
-        """The dossier is received: its deadline starts, and it goes to its officer pool."""
-        received = self.env.now
-        due = self.calendar.due_time(received, self.deadline[i])
-        self.received[i] = received
-        self.due[i] = due
-        effort = self.effort[i]
-        if effort > 0:
-            self._pool(self.pool_id[i], self.pool_unit[i]).handle(effort, due, self._decided, i)
+    def _arrive(self, dossier: Dossier) -> None:
+        """A citizen files: at a counter (``reception`` minutes), by post (``reception`` is the working
+        minutes in transit) or online."""
+        self.arrived += 1
+        route = dossier.route
+        if route == ROUTE_COUNTER:
+            counter = self._choose_counter(dossier.counter, dossier.commune_level)
+            counter.receive(dossier.reception, self._received_at_counter, dossier)
+            if self.observer is not None:
+                dossier.counter = counter.name  # the counter that received it (any centre may, after 2025)
+        elif route == ROUTE_POST:
+            self._at(self.calendar.add_working(self.env.now, dossier.reception), self._on_receive, dossier)
         else:
-            self._decided(i, received)
+            self._receive(dossier)
 
-    def _decided(self, i: int, end: float) -> None:
-        if self.observer is not None and self.effort[i] > 0:
-            self.observer.step(i, self._pool(self.pool_id[i], self.pool_unit[i]).name, self.effort[i], end)
-        approval = self.approval[i]
-        self.issued[i] = self.calendar.add_working(end, approval) if approval > 0 else end
+    def _at(self, t: float, then: Callable[[simpy.Event], None], dossier: Dossier) -> None:
+        """``then`` at time ``t``: one of the ``_on_*`` handlers, which read the dossier from the event
+        (no closure per dossier)."""
+        self.env.timeout(t - self.env.now, dossier).callbacks.append(then)
 
-    def _choose_counter(self, i: int) -> Counter:
-        counter = self.counters[self.counter_id[i]]
-        if self.scenario.counters.any_centre and self.counter_level_commune[i]:
+    def _received_at_counter(self, dossier: Dossier, wait: float, came_back: bool) -> None:
+        now = self.env.now
+        self.tally.reception(dossier.counted, wait, came_back, now - dossier.reception, now)
+        self._receive(dossier)
+
+    def _choose_counter(self, counter_id: int, commune_level: bool) -> Counter:
+        counter = self.counters[counter_id]
+        if self.scenario.counters.any_centre and commune_level:
             # 2025 reform: a citizen may file at any centre; they pick the least busy nearby one
             base = self._counter_offset["commune"]
-            home = self.counter_id[i] - base
+            home = counter_id - base
             n = self.scenario.geography.communes
             nearby = [self.counters[base + (home + k) % n] for k in (-1, 0, 1)]
             counter = min(nearby, key=lambda c: c.load)
         return counter
 
-    def dossier(self, i: int) -> Generator[simpy.Event, object, None]:
-        env = self.env
+    def _receive(self, dossier: Dossier) -> None:
+        """The dossier is received: its deadline starts, and it goes to its first officer pool."""
+        now = self.env.now
         calendar = self.calendar
-        if self.visits[i]:
-            wait, came_back = yield from self._choose_counter(i).visit(self.reception[i])
-            self.counter_wait[i] = wait
-            self.came_back[i] = came_back
-        elif self.postal_in[i]:
-            delivered = calendar.add_working(env.now, self.post_in_min[i])
-            yield env.timeout(delivered - env.now)
-        received = env.now
-        self.received[i] = received
-        due_day = calendar.due_day(received, self.deadline[i])
-        due = calendar.close_of(due_day)
-        self.due[i] = due
+        dossier.received = now
+        due_day = calendar.due_day(now, dossier.deadline)
+        dossier.due_day = due_day
+        dossier.due = calendar.close_of(due_day)
+        self.tally.received(dossier.key, now)
+        key = dossier.key
+        dossier.pool = self._pool(key // UNIT_KEY, key % UNIT_KEY)
+        self._examine(dossier)
 
-        effort = self.effort[i]
+    def _examine(self, dossier: Dossier) -> None:
+        """A step starts: the dossier waits for an officer of the step's pool."""
+        effort = dossier.effort
         if effort > 0:
-            pool = self._pool(self.pool_id[i], self.pool_unit[i])
-            yield from pool.work(effort, due)
-            if self.observer is not None:
-                self.observer.step(i, pool.name, effort, env.now)
-            if self.supplement[i]:
-                due_day, due = yield from self._supplement(i, pool, effort, due_day, self.supplement_days[i])
-        approval = self.approval[i]
-        chain = self.chain.get(i)
-        if chain is not None:
-            if approval > 0:
-                yield env.timeout(calendar.add_working(env.now, approval) - env.now)
-            for step, procedure in enumerate(chain, start=1):
-                due_day, due = yield from self._linked_step(i, step, procedure, due_day, due)
-            self.issued[i] = env.now
+            dossier.pool.handle(effort, dossier.due, self._examined, dossier)
+        else:  # nothing to examine: no officer, no supplement request
+            self._approve(dossier, self.env.now)
+
+    def _examined(self, dossier: Dossier, end: float) -> None:
+        """An officer has taken the dossier; the examination ends at ``end``."""
+        if self.observer is not None:
+            self.observer.step(dossier.id, dossier.pool.name, dossier.effort, end)
+        if dossier.supplement is not None:
+            self._at(end, self._on_request_supplement, dossier)
         else:
-            self.issued[i] = calendar.add_working(env.now, approval) if approval > 0 else env.now
-        self.due[i] = due
+            self._approve(dossier, end)
 
-    def _supplement(
-        self, i: int, pool: OfficerPool, effort: float, due_day: int, days: float
-    ) -> Generator[simpy.Event, object, tuple[int, float]]:
-        """The dossier goes back to the citizen (form 02), who answers after ``days`` working days."""
-        env = self.env
+    def _request_supplement(self, dossier: Dossier) -> None:
+        """The dossier goes back to the citizen (form 02), who answers after ``supplement`` working days."""
+        if dossier.counted and not dossier.supplemented:
+            self.tally.supplemented += 1
+        dossier.supplemented = True
         calendar = self.calendar
-        self.supplemented[i] = True
-        answered = calendar.add_working(env.now, days * calendar.minutes_per_working_day)
+        answered = calendar.add_working(self.env.now, dossier.supplement * calendar.minutes_per_working_day)
         if self.observer is not None:
-            self.observer.supplement(i, env.now, answered)
-        yield env.timeout(answered - env.now)
-        if not self.dossier_online(i):
-            self.supplement_trips[i] += 1
+            self.observer.supplement(dossier.id, self.env.now, answered)
+        self._at(answered, self._on_supplied, dossier)
+
+    def _supplied(self, dossier: Dossier) -> None:
+        """The citizen answered (a trip to the counter unless they filed online); the officer reworks it."""
+        if dossier.counted and not dossier.online:
+            self.tally.trips += 1
         if self.scenario.supplements.clock == "pauses":
-            due_day += math.ceil(days)
-        due = calendar.close_of(due_day)
-        rework = effort * self.scenario.supplements.rework_share
-        yield from pool.work(rework, due)
-        if self.observer is not None:
-            self.observer.step(i, pool.name, rework, env.now, "rework")
-        return due_day, due
+            dossier.due_day += math.ceil(dossier.supplement)
+            dossier.due = self.calendar.close_of(dossier.due_day)
+        dossier.supplement = None  # one supplement request per step
+        rework = dossier.effort * self.scenario.supplements.rework_share
+        # the rework is recorded through a wrapper only while an observer listens: plain runs pay nothing
+        then = self._approve if self.observer is None else self._reworked
+        dossier.pool.handle(rework, dossier.due, then, dossier)
 
-    def dossier_online(self, i: int) -> bool:
-        return self.dossiers.channel[i] <= ONLINE_WITH_VISIT
+    def _reworked(self, dossier: Dossier, end: float) -> None:
+        rework = dossier.effort * self.scenario.supplements.rework_share
+        self.observer.step(dossier.id, dossier.pool.name, rework, end, "rework")
+        self._approve(dossier, end)
 
-    def _linked_step(
-        self, i: int, step: int, procedure: int, due_day: int, due: float
-    ) -> Generator[simpy.Event, object, tuple[int, float]]:
+    def _approve(self, dossier: Dossier, end: float) -> None:
+        """The examination ends at ``end``; the decision goes through approval, then the next step of an
+        inter-linked group, or the result is issued."""
+        approval = dossier.approval
+        decided = self.calendar.add_working(end, approval) if approval > 0 else end
+        chain = dossier.chain
+        if chain is not None and dossier.step < len(chain[0]):
+            self._at(decided, self._on_next_step, dossier)
+        else:
+            self._issue(dossier, decided)
+
+    def _next_step(self, dossier: Dossier) -> None:
         """The next agency of an inter-linked group (liên thông) receives the dossier electronically."""
-        env = self.env
-        d, t, bo = self.dossiers, self.table, self.scenario.back_office
-        effort = float(t.effort_min[procedure] * lognormal_factor(d.z_effort[i, step], bo.effort_cv))
-        if effort > 0:
-            level = t.levels[procedure]
-            pool = self._pool(int(self._pool_of_procedure[procedure]), self._unit(level, int(d.commune[i])))
-            yield from pool.work(effort, due)
-            if self.observer is not None:
-                self.observer.step(i, pool.name, effort, env.now)
-            if d.u_supplement[i, step] < t.supplement_prob[procedure]:
-                due_day, due = yield from self._supplement(
-                    i, pool, effort, due_day, float(d.supplement_days[i, step])
-                )
-        approval = float(
+        later, draws = dossier.chain
+        dossier.step += 1
+        step = dossier.step
+        procedure = later[step - 1]
+        t, bo = self.table, self.scenario.back_office
+        z_effort, z_approval, u_supplement, supplement_days = draws[:, step].tolist()
+        dossier.effort = float(t.effort_min[procedure] * lognormal_factor(np.array(z_effort), bo.effort_cv))
+        dossier.approval = float(
             t.approval_days[procedure]
-            * lognormal_factor(d.z_approval[i, step], bo.approval_cv)
+            * lognormal_factor(np.array(z_approval), bo.approval_cv)
             * self.calendar.minutes_per_working_day
         )
-        if approval > 0:
-            yield self.env.timeout(self.calendar.add_working(env.now, approval) - env.now)
-        return due_day, due
+        dossier.supplement = supplement_days if u_supplement < t.supplement_prob[procedure] else None
+        if dossier.effort > 0:
+            pool_index = int(self._pool_of_procedure[procedure])
+            dossier.pool = self._pool(pool_index, self._unit(t.levels[procedure], dossier.commune))
+        self._examine(dossier)
+
+    def _issue(self, dossier: Dossier, issued: float) -> None:
+        """The result is issued at ``issued`` (known as soon as the last officer starts): the outcome goes
+        into the tally and the dossier is forgotten."""
+        self.in_progress -= 1
+        due = dossier.due
+        overdue = is_overdue(issued, due)
+        early = issued < self.calendar.day_open[dossier.due_day]
+        self.tally.issued(
+            dossier.key, issued, dossier.counted, overdue, dossier.procedure, early,
+            dossier.pickup and issued == dossier.received,
+        )
+        if self.observer is not None and dossier.counted:
+            arrived, receiver = dossier.received, None
+            if dossier.route == ROUTE_COUNTER:  # the reception's start at the counter, as it was called
+                arrived, receiver = dossier.received - dossier.reception, dossier.counter
+            self.observer.issue(
+                dossier.id, dossier.received, dossier.due, issued, arrived, receiver, dossier.key % UNIT_KEY
+            )
 
     def _start_backlog(self) -> None:
         """Work already waiting at the start (startup mode ``backlog``): queued ahead of new arrivals."""
@@ -417,6 +550,7 @@ class ProvinceModel(Province):
                 f"the pipeline did not drain within {DRAIN_DAYS} days after the horizon: "
                 f"{self.busiest_pool()} cannot keep up with its demand ({beyond})"
             ) from None
+        self.tally.flush()
 
     def busiest_pool(self) -> str:
         if not self.pools:

@@ -69,6 +69,7 @@ def test_always_open_calendar_is_continuous() -> None:
 
 
 def test_scenario_closures_close_the_centres(scenarios_dir) -> None:  # noqa: ANN001
+    from dvclab.sim.channels import AT_COUNTER
     from dvclab.sim.model import ProvinceModel
     from dvclab.sim.procedures import build_procedures
     from dvclab.sim.scenario import load_scenario
@@ -79,8 +80,9 @@ def test_scenario_closures_close_the_centres(scenarios_dir) -> None:  # noqa: AN
     assert dt.date(2024, 1, 2) not in model.calendar.day_dates
     assert dt.date(2024, 1, 3) in model.calendar.day_dates
     # nobody comes to a counter on the closed day
-    day = model.dossiers.arrival // MINUTES_PER_DAY
-    at_counter = np.asarray(model.visits)
+    dossiers = model.dossiers
+    day = dossiers.arrival // MINUTES_PER_DAY
+    at_counter = np.isin(dossiers.channel, AT_COUNTER)
     assert not np.any(at_counter & (day == 1))
     assert np.any(at_counter & (day == 2))
 

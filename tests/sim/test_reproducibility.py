@@ -85,25 +85,6 @@ def test_a_surge_in_one_group_leaves_other_groups_untouched(scenarios_dir: Path,
     )
 
 
-@pytest.mark.slow
-def test_hot_path_agrees_with_the_process_path(scenarios_dir: Path) -> None:
-    """The callback-driven journey (``file_online``) must give what the full process gives."""
-    scenario, catalog = load_scenario(scenarios_dir / "nam-dinh-2024.yaml", **SHORT)
-    table = build_procedures(scenario, catalog)
-    fast = ProvinceModel(scenario, table, hot_path=True)
-    slow = ProvinceModel(scenario, table, hot_path=False)
-    assert sum(fast.direct) > 0.3 * len(fast.dossiers) and not any(slow.direct)
-    fast.run()
-    slow.run()
-    issued_fast, issued_slow = np.asarray(fast.issued), np.asarray(slow.issued)
-    # Only simultaneous events (officers handing over at opening) may be taken in another order.
-    assert np.mean(issued_fast != issued_slow) < 0.005
-    assert np.array_equal(np.asarray(fast.received), np.asarray(slow.received))
-    late_fast = np.mean(issued_fast > np.asarray(fast.due))
-    late_slow = np.mean(issued_slow > np.asarray(slow.due))
-    assert abs(late_fast - late_slow) < 0.001
-
-
 def test_replications_share_the_province_geography(scenarios_dir: Path) -> None:
     scenario, catalog = load_scenario(scenarios_dir / "nam-dinh-2024.yaml", **SHORT)
     table = build_procedures(scenario, catalog)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from dvclab.sim.experiment import Experiment, multiple_replications
-from dvclab.sim.model import ProvinceModel
+from dvclab.sim.model import UNIT_KEY, ProvinceModel
 from dvclab.sim.procedures import build_procedures
 from dvclab.sim.results import busiest_units, top_overdue_units, write_results
 from dvclab.sim.scenario import ScenarioError, load_scenario
@@ -123,9 +123,12 @@ def test_a_unit_may_have_its_own_staffing(tmp_path: Path) -> None:
     assert model.officers_of("district.land", 0) == 5  # its own
     assert model.officers_of("district.land", 1) == model.officers_of("district.land") == 16  # its level's
     # dossiers go to the district their commune belongs to, not commune mod districts
-    district = [i for i, pool in enumerate(model.pool_id) if model.pool_names[pool].startswith("district.")]
-    communes = model.dossiers.commune
-    assert district and all(model.pool_unit[i] == model.district_of[communes[i]] for i in district)
+    dossiers = model.dossiers
+    keys = model.pool_keys(dossiers)
+    pool, unit = keys // UNIT_KEY, keys % UNIT_KEY
+    district = np.array([model.pool_names[k].startswith("district.") for k in pool.tolist()])
+    assert district.any()
+    assert np.array_equal(unit[district], model.district_of[dossiers.commune[district]])
 
 
 @pytest.mark.parametrize(
