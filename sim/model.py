@@ -68,6 +68,11 @@ class Province:
         self.table = table
         run = scenario.run
         self.warmup_days = scenario.startup.warmup_days if scenario.startup.mode == "warmup" else 0
+        if not isinstance(self.warmup_days, int):  # ``auto``: only a study's pilot can choose it
+            raise ValueError(
+                "startup.warmup_days is 'auto': resolve it first (dvclab.sim.warmup.resolve_warmup, as every "
+                "study does), or give a number of days"
+            )
         self.horizon_days = run.horizon_days
         epoch = run.start_date - dt.timedelta(days=self.warmup_days)
         self.calendar = WorkingCalendar(
