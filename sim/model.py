@@ -381,7 +381,7 @@ class ProvinceModel(Province):
             if self.observer is not None:
                 dossier.id = self._drawn + i
             self.in_progress += 1
-            env.timeout(t - now, dossier).callbacks.append(arrive)
+            env.timeout(max(t - now, 0.0), dossier).callbacks.append(arrive)
             row = next(rows, None)
         return None
 
@@ -403,7 +403,8 @@ class ProvinceModel(Province):
     def _at(self, t: float, then: Callable[[simpy.Event], None], dossier: Dossier) -> None:
         """``then`` at time ``t``: one of the ``_on_*`` handlers, which read the dossier from the event
         (no closure per dossier)."""
-        self.env.timeout(t - self.env.now, dossier).callbacks.append(then)
+        # max: a time computed from the calendar may fall a rounding error (~1e-14 min) before now
+        self.env.timeout(max(t - self.env.now, 0.0), dossier).callbacks.append(then)
 
     def _received_at_counter(self, dossier: Dossier, wait: float, came_back: bool) -> None:
         now = self.env.now

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dvclab.gate.rules import load_thresholds
-from dvclab.load.profiles import CHECK_IDS
+from dvclab.load.profiles import load_profile
 from tests.load.conftest import dvclab, write_profile
 
 pytestmark = pytest.mark.serial  # timing and concurrency under load: run alone (Makefile)
@@ -83,7 +83,8 @@ def test_smoke_profile_against_embedded_portal_passes_the_gate(tmp_path: Path) -
     assert sum(e["failures"] for e in refused.values()) == 0
 
     security = json.loads((folder / "security.json").read_text())
-    assert {c["id"] for c in security} == set(CHECK_IDS)
+    smoke_checks = load_profile("smoke").security.checks  # C04, C06, C09, C22 are the security profile's
+    assert {c["id"] for c in security} == set(smoke_checks) and len(smoke_checks) >= 19
     failed = [c for c in security if c["verdict"] != "pass"]
     assert not failed, json.dumps(failed, indent=1)[:3000]
     by_id = {c["id"]: c["observed"] for c in security}
