@@ -116,4 +116,4 @@ class OfficerPool:
         started = simpy.Event(self.env)
         self.handle(effort_min, due, lambda _dossier, end: started.succeed(end), 0)
         end = yield started
-        yield self.env.timeout(max(end - self.env.now, 0.0))
+        yield self.env.timeout(end - self.env.now)

@@ -47,6 +47,12 @@ DRAIN_DAYS = 400  # calendar kept beyond the horizon so that every counted dossi
 ROUTE_ONLINE, ROUTE_COUNTER, ROUTE_POST = 0, 1, 2  # how a dossier reaches its first officer pool
 
 
+def _delay(delay: float) -> float:
+    """A time computed from the calendar may fall a rounding error (~1e-14 min) before now: wait 0. A real
+    negative delay still fails (SimPy's ValueError: a time beyond the calendar, reported as overload)."""
+    return 0.0 if -1e-6 < delay < 0.0 else delay
+
+
 class OverloadError(RuntimeError):
     """The pipeline did not drain inside the calendar: some pool cannot keep up with its demand."""
 
@@ -381,7 +387,7 @@ class ProvinceModel(Province):
             if self.observer is not None:
                 dossier.id = self._drawn + i
             self.in_progress += 1
-            env.timeout(max(t - now, 0.0), dossier).callbacks.append(arrive)
+            env.timeout(_delay(t - now), dossier).callbacks.append(arrive)
             row = next(rows, None)
         return None
 
@@ -403,8 +409,7 @@ class ProvinceModel(Province):
     def _at(self, t: float, then: Callable[[simpy.Event], None], dossier: Dossier) -> None:
         """``then`` at time ``t``: one of the ``_on_*`` handlers, which read the dossier from the event
         (no closure per dossier)."""
-        # max: a time computed from the calendar may fall a rounding error (~1e-14 min) before now
-        self.env.timeout(max(t - self.env.now, 0.0), dossier).callbacks.append(then)
+        self.env.timeout(_delay(t - self.env.now), dossier).callbacks.append(then)
 
     def _received_at_counter(self, dossier: Dossier, wait: float, came_back: bool) -> None:
         now = self.env.now
