@@ -69,7 +69,7 @@ class AbortWatch:
         for index, (key, rule) in enumerate(self.rules):
             for subject, metrics in self._subjects(key, snapshot):
                 observed = metrics.get(rule.metric)
-                if observed is None or rule.holds(observed):
+                if observed is None or rule.holds(observed) or rule.too_few_requests(metrics):
                     continue
                 failing_now.add((index, subject))
                 since = self._failing_since.setdefault((index, subject), at)

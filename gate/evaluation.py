@@ -76,10 +76,13 @@ def _evaluate_load(thresholds: Thresholds, runs: list[LoadRun]) -> list[Outcome]
                 continue
             for endpoint, metrics in subjects:
                 subject = f"{run.name} · {endpoint}"
-                outcomes += [
-                    _judge("load", subject, r, metrics.get(r.metric), name=run.profile, part=endpoint)
-                    for r in rules
-                ]
+                for rule in rules:
+                    few = rule.too_few_requests(metrics)
+                    if few:
+                        outcomes += _skipped("load", subject, [rule], few, name=run.profile, part=endpoint)
+                        continue
+                    observed = metrics.get(rule.metric)
+                    outcomes.append(_judge("load", subject, rule, observed, name=run.profile, part=endpoint))
     return outcomes
 
 
@@ -150,6 +153,13 @@ def _evaluate_sim(thresholds: Thresholds, runs: list[SimRun]) -> tuple[list[Outc
                         f"sim.{key}[{index}]: unknown metric {rule.metric!r}: {run.folder / 'kpis.json'} has "
                         f"no such KPI{did_you_mean(rule.metric, run.kpis)}"
                     )
+                if rule.min_horizon_days and (run.horizon_days or 0) < rule.min_horizon_days:
+                    why = (
+                        f"a target for runs of at least {rule.min_horizon_days} days "
+                        f"(this run covers {run.horizon_days or 0:g})"
+                    )
+                    outcomes += _skipped("sim", subject, [rule], why, name=run.scenario_name)
+                    continue
                 outcomes.append(_judge("sim", subject, rule, run.value(rule.metric), name=run.scenario_name))
     unchecked = (
         sorted({run.scenario_name for run in runs} - set(thresholds.sim))

@@ -75,6 +75,16 @@ BENCH_METRICS: dict[str, frozenset[str]] = {
 }
 
 Metrics = dict[str, float | None]
+# The percentile each latency field reports; max_ms is an observation, not an estimate.
+PERCENTILES = {"p50_ms": 0.50, "p90_ms": 0.90, "p95_ms": 0.95, "p99_ms": 0.99, "p999_ms": 0.999}
+
+
+def min_samples(metric: str) -> int:
+    """The fewest requests from which a percentile is more than the slowest one: a p95 needs 20 (below
+    that, the 95th percentile of n samples is the maximum, set by one request), a p99 100, a p99.9 1,000.
+    Other metrics need one sample."""
+    quantile = PERCENTILES.get(metric)
+    return 1 if quantile is None else math.ceil(round(1 / (1 - quantile), 6))
 
 
 # --- derived metrics: the same for a finished run's files and a live snapshot ------------------------

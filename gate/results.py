@@ -137,6 +137,7 @@ class Kpi(_Strict):
 class SimManifest(_Strict):
     kind: str = "sim"
     scenario_name: str
+    horizon_days: float | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ class SimRun:
     folder: Path
     scenario_name: str
     kpis: dict[str, Kpi]
+    horizon_days: float | None = None  # the simulated period after the warm-up
 
     @property
     def name(self) -> str:
@@ -260,7 +262,9 @@ def read_sim_run(folder: Path) -> SimRun:
             f"{kpis_path}: expected an object mapping KPI names to {{mean, ci_low, ci_high, unit}}"
         )
     kpis = {name: _validate(Kpi, value, kpis_path, prefix=f"{name}.") for name, value in raw.items()}
-    return SimRun(folder=folder, scenario_name=manifest.scenario_name, kpis=kpis)
+    return SimRun(
+        folder=folder, scenario_name=manifest.scenario_name, kpis=kpis, horizon_days=manifest.horizon_days
+    )
 
 
 def read_bench_file(path: Path) -> BenchFile:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from dvclab.gate.metrics import ENDPOINT_METRICS, SECURITY_METRICS, TOTAL_METRICS
+from dvclab.gate.metrics import ENDPOINT_METRICS, SECURITY_METRICS, TOTAL_METRICS, Metrics, min_samples
 from dvclab.hints import did_you_mean, yaml_error
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -28,7 +28,7 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "!=": operator.ne,
 }
 SECTIONS = ("load", "security", "sim", "bench")
-RULE_KEYS = ("rule", "abort_on_fail", "for")
+RULE_KEYS = ("rule", "abort_on_fail", "for", "min_samples", "min_horizon_days")
 EVERY = "*"  # every endpoint, every simulation scenario, every benchmark file
 TOTAL = "total"  # the load section's aggregate over all endpoints
 # Only these sections are watched live by the load runner, so only they may stop a run early.
@@ -56,6 +56,10 @@ class Rule:
     threshold: float
     abort_on_fail: bool = False
     for_s: float = 0.0
+    # Load rules: the fewest requests an endpoint needs to be judged (default: what the percentile needs).
+    min_samples: int | None = None
+    # Simulation rules: judged only on runs covering at least this many days (an annual target).
+    min_horizon_days: int | None = None
 
     @property
     def text(self) -> str:
@@ -63,6 +67,15 @@ class Rule:
 
     def holds(self, observed: float) -> bool:
         return OPERATORS[self.op](observed, self.threshold)
+
+    def too_few_requests(self, metrics: Metrics) -> str:
+        """Why the subject has too few requests for this rule to mean anything, or "" when it has enough:
+        the 95th percentile of 8 requests is the slowest of them, one request's noise, not a p95."""
+        needed, requests = self.min_samples or min_samples(self.metric), metrics.get("requests")
+        if requests is None or requests >= needed or needed == 1:
+            return ""
+        what = f"min_samples: {needed}" if self.min_samples else f"{self.metric} needs at least {needed}"
+        return f"too few requests ({requests:g}; {what})"
 
 
 def format_number(value: float | None) -> str:
@@ -101,13 +114,15 @@ def parse_duration(text: str) -> float:
 
 
 class RuleEntry(BaseModel):
-    """A rule as written: a bare string, or ``{rule, abort_on_fail, for}``."""
+    """A rule as written: a bare string, or ``{rule, abort_on_fail, for, min_samples, min_horizon_days}``."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     rule: str
     abort_on_fail: bool = False
     for_: str | None = Field(default=None, alias="for")
+    min_samples: int | None = Field(default=None, ge=1)
+    min_horizon_days: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -146,6 +161,8 @@ class RuleEntry(BaseModel):
             threshold=parsed.threshold,
             abort_on_fail=self.abort_on_fail,
             for_s=parse_duration(self.for_) if self.for_ else 0.0,
+            min_samples=self.min_samples,
+            min_horizon_days=self.min_horizon_days,
         )
 
 
@@ -167,8 +184,26 @@ class ThresholdsFile(BaseModel):
         return {EVERY: value} if isinstance(value, list) else value
 
 
+# Which sections a rule option belongs to: anywhere else it would be silently meaningless.
+RULE_OPTION_SECTIONS = {"min_samples": ("load",), "min_horizon_days": ("sim",)}
+
+
+def _check_options(model: ThresholdsFile) -> None:
+    lists: list[tuple[tuple[Any, ...], RuleList]] = [(("security",), model.security)]
+    for section in ("load", "sim", "bench"):
+        lists += [((section, key), entries) for key, entries in getattr(model, section).items()]
+    for loc, entries in lists:
+        for index, entry in enumerate(entries):
+            for option, sections in RULE_OPTION_SECTIONS.items():
+                if getattr(entry, option) is not None and loc[0] not in sections:
+                    raise ThresholdsError(
+                        f"{_path((*loc, index))}: {option} applies only to {', '.join(sections)} rules"
+                    )
+
+
 def _static_checks(model: ThresholdsFile) -> None:
     """Load and security metrics are this gate's own contract, so a typo is caught before any run."""
+    _check_options(model)
     for key, entries in model.load.items():
         known, what = (TOTAL_METRICS, "load.total") if key == TOTAL else (ENDPOINT_METRICS, "an endpoint")
         _check_metrics(("load", key), entries, known, what)

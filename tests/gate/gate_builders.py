@@ -97,9 +97,15 @@ NAM_DINH_KPIS: dict[str, dict[str, Any]] = {
 }
 
 
-def write_sim_run(folder: Path, kpis: dict[str, Any] | None = None, scenario: str = "nam-dinh-2024") -> Path:
+def write_sim_run(
+    folder: Path,
+    kpis: dict[str, Any] | None = None,
+    scenario: str = "nam-dinh-2024",
+    horizon_days: int = 366,  # a whole (leap) year, as the calibration targets assume
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "manifest.json").write_text(json.dumps({"kind": "sim", "scenario_name": scenario, "seed": 1}))
+    manifest = {"kind": "sim", "scenario_name": scenario, "seed": 1, "horizon_days": horizon_days}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
     (folder / "kpis.json").write_text(json.dumps(kpis if kpis is not None else NAM_DINH_KPIS))
     return folder
 

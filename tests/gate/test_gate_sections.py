@@ -162,6 +162,40 @@ def test_endpoint_without_requests_has_no_data(tmp_path, thresholds, check):
     assert "no data" in check.summary.read_text()
 
 
+def test_a_percentile_of_too_few_requests_is_not_judged(tmp_path, thresholds, check):
+    # The 95th percentile of 8 requests is the slowest of them: not evidence for or against the endpoint.
+    run = write_load_run(tmp_path / "r", endpoints={"GET /stats": endpoint(requests=8, p95_ms=900.0)})
+    assert check(run, "--thresholds", thresholds('load: {"*": ["p95_ms < 300", "p50_ms < 400"]}')) == 0
+    summary = check.summary.read_text()
+    assert "too few requests (8; p95_ms needs at least 20)" in summary
+    assert "1 passed" in check.stdout  # the median of 8 is judged
+    run = write_load_run(tmp_path / "r20", endpoints={"GET /stats": endpoint(requests=20, p95_ms=900.0)})
+    assert check(run, "--thresholds", thresholds('load: {"*": ["p95_ms < 300"]}')) == 1
+
+
+def test_min_samples_overrides_the_percentile_default(tmp_path, thresholds, check):
+    run = write_load_run(tmp_path / "r", endpoints={"GET /x": endpoint(requests=40, failures=4)})
+    rules = 'load: {"*": [{rule: "fail_ratio < 0.05", min_samples: 50}]}'
+    assert check(run, "--thresholds", thresholds(rules)) == 0
+    assert "too few requests (40; min_samples: 50)" in check.summary.read_text()
+    rules = 'load: {"*": [{rule: "fail_ratio < 0.05", min_samples: 40}]}'
+    assert check(run, "--thresholds", thresholds(rules)) == 1
+
+
+def test_an_annual_target_is_not_judged_on_a_shorter_run(tmp_path, thresholds, check):
+    late = {**NAM_DINH_KPIS, "overdue_rate": {"mean": 0.05, "ci_low": 0.04, "ci_high": 0.06, "unit": ""}}
+    rules = thresholds("sim:\n  nam-dinh-2024: [{rule: 'overdue_rate < 0.03', min_horizon_days: 365}]\n")
+    assert check(write_sim_run(tmp_path / "q1", kpis=late, horizon_days=90), "--thresholds", rules) == 0
+    assert "at least 365 days (this run covers 90)" in check.summary.read_text()
+    assert check(write_sim_run(tmp_path / "year", kpis=late), "--thresholds", rules) == 1
+
+
+def test_a_rule_option_outside_its_section_is_refused(tmp_path, thresholds, check):
+    rules = thresholds("sim:\n  nam-dinh-2024: [{rule: 'overdue_rate < 0.03', min_samples: 20}]\n")
+    assert check(write_sim_run(tmp_path / "r"), "--thresholds", rules) == 2
+    assert "min_samples applies only to load rules" in check.stderr
+
+
 def test_default_thresholds_file_is_used(tmp_path, check):
     run = write_sim_run(tmp_path / "nd-1")
     assert check(run) == 0  # scenarios/thresholds.yaml: nam-dinh-2024 calibration targets hold
