@@ -368,28 +368,33 @@ KPI_LABELS: dict[str, dict[str, str]] = {
     "dossier_share_by_level": {"vi": "Tỷ trọng hồ sơ {}", "en": "Share of dossiers, {}"},
 }
 
+# Sectors that name both a procedure group and the officer pool (agency) handling it.
+_SECTORS: dict[str, dict[str, str]] = {
+    "agriculture": {"vi": "Nông nghiệp", "en": "Agriculture"},
+    "construction": {"vi": "Xây dựng", "en": "Construction"},
+    "culture": {"vi": "Văn hóa", "en": "Culture"},
+    "education": {"vi": "Giáo dục", "en": "Education"},
+    "environment": {"vi": "Tài nguyên, môi trường", "en": "Environment"},
+    "finance": {"vi": "Tài chính", "en": "Finance"},
+    "health": {"vi": "Y tế", "en": "Health"},
+    "home_affairs": {"vi": "Nội vụ", "en": "Home affairs"},
+    "industry_trade": {"vi": "Công thương", "en": "Industry and trade"},
+    "justice": {"vi": "Tư pháp", "en": "Justice"},
+    "land": {"vi": "Đất đai", "en": "Land"},
+    "transport": {"vi": "Giao thông vận tải", "en": "Transport"},
+}
+
 # Codes a reader meets in tables and plots, by kind: procedure groups, levels, officer pools (agencies),
 # channels, online levels and units. An unknown code is shown as it is.
 CODES: dict[str, dict[str, dict[str, str]]] = {
     "group": {
-        "agriculture": {"vi": "Nông nghiệp", "en": "Agriculture"},
+        **_SECTORS,
         "business": {"vi": "Đăng ký kinh doanh", "en": "Business registration"},
         "certification": {"vi": "Chứng thực", "en": "Certification"},
         "civil_status": {"vi": "Hộ tịch", "en": "Civil status"},
-        "construction": {"vi": "Xây dựng", "en": "Construction"},
-        "culture": {"vi": "Văn hóa", "en": "Culture"},
-        "education": {"vi": "Giáo dục", "en": "Education"},
-        "environment": {"vi": "Tài nguyên, môi trường", "en": "Environment"},
-        "finance": {"vi": "Tài chính", "en": "Finance"},
-        "health": {"vi": "Y tế", "en": "Health"},
         "health_insurance": {"vi": "Bảo hiểm y tế", "en": "Health insurance"},
-        "home_affairs": {"vi": "Nội vụ", "en": "Home affairs"},
-        "industry_trade": {"vi": "Công thương", "en": "Industry and trade"},
-        "justice": {"vi": "Tư pháp", "en": "Justice"},
-        "land": {"vi": "Đất đai", "en": "Land"},
         "residence": {"vi": "Cư trú", "en": "Residence"},
         "social_protection": {"vi": "Bảo trợ xã hội", "en": "Social protection"},
-        "transport": {"vi": "Giao thông vận tải", "en": "Transport"},
     },
     "level": {
         "province": {"vi": "cấp tỉnh", "en": "province level"},
@@ -397,25 +402,14 @@ CODES: dict[str, dict[str, dict[str, str]]] = {
         "commune": {"vi": "cấp xã", "en": "commune level"},
     },
     "pool": {
+        **_SECTORS,
         "general": {"vi": "Văn phòng (tổng hợp)", "en": "General office"},
-        "justice": {"vi": "Tư pháp", "en": "Justice"},
-        "land": {"vi": "Đất đai", "en": "Land"},
         "police": {"vi": "Công an", "en": "Police"},
         "social": {"vi": "Văn hóa – xã hội", "en": "Social affairs"},
         "economy": {"vi": "Kinh tế", "en": "Economy"},
         "labour": {"vi": "Lao động – TB&XH", "en": "Labour"},
         "social_insurance": {"vi": "Bảo hiểm xã hội", "en": "Social insurance"},
-        "agriculture": {"vi": "Nông nghiệp", "en": "Agriculture"},
-        "construction": {"vi": "Xây dựng", "en": "Construction"},
-        "culture": {"vi": "Văn hóa", "en": "Culture"},
-        "education": {"vi": "Giáo dục", "en": "Education"},
-        "environment": {"vi": "Tài nguyên, môi trường", "en": "Environment"},
-        "finance": {"vi": "Tài chính", "en": "Finance"},
-        "health": {"vi": "Y tế", "en": "Health"},
-        "home_affairs": {"vi": "Nội vụ", "en": "Home affairs"},
-        "industry_trade": {"vi": "Công thương", "en": "Industry and trade"},
         "planning": {"vi": "Kế hoạch – đầu tư", "en": "Planning and investment"},
-        "transport": {"vi": "Giao thông vận tải", "en": "Transport"},
         "counter": {"vi": "Bộ phận một cửa", "en": "One-stop counter"},
     },
     "channel": {

@@ -244,29 +244,30 @@ def stability_section(loads: list[UnitLoad], trends: list[BacklogTrend] | None =
 
 def warn_unstable(loads: list[UnitLoad], scenario_name: str) -> None:
     """Name the units that cannot keep up on stderr (before the run: the forecast will not settle)."""
-    unstable = [load for load in loads if load.unstable]
-    if not unstable:
-        return
-    names = ", ".join(f"{load.unit} ρ={load.rho:.2f} ({load.officers} officers)" for load in unstable[:5])
-    more = f" and {len(unstable) - 5} more" if len(unstable) > 5 else ""
-    print(
-        f"warning: {scenario_name}: {len(unstable)} unit(s) get more work than their officers can do "
-        f"(offered load ρ ≥ 1): {names}{more}. Their backlog grows all year; staff them or lower their "
-        "demand before trusting their overdue forecast.",
-        file=sys.stderr,
+    _warn(
+        scenario_name,
+        [f"{load.unit} ρ={load.rho:.2f} ({load.officers} officers)" for load in loads if load.unstable],
+        "get more work than their officers can do (offered load ρ ≥ 1)",
+        "Their backlog grows all year; staff them or lower their demand before trusting their overdue "
+        "forecast.",
     )
 
 
 def warn_growing(trends: list[BacklogTrend], scenario_name: str) -> None:
     """Name the units whose backlog grew through the run on stderr (after it: their forecast drifts)."""
-    growing = [t for t in trends if t.growing]
-    if not growing:
+    _warn(
+        scenario_name,
+        [f"{t.unit} {t.start:.0f} → {t.end:.0f}" for t in trends if t.growing],
+        "ended with a growing backlog (dossiers in progress before the start → at the end)",
+        "They do not keep up; their overdue forecast depends on the horizon.",
+    )
+
+
+def _warn(scenario_name: str, named: list[str], what: str, advice: str, shown: int = 5) -> None:
+    if not named:
         return
-    names = ", ".join(f"{t.unit} {t.start:.0f} → {t.end:.0f}" for t in growing[:5])
-    more = f" and {len(growing) - 5} more" if len(growing) > 5 else ""
+    more = f" and {len(named) - shown} more" if len(named) > shown else ""
     print(
-        f"warning: {scenario_name}: {len(growing)} unit(s) ended with a growing backlog (dossiers in "
-        f"progress before the start → at the end): {names}{more}. They do not keep up; their overdue "
-        "forecast depends on the horizon.",
+        f"warning: {scenario_name}: {len(named)} unit(s) {what}: {', '.join(named[:shown])}{more}. {advice}",
         file=sys.stderr,
     )
