@@ -102,3 +102,17 @@ def test_the_baseline_has_no_unit_at_or_over_its_capacity() -> None:
     land = [load.rho for load in loads if load.unit.startswith("district.land.")]
     # high but even: every land office within a few points of the others, the busiest units of all
     assert len(land) == 9 and max(land) - min(land) < 0.03 and min(land) > 0.9
+
+
+def test_the_terminal_warning_names_the_unstable_units_and_counts_the_rest(capsys) -> None:
+    from dvclab.sim.stability import UnitLoad, warn_unstable
+
+    loads = [UnitLoad(f"district.land.{i}", 9, 4000.0, 1.0 + i / 100, 1.2, "2024-12") for i in range(7)]
+    loads.append(UnitLoad("district.land.99", 20, 4000.0, 0.7, 0.8, "2024-12"))
+    warn_unstable(loads, "nd")
+    err = capsys.readouterr().err
+    assert "nd: 7 unit(s) get more work than their officers can do" in err
+    assert "district.land.0 ρ=1.00 (9 officers)" in err and "and 2 more" in err
+    assert "district.land.5" not in err and "district.land.99" not in err
+    warn_unstable(loads[-1:], "nd")
+    assert capsys.readouterr().err == ""
