@@ -95,10 +95,11 @@ def test_backlog_by_pool_adds_up_to_the_province_backlog() -> None:
 
 
 def test_the_baseline_has_no_unit_at_or_over_its_capacity() -> None:
-    # re-calibrated (scenarios/catalog/build_units.py): communes dealt so the districts are of a size
+    # re-calibrated (scenarios/catalog/build_units.py): communes dealt so the districts are of a size;
+    # then (build_catalog.py) a high land load on purpose, ρ ~0.97, still with room below 1
     scenario, catalog = load_scenario(SCENARIOS / "nam-dinh-2024.yaml")
     loads = scenario_loads(scenario, catalog)
-    assert loads[0].rho < 0.95, loads[0]
+    assert loads[0].rho < 0.98, loads[0]
     land = [load.rho for load in loads if load.unit.startswith("district.land.")]
     # high but even: every land office within a few points of the others, the busiest units of all
     assert len(land) == 9 and max(land) - min(land) < 0.03 and min(land) > 0.9
