@@ -166,6 +166,7 @@ def backtest(
     replications: int = 5,
     seed: int = 2024,
     jobs: int | None = None,
+    half_life: float | None = None,
 ) -> Backtest:
     arrival = records.arrival()
     day = np.floor(arrival / MINUTES_PER_DAY)
@@ -178,7 +179,8 @@ def backtest(
             f"{records.epoch + dt.timedelta(days=last_day)}; "
             "a back-test needs at least a week of records after the split"
         )
-    calibration = calibrate(records, train_from, split, name=f"{records.path.stem}-backtest")
+    name = f"{records.path.stem}-backtest"
+    calibration = calibrate(records, train_from, split, name=name, half_life=half_life)
     test = day >= split_day
     train = (day < split_day) & (day >= ((train_from - records.epoch).days if train_from else -np.inf))
     end_day = split_day + weeks * 7

@@ -21,9 +21,10 @@ import pytest
 import yaml
 
 from dvclab.cli import main
+from dvclab.sim.calendar import WorkingCalendar
 from dvclab.sim.calibrate import calibrate
 from dvclab.sim.event_log import EventLogRunner, take_event_log
-from dvclab.sim.record_map import RecordMap, load_map
+from dvclab.sim.record_map import RecordMap, RecordsError, load_map
 from dvclab.sim.records import read_records
 from dvclab.sim.scenario import load_scenario
 from tests.sim.test_event_log import TRUE_STAFFING, small_province
@@ -139,3 +140,116 @@ def test_the_cli_writes_the_scenario_and_its_report(
     assert "Báo cáo hiệu chỉnh" in page and "<svg" in page and "2024-03" in page
     assert main(["sim", "validate", str(out)]) == 0
     assert "wrote:" in capsys.readouterr().out
+
+
+DRIFTING = RecordMap.model_validate(
+    {
+        "columns": {"case": "case", "activity": "activity", "start": "start", "complete": "time",
+                    "resource": "who", "channel": "channel", "supplement_requested": "supplement"},
+        "activities": {"receive": ["register"], "examine": ["check"], "decide": ["sign"]},
+    }
+)  # fmt: skip
+
+
+def _drifting_log(path: Path) -> Path:
+    """12 weeks of a desk whose world changed on 29 April 2024: 10 dossiers a working day, 20% online,
+    10% supplemented and 30 minutes of checking before; 20 a day, 80% online, 40% supplemented and 60
+    minutes after (a new system and a new procedure form). Deterministic: the k-th dossier of a day."""
+    rows = ["case,activity,start,time,who,channel,supplement"]
+    first, change = dt.date(2024, 3, 4), dt.date(2024, 4, 29)
+    working = set(WorkingCalendar(first, 100, [(450, 1020)]).day_dates)
+    k = 0
+    for offset in range(12 * 7):
+        date = first + dt.timedelta(days=offset)
+        if date not in working:  # the Vietnamese calendar's: 18/4, 29/4-1/5 off, Saturday 4 May worked
+            continue
+        after = date >= change
+        per_day, online, supplemented, effort = (20, 0.8, 0.4, 60) if after else (10, 0.2, 0.1, 30)
+        for slot in range(per_day):
+            received = dt.datetime.combine(date, dt.time(7, 45)) + dt.timedelta(minutes=12 * slot)
+            checked = received + dt.timedelta(minutes=effort)
+            channel = "self_service" if (slot + 0.5) / per_day < online else "counter"
+            flag = "true" if (slot * 7 % per_day + 0.5) / per_day < supplemented else "false"
+            common = f"{channel},{flag}"
+            rows += [
+                f"D{k},register,,{received:%Y-%m-%d %H:%M},,{common}",
+                f"D{k},check,{received:%Y-%m-%d %H:%M},{checked:%Y-%m-%d %H:%M},clerk{slot % 5},{common}",
+                f"D{k},sign,,{checked + dt.timedelta(minutes=5):%Y-%m-%d %H:%M},head,{common}",
+            ]
+            k += 1
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_recency_weighting_listens_to_the_recent_weeks(tmp_path: Path) -> None:
+    records = read_records(_drifting_log(tmp_path / "drift.csv"), DRIFTING)
+    flat = calibrate(records)
+    recent = calibrate(records, half_life=7)
+    catalog = {"flat": flat.catalog[0], "recent": recent.catalog[0]}
+    rate = {
+        name: c.scenario["demand"]["dossiers_per_year"] for name, c in (("flat", flat), ("recent", recent))
+    }
+    online = {
+        name: c.scenario["channels"]["self_service_propensity"]
+        for name, c in (("flat", flat), ("recent", recent))
+    }
+    # 5 weeks after the change of 12: the flat fit sits between, a week's half-life near the new world
+    # (the 7 weeks before weigh 2^-5 = 3% and less)
+    working_days = 250
+    assert 12 * working_days < rate["flat"] < 16 * working_days
+    assert rate["recent"] == pytest.approx(20 * working_days, rel=0.06)
+    assert 0.3 < online["flat"] < 0.6 and online["recent"] == pytest.approx(0.8, abs=0.03)
+    assert 0.15 < catalog["flat"]["supplement_prob"] < 0.3
+    assert catalog["recent"]["supplement_prob"] == pytest.approx(0.4, abs=0.03)
+    assert 35 < catalog["flat"]["effort_min"] < 55 and catalog["recent"]["effort_min"] == pytest.approx(
+        60, rel=0.05
+    )
+    assert recent.fits["province.office"].mean == pytest.approx(60, rel=0.05)
+    assert any("half-life 7 days" in note for note in recent.notes)
+    # the window is the same: deadlines and staffing do not move with the weights
+    assert recent.window == flat.window
+
+
+def test_the_report_shows_the_drift_month_by_month(tmp_path: Path) -> None:
+    from dvclab.sim.calibrate_report import monthly_drift
+
+    records = read_records(_drifting_log(tmp_path / "drift.csv"), DRIFTING)
+    calibration = calibrate(records, half_life=30)
+    assert calibration.workload is not None and calibration.calendar is not None
+    drift = monthly_drift(records, calibration.calendar, calibration.workload)
+    rows = {row["month"]: row for row in drift["rows"]}
+    assert list(rows) == ["2024-03", "2024-04", "2024-05"]
+    assert rows["2024-03"]["per_day"] == pytest.approx(10, abs=0.01)  # every working day, none on weekends
+    assert rows["2024-05"]["per_day"] == pytest.approx(20, abs=0.01)
+    assert rows["2024-03"]["self_service"] == pytest.approx(0.2) and rows["2024-05"][
+        "self_service"
+    ] == pytest.approx(0.8)
+    assert rows["2024-03"]["supplement"] == pytest.approx(0.1) and rows["2024-05"][
+        "supplement"
+    ] == pytest.approx(0.4)
+    (pool,) = drift["pools"]
+    effort = dict(zip(drift["labels"], drift["effort"][0], strict=True))
+    assert effort["2024-03"] == pytest.approx(30) and effort["2024-05"] == pytest.approx(60)
+    # five clerks check (the head signs, no examination): five officers every month
+    assert list(drift["officers"][0]) == [5.0, 5.0, 5.0] and pool == "province.office"
+
+
+def test_a_bad_half_life_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = _drifting_log(tmp_path / "drift.csv")
+    for value in ("0", "-3", "soon", "inf"):
+        with pytest.raises(SystemExit) as exit_:
+            main(
+                [
+                    "sim",
+                    "calibrate",
+                    str(log),
+                    "--recency-half-life",
+                    value,
+                    "--out",
+                    str(tmp_path / "x.yaml"),
+                ]
+            )
+        assert exit_.value.code == 2
+        assert "--recency-half-life" in capsys.readouterr().err
+    with pytest.raises(RecordsError, match="expected a positive number of days"):
+        calibrate(read_records(log, DRIFTING), half_life=0.0)
