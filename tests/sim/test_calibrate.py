@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -84,6 +85,7 @@ def test_work_comes_back(recovered: tuple[dict, dict]) -> None:
         assert catalog[code]["approval_days"] == pytest.approx(approval, rel=0.1)
         assert catalog[code]["online_level"] == ("partial" if code == "H-B" else "full")
     assert scenario["back_office"]["effort_cv"] == pytest.approx(0.5, abs=0.1)
+    assert scenario["back_office"]["effort_family"] == "lognormal"  # the truth's
     assert scenario["supplements"]["response_days_mean"] == pytest.approx(4.0, rel=0.15)
 
 
@@ -253,3 +255,36 @@ def test_a_bad_half_life_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtur
         assert "--recency-half-life" in capsys.readouterr().err
     with pytest.raises(RecordsError, match="expected a positive number of days"):
         calibrate(read_records(log, DRIFTING), half_life=0.0)
+
+
+@pytest.mark.slow  # a 90-day run for its event log, then the calibration (~3 s)
+def test_the_effort_family_comes_back_and_is_written(tmp_path: Path) -> None:
+    # the truth draws gamma effort (CV 0.5): AIC over ~5,000 dossiers' effort factors tells it from the
+    # lognormal the recovery log draws (test_work_comes_back gets lognormal back)
+    log = _log(tmp_path, 90, **{"back_office.effort_family": "gamma", "back_office.effort_cv": 0.5})
+    calibration = calibrate(read_records(log, load_map()))
+    written = calibration.write(tmp_path / "out" / "fitted.yaml")
+    scenario, _ = load_scenario(written[0])
+    assert scenario.back_office.effort_family == "gamma"
+    assert scenario.back_office.effort_cv == pytest.approx(0.5, abs=0.05)
+    assert (
+        calibration.effort is not None
+        and calibration.effort.aic["gamma"] < calibration.effort.aic["lognormal"]
+    )
+    assert any("the scenario draws gamma" in line for line in calibration.summary())
+
+
+def test_effort_no_family_fits_is_written_as_empirical_quantiles(tmp_path: Path) -> None:
+    # the drifting desk checks in exactly 30 or 60 minutes: two spikes, which no family fits
+    calibration = calibrate(read_records(_drifting_log(tmp_path / "drift.csv"), DRIFTING))
+    scenario, _ = load_scenario(calibration.write(tmp_path / "out" / "fitted.yaml")[0])
+    office = scenario.back_office
+    assert office.effort_family == "empirical" and office.effort_quantiles is not None
+    assert len(office.effort_quantiles) == 101
+    # the two spikes, 60 minutes twice 30, in their proportions (7 weeks at 10 a day before the change)
+    low, high = office.effort_quantiles[0], office.effort_quantiles[-1]
+    assert high / low == pytest.approx(2.0, rel=1e-3)
+    share_low = sum(q == low for q in office.effort_quantiles) / 101
+    assert calibration.workload is not None
+    efforts = calibration.workload.case_effort
+    assert share_low == pytest.approx(float(np.mean(efforts == 30)), abs=0.02)  # those before the change
