@@ -318,7 +318,7 @@ def observe_workload(
         channels=_channels(
             np.asarray(channel, dtype=object)[chosen], proc[chosen], procedures, has_channels, weight[chosen]
         ),
-        counter_officers=counter_officers(records, calendar, role, duration, levels, ev_chosen),
+        counter_officers=counter_officers(records, role, duration, levels, units, ev_chosen, notes),
         effort_cv=_pooled_cv(effort[has_work], proc[has_work], weight[has_work]),
         approval_cv=_pooled_cv(approval[finished], proc[finished]),
         response_days=_mean(response[answered_ok], 4.0),

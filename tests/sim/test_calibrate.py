@@ -8,13 +8,15 @@ Tolerances, from the sampling error of that many dossiers (about 3 standard erro
 - level shares ±0.02 and channel choice ±0.04: binomial shares of 1,000-5,000 dossiers (se ≤ 0.012);
 - supplement probability ±0.04 per procedure: ~1,000-2,500 dossiers each (se ≤ 0.015);
 - mean effort per pool ±6%: lognormal effort, CV 0.5, ≥ 1,000 dossiers a pool (se ≤ 1.6%); CV ±0.1;
-- officers per pool, deadlines and opening hours exactly: they are whole numbers and clock times that
-  the records show directly (the register names each officer, the due date and every working minute).
+- officers per pool and per counter, deadlines and opening hours exactly: they are whole numbers and clock
+  times that the records show directly (the register names each officer, the due date and every working
+  minute); a counter's officers only where each receives a citizen on most days (TRUE_COUNTERS).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,9 @@ from dvclab.sim.records import read_records
 from dvclab.sim.scenario import load_scenario
 from tests.sim.test_event_log import TRUE_STAFFING, small_province
 
+# Counters that never fill, yet whose every officer receives someone most days (~10 visits a working day
+# at the province's counter, ~6 at a district's, ~2 at a commune's): the officers a register names come back
+TRUE_COUNTERS = {"province": 6, "district": 4, "commune": 2}
 GENERIC = RecordMap.model_validate(
     {"columns": {"case": "case", "activity": "activity", "complete": "time", "resource": "who"}}
 )
@@ -47,7 +52,9 @@ def _log(folder: Path, days: int, **changes: object) -> Path:
 @pytest.fixture(scope="module")
 def recovered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
     folder = tmp_path_factory.mktemp("recovery")
-    calibration = calibrate(read_records(_log(folder, 90), load_map()))
+    calibration = calibrate(
+        read_records(_log(folder, 90, **{"counters.officers": TRUE_COUNTERS}), load_map())
+    )
     written = calibration.write(folder / "out" / "fitted.yaml")
     scenario = yaml.safe_load(written[0].read_text(encoding="utf-8"))
     catalog = {row["code"]: row for row in calibration.catalog}
@@ -75,6 +82,9 @@ def test_demand_and_channels_come_back(recovered: tuple[dict, dict]) -> None:
 def test_work_comes_back(recovered: tuple[dict, dict]) -> None:
     scenario, catalog = recovered
     assert scenario["back_office"]["staffing"] == TRUE_STAFFING
+    # the distinct officers who received citizens on a working day (the receptions in progress at once,
+    # the estimate before the register named them, gave the province's counter 3)
+    assert scenario["counters"]["officers"] == TRUE_COUNTERS
     assert scenario["counters"]["opening_hours"] == [["07:30", "11:30"], ["13:30", "17:00"]]
     assert scenario["counters"]["saturday_morning"] is False
     truth = {"X-A": (3, 0.1, 30.0, 0.5), "H-B": (10, 0.3, 90.0, 2.0), "T-C": (5, 0.05, 20.0, 1.0)}
@@ -288,3 +298,18 @@ def test_effort_no_family_fits_is_written_as_empirical_quantiles(tmp_path: Path)
     assert calibration.workload is not None
     efforts = calibration.workload.case_effort
     assert share_low == pytest.approx(float(np.mean(efforts == 30)), abs=0.02)  # those before the change
+
+
+def test_a_register_naming_only_the_counter_falls_back_to_receptions_at_once(tmp_path: Path) -> None:
+    log = _log(tmp_path, 20, **{"counters.officers": TRUE_COUNTERS})
+    text = log.read_text(encoding="utf-8")
+    assert "counter.province.0#1" in text  # the run's register names the officer at the counter
+    plain = tmp_path / "plain.csv"
+    plain.write_text(re.sub(r"(counter\.\w+\.\d+)#\d+", r"\1", text), encoding="utf-8")
+    named = calibrate(read_records(log, load_map()))
+    unnamed = calibrate(read_records(plain, load_map()))
+    assert any("distinct officers who received citizens" in note for note in named.notes)
+    assert any("lower bound where a counter never fills" in note for note in unnamed.notes)
+    officers = unnamed.scenario["counters"]["officers"]
+    assert all(1 <= officers[level] <= TRUE_COUNTERS[level] for level in TRUE_COUNTERS)
+    assert officers["province"] < named.scenario["counters"]["officers"]["province"]
