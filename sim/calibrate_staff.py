@@ -164,6 +164,26 @@ def _counter_of_resources(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return counters, levels
 
 
+def _level_of_names(names: np.ndarray, named_counter: np.ndarray, named_level: np.ndarray) -> list[str]:
+    """The level of each distinct counter name (from the resources that carry it)."""
+    level_of = dict(zip(named_counter.tolist(), named_level.tolist(), strict=True))
+    return [level_of.get(name, "") for name in names.tolist()]
+
+
+def _group_quantile(groups: np.ndarray, values: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ``q`` quantile of ``values`` in each group (NumPy's default, linear interpolation): the
+    groups present and their quantiles, from one sort."""
+    order = np.lexsort((values, groups))
+    groups, values = groups[order], values[order]
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    counts = np.diff(np.r_[starts, len(groups)])
+    position = starts + q * (counts - 1)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, starts + counts - 1)
+    fraction = position - below
+    return groups[starts], values[below] + (values[above] - values[below]) * fraction
+
+
 def counter_officers(
     records: Records,
     role: np.ndarray,
@@ -184,26 +204,31 @@ def counter_officers(
         return defaults
     resource, case = records.resource[visits], records.case[visits]
     named_counter, named_level = _counter_of_resources(records.resource_names)
-    level_of_case = np.asarray(levels, dtype=object)[case]
-    counter = np.where(
-        named_counter[resource] != "",
-        named_counter[resource],
-        "counter." + level_of_case + "." + units[case].astype(str),
-    )
-    level = np.where(named_level[resource] != "", named_level[resource], level_of_case)
-    counter_names, counter_code = np.unique(counter.astype(str), return_inverse=True)
-    first = np.unique(counter_code, return_index=True)[1]
-    level_of_counter = level[first]
+    # counters as integer codes: those a register name gives, then one per (level, unit) of the dossiers
+    # received by a person named plainly (no string built per event)
+    counter_names, named_code = np.unique(named_counter.astype(str), return_inverse=True)
+    named_code = np.where(named_counter != "", named_code, -1)
+    level_index = {level: k for k, level in enumerate(LEVELS)}
+    case_level = np.array([level_index.get(lv, 0) for lv in levels], dtype=np.int64)
+    plain = named_code[resource] < 0
+    unit_key = case_level[case[plain]] * (int(units.max(initial=0)) + 1) + units[case[plain]]
+    unit_keys, unit_code = np.unique(unit_key, return_inverse=True)
+    counter_code = named_code[resource].astype(np.int64)
+    counter_code[plain] = len(counter_names) + unit_code
+    level_of_counter = np.concatenate([
+        np.array([m or "" for m in _level_of_names(counter_names, named_counter, named_level)], dtype=object),
+        np.array([LEVELS[int(k) // (int(units.max(initial=0)) + 1)] for k in unit_keys], dtype=object),
+    ])  # fmt: skip
+    counters = len(level_of_counter)
     first_day = int((records.start[visits] // (24 * 60)).min())
     day = (records.start[visits] // (24 * 60)).astype(np.int64) - first_day
     days, width = int(day.max()) + 1, int(resource.max()) + 1
     # (a) distinct officers a day at each counter
-    key = (counter_code.astype(np.int64) * days + day) * width + resource
+    key = (counter_code * days + day) * width + resource
     counter_day, distinct = np.unique(np.unique(key) // width, return_counts=True)
-    by_counter = counter_day // days
-    officers = np.zeros(len(counter_names))
-    for code in np.unique(by_counter):
-        officers[code] = np.quantile(distinct[by_counter == code], 0.9)
+    officers = np.zeros(counters)
+    found, quantiles = _group_quantile(counter_day // days, distinct.astype(float), 0.9)
+    officers[found] = quantiles
     # (b) receptions in progress at once at one resource (the counter itself), each day's peak
     times = np.concatenate([records.start[visits], records.complete[visits]])
     step = np.concatenate([np.ones(len(visits)), -np.ones(len(visits))])
@@ -219,10 +244,9 @@ def counter_officers(
     resource_of_peak = unique // (days + 2)
     counter_of_resource = np.full(width, -1, dtype=np.int64)
     counter_of_resource[resource] = counter_code
-    at_once = np.zeros(len(counter_names))
-    for r in np.unique(resource_of_peak):
-        code = counter_of_resource[r]
-        at_once[code] = max(at_once[code], float(np.quantile(peak[resource_of_peak == r], 0.95)))
+    at_once = np.zeros(counters)
+    found, quantiles = _group_quantile(resource_of_peak, peak, 0.95)
+    np.maximum.at(at_once, counter_of_resource[found], quantiles)
     out = dict(defaults)
     for lv in LEVELS:
         mine = level_of_counter == lv

@@ -62,6 +62,8 @@ def fit_durations(values: np.ndarray, weights: np.ndarray | None = None) -> Fit:
         weights = np.asarray(weights, dtype=float)
         keep &= np.isfinite(weights) & (weights > 0)
         weights = weights[keep]
+        if not len(weights) or np.all(weights == weights[0]):
+            weights = None  # equal weights: the unweighted fit (cheaper, and what it always gave)
     values = values[keep]
     n = len(values)
     if n == 0:

@@ -317,11 +317,18 @@ def _first_copies(order: np.ndarray, timing: tuple[np.ndarray, ...], rest: tuple
         tied &= ordered[1:] == ordered[:-1]
     if not tied.any():
         return None
-    keys = (*rest, *timing)
-    grouped = np.lexsort(keys)
-    repeat = np.ones(len(order), dtype=bool)
+    # only events in a run of ties can repeat one another: those few are sorted by every key, in file
+    # order (lexsort is stable), so a copy follows its original
+    in_run = np.zeros(len(order), dtype=bool)
+    in_run[:-1] |= tied
+    in_run[1:] |= tied
+    subset = np.sort(order[in_run])
+    keys = tuple(key[subset] for key in (*rest, *timing))
+    local = np.lexsort(keys)
+    grouped = subset[local]
+    repeat = np.ones(len(grouped), dtype=bool)
     for key in keys:
-        ordered = key[grouped]
+        ordered = key[local]
         repeat[1:] &= ordered[1:] == ordered[:-1]
     repeat[0] = False
     if not repeat.any():
