@@ -246,7 +246,7 @@ def test_the_report_shows_the_drift_month_by_month(tmp_path: Path) -> None:
     assert list(drift["officers"][0]) == [5.0, 5.0, 5.0] and pool == "province.office"
 
 
-def test_a_bad_half_life_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_takes_a_half_life_and_refuses_a_bad_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = _drifting_log(tmp_path / "drift.csv")
     for value in ("0", "-3", "soon", "inf"):
         with pytest.raises(SystemExit) as exit_:
@@ -265,6 +265,16 @@ def test_a_bad_half_life_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtur
         assert "--recency-half-life" in capsys.readouterr().err
     with pytest.raises(RecordsError, match="expected a positive number of days"):
         calibrate(read_records(log, DRIFTING), half_life=0.0)
+    map_file = tmp_path / "map.yaml"
+    map_file.write_text(
+        yaml.safe_dump(DRIFTING.model_dump(exclude={"source"}, mode="json")), encoding="utf-8"
+    )
+    out = tmp_path / "out" / "fitted.yaml"
+    options = ["--map", str(map_file), "--recency-half-life", "14", "--out", str(out)]
+    assert main(["sim", "calibrate", str(log), *options]) == 0
+    assert "recency weighting: half-life 14 days" in capsys.readouterr().out
+    page = (out.parent / "fitted-report.html").read_text(encoding="utf-8")
+    assert "recency weighting: half-life 14 days" in page and "Median first-pass effort per pool" in page
 
 
 @pytest.mark.slow  # a 90-day run for its event log, then the calibration (~3 s)
