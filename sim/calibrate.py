@@ -242,7 +242,7 @@ def _effort_shape(w: Workload) -> dict[str, Any]:
         family = "lognormal"
     shape: dict[str, Any] = {"effort_family": family, "effort_cv": round(w.effort_cv, 3)}
     if family == "empirical":
-        shape["effort_quantiles"] = [round(q, 4) for q in normalised_quantiles(fit.quantiles)]
+        shape["effort_quantiles"] = [round(float(q), 4) for q in normalised_quantiles(fit.quantiles)]
     return shape
 
 
