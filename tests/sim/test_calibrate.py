@@ -246,7 +246,9 @@ def test_the_report_shows_the_drift_month_by_month(tmp_path: Path) -> None:
     assert list(drift["officers"][0]) == [5.0, 5.0, 5.0] and pool == "province.office"
 
 
-def test_the_cli_takes_a_half_life_and_refuses_a_bad_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_takes_a_half_life_and_refuses_a_bad_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     log = _drifting_log(tmp_path / "drift.csv")
     for value in ("0", "-3", "soon", "inf"):
         with pytest.raises(SystemExit) as exit_:
