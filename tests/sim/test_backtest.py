@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dvclab.cli import main
 from dvclab.sim.backtest import backtest
@@ -91,3 +92,20 @@ def test_a_split_after_the_records_is_refused(tmp_path: Path, capsys: pytest.Cap
     )
     assert code == 2 and not (tmp_path / "backtest").exists()
     assert "not in the header" in capsys.readouterr().err  # the default map is the register's
+
+
+def test_the_cli_back_tests_with_a_recency_weighting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = _generic(tmp_path / "generic.csv")
+    map_file = tmp_path / "map.yaml"
+    map_file.write_text(yaml.safe_dump(GENERIC.model_dump(exclude={"source"}, mode="json")), encoding="utf-8")
+    options = ["--map", str(map_file), "--split", "2024-03-25", "--recency-half-life", "7",
+               "--replications", "2", "--jobs", "1", "--out", str(tmp_path / "out")]  # fmt: skip
+    assert main(["sim", "backtest", str(log), *options]) == 0
+    printed = capsys.readouterr().out
+    assert "utilisation, province.office" in printed and "none (no officers)" in printed
+    (folder,) = (tmp_path / "out" / "backtest").iterdir()
+    (run,) = folder.iterdir()
+    scenario = yaml.safe_load((run / "calibrated.yaml").read_text(encoding="utf-8"))
+    assert scenario["demand"]["month_factors"] == [1.0] * 12  # weighted, under a year: no season fitted
