@@ -3,8 +3,9 @@
 Writes a synthetic register in the one-stop register format (``scenarios/records/README.md``) once,
 under ``results/bench/`` (a year of a province: three procedures at three levels, counters and named
 officers, supplements, due dates; about 4.3 rows a dossier), then runs ``dvclab sim calibrate`` on it in
-a child process and prints the seconds it took, its CPU seconds (steadier than wall-clock time on a busy
-machine) and its peak memory (the child's maximum resident set).
+a child process and prints its CPU seconds (user + system: the target is judged on them, since wall-clock
+time on a shared machine counts the other processes too), its wall-clock seconds with the load average
+when it started, and its peak memory (the child's maximum resident set).
 
     python benchmarks/bench_records.py [--dossiers 1000000]
 """
@@ -12,6 +13,7 @@ machine) and its peak memory (the child's maximum resident set).
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
@@ -81,8 +83,11 @@ def _chunk(rng: np.random.Generator, first: int, n: int) -> str:
         "supplement_requested": np.where(supplement, "true", "false"),
     }
     receipt = np.char.add("HS", (first + np.arange(n)).astype(str))
+    # the officer at the counter who received the citizen (``counter.commune.3#1``), one of three
+    desk = np.char.add(np.char.add("counter.", case["unit"]), "#")
+    counter_officer = np.char.add(desk, rng.integers(0, 3, n).astype(str))
     events = [
-        ("receive", received - 10, received, np.char.add("counter.", case["unit"])),
+        ("receive", received - 10, received, counter_officer),
         ("examine", start, end, who),
         ("request_supplement", end, end, np.full(n, "")),
         ("receive_supplement", answered, answered, np.full(n, "citizen")),
@@ -121,7 +126,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dossiers", type=int, default=1_000_000)
     args = parser.parse_args()
-    register = Path("results") / "bench" / f"register-{args.dossiers}.csv"
+    register = Path("results") / "bench" / f"register-v2-{args.dossiers}.csv"  # v2: counter officers named
     if not register.exists():
         began = time.perf_counter()
         write_register(register, args.dossiers)
@@ -129,22 +134,28 @@ def main() -> int:
         print(f"wrote {register} ({size:,.0f} MB) in {time.perf_counter() - began:.0f} s")
     out = register.parent / "calibrated" / "register.yaml"
     command = [sys.executable, "-m", "dvclab.cli", "sim", "calibrate", str(register), "--out", str(out)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load = os.getloadavg()[0]
     began = time.perf_counter()
     finished = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - began
     child = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak_mb, cpu = child.ru_maxrss / 1024, child.ru_utime + child.ru_stime
+    peak_mb = child.ru_maxrss / 1024
+    cpu = (child.ru_utime + child.ru_stime) - (before.ru_utime + before.ru_stime)
     if finished.returncode != 0:
         print(finished.stderr, file=sys.stderr)
         return 1
     print(finished.stdout.strip())
-    verdict = "within" if seconds <= TARGET_SECONDS else "OVER"
-    target = f"{verdict} the {TARGET_SECONDS:.0f} s target"
+    # the verdict is on CPU time: the calibration runs on one core, so on an idle machine its wall time is
+    # its CPU time, while on a shared one the wall time also counts the other processes' turns
+    verdict = "within" if cpu <= TARGET_SECONDS else "OVER"
     print(
-        f"calibrate {args.dossiers:,} dossiers: {seconds:.1f} s ({target}; CPU {cpu:.1f} s, which a busy "
-        f"machine does not inflate), peak memory {peak_mb:,.0f} MB"
+        f"calibrate {args.dossiers:,} dossiers: CPU {cpu:.1f} s "
+        f"({verdict} the {TARGET_SECONDS:.0f} s target), "
+        f"wall {seconds:.1f} s at load average {load:.1f} (from {os.cpu_count()} cores), "
+        f"peak memory {peak_mb:,.0f} MB"
     )
-    return 0 if seconds <= TARGET_SECONDS else 1
+    return 0 if cpu <= TARGET_SECONDS else 1
 
 
 if __name__ == "__main__":

@@ -5,9 +5,14 @@ Compared, for the dossiers received from the split to the end of the records: we
 absolute error), the cycle-time distribution (received to result issued, in working hours; Wasserstein
 distance, the "cycle-time EMD" of the process-simulation literature, computed with scipy rather than the
 ``log-distance-measures`` package, which is not a dependency), and the overdue rate overall and by
-procedure group with 95% intervals. The naive forecast resamples the training period: its weeks' volumes
-and its dossiers' whole durations (and so its overdue rate). Dossiers not finished by the end of the
-records are left out of both sides alike (a simulated one issued after that date is not counted either).
+procedure group with 95% intervals, and, where the records name who did the work, each officer pool's
+utilisation: the working minutes of the pieces of work started in the test period over its officers'
+working minutes. Observed, the officers of a unit are the 90th percentile of the distinct resources that
+worked in it on a working day of the period (the calibration's rule); simulated, the forecast's pool
+busy time over its officers (both count a piece of work when it starts). The naive forecast resamples
+the training period: its weeks' volumes and its dossiers' whole durations (and so its overdue rate); it
+has no officers, so no utilisation. Dossiers not finished by the end of the records are left out of
+both sides alike (a simulated one issued after that date is not counted either).
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from scipy.stats import wasserstein_distance
 from dvclab.catalog import Procedure
 from dvclab.files import fill_folder
 from dvclab.sim.calendar import MINUTES_PER_DAY, WorkingCalendar
-from dvclab.sim.calibrate import Calibration, calibrate
+from dvclab.sim.calibrate import WORK_ROLES, Calibration, calibrate
+from dvclab.sim.calibrate_staff import pool_of_resources
 from dvclab.sim.calibrate_work import working
 from dvclab.sim.event_log import EventRecorder
 from dvclab.sim.experiment import confidence_interval, run_replications
@@ -48,6 +54,7 @@ class Period:
     cycle_hours: np.ndarray
     overdue: np.ndarray  # bool per finished dossier
     group: np.ndarray  # its procedure group
+    utilisation: dict[str, float] = field(default_factory=dict)  # pool (level.agency) -> busy share
 
 
 @dataclass
@@ -99,6 +106,52 @@ def _observed(records: Records, calendar: WorkingCalendar, chosen: np.ndarray, d
     return Period(weekly, hours, finish[done] > due_now, group)
 
 
+def observed_utilisation(
+    records: Records, calendar: WorkingCalendar, calibration: Calibration, days: tuple[int, int]
+) -> dict[str, float]:
+    """Each pool's busy share in the days [days[0], days[1]): the working minutes of the work started
+    then (examination and rework; with no roles, every event with a resource) over the officers' working
+    minutes, a unit's officers the 90th percentile of its distinct resources active a working day.
+    Empty when the records name no resources."""
+    work_of = calibration.workload
+    if work_of is None:
+        return {}
+    role = records.role()
+    work = np.isin(role, WORK_ROLES) if records.roles_known else np.ones(len(role), bool)
+    lo, hi = days[0] * MINUTES_PER_DAY, days[1] * MINUTES_PER_DAY
+    events = np.flatnonzero(work & (records.resource >= 0) & (records.start >= lo) & (records.start < hi))
+    if not events.size:
+        return {}
+    resource, case = records.resource[events], records.case[events]
+    named_pool, named_unit = pool_of_resources(records.resource_names)
+    index = {name: k for k, name in enumerate(work_of.pools)}
+    named = np.array([index.get(name, -1) for name in named_pool], dtype=np.int64)
+    pool = np.where(named[resource] >= 0, named[resource], work_of.case_pool[case])
+    unit = np.where(named_unit[resource] >= 0, named_unit[resource], work_of.case_unit[case])
+    keep = pool >= 0
+    events, pool, unit, resource = events[keep], pool[keep], unit[keep], resource[keep]
+    if not events.size:
+        return {}
+    minutes = np.maximum(
+        working(calendar, records.complete[events]) - working(calendar, records.start[events]), 0
+    )
+    busy = np.bincount(pool, weights=minutes, minlength=len(work_of.pools))
+    day = (records.start[events] // MINUTES_PER_DAY).astype(np.int64) - days[0]
+    sizes = (int(unit.max()) + 1, days[1] - days[0], int(resource.max()) + 1)
+    key = ((pool * sizes[0] + unit) * sizes[1] + day) * sizes[2] + resource
+    unit_days, active = np.unique(np.unique(key) // sizes[2], return_counts=True)
+    pool_unit = unit_days // sizes[1]
+    officers = np.zeros(len(work_of.pools))
+    for code in np.unique(pool_unit):
+        officers[code // sizes[0]] += max(1.0, round(float(np.quantile(active[pool_unit == code], 0.9))))
+    worked = calendar.to_working(hi) - calendar.to_working(lo)
+    return {
+        name: float(busy[k] / (officers[k] * worked))
+        for k, name in enumerate(work_of.pools)
+        if officers[k] > 0 and worked > 0
+    }
+
+
 def _keys(records: Records) -> np.ndarray:
     n = len(records)
     empty = [""] * n
@@ -146,7 +199,14 @@ class ForecastRun:
         done = issued <= self.end_minutes
         hours = (working(cal, issued[done]) - working(cal, received[done])) / 60.0
         group = np.asarray(model.table.groups, dtype=object)[procedure[done]]
-        return Period(weekly, hours, issued[done] > due[done], group)
+        worked = cal.to_working(model.window[1]) - cal.to_working(model.window[0])
+        busy: dict[str, list[float]] = {}
+        for pool in model.pools.values():  # the pools of the units that received work, as observed
+            totals = busy.setdefault(pool.name.rsplit(".", 1)[0], [0.0, 0.0])
+            totals[0] += pool.busy_minutes
+            totals[1] += pool.officers
+        utilisation = {name: b / (n * worked) for name, (b, n) in busy.items() if n * worked > 0}
+        return Period(weekly, hours, issued[done] > due[done], group, utilisation)
 
 
 class _Outcomes(EventRecorder):
@@ -166,6 +226,7 @@ def backtest(
     replications: int = 5,
     seed: int = 2024,
     jobs: int | None = None,
+    half_life: float | None = None,
 ) -> Backtest:
     arrival = records.arrival()
     day = np.floor(arrival / MINUTES_PER_DAY)
@@ -178,7 +239,8 @@ def backtest(
             f"{records.epoch + dt.timedelta(days=last_day)}; "
             "a back-test needs at least a week of records after the split"
         )
-    calibration = calibrate(records, train_from, split, name=f"{records.path.stem}-backtest")
+    name = f"{records.path.stem}-backtest"
+    calibration = calibrate(records, train_from, split, name=name, half_life=half_life)
     test = day >= split_day
     train = (day < split_day) & (day >= ((train_from - records.epoch).days if train_from else -np.inf))
     end_day = split_day + weeks * 7
@@ -196,6 +258,7 @@ def backtest(
     end_minutes = float(np.nanmax(records.complete))
     observed = _observed(records, calendar, test & (day < end_day), (split_day, end_day), deadline, groups,
                          end_minutes)  # fmt: skip
+    observed.utilisation = observed_utilisation(records, calendar, calibration, (split_day, end_day))
     history = _observed(records, calendar, train, (int(np.nanmin(day[train])), split_day), deadline, groups,
                         split_day * MINUTES_PER_DAY)  # fmt: skip
 
@@ -297,6 +360,15 @@ def compare(observed: Period, model: list[Period], naive: list[Period]) -> list[
         n = _rate_interval(naive, group)
         row(f"overdue rate, {group}", _fmt_rate(seen, low, high), abs(m[0] - seen), abs(n[0] - seen),
             _fmt_rate(*m), _fmt_rate(*n))  # fmt: skip
+    for pool, seen in sorted(observed.utilisation.items()):
+        values = np.array([p.utilisation.get(pool, 0.0) for p in model])
+        estimate = confidence_interval(values, "utilisation")
+        error = abs(estimate.mean - seen)
+        table.append(
+            {"measure": f"utilisation, {pool}", "observed": f"{seen:.1%}",
+             "model": _fmt_rate(estimate.mean, estimate.ci_low, estimate.ci_high),
+             "naive": "none (no officers)", "better": "n/a", "model_error": error, "naive_error": math.nan}
+        )  # fmt: skip
     return table
 
 

@@ -29,6 +29,7 @@ from dvclab.catalog import COLUMNS
 from dvclab.files import atomic_write
 from dvclab.sim.calendar import MINUTES_PER_DAY, WorkingCalendar
 from dvclab.sim.calibrate_work import Workload, observe_workload
+from dvclab.sim.effort import normalised_quantiles
 from dvclab.sim.fitting import Fit
 from dvclab.sim.record_map import RecordsError
 from dvclab.sim.records import Records
@@ -48,6 +49,9 @@ class Calibration:
     dossiers: int = 0
     window: tuple[dt.date, dt.date] | None = None
     calendar: WorkingCalendar | None = None  # the calibrated working calendar, over the records' span
+    half_life: float | None = None  # the recency weighting's half-life (days), None: none
+    effort: Fit | None = None  # the back office's effort factor (effort over its procedure's mean)
+    workload: Workload | None = None  # what the records said, per dossier (the report's drift reads it)
 
     def report(self, records: Records, lang: str = "en") -> str:
         """The calibration report (HTML): fitted beside observed, and the drift by month."""
@@ -91,6 +95,12 @@ class Calibration:
             for level, share in demand["level_shares"].items()
         )
         lines.append(f"dossiers a year: {demand['dossiers_per_year']:,.0f}; level shares: {shares}")
+        if self.effort is not None:
+            family = self.scenario["back_office"]["effort_family"]
+            lines.append(
+                f"effort factor (effort / procedure mean, all pools): {self.effort.describe()}; "
+                f"AIC {self.effort.aic}; the scenario draws {family}"
+            )
         for pool, fit in sorted(self.fits.items()):
             lines.append(f"effort {pool}: {fit.describe()}; AIC {fit.aic}")
         return lines + self.notes
@@ -152,10 +162,28 @@ def opening_hours(
     return sessions, saturday, note
 
 
+def recency_weights(day: np.ndarray, chosen: np.ndarray, end_day: int, half_life: float | None) -> np.ndarray:
+    """Each dossier's weight in the fit: 0 outside the training window, else 1, or with a half-life
+    0.5 ** (age / half_life), its age the days from its receipt to the end of the window (a dossier
+    received on the window's last day is a day old)."""
+    if half_life is None:
+        return chosen.astype(float)
+    age = np.where(chosen, end_day - np.nan_to_num(day, nan=end_day), 0.0)
+    return np.where(chosen, np.exp2(-age / half_life), 0.0)
+
+
 def calibrate(
-    records: Records, train_from: dt.date | None = None, train_until: dt.date | None = None, name: str = ""
+    records: Records,
+    train_from: dt.date | None = None,
+    train_until: dt.date | None = None,
+    name: str = "",
+    half_life: float | None = None,
 ) -> Calibration:
-    """Fit a scenario to the dossiers received in [train_from, train_until)."""
+    """Fit a scenario to the dossiers received in [train_from, train_until), recent ones weighted more
+    when a ``half_life`` (days) is given: arrivals, channel shares, supplement probabilities and effort
+    listen to each dossier as its weight says; the rest (deadlines, staffing, hours) to the window."""
+    if half_life is not None and not (math.isfinite(half_life) and half_life > 0):
+        raise RecordsError(f"--recency-half-life: {half_life}; expected a positive number of days")
     arrival = records.arrival()
     day = np.floor(arrival / MINUTES_PER_DAY)
     epoch = records.epoch
@@ -178,8 +206,11 @@ def calibrate(
     calendar = WorkingCalendar(
         epoch, max(span, last_day + 400), [_minutes_pair(s) for s in sessions], saturday_morning=saturday
     )
-    workload = observe_workload(records, calendar, chosen, work)
-    scenario, catalog, units, notes = _assemble(records, calendar, workload, chosen, first_day, last_day)
+    weight = recency_weights(day, chosen, last_day + 1, half_life)
+    workload = observe_workload(records, calendar, chosen, work, weight)
+    scenario, catalog, units, notes = _assemble(
+        records, calendar, workload, chosen, first_day, last_day, weight, half_life
+    )
     scenario["name"] = name or records.path.stem
     scenario["counters"] = {
         **scenario.get("counters", {}),
@@ -188,7 +219,31 @@ def calibrate(
     }
     window = (epoch + dt.timedelta(days=first_day), epoch + dt.timedelta(days=last_day))
     notes = [hours_note, *notes]
-    return Calibration(scenario, catalog, units, workload.fits, notes, int(chosen.sum()), window, calendar)
+    if half_life is not None:
+        effective = float(weight.sum() ** 2 / max(float((weight * weight).sum()), 1e-300))
+        notes.insert(
+            0,
+            f"recency weighting: half-life {half_life:g} days before {window[1] + dt.timedelta(days=1)}; "
+            f"the {int(chosen.sum()):,} dossiers weigh as {effective:,.0f} equally weighted ones",
+        )
+    outcome = Calibration(scenario, catalog, units, workload.fits, notes, int(chosen.sum()), window, calendar)
+    outcome.half_life = half_life
+    outcome.effort = workload.effort_fit
+    outcome.workload = workload
+    return outcome
+
+
+def _effort_shape(w: Workload) -> dict[str, Any]:
+    """The effort factor's family as the scenario takes it (``sim.effort``): the family that fits the
+    dossiers' effort over their procedure's mean; its CV, or its quantiles when no family fits."""
+    fit = w.effort_fit
+    family = fit.family if fit.family in ("lognormal", "gamma", "exponential", "empirical") else "lognormal"
+    if family == "empirical" and len(fit.quantiles) < 2:
+        family = "lognormal"
+    shape: dict[str, Any] = {"effort_family": family, "effort_cv": round(w.effort_cv, 3)}
+    if family == "empirical":
+        shape["effort_quantiles"] = [round(float(q), 4) for q in normalised_quantiles(fit.quantiles)]
+    return shape
 
 
 def _minutes_pair(session: tuple[str, str]) -> tuple[int, int]:
@@ -203,11 +258,19 @@ def _assemble(
     chosen: np.ndarray,
     first_day: int,
     last_day: int,
+    weight: np.ndarray,
+    half_life: float | None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     from dvclab.sim.calibrate_demand import demand_section
 
     notes: list[str] = []
-    demand, start = demand_section(records, calendar, w, chosen, first_day, last_day)
+    seasonal = half_life is None or last_day - first_day + 1 >= 365
+    if not seasonal:
+        notes.append(
+            "month factors: a recency weighting over less than a year of records cannot tell a trend from "
+            "the season; kept at 1, the recent level holds all year"
+        )
+    demand, start = demand_section(records, calendar, w, chosen, first_day, last_day, weight, seasonal)
     catalog = []
     for procedure in w.procedures:
         catalog.append(
@@ -239,11 +302,7 @@ def _assemble(
         "geography": {"districts": w.districts, "communes": w.communes},
         "channels": w.channels,
         "counters": {"officers": w.counter_officers, "scan_min": 0.0},
-        "back_office": {
-            "staffing": w.staffing,
-            "effort_cv": round(w.effort_cv, 3),
-            "approval_cv": round(w.approval_cv, 3),
-        },
+        "back_office": {"staffing": w.staffing, **_effort_shape(w), "approval_cv": round(w.approval_cv, 3)},
         "supplements": {
             "response_days_mean": round(w.response_days, 3),
             "rework_share": round(w.rework_share, 3),

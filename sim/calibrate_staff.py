@@ -1,10 +1,11 @@
 """Staffing from records: a pool's officers from the resources active per working day, a counter's from
-the receptions in progress at once, and the units file that carries each unit's own staffing.
+the officers who received citizens there, and the units file that carries each unit's own staffing.
 
 A pool's officers are the 90th percentile, over its working days, of the distinct resources that worked
-in it that day (a quiet day leaves an officer idle; the percentile looks past it). A counter's officers
-are the 95th percentile of each day's largest number of receptions in progress at once: a lower bound
-where a counter never fills, which the summary says.
+in it that day (a quiet day leaves an officer idle; the percentile looks past it). A counter's are
+counted the same way where the register names who received the citizen (``counter.commune.3#1``); where
+it names only the counter, the 95th percentile of each day's most receptions in progress at once is all
+there is, a lower bound where a counter never fills, which the summary says.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dvclab.sim.calendar import WorkingCalendar
 from dvclab.sim.records import Records
 
 POOL_RESOURCE = re.compile(r"^(province|district|commune)\.([A-Za-z0-9_]+)\.(\d+)#")
+COUNTER_RESOURCE = re.compile(r"^(counter\.(province|district|commune)\.\d+)(?:#|$)")
 
 
 def pool_of_resources(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -153,42 +155,111 @@ def _own(
     return ";".join(f"{agency}={value}" for agency, value in own.items())
 
 
+def _counter_of_resources(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each resource's counter (``counter.commune.3``) and level from a register name: an officer at a
+    counter (``counter.commune.3#1``) or the counter itself; "" for a plain name (a person)."""
+    matches = [COUNTER_RESOURCE.match(name) for name in names]
+    counters = np.array([m.group(1) if m else "" for m in matches] + [""], dtype=object)
+    levels = np.array([m.group(2) if m else "" for m in matches] + [""], dtype=object)
+    return counters, levels
+
+
+def _level_of_names(names: np.ndarray, named_counter: np.ndarray, named_level: np.ndarray) -> list[str]:
+    """The level of each distinct counter name (from the resources that carry it)."""
+    level_of = dict(zip(named_counter.tolist(), named_level.tolist(), strict=True))
+    return [level_of.get(name, "") for name in names.tolist()]
+
+
+def _group_quantile(groups: np.ndarray, values: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ``q`` quantile of ``values`` in each group (NumPy's default, linear interpolation): the
+    groups present and their quantiles, from one sort."""
+    order = np.lexsort((values, groups))
+    groups, values = groups[order], values[order]
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    counts = np.diff(np.r_[starts, len(groups)])
+    position = starts + q * (counts - 1)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, starts + counts - 1)
+    fraction = position - below
+    return groups[starts], values[below] + (values[above] - values[below]) * fraction
+
+
 def counter_officers(
     records: Records,
-    calendar: WorkingCalendar,
     role: np.ndarray,
     duration: np.ndarray,
     levels: list[str],
+    units: np.ndarray,
     ev_chosen: np.ndarray,
+    notes: list[str],
 ) -> dict[str, int]:
-    """Counter officers per level: the receptions in progress at once at a counter, per day."""
+    """Counter officers per level: at each counter, the larger of the 90th percentile over its working
+    days of the distinct officers who received a citizen that day (a register naming the officer) and the
+    95th percentile of each day's most receptions in progress at once (one naming only the counter);
+    the median over the level's counters. A counter's officers from a plain name are counted at the
+    dossier's unit."""
     defaults = {"province": 14, "district": 6, "commune": 1}
-    visits = ev_chosen & (role == "receive") & (duration > 0) & (records.resource >= 0)
-    if not visits.any():
+    visits = np.flatnonzero(ev_chosen & (role == "receive") & (duration > 0) & (records.resource >= 0))
+    if not visits.size:
         return defaults
-    resource = records.resource[visits]
+    resource, case = records.resource[visits], records.case[visits]
+    named_counter, named_level = _counter_of_resources(records.resource_names)
+    # counters as integer codes: those a register name gives, then one per (level, unit) of the dossiers
+    # received by a person named plainly (no string built per event)
+    counter_names, named_code = np.unique(named_counter.astype(str), return_inverse=True)
+    named_code = np.where(named_counter != "", named_code, -1)
+    level_index = {level: k for k, level in enumerate(LEVELS)}
+    case_level = np.array([level_index.get(lv, 0) for lv in levels], dtype=np.int64)
+    plain = named_code[resource] < 0
+    unit_key = case_level[case[plain]] * (int(units.max(initial=0)) + 1) + units[case[plain]]
+    unit_keys, unit_code = np.unique(unit_key, return_inverse=True)
+    counter_code = named_code[resource].astype(np.int64)
+    counter_code[plain] = len(counter_names) + unit_code
+    level_of_counter = np.concatenate([
+        np.array([m or "" for m in _level_of_names(counter_names, named_counter, named_level)], dtype=object),
+        np.array([LEVELS[int(k) // (int(units.max(initial=0)) + 1)] for k in unit_keys], dtype=object),
+    ])  # fmt: skip
+    counters = len(level_of_counter)
+    first_day = int((records.start[visits] // (24 * 60)).min())
+    day = (records.start[visits] // (24 * 60)).astype(np.int64) - first_day
+    days, width = int(day.max()) + 1, int(resource.max()) + 1
+    # (a) distinct officers a day at each counter
+    key = (counter_code * days + day) * width + resource
+    counter_day, distinct = np.unique(np.unique(key) // width, return_counts=True)
+    officers = np.zeros(counters)
+    found, quantiles = _group_quantile(counter_day // days, distinct.astype(float), 0.9)
+    officers[found] = quantiles
+    # (b) receptions in progress at once at one resource (the counter itself), each day's peak
     times = np.concatenate([records.start[visits], records.complete[visits]])
-    step = np.concatenate([np.ones(visits.sum()), -np.ones(visits.sum())])
+    step = np.concatenate([np.ones(len(visits)), -np.ones(len(visits))])
     who = np.concatenate([resource, resource])
     order = np.lexsort((step, times, who))  # an end before a start at the same minute
-    busy = np.cumsum(step[order])  # each counter's steps sum to 0, so the running sum is per counter
-    day = (times[order] // (24 * 60)).astype(np.int64)
-    key = who[order].astype(np.int64) * 100_000 + day
-    unique, inverse = np.unique(key, return_inverse=True)
+    busy = np.cumsum(step[order])  # each resource's steps sum to 0, so the running sum is per resource
+    # a reception ending after midnight counts on its day (clipped into the key's range)
+    time_day = np.clip((times[order] // (24 * 60)).astype(np.int64) - first_day, 0, days + 1)
+    peak_key = who[order].astype(np.int64) * (days + 2) + time_day
+    unique, inverse = np.unique(peak_key, return_inverse=True)
     peak = np.zeros(len(unique))
     np.maximum.at(peak, inverse, busy)
-    counter_of = unique // 100_000
-    visit_events = np.flatnonzero(visits)
-    first_resources, first = np.unique(records.resource[visit_events], return_index=True)
-    level_of_resource = {
-        int(r): levels[records.case[visit_events[k]]] for r, k in zip(first_resources, first, strict=True)
-    }
+    resource_of_peak = unique // (days + 2)
+    counter_of_resource = np.full(width, -1, dtype=np.int64)
+    counter_of_resource[resource] = counter_code
+    at_once = np.zeros(counters)
+    found, quantiles = _group_quantile(resource_of_peak, peak, 0.95)
+    np.maximum.at(at_once, counter_of_resource[found], quantiles)
     out = dict(defaults)
-    for level in LEVELS:
-        mine = [r for r, lv in level_of_resource.items() if lv == level]
-        if mine:
-            per_counter = [np.quantile(peak[counter_of == r], 0.95) for r in mine]
-            out[level] = max(1, int(round(float(np.median(per_counter)))))
+    for lv in LEVELS:
+        mine = level_of_counter == lv
+        if mine.any():
+            per_counter = np.maximum(officers[mine], at_once[mine])
+            out[lv] = max(1, int(round(float(np.median(per_counter)))))
+    if (officers > at_once).any():
+        notes.append("counter officers: the distinct officers who received citizens on a working day")
+    else:
+        notes.append(
+            "counter officers: the records name counters, not officers; the receptions in progress at once "
+            "are a lower bound where a counter never fills"
+        )
     return out
 
 

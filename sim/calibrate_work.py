@@ -52,6 +52,12 @@ class Workload:
     case_level: list[str]
     case_channel: list[str]
     fits: dict[str, Fit]
+    effort_fit: Fit  # the pooled effort factor (effort / procedure mean): the family the scenario draws
+    case_pool: np.ndarray  # each dossier's pool index into ``pools`` (-1: none)
+    pools: list[str]
+    case_unit: np.ndarray  # each dossier's unit number in its level
+    case_effort: np.ndarray  # each dossier's first-pass effort (working minutes; 0: none recorded)
+    case_supplement: np.ndarray  # bool: a supplement was requested
     staffing: dict[str, dict[str, int]]
     unit_rows: list[dict[str, Any]]
     districts: int
@@ -91,21 +97,37 @@ def _per_case(records: Records, mask: np.ndarray, values: np.ndarray, how: str =
     return out
 
 
-def _mean(values: np.ndarray, default: float = 0.0) -> float:
-    values = values[np.isfinite(values)]
-    return float(values.mean()) if values.size else default
+def _mean(values: np.ndarray, default: float = 0.0, weights: np.ndarray | None = None) -> float:
+    """The (weighted) mean of the finite values, ``default`` when there are none (or no weight)."""
+    finite = np.isfinite(values)
+    if weights is None:
+        values = values[finite]
+        return float(values.mean()) if values.size else default
+    w = weights[finite]
+    return float(np.dot(values[finite], w) / w.sum()) if w.sum() > 0 else default
 
 
-def _pooled_cv(values: np.ndarray, groups: np.ndarray) -> float:
-    """CV of each value relative to its group's mean: the spread the model's lognormal factor draws."""
-    keep = np.isfinite(values) & (values > 0)
-    if keep.sum() < 3:
+def _ratios(values: np.ndarray, groups: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each positive value over its group's (weighted) mean, with its weight: the factors the model's
+    effort family draws (``sim.effort``)."""
+    keep = np.isfinite(values) & (values > 0) & (weights > 0)
+    values, groups, weights = values[keep], groups[keep], weights[keep]
+    if not len(values):
+        return values, weights
+    sums = np.bincount(groups, weights=values * weights)
+    totals = np.bincount(groups, weights=weights)
+    return values / (sums[groups] / totals[groups]), weights
+
+
+def _pooled_cv(values: np.ndarray, groups: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """CV of each value relative to its group's mean: the spread the model's effort factor draws."""
+    weights = np.ones(len(values)) if weights is None else weights
+    ratio, w = _ratios(values, groups, weights)
+    if len(ratio) < 3:
         return 0.5
-    values, groups = values[keep], groups[keep]
-    sums = np.bincount(groups, weights=values)
-    counts = np.bincount(groups)
-    ratio = values / (sums[groups] / counts[groups])
-    return float(ratio.std(ddof=1))
+    mean = float(np.average(ratio, weights=w))
+    variance = float(np.average((ratio - mean) ** 2, weights=w)) * len(ratio) / (len(ratio) - 1)
+    return float(np.sqrt(variance))
 
 
 def _case_levels_units(records: Records) -> tuple[list[str], np.ndarray]:
@@ -133,9 +155,16 @@ def _case_levels_units(records: Records) -> tuple[list[str], np.ndarray]:
 
 
 def observe_workload(
-    records: Records, calendar: WorkingCalendar, chosen: np.ndarray, work: np.ndarray
+    records: Records,
+    calendar: WorkingCalendar,
+    chosen: np.ndarray,
+    work: np.ndarray,
+    weight: np.ndarray | None = None,
 ) -> Workload:
+    """What the dossiers in ``chosen`` say, each counted by its ``weight`` (recency; 1 when None) where
+    a share or a mean is fitted."""
     n = len(records)
+    weight = chosen.astype(float) if weight is None else weight
     text = records.text
     notes: list[str] = []
     empty = [""] * n
@@ -164,11 +193,14 @@ def observe_workload(
     duration = np.maximum(w_end - w_start, 0.0)
     ev_chosen = chosen[records.case]
     roles_known = records.roles_known
-    first_pass = (role == "examine") if roles_known else work
-    first_pass &= ev_chosen
+    every_pass = (role == "examine") if roles_known else work
+    first_pass = every_pass & ev_chosen  # a new array: ``work`` is the caller's
     rework = (role == "rework") & ev_chosen
-    effort = _per_case(records, first_pass, duration)
-    worked = _per_case(records, first_pass, np.ones(len(duration))) > 0
+    # per dossier over all the records (the report's drift), then the training window's
+    effort_all = _per_case(records, every_pass, duration)
+    worked_all = _per_case(records, every_pass, np.ones(len(duration))) > 0
+    effort = np.where(chosen, effort_all, 0.0)
+    worked = worked_all & chosen
     rework_effort = _per_case(records, rework, duration)
     last_work = _per_case(records, (first_pass | rework), records.complete, "max")
     arrival = records.arrival()
@@ -190,9 +222,10 @@ def observe_workload(
     agency_of_case[cases_named] = agencies[named][first]  # the first officer's pool names the agency
     groups = text.get("procedure_group") or empty
 
-    supplement = _per_case(records, (role == "request_supplement") & ev_chosen, np.ones(len(role))) > 0
+    supplement_all = _per_case(records, role == "request_supplement", np.ones(len(role))) > 0
     if "supplement_requested" in records.flags:
-        supplement |= records.flags["supplement_requested"] == 1
+        supplement_all |= records.flags["supplement_requested"] == 1
+    supplement = supplement_all & chosen
     requested = _per_case(records, role == "request_supplement", records.complete, "min")
     answered = _per_case(records, role == "receive_supplement", records.complete, "min")
     response = (working(calendar, answered) - working(calendar, requested)) / per_day
@@ -207,7 +240,7 @@ def observe_workload(
     paid = records.flags.get("paid_online")
 
     procedures = []
-    level_counts = {level: int(np.sum(level_of[chosen] == level)) for level in LEVELS}
+    level_counts = {level: float(weight[chosen & (level_of == level)].sum()) for level in LEVELS}
     channel_of = np.asarray(channel, dtype=object)
     picked = np.flatnonzero(chosen & (proc >= 0))
     order = picked[np.argsort(proc[picked], kind="stable")]
@@ -241,19 +274,26 @@ def observe_workload(
                 full_online=full,
                 deadline_days=max(days, 0),
                 fee_bearing=bool(paid is not None and np.isfinite(paid[members]).mean() > 0.5),
-                level_share=len(members) / max(level_counts[level], 1),
-                supplement_prob=float(supplement[members].mean()),
+                level_share=float(weight[members].sum()) / max(level_counts[level], 1e-300),
+                supplement_prob=_mean(supplement[members].astype(float), 0.0, weight[members]),
                 reception_min=_mean(reception[members][reception[members] > 0], 10.0),
-                effort_min=_mean(effort[members][worked[members]]) if work_share >= 0.5 else 0.0,
-                approval_days=max(_mean(approval[members]), 0.0),
+                effort_min=_mean(effort[members][worked[members]], 0.0, weight[members][worked[members]])
+                if work_share >= 0.5
+                else 0.0,
+                approval_days=max(_mean(approval[members], 0.0, weight[members]), 0.0),
             )
         )
     pool_of_proc = [f"{p.level}.{p.agency}" for p in procedures]
+    pools = sorted(set(pool_of_proc))
+    pool_index = np.array([pools.index(p) for p in pool_of_proc] + [-1], dtype=np.int64)
+    case_pool = pool_index[proc]  # proc -1 takes the appended -1
     fits = {}
-    for pool in sorted(set(pool_of_proc)):
-        members = chosen & worked & np.isin(proc, [k for k, p in enumerate(pool_of_proc) if p == pool])
-        fits[pool] = fit_durations(effort[members])
+    for k, pool in enumerate(pools):
+        members = chosen & worked & (case_pool == k)
+        fits[pool] = fit_durations(effort[members], weight[members])
     has_work = chosen & worked & (proc >= 0)
+    ratio, ratio_weight = _ratios(effort[has_work], proc[has_work], weight[has_work])
+    effort_fit = fit_durations(ratio, ratio_weight)
     finished = chosen & np.isfinite(approval) & (approval > 0) & (proc >= 0)
     staffing, unit_rows, districts, communes = staffing_of(
         records, calendar, chosen, first_pass | rework, proc, pool_of_proc, levels, units, notes
@@ -265,13 +305,21 @@ def observe_workload(
         case_level=levels,
         case_channel=channel,
         fits=fits,
+        effort_fit=effort_fit,
+        case_pool=case_pool,
+        pools=pools,
+        case_unit=units,
+        case_effort=np.where(worked_all, effort_all, np.nan),
+        case_supplement=supplement_all,
         staffing=staffing,
         unit_rows=unit_rows,
         districts=districts,
         communes=communes,
-        channels=_channels(np.asarray(channel, dtype=object)[chosen], proc[chosen], procedures, has_channels),
-        counter_officers=counter_officers(records, calendar, role, duration, levels, ev_chosen),
-        effort_cv=_pooled_cv(effort[has_work], proc[has_work]),
+        channels=_channels(
+            np.asarray(channel, dtype=object)[chosen], proc[chosen], procedures, has_channels, weight[chosen]
+        ),
+        counter_officers=counter_officers(records, role, duration, levels, units, ev_chosen, notes),
+        effort_cv=_pooled_cv(effort[has_work], proc[has_work], weight[has_work]),
         approval_cv=_pooled_cv(approval[finished], proc[finished]),
         response_days=_mean(response[answered_ok], 4.0),
         rework_share=float(rework_effort[with_rework].mean() / effort[with_rework].mean())
@@ -283,7 +331,7 @@ def observe_workload(
 
 
 def _channels(
-    channel: np.ndarray, proc: np.ndarray, procedures: list[ProcedureFit], known: bool
+    channel: np.ndarray, proc: np.ndarray, procedures: list[ProcedureFit], known: bool, weight: np.ndarray
 ) -> dict[str, Any]:
     """Choice parameters that give back the observed shares: everyone capable, and the propensities are
     the online shares of full and partial procedures (the segment split is not identifiable)."""
@@ -299,14 +347,16 @@ def _channels(
     full = np.array([procedures[k].full_online for k in proc]) if len(proc) else np.zeros(0, bool)
     online = np.isin(channel, ("self_service", "online_with_visit"))
     offline = ~online
-    count = lambda name: float(np.sum(channel == name))  # noqa: E731
+    count = lambda name: float(weight[channel == name].sum())  # noqa: E731
+    offline_weight = float(weight[offline].sum())
+    desk = count("assisted") + count("counter")
     return {
         "capable_share": 1.0,
         "digital_team_coverage": 0.0,
-        "self_service_propensity": round(_mean(online[full].astype(float), 0.9), 4),
-        "partial_online_filing": round(_mean(online[~full].astype(float), 0.5), 4),
-        "postal_submission_share": round(count("postal") / max(offline.sum(), 1), 4),
-        "assisted_filing_share": round(count("assisted") / max(count("assisted") + count("counter"), 1), 4),
+        "self_service_propensity": round(_mean(online[full].astype(float), 0.9, weight[full]), 4),
+        "partial_online_filing": round(_mean(online[~full].astype(float), 0.5, weight[~full]), 4),
+        "postal_submission_share": round(count("postal") / offline_weight if offline_weight > 0 else 0.0, 4),
+        "assisted_filing_share": round(count("assisted") / desk if desk > 0 else 0.0, 4),
         "assisted_extra_min": 0.0,
     }
 

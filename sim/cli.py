@@ -187,6 +187,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     calibrate.add_argument("--train-from", type=_date, metavar="DATE", help="fit dossiers received from DATE")
     calibrate.add_argument("--train-until", type=_date, metavar="DATE", help="... and before DATE")
+    calibrate.add_argument("--recency-half-life", type=_days, metavar="DAYS", help=HALF_LIFE_HELP)
     calibrate.add_argument("--lang", choices=("vi", "en"), default="en", help="the report's language")
     calibrate.set_defaults(handler=calibrate_command)
 
@@ -197,6 +198,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     _records_options(backtest)
     backtest.add_argument("--split", type=_date, required=True, metavar="DATE", help="first day forecast")
     backtest.add_argument("--train-from", type=_date, metavar="DATE", help="fit dossiers received from DATE")
+    backtest.add_argument("--recency-half-life", type=_days, metavar="DAYS", help=HALF_LIFE_HELP)
     backtest.add_argument("--replications", type=_positive, default=5, help="replications of the forecast")
     backtest.add_argument("--seed", type=_non_negative, default=2024)
     backtest.add_argument("--jobs", type=_positive, help="parallel processes (default: number of cores)")
@@ -204,6 +206,19 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--out", type=Path, default=results_dir("sim"), help="results root (default: ./results/sim)"
     )
     backtest.set_defaults(handler=backtest_command)
+
+
+HALF_LIFE_HELP = "weight dossiers by 0.5^(age/DAYS) at the training end (arrivals, channels, effort…)"
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of days, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number of days, got {text}")
+    return value
 
 
 def _date(text: str):  # noqa: ANN202
@@ -471,7 +486,9 @@ def calibrate_command(args: argparse.Namespace) -> int:
         return _bad(f"--out {args.out}: a scenario file ends in .yaml")
     try:
         records = _read(args)
-        calibration = calibrate(records, args.train_from, args.train_until, name=args.out.stem)
+        calibration = calibrate(
+            records, args.train_from, args.train_until, name=args.out.stem, half_life=args.recency_half_life
+        )
         written = calibration.write(args.out)
     except (RecordsError, ScenarioError) as error:
         return _bad(str(error))
@@ -494,7 +511,8 @@ def backtest_command(args: argparse.Namespace) -> int:
 
     try:
         records = _read(args)
-        outcome = backtest(records, args.split, args.train_from, args.replications, args.seed, args.jobs)
+        outcome = backtest(records, args.split, args.train_from, args.replications, args.seed, args.jobs,
+                           half_life=args.recency_half_life)  # fmt: skip
     except (RecordsError, ScenarioError) as error:
         return _bad(str(error))
     print_backtest(outcome)

@@ -143,6 +143,30 @@ def _officers(model: ProvinceModel, steps: list[tuple[int, str, float, float, fl
     return names
 
 
+def _counter_officers(model: ProvinceModel, recorder: EventRecorder) -> dict[int, str]:
+    """Each counter reception's officer (``counter.commune.3#1``), the officer free the longest taking
+    the next citizen, as ``_officers`` does for pools: the register names who received a dossier, so a
+    calibration counts a counter's officers as the distinct ones at work on a day."""
+    desks = {counter.name: counter.officers for counter in model.counters}
+    by_counter: dict[str, list[tuple[float, float, int]]] = {}
+    for dossier, (received, _, _, arrived, counter, _) in recorder.issued.items():
+        if counter is not None:
+            by_counter.setdefault(counter, []).append((arrived, received, dossier))
+    names: dict[int, str] = {}
+    for counter, visits in by_counter.items():
+        free = [(-np.inf, n) for n in range(max(desks.get(counter, 1), 1))]
+        spare = len(free)
+        for start, end, dossier in sorted(visits):
+            until, officer = free[0]
+            if until <= start + 1e-9:
+                heapq.heapreplace(free, (end, officer))
+            else:  # never expected: more receptions at once than desks; visible, not silent
+                officer, spare = spare, spare + 1
+                heapq.heappush(free, (end, officer))
+            names[dossier] = f"{counter}#{officer}"
+    return names
+
+
 def register_table(model: ProvinceModel, recorder: EventRecorder) -> EventTable:
     """The counted dossiers' events (received inside the horizon), case by case in id order."""
     t, s, cal = model.table, model.scenario, model.calendar
@@ -181,6 +205,7 @@ def register_table(model: ProvinceModel, recorder: EventRecorder) -> EventTable:
             events.setdefault(dossier, []).append((requested, requested, "request_supplement", ""))
             events.setdefault(dossier, []).append((answered, answered, "receive_supplement", "citizen"))
 
+    receivers = _counter_officers(model, recorder)
     rows: list[tuple[str, ...]] = []
     order = np.argsort(draws["id"], kind="stable") if draws else np.array([], dtype=np.int64)
     for k in order.tolist():
@@ -190,7 +215,7 @@ def register_table(model: ProvinceModel, recorder: EventRecorder) -> EventTable:
         received, due, issued, arrived, counter, unit_index = recorder.issued[i]
         p = int(draws["procedure"][k])
         code = int(channel[k])
-        receiver = counter if counter is not None else ("post" if code == POSTAL else "portal")
+        receiver = receivers[i] if counter is not None else ("post" if code == POSTAL else "portal")
         if electronic[k]:
             method, returned = "electronic", issued
         elif by_post[k]:

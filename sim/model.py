@@ -32,6 +32,7 @@ from dvclab.sim.calendar import MINUTES_PER_DAY, WorkingCalendar
 from dvclab.sim.channels import ASSISTED, AT_COUNTER, COUNTER, ONLINE_WITH_VISIT, POSTAL
 from dvclab.sim.counters import Counter
 from dvclab.sim.demand import Demand, Dossiers, generate_dossiers
+from dvclab.sim.effort import effort_factor
 from dvclab.sim.procedures import ProcedureTable
 from dvclab.sim.scenario import Scenario, ScenarioError, opening_minutes
 from dvclab.sim.stability import offered_loads, warn_unstable
@@ -321,7 +322,7 @@ class ProvinceModel(Province):
                     chains[i] = (later, draws)
 
         bo = s.back_office
-        effort = t.effort_min[p] * lognormal_factor(d.z_effort[:, 0], bo.effort_cv)
+        effort = t.effort_min[p] * effort_factor(d.z_effort[:, 0], bo)
         approval = t.approval_days[p] * lognormal_factor(d.z_approval[:, 0], bo.approval_cv) * per_day
         supplement = np.where(d.u_supplement[:, 0] < t.supplement_prob[p], d.supplement_days[:, 0], np.nan)
         pickup = self.tally.arrivals(
@@ -505,7 +506,7 @@ class ProvinceModel(Province):
         procedure = later[step - 1]
         t, bo = self.table, self.scenario.back_office
         z_effort, z_approval, u_supplement, supplement_days = draws[:, step].tolist()
-        dossier.effort = float(t.effort_min[procedure] * lognormal_factor(np.array(z_effort), bo.effort_cv))
+        dossier.effort = float(t.effort_min[procedure] * effort_factor(np.array(z_effort), bo))
         dossier.approval = float(
             t.approval_days[procedure]
             * lognormal_factor(np.array(z_approval), bo.approval_cv)

@@ -214,6 +214,9 @@ def read_fast(path: Path, record_map: RecordMap, index: dict[str, int]) -> dict[
             stripped = [
                 str(getattr(mapping[v], "value", mapping[v])) if v in mapping else v for v in stripped
             ]
+        if stripped == raw:  # the usual export: every value already as it should be
+            text[name] = values
+            continue
         meaning = dict(zip(raw, stripped, strict=True))
         text[name] = list(map(meaning.__getitem__, values))
     del resources[""]

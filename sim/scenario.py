@@ -156,7 +156,23 @@ class BackOffice(_Strict):
     staffing: dict[Level, dict[str, Annotated[int, Field(ge=0)]]] = Field(default_factory=dict)
     default_officers: Annotated[int, Field(ge=1)] = 1
     effort_cv: NonNegative = 0.5
+    # the effort factor's family (sim.effort): effort_cv shapes lognormal and gamma; an exponential's CV
+    # is 1, an empirical one's is its quantiles' (at probabilities 0, ..., 1), whatever effort_cv says
+    effort_family: Literal["lognormal", "gamma", "exponential", "empirical"] = "lognormal"
+    effort_quantiles: list[NonNegative] | None = None
     approval_cv: NonNegative = 0.8
+
+    @model_validator(mode="after")
+    def _effort_shape(self) -> BackOffice:
+        family, quantiles = self.effort_family, self.effort_quantiles
+        if family == "empirical":
+            if quantiles is None or len(quantiles) < 2:
+                raise ValueError("effort_family empirical needs effort_quantiles: at least 2 values")
+            if any(b < a for a, b in zip(quantiles, quantiles[1:], strict=False)) or quantiles[-1] <= 0:
+                raise ValueError("effort_quantiles must be non-decreasing and not all 0")
+        elif quantiles is not None:
+            raise ValueError(f"effort_quantiles is for effort_family empirical, not {family}")
+        return self
 
 
 class Interlinked(_Strict):

@@ -8,26 +8,33 @@ Tolerances, from the sampling error of that many dossiers (about 3 standard erro
 - level shares ±0.02 and channel choice ±0.04: binomial shares of 1,000-5,000 dossiers (se ≤ 0.012);
 - supplement probability ±0.04 per procedure: ~1,000-2,500 dossiers each (se ≤ 0.015);
 - mean effort per pool ±6%: lognormal effort, CV 0.5, ≥ 1,000 dossiers a pool (se ≤ 1.6%); CV ±0.1;
-- officers per pool, deadlines and opening hours exactly: they are whole numbers and clock times that
-  the records show directly (the register names each officer, the due date and every working minute).
+- officers per pool and per counter, deadlines and opening hours exactly: they are whole numbers and clock
+  times that the records show directly (the register names each officer, the due date and every working
+  minute); a counter's officers only where each receives a citizen on most days (TRUE_COUNTERS).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from dvclab.cli import main
+from dvclab.sim.calendar import WorkingCalendar
 from dvclab.sim.calibrate import calibrate
 from dvclab.sim.event_log import EventLogRunner, take_event_log
-from dvclab.sim.record_map import RecordMap, load_map
+from dvclab.sim.record_map import RecordMap, RecordsError, load_map
 from dvclab.sim.records import read_records
 from dvclab.sim.scenario import load_scenario
 from tests.sim.test_event_log import TRUE_STAFFING, small_province
 
+# Counters that never fill, yet whose every officer receives someone most days (~10 visits a working day
+# at the province's counter, ~6 at a district's, ~2 at a commune's): the officers a register names come back
+TRUE_COUNTERS = {"province": 6, "district": 4, "commune": 2}
 GENERIC = RecordMap.model_validate(
     {"columns": {"case": "case", "activity": "activity", "complete": "time", "resource": "who"}}
 )
@@ -45,7 +52,9 @@ def _log(folder: Path, days: int, **changes: object) -> Path:
 @pytest.fixture(scope="module")
 def recovered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
     folder = tmp_path_factory.mktemp("recovery")
-    calibration = calibrate(read_records(_log(folder, 90), load_map()))
+    calibration = calibrate(
+        read_records(_log(folder, 90, **{"counters.officers": TRUE_COUNTERS}), load_map())
+    )
     written = calibration.write(folder / "out" / "fitted.yaml")
     scenario = yaml.safe_load(written[0].read_text(encoding="utf-8"))
     catalog = {row["code"]: row for row in calibration.catalog}
@@ -73,6 +82,9 @@ def test_demand_and_channels_come_back(recovered: tuple[dict, dict]) -> None:
 def test_work_comes_back(recovered: tuple[dict, dict]) -> None:
     scenario, catalog = recovered
     assert scenario["back_office"]["staffing"] == TRUE_STAFFING
+    # the distinct officers who received citizens on a working day (the receptions in progress at once,
+    # the estimate before the register named them, gave the province's counter 3)
+    assert scenario["counters"]["officers"] == TRUE_COUNTERS
     assert scenario["counters"]["opening_hours"] == [["07:30", "11:30"], ["13:30", "17:00"]]
     assert scenario["counters"]["saturday_morning"] is False
     truth = {"X-A": (3, 0.1, 30.0, 0.5), "H-B": (10, 0.3, 90.0, 2.0), "T-C": (5, 0.05, 20.0, 1.0)}
@@ -83,6 +95,7 @@ def test_work_comes_back(recovered: tuple[dict, dict]) -> None:
         assert catalog[code]["approval_days"] == pytest.approx(approval, rel=0.1)
         assert catalog[code]["online_level"] == ("partial" if code == "H-B" else "full")
     assert scenario["back_office"]["effort_cv"] == pytest.approx(0.5, abs=0.1)
+    assert scenario["back_office"]["effort_family"] == "lognormal"  # the truth's
     assert scenario["supplements"]["response_days_mean"] == pytest.approx(4.0, rel=0.15)
 
 
@@ -139,3 +152,176 @@ def test_the_cli_writes_the_scenario_and_its_report(
     assert "Báo cáo hiệu chỉnh" in page and "<svg" in page and "2024-03" in page
     assert main(["sim", "validate", str(out)]) == 0
     assert "wrote:" in capsys.readouterr().out
+
+
+DRIFTING = RecordMap.model_validate(
+    {
+        "columns": {"case": "case", "activity": "activity", "start": "start", "complete": "time",
+                    "resource": "who", "channel": "channel", "supplement_requested": "supplement"},
+        "activities": {"receive": ["register"], "examine": ["check"], "decide": ["sign"]},
+    }
+)  # fmt: skip
+
+
+def _drifting_log(path: Path) -> Path:
+    """12 weeks of a desk whose world changed on 29 April 2024: 10 dossiers a working day, 20% online,
+    10% supplemented and 30 minutes of checking before; 20 a day, 80% online, 40% supplemented and 60
+    minutes after (a new system and a new procedure form). Deterministic: the k-th dossier of a day."""
+    rows = ["case,activity,start,time,who,channel,supplement"]
+    first, change = dt.date(2024, 3, 4), dt.date(2024, 4, 29)
+    working = set(WorkingCalendar(first, 100, [(450, 1020)]).day_dates)
+    k = 0
+    for offset in range(12 * 7):
+        date = first + dt.timedelta(days=offset)
+        if date not in working:  # the Vietnamese calendar's: 18/4, 29/4-1/5 off, Saturday 4 May worked
+            continue
+        after = date >= change
+        per_day, online, supplemented, effort = (20, 0.8, 0.4, 60) if after else (10, 0.2, 0.1, 30)
+        for slot in range(per_day):
+            received = dt.datetime.combine(date, dt.time(7, 45)) + dt.timedelta(minutes=12 * slot)
+            checked = received + dt.timedelta(minutes=effort)
+            channel = "self_service" if (slot + 0.5) / per_day < online else "counter"
+            flag = "true" if (slot * 7 % per_day + 0.5) / per_day < supplemented else "false"
+            common = f"{channel},{flag}"
+            rows += [
+                f"D{k},register,,{received:%Y-%m-%d %H:%M},,{common}",
+                f"D{k},check,{received:%Y-%m-%d %H:%M},{checked:%Y-%m-%d %H:%M},clerk{slot % 5},{common}",
+                f"D{k},sign,,{checked + dt.timedelta(minutes=5):%Y-%m-%d %H:%M},head,{common}",
+            ]
+            k += 1
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_recency_weighting_listens_to_the_recent_weeks(tmp_path: Path) -> None:
+    records = read_records(_drifting_log(tmp_path / "drift.csv"), DRIFTING)
+    flat = calibrate(records)
+    recent = calibrate(records, half_life=7)
+    catalog = {"flat": flat.catalog[0], "recent": recent.catalog[0]}
+    rate = {
+        name: c.scenario["demand"]["dossiers_per_year"] for name, c in (("flat", flat), ("recent", recent))
+    }
+    online = {
+        name: c.scenario["channels"]["self_service_propensity"]
+        for name, c in (("flat", flat), ("recent", recent))
+    }
+    # 5 weeks after the change of 12: the flat fit sits between, a week's half-life near the new world
+    # (the 7 weeks before weigh 2^-5 = 3% and less)
+    working_days = 250
+    assert 12 * working_days < rate["flat"] < 16 * working_days
+    assert rate["recent"] == pytest.approx(20 * working_days, rel=0.06)
+    assert 0.3 < online["flat"] < 0.6 and online["recent"] == pytest.approx(0.8, abs=0.03)
+    assert 0.15 < catalog["flat"]["supplement_prob"] < 0.3
+    assert catalog["recent"]["supplement_prob"] == pytest.approx(0.4, abs=0.03)
+    assert 35 < catalog["flat"]["effort_min"] < 55 and catalog["recent"]["effort_min"] == pytest.approx(
+        60, rel=0.05
+    )
+    assert recent.fits["province.office"].mean == pytest.approx(60, rel=0.05)
+    assert any("half-life 7 days" in note for note in recent.notes)
+    # the window is the same: deadlines and staffing do not move with the weights
+    assert recent.window == flat.window
+
+
+def test_the_report_shows_the_drift_month_by_month(tmp_path: Path) -> None:
+    from dvclab.sim.calibrate_report import monthly_drift
+
+    records = read_records(_drifting_log(tmp_path / "drift.csv"), DRIFTING)
+    calibration = calibrate(records, half_life=30)
+    assert calibration.workload is not None and calibration.calendar is not None
+    drift = monthly_drift(records, calibration.calendar, calibration.workload)
+    rows = {row["month"]: row for row in drift["rows"]}
+    assert list(rows) == ["2024-03", "2024-04", "2024-05"]
+    assert rows["2024-03"]["per_day"] == pytest.approx(10, abs=0.01)  # every working day, none on weekends
+    assert rows["2024-05"]["per_day"] == pytest.approx(20, abs=0.01)
+    assert rows["2024-03"]["self_service"] == pytest.approx(0.2) and rows["2024-05"][
+        "self_service"
+    ] == pytest.approx(0.8)
+    assert rows["2024-03"]["supplement"] == pytest.approx(0.1) and rows["2024-05"][
+        "supplement"
+    ] == pytest.approx(0.4)
+    (pool,) = drift["pools"]
+    effort = dict(zip(drift["labels"], drift["effort"][0], strict=True))
+    assert effort["2024-03"] == pytest.approx(30) and effort["2024-05"] == pytest.approx(60)
+    # five clerks check (the head signs, no examination): five officers every month
+    assert list(drift["officers"][0]) == [5.0, 5.0, 5.0] and pool == "province.office"
+
+
+def test_the_cli_takes_a_half_life_and_refuses_a_bad_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = _drifting_log(tmp_path / "drift.csv")
+    for value in ("0", "-3", "soon", "inf"):
+        with pytest.raises(SystemExit) as exit_:
+            main(
+                [
+                    "sim",
+                    "calibrate",
+                    str(log),
+                    "--recency-half-life",
+                    value,
+                    "--out",
+                    str(tmp_path / "x.yaml"),
+                ]
+            )
+        assert exit_.value.code == 2
+        assert "--recency-half-life" in capsys.readouterr().err
+    with pytest.raises(RecordsError, match="expected a positive number of days"):
+        calibrate(read_records(log, DRIFTING), half_life=0.0)
+    map_file = tmp_path / "map.yaml"
+    map_file.write_text(
+        yaml.safe_dump(DRIFTING.model_dump(exclude={"source"}, mode="json")), encoding="utf-8"
+    )
+    out = tmp_path / "out" / "fitted.yaml"
+    options = ["--map", str(map_file), "--recency-half-life", "14", "--out", str(out)]
+    assert main(["sim", "calibrate", str(log), *options]) == 0
+    assert "recency weighting: half-life 14 days" in capsys.readouterr().out
+    page = (out.parent / "fitted-report.html").read_text(encoding="utf-8")
+    assert "recency weighting: half-life 14 days" in page and "Median first-pass effort per pool" in page
+
+
+@pytest.mark.slow  # a 90-day run for its event log, then the calibration (~3 s)
+def test_the_effort_family_comes_back_and_is_written(tmp_path: Path) -> None:
+    # the truth draws gamma effort (CV 0.5): AIC over ~5,000 dossiers' effort factors tells it from the
+    # lognormal the recovery log draws (test_work_comes_back gets lognormal back)
+    log = _log(tmp_path, 90, **{"back_office.effort_family": "gamma", "back_office.effort_cv": 0.5})
+    calibration = calibrate(read_records(log, load_map()))
+    written = calibration.write(tmp_path / "out" / "fitted.yaml")
+    scenario, _ = load_scenario(written[0])
+    assert scenario.back_office.effort_family == "gamma"
+    assert scenario.back_office.effort_cv == pytest.approx(0.5, abs=0.05)
+    assert (
+        calibration.effort is not None
+        and calibration.effort.aic["gamma"] < calibration.effort.aic["lognormal"]
+    )
+    assert any("the scenario draws gamma" in line for line in calibration.summary())
+
+
+def test_effort_no_family_fits_is_written_as_empirical_quantiles(tmp_path: Path) -> None:
+    # the drifting desk checks in exactly 30 or 60 minutes: two spikes, which no family fits
+    calibration = calibrate(read_records(_drifting_log(tmp_path / "drift.csv"), DRIFTING))
+    scenario, _ = load_scenario(calibration.write(tmp_path / "out" / "fitted.yaml")[0])
+    office = scenario.back_office
+    assert office.effort_family == "empirical" and office.effort_quantiles is not None
+    assert len(office.effort_quantiles) == 101
+    # the two spikes, 60 minutes twice 30, in their proportions (7 weeks at 10 a day before the change)
+    low, high = office.effort_quantiles[0], office.effort_quantiles[-1]
+    assert high / low == pytest.approx(2.0, rel=1e-3)
+    share_low = sum(q == low for q in office.effort_quantiles) / 101
+    assert calibration.workload is not None
+    efforts = calibration.workload.case_effort
+    assert share_low == pytest.approx(float(np.mean(efforts == 30)), abs=0.02)  # those before the change
+
+
+def test_a_register_naming_only_the_counter_falls_back_to_receptions_at_once(tmp_path: Path) -> None:
+    log = _log(tmp_path, 20, **{"counters.officers": TRUE_COUNTERS})
+    text = log.read_text(encoding="utf-8")
+    assert "counter.province.0#1" in text  # the run's register names the officer at the counter
+    plain = tmp_path / "plain.csv"
+    plain.write_text(re.sub(r"(counter\.\w+\.\d+)#\d+", r"\1", text), encoding="utf-8")
+    named = calibrate(read_records(log, load_map()))
+    unnamed = calibrate(read_records(plain, load_map()))
+    assert any("distinct officers who received citizens" in note for note in named.notes)
+    assert any("lower bound where a counter never fills" in note for note in unnamed.notes)
+    officers = unnamed.scenario["counters"]["officers"]
+    assert all(1 <= officers[level] <= TRUE_COUNTERS[level] for level in TRUE_COUNTERS)
+    assert officers["province"] < named.scenario["counters"]["officers"]["province"]
