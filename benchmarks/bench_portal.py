@@ -1,8 +1,11 @@
 """Benchmark of the reference portal on loopback: 1 and 2 uvicorn workers, side by side.
 
 Measures requests/s and p50/p95/p99 for catalog search (closed loop, then open loop at 80% of the
-measured maximum), public tracking by receipt code, and the full citizen journey (login → create →
-upload 1 file → submit → pay). Figures are printed and written atomically to
+measured maximum), public tracking by receipt code, the full citizen journey (login → create →
+upload 1 file → submit → pay) and assisted filing (an officer logged in once for the shift files for
+citizens: create → upload → submit → pay); and the CPU of each journey's steps, beyond the password hash
+for the login, with the ceiling it implies on the cores present and the share of it achieved. Figures
+are printed and written atomically to
 ``results/bench/portal.json``. Bounded in time (about two minutes).
 
 The load generator is a separate process (gevent + geventhttpclient, C-parsed HTTP/1.1 with
@@ -91,12 +94,16 @@ def load_main(spec: dict[str, Any]) -> dict[str, Any]:
 
     monkey.patch_all()
     import gevent
+    from gevent.lock import Semaphore
     from gevent.pool import Pool
     from geventhttpclient import HTTPClient
 
     host, port = "127.0.0.1", spec["port"]
     duration, concurrency, kind = spec["duration"], spec["concurrency"], spec["kind"]
     latencies: list[float] = []
+    # The officers' shift logins one at a time, as shifts start: they share the demo officer's account,
+    # and a burst of concurrent logins of one account is refused past the lockout threshold by design.
+    shift_logins = Semaphore(1)
     steps: dict[str, list[float]] = {}
     statuses: dict[str, int] = {}
     receipts: list[str] = []
@@ -177,14 +184,15 @@ def load_main(spec: dict[str, Any]) -> dict[str, Any]:
             n += concurrency
             if not auth or not assisted:
                 account = (OFFICER, "Officer@2024") if assisted else (citizen, "Citizen@2024")
-                status, body = timed(
-                    "login",
-                    post,
-                    c,
-                    "/api/v1/auth/login",
-                    json.dumps({"national_id": account[0], "password": account[1]}).encode(),
-                    json_h,
-                )
+                with shift_logins if assisted else contextlib.nullcontext():
+                    status, body = timed(
+                        "login",
+                        post,
+                        c,
+                        "/api/v1/auth/login",
+                        json.dumps({"national_id": account[0], "password": account[1]}).encode(),
+                        json_h,
+                    )
                 if status != 200:
                     continue
                 auth = {"Authorization": "Bearer " + json.loads(body)["access_token"]}

@@ -189,6 +189,8 @@ class Statistics(BaseModel):
     overdue_open: int
     fee_dossiers: int
     paid_online: int
+    filed_online: int = Field(description="dossiers past draft filed by their citizen online")
+    filed_assisted: int = Field(description="dossiers past draft filed by an officer on the citizen's behalf")
     ratings: int
     rating_average: float | None
     generated_at: Timestamp
