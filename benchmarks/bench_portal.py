@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -434,18 +435,43 @@ def group_cpu_s(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_s() -> float:
+    """CPU seconds every core of the machine has spent busy so far (``/proc/stat``: all but idle and
+    I/O wait)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of this process's finished children (the load generator, once it has exited)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measured(process: subprocess.Popen[bytes], spec: dict[str, Any], stub_pids: list[int]) -> dict[str, Any]:
     """One load phase, with the CPU time of the portal and the stubs per completed operation: unlike
-    rps, that figure hardly moves when other work on the machine competes for the cores."""
+    rps, that figure hardly moves when other work on the machine competes for the cores. And who kept
+    the cores busy meanwhile (in cores, averaged over the phase): the portal and its stubs, the load
+    generator, and other work on the machine, which a share of the CPU ceiling must be read against."""
     before = group_cpu_s(process.pid)
     stubs_before = sum(group_cpu_s(pid) for pid in stub_pids)
+    busy_before, generator_before, t0 = machine_busy_s(), children_cpu_s(), time.perf_counter()
     result = run_load(spec)
+    wall = time.perf_counter() - t0
+    busy, generator = machine_busy_s() - busy_before, children_cpu_s() - generator_before
     used = group_cpu_s(process.pid) - before
     stubs_used = sum(group_cpu_s(pid) for pid in stub_pids) - stubs_before
     if result["completed"]:
         result["server_cpu_ms_per_op"] = round(used * 1000 / result["completed"], 3)
         result["stub_cpu_ms_per_op"] = round(stubs_used * 1000 / result["completed"], 3)
         result["ops_per_server_core_s"] = round(result["completed"] / used, 1) if used else None
+    result["cores_busy"] = {
+        "portal_and_stubs": round((used + stubs_used) / wall, 2),
+        "load_generator": round(generator / wall, 2),
+        "other_work": round(max(0.0, busy - used - stubs_used - generator) / wall, 2),
+        "machine": round(busy / wall, 2),
+    }
     return result
 
 
@@ -673,11 +699,13 @@ def main(argv: list[str] | None = None) -> int:
             r = config[kind]
             limit = ceiling(budget, w, assisted=kind == "assisted")
             under_load = r.get("server_cpu_ms_per_op", 0) + r.get("stub_cpu_ms_per_op", 0)
+            busy = r["cores_busy"]
             print(
                 f"{kind:<8} {w} worker{'s' if w > 1 else ' '}: {r['per_second']:.1f}/s of a ceiling of "
                 f"{limit:.1f}/s on {budget['cores']} cores = {shares[f'{kind}_share_of_ceiling_{w}w']:.2f} "
-                f"(target >= 0.8; the load generator shares the cores); CPU under load {under_load:.1f} "
-                "ms per journey"
+                f"(target >= 0.8); CPU under load {under_load:.1f} ms per journey; cores busy: portal "
+                f"and stubs {busy['portal_and_stubs']:.2f}, load generator {busy['load_generator']:.2f}, "
+                f"other work {busy['other_work']:.2f}"
             )
     print(f"verdict: {json.dumps(report['verdict'])}")
     print(f"machine load average (1 min) before/after: {report['load_average_1m_before_after']}")
