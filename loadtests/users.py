@@ -15,6 +15,7 @@ from locust import FastHttpUser, constant, task
 
 from dvclab.load import data, harness
 from dvclab.load.map_steps import Outcome, StepRunner
+from dvclab.load.portal_map import step_placeholders
 
 
 class PortalUser(FastHttpUser):
@@ -166,15 +167,43 @@ class CitizenOnline(JourneyRunner):
 
 
 class AssistedFiling(JourneyRunner):
-    """At the one-stop counter an officer files on a citizen's behalf (with the citizen's account),
-    scans the paper documents, submits and takes the fee."""
+    """At the one-stop counter an officer files on a citizen's behalf, scans the paper documents, submits
+    and takes the fee. The officer logs in once for a shift, as officers at the counter do (this Locust
+    user's lifetime, at most ``SHIFT_S``, and again before the session runs out), then files dossier
+    after dossier for the citizens who come: the map's ``create`` names whose dossier it is through
+    ``{{ national_id }}``, set to the citizen's. A map whose ``create`` does not name the citizen has no
+    way to file on someone's behalf: there the journey logs in with the citizen's own account, as a
+    helper at the counter would."""
 
     journey = "assisted"
+    SHIFT_S = 4 * 3600.0  # a counter shift: the officer's login lasts at most this long
+
+    def on_start(self) -> None:
+        super().on_start()
+        create = self.run.portal_map.steps.get("create")
+        self.on_behalf = create is not None and "national_id" in step_placeholders(create)
+        self.shift_ends = 0.0
+
+    def on_shift(self) -> bool:
+        """The officer's session of the shift: a login when the shift starts or the session would run
+        out before this dossier is filed."""
+        now = time.monotonic()
+        if self.signed_in() and now < self.shift_ends:
+            return True
+        self.shift_ends = now + self.SHIFT_S
+        return self.login("officer")
 
     def walk(self) -> None:
         proc = self.run.procedures.pick(self.rng)
         self.begin(proc)
-        if not self.login_citizen():
+        if self.on_behalf:
+            if not self.on_shift():
+                return
+            # Whose dossier it is: the citizen at the counter (the create step reads it).
+            self.steps.values["national_id"] = self.run.portal_map.accounts["citizen"].id.format(
+                n=self.run.next_citizen()
+            )
+        elif not self.login_citizen():
             return
         dossier = self.file_dossier(proc, "counter", "filed at the counter on the citizen's behalf")
         if dossier is None:

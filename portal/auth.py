@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -132,6 +132,20 @@ _RESERVE = (
 _LOCKED_UNTIL = select(LoginThrottle.locked_until).where(LoginThrottle.identifier == bindparam("ident"))
 
 
+_ACCOUNT = select(Account.id, Account.national_id, Account.role, Account.password_hash).where(
+    Account.national_id == bindparam("ident")
+)
+
+
+class AccountRow(Protocol):
+    """What a login reads of an account (a Core row of ``_ACCOUNT``)."""
+
+    id: int
+    national_id: str
+    role: str
+    password_hash: str
+
+
 @dataclass(frozen=True, slots=True)
 class Reservation:
     locked_until: datetime | None  # set: refused, the account is locked until then
@@ -139,10 +153,13 @@ class Reservation:
     # account are serialised on its row, so exactly one attempt of a burst sees this: it alone writes
     # the `account_locked` audit row if it fails.
     locks: bool = False
+    # The account, read in the reservation's own transaction (one trip to a thread, not two); None for
+    # an unknown identifier, or when the attempt is refused.
+    account: AccountRow | None = None
 
 
 def reserve_attempt(db: Database, identifier: str, settings: Settings) -> Reservation:
-    """Count this attempt as a failure up front (see Reservation)."""
+    """Count this attempt as a failure up front (see Reservation); committed before any hash runs."""
     now = utcnow()
     lock_end = now + timedelta(minutes=settings.lockout_minutes)
     with db.write_conn() as conn:
@@ -153,7 +170,8 @@ def reserve_attempt(db: Database, identifier: str, settings: Settings) -> Reserv
             {"ident": identifier, "threshold": settings.lockout_threshold, "lock_end": lock_end},
         ).scalar()
         if failures is not None:
-            return Reservation(None, locks=failures >= settings.lockout_threshold)
+            account = conn.execute(_ACCOUNT, {"ident": identifier}).first()
+            return Reservation(None, locks=failures >= settings.lockout_threshold, account=account)
         return Reservation(conn.execute(_LOCKED_UNTIL, {"ident": identifier}).scalar() or lock_end)
 
 
@@ -167,9 +185,9 @@ def release_attempt(db: Database, identifier: str) -> None:
         )
 
 
-def find_account(db: Database, national_id: str) -> Account | None:
-    with db.read() as session:
-        return session.scalar(select(Account).where(Account.national_id == national_id))
+def find_account(db: Database, national_id: str) -> AccountRow | None:
+    with db.read_conn() as conn:
+        return conn.execute(_ACCOUNT, {"ident": national_id}).first()  # type: ignore[return-value]
 
 
 def _one_less_inflight():  # type: ignore[no-untyped-def]
@@ -217,7 +235,7 @@ _RESET_FAILURES = (
 _NEW_SESSION = insert(AuthSession)
 
 
-def open_session(db: Database, account: Account, settings: Settings, new_hash: str | None) -> str:
+def open_session(db: Database, account: AccountRow, settings: Settings, new_hash: str | None) -> str:
     """Settle the throttle row (see the module docstring); a fresh token at every login (ASVS 7.2.4)."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
@@ -270,6 +288,10 @@ _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 async def current_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
+    return await authenticate(request, credentials)
+
+
+async def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None or not credentials.credentials:
         raise ApiError(401, "Unauthorized", "a valid bearer token is required", _UNAUTHORIZED)
     if len(credentials.credentials) > 200:
@@ -292,13 +314,20 @@ async def _charge_failure(request: Request) -> None:
     await request.app.state.limiter.hit("bad_token", client_key(request, settings))
 
 
-def require(role: str, limit: str = "api"):  # type: ignore[no-untyped-def]
-    """Dependency: a token of `role` (403 otherwise), charged against the account's `limit` quota."""
+def require(role: str | tuple[str, ...], limit: str | Mapping[str, str] = "api"):  # type: ignore[no-untyped-def]
+    """Dependency: a token of ``role`` (one of them, for a tuple; 403 otherwise), charged against the
+    account's ``limit`` quota (by role, for a mapping). It authenticates itself rather than depending
+    on current_principal: each level of FastAPI's dependency solving costs CPU on every request."""
+    roles = (role,) if isinstance(role, str) else role
+    names = " or ".join(roles)
 
     async def dependency(
-        request: Request, response: Response, principal: Annotated[Principal, Depends(current_principal)]
+        request: Request,
+        response: Response,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
-        if principal.role != role:
+        principal = await authenticate(request, credentials)
+        if principal.role not in roles:
             db: Database = request.app.state.db
             ip = client_ip(request, request.app.state.settings.trusted_proxies)
             await run_in_threadpool(
@@ -307,12 +336,13 @@ def require(role: str, limit: str = "api"):  # type: ignore[no-untyped-def]
                 "forbidden_role",
                 principal.national_id,
                 ip,
-                f"{principal.role} token on {role} route {request.url.path}"[:300],
+                f"{principal.role} token on {names} route {request.url.path}"[:300],
             )
-            raise ApiError(403, "Forbidden", f"this route is for {role} accounts")
-        headers = await request.app.state.limiter.hit(limit, f"account:{principal.id}")
+            raise ApiError(403, "Forbidden", f"this route is for {names} accounts")
+        quota = limit if isinstance(limit, str) else limit[principal.role]
+        headers = await request.app.state.limiter.hit(quota, f"account:{principal.id}")
         response.headers.update(headers)
         return principal
 
-    dependency.__name__ = f"require_{role}"
+    dependency.__name__ = f"require_{'_or_'.join(roles)}"
     return dependency

@@ -16,7 +16,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, text, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,12 +26,15 @@ from dvclab.portal.db import Database
 from dvclab.portal.errors import ApiError
 from dvclab.portal.models import (
     APPROVED,
+    ASSISTED,
     DECIDED,
     DRAFT,
+    ONLINE,
     RECEIVED,
     RETURNED,
     SUBMITTED,
     SUPPLEMENT,
+    AuditEvent,
     Dossier,
     DossierFile,
     Payment,
@@ -78,7 +81,8 @@ def overdue_clause(issued: Any) -> ColumnElement[bool]:
     return deadlines.is_overdue(issued, Dossier.due_at)
 
 
-def summary(d: Dossier) -> dict[str, Any]:
+def summary(d: Any) -> dict[str, Any]:
+    """A dossier's summary, from the ORM object or a Core row of SUMMARY_COLUMNS."""
     return {
         "id": d.id,
         "procedure_code": d.procedure_code,
@@ -90,11 +94,58 @@ def summary(d: Dossier) -> dict[str, Any]:
         "created_at": d.created_at,
         "submitted_at": d.submitted_at,
         "due_at": d.due_at,
-        "overdue": is_overdue(d),
+        "overdue": judged_overdue(d.status, d.due_at, d.decided_at, None),
+        "channel": ASSISTED if d.filed_by_id is not None else ONLINE,
     }
 
 
-def payment_info(p: Payment) -> dict[str, Any]:
+# What summary() reads, for the Core statements of the hot paths (no ORM unit of work, no identity map).
+SUMMARY_COLUMNS = (
+    Dossier.id,
+    Dossier.procedure_code,
+    Dossier.status,
+    Dossier.receipt_code,
+    Dossier.fee_vnd,
+    Dossier.paid,
+    Dossier.file_count,
+    Dossier.created_at,
+    Dossier.submitted_at,
+    Dossier.due_at,
+    Dossier.decided_at,
+    Dossier.filed_by_id,
+)
+PAYMENT_COLUMNS = (
+    Payment.id,
+    Payment.dossier_id,
+    Payment.amount_vnd,
+    Payment.currency,
+    Payment.status,
+    Payment.gateway_ref,
+    Payment.checkout_url,
+    Payment.created_at,
+    Payment.paid_at,
+)
+
+
+def _reach_of(role: str) -> ColumnElement[bool]:
+    """The dossiers a filer of ``role`` may act on (bound parameter ``principal``: their account id): a
+    citizen their own; an officer those they filed at the counter on a citizen's behalf, and no other
+    citizen's (object-level authorisation holds for both)."""
+    if role == "officer":
+        return Dossier.filed_by_id == bindparam("principal")
+    return Dossier.owner_id == bindparam("principal")
+
+
+def reach(principal: Principal) -> ColumnElement[bool]:
+    return _reach_of(principal.role)
+
+
+def _by_role(build: Any) -> dict[str, Any]:
+    """A hot statement built once per filer role (its ``reach`` differs), bound at execution."""
+    return {role: build(role) for role in ("citizen", "officer")}
+
+
+def payment_info(p: Any) -> dict[str, Any]:
     return {
         "id": p.id,
         "dossier_id": p.dossier_id,
@@ -109,8 +160,8 @@ def payment_info(p: Payment) -> dict[str, Any]:
 
 
 def _own(session: Session, principal: Principal, dossier_id: int) -> Dossier:
-    query = select(Dossier).where(Dossier.id == dossier_id, Dossier.owner_id == principal.id)
-    dossier = session.scalar(query)
+    query = select(Dossier).where(Dossier.id == dossier_id, reach(principal))
+    dossier = session.scalar(query, {"principal": principal.id})
     if dossier is None:
         raise NOT_FOUND
     return dossier
@@ -119,7 +170,7 @@ def _own(session: Session, principal: Principal, dossier_id: int) -> Dossier:
 _FEED_LOCK = 727_001  # an arbitrary application-wide advisory lock key
 
 
-def record_status(session: Session, dossier_id: int, status: str, at: datetime) -> None:
+def record_status(session: Session | Connection, dossier_id: int, status: str, at: datetime) -> None:
     """Append to the status log that the national sync feed reads by increasing id.
 
     On PostgreSQL ids come from a sequence before commit, so two transactions can commit out of id
@@ -127,9 +178,14 @@ def record_status(session: Session, dossier_id: int, status: str, at: datetime) 
     advisory lock taken before the insert makes id order equal commit order (held for the rest of a
     short transaction). SQLite already runs one writer at a time.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FEED_LOCK})
-    session.add(StatusEvent(dossier_id=dossier_id, status=status, at=at))
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    if dialect.name == "postgresql":
+        session.execute(_ADVISORY_LOCK, {"key": _FEED_LOCK})
+    session.execute(_NEW_STATUS, {"dossier_id": dossier_id, "status": status, "at": at})
+
+
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_NEW_STATUS = insert(StatusEvent)
 
 
 def note_foreign_access(db: Database, principal: Principal, dossier_id: int, ip: str) -> None:
@@ -144,33 +200,63 @@ def note_foreign_access(db: Database, principal: Principal, dossier_id: int, ip:
 # --- citizen -----------------------------------------------------------------------------------------
 
 
+_CREATE = insert(Dossier).returning(*SUMMARY_COLUMNS)
+_AUDIT = insert(AuditEvent)
+_REPLAY = select(*SUMMARY_COLUMNS, Dossier.request_hash).where(
+    Dossier.owner_id == bindparam("owner"), Dossier.idempotency_key == bindparam("key")
+)
+
+
 def create(
-    db: Database, principal: Principal, procedure: dict[str, Any], body: dict[str, Any], key: str
+    db: Database,
+    owner_id: int,
+    procedure: dict[str, Any],
+    body: dict[str, Any],
+    key: str,
+    filed_by: Principal | None = None,
+    ip: str = "",
+    citizen: str = "",
 ) -> tuple[dict[str, Any], bool]:
-    fingerprint = request_fingerprint(body)
+    """A draft for ``owner_id``. ``filed_by``: the officer filing it at the counter on the citizen's
+    behalf (national id ``citizen``), recorded on the dossier and in the audit table, in the same
+    transaction. One Core INSERT … RETURNING (the ORM's unit of work cost as much CPU as the rest of the
+    request)."""
+    officer = filed_by.id if filed_by is not None else None
+    fingerprint = request_fingerprint({**body, "filed_by": officer})
     try:
-        with db.write() as session:
-            dossier = Dossier(
-                owner_id=principal.id,
-                procedure_code=procedure["code"],
-                pool=f"{procedure['level']}.{procedure['agency']}",
-                status=DRAFT,
-                idempotency_key=key,
-                request_hash=fingerprint,
-                delivery=body["delivery"],
-                note=body["note"],
-                fee_vnd=procedure["fee_vnd"],
-                created_at=utcnow(),
-            )
-            session.add(dossier)
-            session.flush()
-            return summary(dossier), True
+        with db.write_conn() as conn:
+            row = conn.execute(
+                _CREATE,
+                {
+                    "owner_id": owner_id,
+                    "procedure_code": procedure["code"],
+                    "pool": f"{procedure['level']}.{procedure['agency']}",
+                    "status": DRAFT,
+                    "idempotency_key": key,
+                    "request_hash": fingerprint,
+                    "delivery": body["delivery"],
+                    "note": body["note"],
+                    "fee_vnd": procedure["fee_vnd"],
+                    "created_at": utcnow(),
+                    "filed_by_id": officer,
+                },
+            ).one()
+            if filed_by is not None:
+                conn.execute(
+                    _AUDIT,
+                    {
+                        "at": utcnow(),
+                        "event": "assisted_filing",
+                        "subject": filed_by.national_id,
+                        "client_ip": ip[:64],
+                        "detail": f"dossier {row.id} for {citizen}",
+                    },
+                )
+            return summary(row), True
     except IntegrityError:
         pass  # the key was used before (or concurrently): answer with the first dossier
-    with db.read() as session:
-        existing = session.scalar(
-            select(Dossier).where(Dossier.owner_id == principal.id, Dossier.idempotency_key == key)
-        )
+    with db.read_conn() as conn:
+        existing = conn.execute(_REPLAY, {"owner": owner_id, "key": key}).first()
     if existing is None:
         raise ApiError(409, "Conflict", "the dossier could not be created; retry")
     if existing.request_hash != fingerprint:
@@ -246,6 +332,27 @@ def read_file(db: Database, principal: Principal, dossier_id: int, file_id: int)
     return row[0], row[1], row[2]
 
 
+_RESERVE_FILE = _by_role(
+    lambda role: (
+        update(Dossier)
+        .where(
+            Dossier.id == bindparam("dossier"),
+            _reach_of(role),
+            Dossier.status.in_((DRAFT, SUPPLEMENT)),
+            Dossier.file_count < bindparam("max_files"),
+            Dossier.file_bytes + bindparam("size") <= bindparam("max_bytes"),
+        )
+        .values(file_count=Dossier.file_count + 1, file_bytes=Dossier.file_bytes + bindparam("size"))
+    )
+)
+_FILE_STATE = _by_role(
+    lambda role: select(Dossier.status, Dossier.file_count).where(
+        Dossier.id == bindparam("dossier"), _reach_of(role)
+    )
+)
+_NEW_FILE = insert(DossierFile).returning(DossierFile.id)
+
+
 def store_file(
     db: Database,
     principal: Principal,
@@ -257,22 +364,19 @@ def store_file(
     max_bytes: int,
 ) -> dict[str, Any]:
     size = len(content)
-    with db.write() as session:
+    digest = hashlib.sha256(content).hexdigest()
+    now = utcnow()
+    with db.write_conn() as conn:
         # Count and quota are reserved by one conditional UPDATE, so concurrent uploads cannot pass
         # the limits together (ASVS 5.2.4).
-        result = session.execute(
-            update(Dossier)
-            .where(
-                Dossier.id == dossier_id,
-                Dossier.owner_id == principal.id,
-                Dossier.status.in_((DRAFT, SUPPLEMENT)),
-                Dossier.file_count < max_files,
-                Dossier.file_bytes + size <= max_bytes,
-            )
-            .values(file_count=Dossier.file_count + 1, file_bytes=Dossier.file_bytes + size)
+        params = {"dossier": dossier_id, "principal": principal.id, "size": size}
+        result = conn.execute(
+            _RESERVE_FILE[principal.role], {**params, "max_files": max_files, "max_bytes": max_bytes}
         )
         if result.rowcount != 1:
-            dossier = _own(session, principal, dossier_id)
+            dossier = conn.execute(_FILE_STATE[principal.role], params).first()
+            if dossier is None:
+                raise NOT_FOUND
             if dossier.status not in (DRAFT, SUPPLEMENT):
                 raise ApiError(409, "Conflict", f"files cannot be added to a {dossier.status} dossier")
             if dossier.file_count >= max_files:
@@ -285,49 +389,61 @@ def store_file(
             raise ApiError(
                 413, "Content too large", f"the dossier's files may total at most {max_bytes} bytes"
             )
-        record = DossierFile(
-            dossier_id=dossier_id,
-            filename=filename,
-            media_type=media_type,
-            size=size,
-            sha256=hashlib.sha256(content).hexdigest(),
-            content=content,
-            created_at=utcnow(),
-        )
-        session.add(record)
-        session.flush()
-        return {
-            "id": record.id,
-            "filename": filename,
-            "media_type": media_type,
-            "size": size,
-            "sha256": record.sha256,
-            "created_at": record.created_at,
-        }
+        file_id = conn.execute(
+            _NEW_FILE,
+            {
+                "dossier_id": dossier_id,
+                "filename": filename,
+                "media_type": media_type,
+                "size": size,
+                "sha256": digest,
+                "content": content,
+                "created_at": now,
+            },
+        ).scalar_one()
+    return {
+        "id": file_id,
+        "filename": filename,
+        "media_type": media_type,
+        "size": size,
+        "sha256": digest,
+        "created_at": now,
+    }
+
+
+_SUBMIT_STATE = _by_role(
+    lambda role: select(Dossier.status, Dossier.file_count, Dossier.receipt_code, Dossier.submitted_at).where(
+        Dossier.id == bindparam("dossier"), _reach_of(role)
+    )
+)
+_SUBMIT = (
+    update(Dossier)
+    .where(Dossier.id == bindparam("dossier"), Dossier.status.in_((DRAFT, SUPPLEMENT)))
+    .values(status=SUBMITTED, receipt_code=bindparam("code"), submitted_at=bindparam("now"))
+)
 
 
 def submit(db: Database, principal: Principal, dossier_id: int) -> tuple[dict[str, Any], bool]:
     now = utcnow()
-    with db.write() as session:
-        dossier = _own(session, principal, dossier_id)
+    params = {"dossier": dossier_id, "principal": principal.id}
+    with db.write_conn() as conn:
+        dossier = conn.execute(_SUBMIT_STATE[principal.role], params).first()
+        if dossier is None:
+            raise NOT_FOUND
         if dossier.status in (DRAFT, SUPPLEMENT):
             if dossier.file_count == 0:
                 raise ApiError(409, "Conflict", "attach at least one document before submitting")
             code = dossier.receipt_code or new_receipt_code()
-            result = session.execute(
-                update(Dossier)
-                .where(Dossier.id == dossier_id, Dossier.status.in_((DRAFT, SUPPLEMENT)))
-                .values(status=SUBMITTED, receipt_code=code, submitted_at=now)
-            )
+            result = conn.execute(_SUBMIT, {"dossier": dossier_id, "code": code, "now": now})
             if result.rowcount == 1:
-                record_status(session, dossier_id, SUBMITTED, now)
+                record_status(conn, dossier_id, SUBMITTED, now)
                 return {
                     "id": dossier_id,
                     "status": SUBMITTED,
                     "receipt_code": code,
                     "submitted_at": now,
                 }, True
-            session.refresh(dossier)
+            dossier = conn.execute(_SUBMIT_STATE[principal.role], params).one()
         if dossier.receipt_code and dossier.status not in (DRAFT, SUPPLEMENT):
             # Already submitted: the same receipt code again (idempotent submit).
             return {
@@ -339,40 +455,57 @@ def submit(db: Database, principal: Principal, dossier_id: int) -> tuple[dict[st
         raise ApiError(409, "Conflict", f"a {dossier.status} dossier cannot be submitted")
 
 
+_PAY_STATE = _by_role(
+    lambda role: select(Dossier.status, Dossier.receipt_code, Dossier.fee_vnd).where(
+        Dossier.id == bindparam("dossier"), _reach_of(role)
+    )
+)
+_PAYMENT_OF = select(*PAYMENT_COLUMNS).where(Payment.dossier_id == bindparam("dossier"))
+
+
 def payment_precheck(
     db: Database, principal: Principal, dossier_id: int
 ) -> tuple[dict[str, Any] | None, int]:
-    with db.read() as session:
-        dossier = _own(session, principal, dossier_id)
+    """Two indexed reads (on SQLite, inline on the event loop: a WAL read never waits)."""
+    with db.read_conn() as conn:
+        dossier = conn.execute(
+            _PAY_STATE[principal.role], {"dossier": dossier_id, "principal": principal.id}
+        ).first()
+        if dossier is None:
+            raise NOT_FOUND
         if dossier.status == DRAFT or dossier.receipt_code is None:
             raise ApiError(409, "Conflict", "submit the dossier before paying")
         if dossier.fee_vnd <= 0:
             raise ApiError(409, "Conflict", "this procedure has no fee")
-        payment = session.scalar(select(Payment).where(Payment.dossier_id == dossier_id))
+        payment = conn.execute(_PAYMENT_OF, {"dossier": dossier_id}).first()
         return (payment_info(payment) if payment else None), dossier.fee_vnd
+
+
+_NEW_PAYMENT = insert(Payment).returning(*PAYMENT_COLUMNS)
 
 
 def insert_payment(
     db: Database, dossier_id: int, amount: int, gateway: dict[str, Any]
 ) -> tuple[dict[str, Any], bool]:
     try:
-        with db.write() as session:
-            payment = Payment(
-                dossier_id=dossier_id,
-                amount_vnd=amount,
-                currency="VND",
-                status="pending",
-                gateway_ref=gateway["payment_ref"],
-                checkout_url=gateway["checkout_url"],
-                created_at=utcnow(),
-            )
-            session.add(payment)
-            session.flush()
+        with db.write_conn() as conn:
+            payment = conn.execute(
+                _NEW_PAYMENT,
+                {
+                    "dossier_id": dossier_id,
+                    "amount_vnd": amount,
+                    "currency": "VND",
+                    "status": "pending",
+                    "gateway_ref": gateway["payment_ref"],
+                    "checkout_url": gateway["checkout_url"],
+                    "created_at": utcnow(),
+                },
+            ).one()
             return payment_info(payment), True
     except IntegrityError:
         pass  # a concurrent request opened the intent first: one open intent per dossier (C18)
-    with db.read() as session:
-        existing = session.scalar(select(Payment).where(Payment.dossier_id == dossier_id))
+    with db.read_conn() as conn:
+        existing = conn.execute(_PAYMENT_OF, {"dossier": dossier_id}).first()
     if existing is None:
         raise ApiError(409, "Conflict", "the payment could not be recorded; retry")
     return payment_info(existing), False

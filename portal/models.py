@@ -41,6 +41,9 @@ STATUSES = (DRAFT, SUBMITTED, RECEIVED, SUPPLEMENT, APPROVED, REJECTED, RETURNED
 DECIDED = (APPROVED, REJECTED, RETURNED)
 
 ROLES = ("citizen", "officer", "sync")
+# How a dossier was filed: by its citizen online, or by an officer at the counter on their behalf.
+ONLINE = "online"
+ASSISTED = "assisted"
 
 
 class ResultDelivery(StrEnum):
@@ -138,6 +141,9 @@ class Dossier(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     returned_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
+    # Assisted filing: the officer who filed this dossier at the counter on the owner's behalf (None:
+    # the citizen filed it online themself), so the online rate can tell real self-service apart.
+    filed_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True, index=True)
     officer_note: Mapped[str] = mapped_column(Text, default="")
     result_channel: Mapped[str | None] = mapped_column(String(16), nullable=True)
 

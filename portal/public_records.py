@@ -74,6 +74,10 @@ _DOSSIER_COUNTS = select(
     func.count().filter(Dossier.status.in_((RECEIVED, SUPPLEMENT)), overdue_clause(bindparam("now"))),
     func.count().filter(Dossier.fee_vnd > 0, Dossier.status != DRAFT),
     func.count().filter(Dossier.paid.is_(True)),
+    # Filed (beyond a draft) by the citizen online, or by an officer on their behalf at the counter: the
+    # online rate of real self-service is the former's share.
+    func.count().filter(Dossier.status != DRAFT, Dossier.filed_by_id.is_(None)),
+    func.count().filter(Dossier.status != DRAFT, Dossier.filed_by_id.is_not(None)),
 )
 _CATALOG_COUNTS = select(func.count(), func.count().filter(Procedure.online_level == OnlineLevel.FULL))
 _RATINGS = select(func.count(), func.avg(Rating.score))
@@ -83,7 +87,8 @@ def statistics(db: Database) -> dict[str, Any]:
     now = utcnow()
     with db.read_conn() as conn:
         by_status = {status: n for status, n in conn.execute(_BY_STATUS)}
-        decided, on_time, overdue_open, fee_dossiers, paid = conn.execute(_DOSSIER_COUNTS, {"now": now}).one()
+        counts = conn.execute(_DOSSIER_COUNTS, {"now": now}).one()
+        decided, on_time, overdue_open, fee_dossiers, paid, filed_online, filed_assisted = counts
         procedures, full = conn.execute(_CATALOG_COUNTS).one()
         ratings, average = conn.execute(_RATINGS).one()
     return {
@@ -97,6 +102,8 @@ def statistics(db: Database) -> dict[str, Any]:
         "overdue_open": overdue_open,
         "fee_dossiers": fee_dossiers,
         "paid_online": paid,
+        "filed_online": filed_online,
+        "filed_assisted": filed_assisted,
         "ratings": ratings,
         "rating_average": round(float(average), 3) if average is not None else None,
         "generated_at": now,

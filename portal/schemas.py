@@ -79,6 +79,12 @@ class DossierCreate(Strict):
     procedure_code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9\-]+$")
     delivery: ResultDelivery = ResultDelivery.ELECTRONIC
     note: str = Field(default="", max_length=1000)
+    citizen: str | None = Field(
+        default=None,
+        pattern=NATIONAL_ID,
+        description="whose dossier it is: an officer filing at the counter names the citizen (assisted "
+        "filing); a citizen may name only themself",
+    )
 
 
 class FileInfo(BaseModel):
@@ -119,6 +125,9 @@ class DossierSummary(BaseModel):
     submitted_at: Timestamp | None
     due_at: Timestamp | None
     overdue: bool
+    channel: Literal["online", "assisted"] = Field(
+        description="online: filed by the citizen; assisted: filed by an officer on their behalf"
+    )
 
 
 class DossierDetail(DossierSummary):
@@ -180,6 +189,8 @@ class Statistics(BaseModel):
     overdue_open: int
     fee_dossiers: int
     paid_online: int
+    filed_online: int = Field(description="dossiers past draft filed by their citizen online")
+    filed_assisted: int = Field(description="dossiers past draft filed by an officer on the citizen's behalf")
     ratings: int
     rating_average: float | None
     generated_at: Timestamp

@@ -50,11 +50,11 @@ async def login(*, body: LoginRequest, request: Request) -> dict:
         if reservation.locked_until is not None:
             await run_in_threadpool(auth.write_audit, db, "login_refused_locked", identifier, ip)
             raise _locked(reservation.locked_until)
+        account = reservation.account
         try:
-            account = await run_in_threadpool(auth.find_account, db, identifier)
             ok = await passwords.verify(account.password_hash if account else None, body.password)
         except BaseException:
-            # Not decided (database trouble, cancellation): the reservation must not count as a failure.
+            # Not decided (cancellation, the pool shut down): the reservation must not count as a failure.
             await run_in_threadpool(auth.release_attempt, db, identifier)
             raise
     if not ok or account is None:

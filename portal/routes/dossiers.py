@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Header, Path, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from dvclab.portal import dossiers
+from dvclab.portal import auth, dossiers
 from dvclab.portal.auth import Principal, require, write_audit
 from dvclab.portal.documents import well_formed
 from dvclab.portal.errors import ApiError
@@ -30,12 +30,19 @@ from dvclab.portal.uploads import content_disposition, safe_filename, sniff
 router = APIRouter(prefix="/api/v1/dossiers", tags=["citizen"])
 citizen = require("citizen")
 Citizen = Annotated[Principal, Depends(citizen)]
+# Filing a dossier: its citizen online, or an officer at the counter on the citizen's behalf (assisted
+# filing) on the dossiers that officer filed.
+FILERS = ("citizen", "officer")
+Filer = Annotated[Principal, Depends(require(FILERS))]
 DossierId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-async def _guarded(request: Request, principal: Principal, dossier_id: int, fn, *args):  # type: ignore[no-untyped-def]
-    """Run a service call; on 404 note a probe of someone else's dossier in the audit table."""
+async def _guarded(request: Request, principal: Principal, dossier_id: int, fn, *args, inline: bool = False):  # type: ignore[no-untyped-def]
+    """Run a service call; on 404 note a probe of someone else's dossier in the audit table. ``inline``:
+    a read-only call, run on the event loop where reads never wait (SQLite's WAL)."""
     try:
+        if inline and db_of(request).inline_reads:
+            return fn(*args)
         return await run_in_threadpool(fn, *args)
     except ApiError as error:
         if error.status == 404:
@@ -70,14 +77,53 @@ async def create(
     idempotency_key: Annotated[
         str, Header(pattern=IDEMPOTENCY_KEY, description="client-chosen key, 8–64 characters")
     ],
-    principal: Annotated[Principal, Depends(require("citizen", "dossier_create"))],
+    # A citizen's drafts count against their own quota; an officer's request against the officer's
+    # `api` quota and, below, the draft against the citizen's (drafts per citizen, whoever files them).
+    principal: Annotated[
+        Principal, Depends(require(FILERS, {"citizen": "dossier_create", "officer": "api"}))
+    ],
 ) -> dict:
+    db, ip = db_of(request), ip_of(request)
+    owner, filed_by = principal.id, None
+    if principal.role == "officer":
+        if body.citizen is None:
+            raise ApiError(
+                422,
+                "Unprocessable content",
+                "an officer files on a citizen's behalf: name the citizen (field 'citizen')",
+                kind="validation-error",
+            )
+        account = (
+            auth.find_account(db, body.citizen)
+            if db.inline_reads
+            else await run_in_threadpool(auth.find_account, db, body.citizen)
+        )
+        if account is None or account.role != "citizen":
+            raise ApiError(
+                422, "Unprocessable content", "no citizen has this national id", kind="validation-error"
+            )
+        limiter = request.app.state.limiter
+        quota = await limiter.hit("dossier_create", f"account:{account.id}")
+        response.headers["RateLimit-Policy"] = (
+            f"{response.headers['RateLimit-Policy']}, {quota['RateLimit-Policy']}"
+        )
+        owner, filed_by = account.id, principal
+    elif body.citizen not in (None, principal.national_id):
+        raise ApiError(403, "Forbidden", "a citizen files only their own dossiers")
     await _charge_address(request, response, "dossier_create_ip")
     procedure = request.app.state.catalog.by_code.get(body.procedure_code)
     if procedure is None:
         raise ApiError(422, "Unprocessable content", "no procedure has this code", kind="validation-error")
     result, created = await run_in_threadpool(
-        dossiers.create, db_of(request), principal, procedure, body.model_dump(), idempotency_key
+        dossiers.create,
+        db,
+        owner,
+        procedure,
+        body.model_dump(exclude={"citizen"}),
+        idempotency_key,
+        filed_by,
+        ip,
+        body.citizen or "",
     )
     if not created:
         response.status_code = 200
@@ -91,7 +137,7 @@ async def mine(*, request: Request, page: Page = 1, page_size: PageSize = 20, pr
 
 
 @router.get("/{dossier_id}", response_model=DossierDetail, summary="One of my dossiers")
-async def detail(*, request: Request, dossier_id: DossierId, principal: Citizen) -> dict:
+async def detail(*, request: Request, dossier_id: DossierId, principal: Filer) -> dict:
     return await _guarded(
         request, principal, dossier_id, dossiers.detail, db_of(request), principal, dossier_id
     )
@@ -111,7 +157,7 @@ async def upload(
     request: Request,
     dossier_id: DossierId,
     file: Annotated[UploadFile, File(description="PDF, JPEG or PNG")],
-    principal: Annotated[Principal, Depends(require("citizen", "upload"))],
+    principal: Annotated[Principal, Depends(require(FILERS, "upload"))],
 ) -> dict:
     db, settings, ip = db_of(request), settings_of(request), ip_of(request)
     filename = safe_filename(file.filename or "")
@@ -178,7 +224,7 @@ async def download(
     summary="Submit; returns a receipt code",
     responses={201: {"model": SubmitResponse, "description": "submitted now"}},
 )
-async def submit(*, request: Request, response: Response, dossier_id: DossierId, principal: Citizen) -> dict:
+async def submit(*, request: Request, response: Response, dossier_id: DossierId, principal: Filer) -> dict:
     result, changed = await _guarded(
         request, principal, dossier_id, dossiers.submit, db_of(request), principal, dossier_id
     )
@@ -192,10 +238,10 @@ async def submit(*, request: Request, response: Response, dossier_id: DossierId,
     summary="Open the payment (fee from the server)",
     responses={201: {"model": PaymentInfo, "description": "payment intent created"}},
 )
-async def pay(*, request: Request, response: Response, dossier_id: DossierId, principal: Citizen) -> dict:
+async def pay(*, request: Request, response: Response, dossier_id: DossierId, principal: Filer) -> dict:
     db = db_of(request)
     existing, fee = await _guarded(
-        request, principal, dossier_id, dossiers.payment_precheck, db, principal, dossier_id
+        request, principal, dossier_id, dossiers.payment_precheck, db, principal, dossier_id, inline=True
     )
     if existing is not None:
         return existing

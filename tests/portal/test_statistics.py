@@ -66,7 +66,7 @@ def _fill(db: Database) -> list[dict[str, Any]]:
     now = utcnow()
     with db.read() as session:
         code = session.scalar(select(Procedure.code))
-    rows = [
+    rows: list[dict[str, Any]] = [
         _dossier(1, code, APPROVED, due_at=now - 5 * DAY, decided_at=now - 6 * DAY, fee_vnd=4000, paid=True),
         _dossier(2, code, REJECTED, due_at=now - 5 * DAY, decided_at=now - 4 * DAY),
         _dossier(3, code, RETURNED, due_at=now - 9 * DAY, decided_at=now - 9 * DAY, fee_vnd=1, paid=True),
@@ -78,11 +78,17 @@ def _fill(db: Database) -> list[dict[str, Any]]:
         _dossier(9, code, SUBMITTED, due_at=now - 2 * DAY, fee_vnd=2000, paid=True),
         _dossier(10, code, DRAFT, fee_vnd=2000),
         _dossier(11, code, DRAFT),
+        # Filed at the counter by officer 2 on the citizen's behalf: submitted, and still a draft.
+        _dossier(12, code, SUBMITTED, filed_by_id=2),
+        _dossier(13, code, DRAFT, filed_by_id=2),
     ]
     with db.write() as session:
         session.execute(
             insert(Account),
-            [{"national_id": "036090000001", "full_name": "x", "role": "citizen", "password_hash": "h"}],
+            [
+                {"national_id": "036090000001", "full_name": "x", "role": "citizen", "password_hash": "h"},
+                {"national_id": "036080000001", "full_name": "y", "role": "officer", "password_hash": "h"},
+            ],
         )
         session.execute(insert(Dossier), rows)
         ids = list(session.scalars(select(Dossier.id).order_by(Dossier.id)))
@@ -110,6 +116,8 @@ def _counted_one_by_one(rows: list[dict[str, Any]], now: datetime) -> dict[str, 
         ),
         "fee_dossiers": sum(1 for r in rows if r["fee_vnd"] > 0 and r["status"] != DRAFT),
         "paid_online": sum(1 for r in rows if r["paid"]),
+        "filed_online": sum(1 for r in rows if r["status"] != DRAFT and r.get("filed_by_id") is None),
+        "filed_assisted": sum(1 for r in rows if r["status"] != DRAFT and r.get("filed_by_id") is not None),
         "ratings": 2,
         "rating_average": 3.5,
     }
@@ -131,6 +139,7 @@ def test_statistics_answer_as_counting_each_figure_alone_in_few_reads(db: Databa
     assert {k: figures[k] for k in expected} == expected
     assert figures["procedures"] == 1679 and figures["procedures_full_online"] == 868
     assert expected["overdue_open"] == 2 and expected["decided_on_time"] == 2  # the cases are exercised
+    assert expected["filed_assisted"] == 1 and expected["filed_online"] == 9
     # a read of the dossiers per figure (8 of them, 10 SELECTs) made the endpoint slow under load
     reads = [s for s in statements if s.startswith("SELECT")]
     assert len(reads) == 4 and sum("FROM dossiers" in s for s in reads) == 2, reads
