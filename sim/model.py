@@ -605,12 +605,21 @@ class ProvinceModel(Province):
         self.env.process(self.citizens())
         try:
             self.env.run()
-        except ValueError as beyond:
-            raise OverloadError(
-                f"the pipeline did not drain within {DRAIN_DAYS} days after the horizon: "
-                f"{self.busiest_pool()} cannot keep up with its demand ({beyond})"
-            ) from None
+        except BeyondCalendar as beyond:
+            raise self._overload(beyond) from None
+        except ValueError as error:
+            # SimPy's own refusal of a negative delay (the event-driven pools and counters) is the overload
+            # only when the clock has passed the calendar's end; any other ValueError is a fault: it surfaces
+            if str(error).startswith("Negative delay") and self.env.now >= self.calendar.end:
+                raise self._overload(error) from None
+            raise
         self.tally.flush()
+
+    def _overload(self, beyond: Exception) -> OverloadError:
+        return OverloadError(
+            f"the pipeline did not drain within {DRAIN_DAYS} days after the horizon: "
+            f"{self.busiest_pool()} cannot keep up with its demand ({beyond})"
+        )
 
     def busiest_pool(self) -> str:
         if not self.pools:
