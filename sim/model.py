@@ -347,69 +347,62 @@ class ProvinceModel(Province):
             )
         )
         columns = [
-            d.arrival.tolist(), p.tolist(), key.tolist(), d.counted.tolist(),
-            (channel <= ONLINE_WITH_VISIT).tolist(), pickup.tolist(), deadline.tolist(), effort.tolist(),
-            approval.tolist(),
-            [None if days != days else days for days in supplement.tolist()],  # NaN: no supplement
-            d.commune.tolist(), route.tolist(), minutes.tolist(), counter.tolist(),
-            (level_code == 2).tolist(),
+            d.arrival, p, key, d.counted, channel <= ONLINE_WITH_VISIT, pickup, deadline, effort, approval,
+            supplement, d.commune, route, minutes, counter, level_code == 2,
         ]
         return columns, chains
 
     # -- the journey -------------------------------------------------------------------------------
     def citizens(self) -> Generator[simpy.Event, None, None]:
         """Draws each day's dossiers and, an hour at a time, schedules each at its arrival time (the
-        dossier is its own event, no process); folds the tally daily."""
+        dossier is its own event, no process); folds the tally daily. The day is held as NumPy columns,
+        made Python values an hour at a time: memory follows the hour's arrivals, not the day's."""
         env = self.env
         for day in self.demand.days():
             self.tally.flush()
             columns, chains = self._batch(day)
             if self.observer is not None:
                 self.observer.arrivals(self._drawn, day, self.table)
-            rows = zip(*columns, strict=True)
-            arrivals = columns[0]
-            i, n = 0, len(arrivals)
+            arrival = columns[0]
+            n = len(arrival)
+            day = None  # the columns are all the day needs
+            i = 0
             while i < n:
-                t = arrivals[i]
+                t = float(arrival[i])
                 if t > env.now:
                     yield env.timeout(t - env.now)
-                i = self._release(rows, i, arrivals, chains, (t // 60 + 1) * 60)
+                j = int(np.searchsorted(arrival, (t // 60 + 1) * 60))  # the first arrival of a later hour
+                rows = zip(*[column[i:j].tolist() for column in columns], strict=True)
+                self._release(rows, i, chains)
+                i = j
             self._drawn += n
             if self.in_progress > self.peak_in_progress:
                 self.peak_in_progress = self.in_progress
 
     def _release(
-        self,
-        rows: Iterator[tuple],
-        i: int,
-        arrivals: list[float],
-        chains: list[tuple[list[int], np.ndarray] | None] | None,
-        hour_end: float,
-    ) -> int:
-        """Schedules the day's arrivals from the ``i``-th on up to ``hour_end`` (``rows`` is at the
-        ``i``-th); returns the index of the first one after."""
+        self, rows: Iterator[tuple], i: int, chains: list[tuple[list[int], np.ndarray] | None] | None
+    ) -> None:
+        """Schedules an hour's arrivals, the ``i``-th of the day first (``rows``: their columns' values)."""
         env = self.env
         now = env.now
         schedule = env.schedule
         then = self._then_arrive
         observed = self.observer is not None
-        n = len(arrivals)
-        start = i
-        while i < n and arrivals[i] < hour_end:
-            (t, p, key, counted, online, pickup, deadline, effort, approval, supplement, commune, route,
-             minutes, counter, commune_level) = next(rows)
+        released = 0
+        for (t, p, key, counted, online, pickup, deadline, effort, approval, supplement, commune, route,
+             minutes, counter, commune_level) in rows:
             dossier = Dossier(
-                p, key, counted, online, pickup, deadline, effort, approval, supplement, commune, route,
-                minutes, counter, commune_level, None if chains is None else chains[i],
+                p, key, counted, online, pickup, deadline, effort, approval,
+                None if supplement != supplement else supplement, commune, route,  # NaN: no supplement
+                minutes, counter, commune_level, None if chains is None else chains[i + released],
             )
             if observed:
-                dossier.id = self._drawn + i
+                dossier.id = self._drawn + i + released
             dossier.callbacks = then
             delay = t - now
             schedule(dossier, NORMAL, delay if delay >= 0.0 else self._negative(delay))
-            i += 1
-        self.in_progress += i - start
-        return i
+            released += 1
+        self.in_progress += released
 
     def _negative(self, delay: float) -> float:
         """A negative delay: a rounding error of the calendar's arithmetic waits 0; a time beyond the
