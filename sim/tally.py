@@ -236,10 +236,12 @@ class Tally:
         keys = np.where(issued, -1 - keys, keys)
         unique, inverse = np.unique(keys, return_inverse=True)
         rows = np.array([self._row(key) for key in unique.tolist()], dtype=np.int64)[inverse]
-        np.add.at(self._received, (rows[~issued], day[~issued]), 1)
+        received = ~issued
+        np.add.at(self._received, (rows[received], day[received]), 1)
         np.add.at(self._issued, (rows[issued], day[issued]), 1)
-        self._received_keys.update(np.unique(keys[~issued]).tolist())
-        self._issued_keys.update(np.unique(keys[issued]).tolist())
+        # which units had a receipt, an issue: from the day's few unique keys, not every change
+        self._received_keys.update(unique[np.bincount(inverse[received], minlength=len(unique)) > 0].tolist())
+        self._issued_keys.update(unique[np.bincount(inverse[issued], minlength=len(unique)) > 0].tolist())
 
     def _row(self, key: int) -> int:
         row = self._rows.get(key)
