@@ -1,8 +1,9 @@
 """Simulator speed and memory, measured side by side in one run (`make bench-sim`).
 
-(a) One replication of a full Nam Định year (~1.0 M dossiers) on one process: wall and CPU seconds,
-    dossiers per second, SimPy events and µs (CPU) per dossier, and peak memory.
-(b) The same year of a synthetic province with 10× the demand and 10× the staff (counters and officer
+(a) One replication of a full Nam Định year (~1.0 M dossiers; a fixed warm-up, default none, since the
+    scenario's ``auto`` warm-up would add a pilot run) on one process: wall and CPU seconds, dossiers
+    per second, SimPy events and µs (CPU) per dossier, and peak memory.
+(b) The same full year of a synthetic province with 10× the demand and 10× the staff (counters and officer
     pools): memory must follow the dossiers in progress, so its peak may be at most 2× the 1×'s.
     Each province-year runs in a fresh child process, so its peak RSS is its own.
 (c) The M/M/c queue (c = 10, λ = 9, μ = 1, 200,000 customers) through dvclab's own counter code path,

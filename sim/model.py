@@ -1,6 +1,7 @@
 """The province: counters, officer pools and the dossiers' journeys through them.
 
-A dossier's journey is one chain of SimPy callbacks (``Dossier`` carries its state): it arrives
+A dossier's journey is one chain of SimPy callbacks (``Dossier`` carries its state and is its own SimPy
+event, scheduled again at each step that waits, so no ``Timeout`` or closure is made per step): it arrives
 (``_arrive``), is received after a counter visit, a postal transit or an online submission
 (``_receive``); then for each step of its procedure (more than one for an inter-linked group) an officer
 of the step's pool examines it (``_examine``, ``_examined``), possibly requests a supplement and waits for
@@ -8,8 +9,13 @@ the citizen (``_request_supplement``, ``_supplied``), and the decision goes thro
 (``_approve``); the result is issued (``_issue``). Payment, result return and digitisation do not queue:
 they are settled from the dossier's own draws when its day's batch arrives (``sim.tally``).
 
-Memory follows the dossiers in progress: the demand is drawn one day at a time, a dossier's state lives
-in its ``Dossier`` until its result is issued, and its outcome then goes into the running ``Tally``.
+Memory follows the dossiers in progress: the demand is drawn one day at a time and kept as NumPy columns
+(Python values an hour at a time), a dossier's state lives in its ``Dossier`` until its result is issued,
+and its outcome then goes into the running ``Tally``. Under FIFO an officer's start is known as a dossier
+joins the queue, so most dossiers are issued, and forgotten, the moment they reach their last pool.
+
+A time beyond the calendar (``BeyondCalendar``) is the overload (``OverloadError``); any other error
+inside a run surfaces as itself.
 
 Over ~400 lines because it is one concept: the ``ProvinceModel`` whose callbacks share the same counters,
 pools, calendar and tally; splitting them would scatter that state.
