@@ -99,8 +99,8 @@ class Tally:
         # receipts and issues per day from the epoch (warm-up and horizon), by unit: a row per unit key
         # (``_rows``) of ``_received`` and ``_issued``, folded daily from ``changes`` and ``change_keys``
         self._rows: dict[int, int] = {}
-        self._received = np.zeros((0, self.days), dtype=np.int32)
-        self._issued = np.zeros((0, self.days), dtype=np.int32)
+        self._received = np.zeros((0, self.days), dtype=np.int64)
+        self._issued = np.zeros((0, self.days), dtype=np.int64)
         self._received_keys: set[int] = set()  # units with a receipt (an issue) inside the days
         self._issued_keys: set[int] = set()
         # national sync: status changes folded into counts per snapshot interval
@@ -237,8 +237,9 @@ class Tally:
         unique, inverse = np.unique(keys, return_inverse=True)
         rows = np.array([self._row(key) for key in unique.tolist()], dtype=np.int64)[inverse]
         received = ~issued
-        np.add.at(self._received, (rows[received], day[received]), 1)
-        np.add.at(self._issued, (rows[issued], day[issued]), 1)
+        cell = rows * self.days + day  # flat index into the (unit, day) arrays: NumPy's fast 1-D add.at
+        np.add.at(self._received.reshape(-1), cell[received], 1)
+        np.add.at(self._issued.reshape(-1), cell[issued], 1)
         # which units had a receipt, an issue: from the day's few unique keys, not every change
         self._received_keys.update(unique[np.bincount(inverse[received], minlength=len(unique)) > 0].tolist())
         self._issued_keys.update(unique[np.bincount(inverse[issued], minlength=len(unique)) > 0].tolist())
@@ -249,8 +250,8 @@ class Tally:
             row = self._rows[key] = len(self._rows)
             if row >= len(self._received):  # room for more units, doubling
                 more = max(len(self._received), 16)
-                self._received = np.vstack([self._received, np.zeros((more, self.days), np.int32)])
-                self._issued = np.vstack([self._issued, np.zeros((more, self.days), np.int32)])
+                self._received = np.vstack([self._received, np.zeros((more, self.days), np.int64)])
+                self._issued = np.vstack([self._issued, np.zeros((more, self.days), np.int64)])
         return row
 
     # -- read at the end ----------------------------------------------------------------------------
