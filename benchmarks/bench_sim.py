@@ -1,8 +1,9 @@
 """Simulator speed and memory, measured side by side in one run (`make bench-sim`).
 
-(a) One replication of a full Nam Định year (~1.0 M dossiers) on one process: wall and CPU seconds,
-    dossiers per second, SimPy events and µs (CPU) per dossier, and peak memory.
-(b) The same year of a synthetic province with 10× the demand and 10× the staff (counters and officer
+(a) One replication of a full Nam Định year (~1.0 M dossiers; a fixed warm-up, default none, since the
+    scenario's ``auto`` warm-up would add a pilot run) on one process: wall and CPU seconds, dossiers
+    per second, SimPy events and µs (CPU) per dossier, and peak memory.
+(b) The same full year of a synthetic province with 10× the demand and 10× the staff (counters and officer
     pools): memory must follow the dossiers in progress, so its peak may be at most 2× the 1×'s.
     Each province-year runs in a fresh child process, so its peak RSS is its own.
 (c) The M/M/c queue (c = 10, λ = 9, μ = 1, 200,000 customers) through dvclab's own counter code path,
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import queue as queue_module
 import resource
 import sys
 import time
@@ -28,11 +30,12 @@ MMC = {"servers": 10, "arrival_rate": 9.0, "service_rate": 1.0, "customers": 200
 TARGETS = {"seconds": 20.0, "peak_rss_mib": 250.0, "scale_memory": 2.0, "ratio_vs_ciw": 4.0}
 
 
-def scaled(scenario_path: str, factor: int, horizon_days: int) -> dict[str, Any]:
-    """Overrides that make the scenario's province ``factor`` times larger in demand and in staff."""
+def scaled(scenario_path: str, factor: int, horizon_days: int, warmup_days: int = 0) -> dict[str, Any]:
+    """Overrides that make the scenario's province ``factor`` times larger in demand and in staff, over
+    ``horizon_days`` after a fixed warm-up (a bench times the model, not the choice of the warm-up)."""
     from dvclab.sim.scenario import load_scenario
 
-    overrides: dict[str, Any] = {"run.horizon_days": horizon_days}
+    overrides: dict[str, Any] = {"run.horizon_days": horizon_days, "startup.warmup_days": warmup_days}
     if factor == 1:
         return overrides
     scenario, _ = load_scenario(scenario_path)
@@ -47,13 +50,16 @@ def scaled(scenario_path: str, factor: int, horizon_days: int) -> dict[str, Any]
     return overrides
 
 
-def _province_year(scenario_path: str, factor: int, horizon_days: int, queue: mp.Queue) -> None:
+def _province_year(
+    scenario_path: str, factor: int, horizon_days: int, warmup_days: int, queue: mp.Queue
+) -> None:
     from dvclab.sim.kpis import replication_kpis
     from dvclab.sim.model import ProvinceModel
     from dvclab.sim.procedures import build_procedures
     from dvclab.sim.scenario import load_scenario
 
-    scenario, catalog = load_scenario(scenario_path, **scaled(scenario_path, factor, horizon_days))
+    overrides = scaled(scenario_path, factor, horizon_days, warmup_days)
+    scenario, catalog = load_scenario(scenario_path, **overrides)
     wall, cpu = time.perf_counter(), time.process_time()
     model = ProvinceModel(scenario, build_procedures(scenario, catalog), 0)
     model.run()
@@ -73,12 +79,20 @@ def _province_year(scenario_path: str, factor: int, horizon_days: int, queue: mp
     )
 
 
-def province_year(scenario_path: Path, factor: int, horizon_days: int) -> dict[str, float]:
+def province_year(scenario_path: Path, factor: int, horizon_days: int, warmup_days: int) -> dict[str, float]:
     context = mp.get_context("spawn")
     queue: mp.Queue = context.Queue()
-    child = context.Process(target=_province_year, args=(str(scenario_path), factor, horizon_days, queue))
+    child = context.Process(
+        target=_province_year, args=(str(scenario_path), factor, horizon_days, warmup_days, queue)
+    )
     child.start()
-    result = queue.get()
+    while True:  # the child's figures, or its failure (its traceback is on stderr): never wait forever
+        try:
+            result = queue.get(timeout=1.0)
+            break
+        except queue_module.Empty:
+            if not child.is_alive():
+                raise SystemExit(f"the {factor}× province-year failed (exit code {child.exitcode})") from None
     child.join()
     result["dossiers_per_s"] = result["simulated"] / result["seconds"]
     result["events_per_dossier"] = result["events"] / result["simulated"]
@@ -89,11 +103,11 @@ def province_year(scenario_path: Path, factor: int, horizon_days: int) -> dict[s
 def dvclab_mmc(customers: int) -> float:
     from dvclab.sim.validation import mmc_single_run
 
-    started = time.perf_counter()
+    started = time.process_time()  # CPU: a busy machine slows both alike
     run = mmc_single_run(
         MMC["arrival_rate"], MMC["service_rate"], MMC["servers"], customers, seed=1, monitored=False
     )
-    seconds = time.perf_counter() - started
+    seconds = time.process_time() - started
     assert len(run.waits) == customers
     return customers / seconds
 
@@ -107,10 +121,10 @@ def ciw_mmc(customers: int) -> float:
         number_of_servers=[MMC["servers"]],
     )
     ciw.seed(1)
-    started = time.perf_counter()
+    started = time.process_time()
     simulation = ciw.Simulation(network)
     simulation.simulate_until_max_customers(customers, method="Finish")
-    seconds = time.perf_counter() - started
+    seconds = time.process_time() - started
     assert len(simulation.get_all_records()) >= customers
     return customers / seconds
 
@@ -121,20 +135,26 @@ def main() -> int:
     )
     parser.add_argument("--scenario", type=Path, default=shipped("sim", "nam-dinh-2024.yaml"))
     parser.add_argument("--horizon-days", type=int, default=366)
+    parser.add_argument(
+        "--warmup-days", type=int, default=0, help="fixed warm-up before the horizon (default 0: the year)"
+    )
     parser.add_argument("--scale", type=int, default=10, help="the synthetic province's factor (default 10)")
     parser.add_argument("--customers", type=int, default=MMC["customers"])
     parser.add_argument("--out", type=Path, default=results_dir("bench", "sim.json"))
     args = parser.parse_args()
 
     years: dict[int, dict[str, float]] = {}
-    print(f"(a, b) one replication of {args.horizon_days} days of {args.scenario.stem}, one process each:")
+    print(
+        f"(a, b) one replication of {args.horizon_days} days of {args.scenario.stem} after "
+        f"{args.warmup_days} days of warm-up, one process each:"
+    )
     print(
         f"    {'province':>8} {'wall s':>7} {'CPU s':>7} {'dossiers':>10} {'dossiers/s':>10} "
         f"{'events/dossier':>14} {'µs/dossier':>10} {'peak RSS MiB':>12}",
         flush=True,
     )
     for factor in (1, args.scale):
-        year = years[factor] = province_year(args.scenario, factor, args.horizon_days)
+        year = years[factor] = province_year(args.scenario, factor, args.horizon_days, args.warmup_days)
         print(
             f"    {f'{factor}×':>8} {year['seconds']:>7.1f} {year['cpu_seconds']:>7.1f} "
             f"{year['simulated']:>10,.0f} {year['dossiers_per_s']:>10,.0f} "
@@ -152,9 +172,9 @@ def main() -> int:
         flush=True,
     )
     ours = dvclab_mmc(args.customers)
-    print(f"    dvclab counter path: {ours:,.0f} customers/s", flush=True)
+    print(f"    dvclab counter path: {ours:,.0f} customers per CPU second", flush=True)
     theirs = ciw_mmc(args.customers)
-    print(f"    Ciw:                 {theirs:,.0f} customers/s")
+    print(f"    Ciw:                 {theirs:,.0f} customers per CPU second")
     figures = {
         "province_year_seconds": round(one["seconds"], 2),
         "province_year_cpu_seconds": round(one["cpu_seconds"], 2),
@@ -170,6 +190,7 @@ def main() -> int:
         "ciw_customers_per_s": round(theirs, 1),
         "ratio_vs_ciw": round(ours / theirs, 2),
         "horizon_days": args.horizon_days,
+        "warmup_days": args.warmup_days,
         "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg()[0],
     }

@@ -68,23 +68,8 @@ class OfficerPool:
         """The same work as ``work``, driven by callbacks instead of a process: the hot path for dossiers
         that only need one officer (no counter, no supplement). ``decided(dossier, end)`` is called as soon
         as the officer starts (under FIFO: at once), with the time the work will end."""
-        free_at = self.free_at
-        if free_at is not None:
-            now = self.env.now
-            free = free_at[0]
-            start = free if free > now else now
-            end = self.calendar.add_working(start, effort_min)
-            heapq.heapreplace(free_at, end)
-            if start > now:
-                ahead = self._starts_ahead
-                while ahead and ahead[0] <= now:
-                    ahead.popleft()
-                ahead.append(start)
-            if self.window[0] <= start < self.window[1]:
-                self.busy_minutes += effort_min
-                self.work_starts.append(start)
-                self.work_ends.append(end)
-            decided(dossier, end)
+        if self.free_at is not None:
+            decided(dossier, self.take(effort_min))
             return
         turn = self.officers_free.acquire(due)
         if turn is None:
@@ -92,6 +77,26 @@ class OfficerPool:
         else:
             queued = self.env.now
             turn.callbacks.append(lambda _turn: self._start(effort_min, decided, dossier, queued))
+
+    def take(self, effort_min: float) -> float:
+        """A FIFO pool without events (``free_at``): the work starts when the first officer is free, which
+        is known now; returns when it ends (the hot path: no callback, no event)."""
+        now = self.env.now
+        free_at = self.free_at
+        free = free_at[0]
+        start = free if free > now else now
+        end = self.calendar.add_working(start, effort_min)
+        heapq.heapreplace(free_at, end)
+        if start > now:
+            ahead = self._starts_ahead
+            while ahead and ahead[0] <= now:
+                ahead.popleft()
+            ahead.append(start)
+        if self.window[0] <= start < self.window[1]:
+            self.busy_minutes += effort_min
+            self.work_starts.append(start)
+            self.work_ends.append(end)
+        return end
 
     def _start(
         self, effort_min: float, decided: Callable[[int, float], None], dossier: int, queued: float

@@ -15,7 +15,11 @@ from collections.abc import Iterable
 
 from dvclab.deadlines import MINUTES_PER_DAY, SAME_DAY_CUTOFF, WorkingDays
 
-__all__ = ["MINUTES_PER_DAY", "WorkingCalendar"]
+__all__ = ["MINUTES_PER_DAY", "BeyondCalendar", "WorkingCalendar"]
+
+
+class BeyondCalendar(ValueError):  # noqa: N818 (a condition of the run, not a bug: the model's overload)
+    """A time or a deadline past the calendar's last day: the run did not drain inside its calendar."""
 
 
 class WorkingCalendar(WorkingDays):
@@ -39,9 +43,11 @@ class WorkingCalendar(WorkingDays):
             same_day_cutoff=same_day_cutoff,
         )
         self.worked_before: list[float] = []  # working minutes before each session starts
+        self.session_lengths: list[float] = []  # each session's ``end - start``, computed once
         worked = 0.0
         for start, end in zip(self.session_starts, self.session_ends, strict=True):
             self.worked_before.append(worked)
+            self.session_lengths.append(end - start)
             worked += end - start
         self.total_working = worked
         self.minutes_per_working_day = sum(e - s for s, e in sessions)
@@ -52,9 +58,9 @@ class WorkingCalendar(WorkingDays):
         i = bisect_right(self.session_starts, t) - 1
         if i < 0:
             return 0.0
-        return self.worked_before[i] + min(
-            t - self.session_starts[i], self.session_ends[i] - self.session_starts[i]
-        )
+        elapsed = t - self.session_starts[i]
+        length = self.session_lengths[i]
+        return self.worked_before[i] + (elapsed if elapsed < length else length)
 
     def from_working(self, w: float) -> float:
         """The earliest time at which w working minutes have elapsed (a session's end, not the next start)."""
@@ -62,11 +68,25 @@ class WorkingCalendar(WorkingDays):
         if i < 0:
             return self.session_starts[0]
         if i >= len(self.session_starts):
-            raise ValueError("working time beyond the calendar; extend its horizon")
+            raise BeyondCalendar("working time beyond the calendar; extend its horizon")
         return self.session_starts[i] + (w - self.worked_before[i])
 
     def add_working(self, t: float, minutes: float) -> float:
-        return self.from_working(self.to_working(t) + minutes)
+        """``from_working(to_working(t) + minutes)`` in one call (the model's hot path): the same
+        arithmetic in the same order, so the same floats to the last bit."""
+        starts = self.session_starts
+        i = bisect_right(starts, t) - 1
+        if i < 0:
+            w = 0.0 + minutes
+        else:
+            elapsed = t - starts[i]
+            length = self.session_lengths[i]
+            w = self.worked_before[i] + (elapsed if elapsed < length else length) + minutes
+        worked_before = self.worked_before
+        j = bisect_left(worked_before, w) - 1
+        if j < 0:
+            return starts[0]
+        return starts[j] + (w - worked_before[j])
 
     def next_open(self, t: float) -> float:
         """t itself when a session is open at t, else the start of the next session."""
@@ -74,8 +94,18 @@ class WorkingCalendar(WorkingDays):
         if i >= 0 and t < self.session_ends[i]:
             return t
         if i + 1 >= len(self.session_starts):
-            raise ValueError("time beyond the calendar; extend its horizon")
+            raise BeyondCalendar("time beyond the calendar; extend its horizon")
         return self.session_starts[i + 1]
+
+    def close_of(self, day: int) -> float:
+        if day >= len(self.day_close):
+            raise BeyondCalendar("deadline beyond the calendar; extend its horizon")
+        return self.day_close[day]
+
+    @property
+    def end(self) -> float:
+        """The close of the calendar's last session: later times are beyond it."""
+        return self.session_ends[-1]
 
     def day_index_at(self, t: float) -> int:
         """Index of the last working day that opened at or before t (-1 before the first)."""

@@ -63,35 +63,41 @@ class Counter:
             heapq.heappop(ends)
         return len(ends)
 
-    def receive(self, service_min: float, received: Callable[[int, float, bool], None], citizen: int) -> None:
-        """The same visit as ``visit``, driven by callbacks instead of a process (the hot path):
-        ``received(citizen, wait, came_back)`` is called when the reception is over."""
+    def reception(self, service_min: float) -> tuple[float, float, bool]:
+        """An unmonitored counter's visit, decided the moment the citizen joins the queue (the hot path:
+        no event of its own): (when the reception ends, the wait in open minutes, came back)."""
         arrived = self.env.now
         free_at = self.free_at
-        if free_at is not None:
-            free = free_at[0]
-            start = free if free > arrived else arrived
-            calendar = self.calendar
-            if calendar is None:
-                called, came_back = start, False
-            else:
-                # a second trip: received on a later working day than the arrival (see ``_call``)
-                called = calendar.next_open(start)
-                later_day = calendar.day_index_at(called) > calendar.day_index_at(arrived)
-                came_back = called > arrived and later_day
-            end = called + service_min
-            heapq.heapreplace(free_at, end)
-            ends = self._ends
-            while ends and ends[0] <= arrived:  # receptions over: kept only while in progress
-                heapq.heappop(ends)
-            heapq.heappush(ends, end)
-            if self.window[0] <= called < self.window[1]:
-                self.busy_minutes += service_min
-            wait = self._open_wait(arrived, called)
-            self.env.timeout(end - arrived).callbacks.append(
+        free = free_at[0]
+        start = free if free > arrived else arrived
+        calendar = self.calendar
+        if calendar is None:
+            called, came_back = start, False
+        else:
+            # a second trip: received on a later working day than the arrival (see ``_call``)
+            called = calendar.next_open(start)
+            later_day = calendar.day_index_at(called) > calendar.day_index_at(arrived)
+            came_back = called > arrived and later_day
+        end = called + service_min
+        heapq.heapreplace(free_at, end)
+        ends = self._ends
+        while ends and ends[0] <= arrived:  # receptions over: kept only while in progress
+            heapq.heappop(ends)
+        heapq.heappush(ends, end)
+        if self.window[0] <= called < self.window[1]:
+            self.busy_minutes += service_min
+        return end, self._open_wait(arrived, called), came_back
+
+    def receive(self, service_min: float, received: Callable[[int, float, bool], None], citizen: int) -> None:
+        """The same visit as ``visit``, driven by callbacks instead of a process:
+        ``received(citizen, wait, came_back)`` is called when the reception is over."""
+        if self.free_at is not None:
+            end, wait, came_back = self.reception(service_min)
+            self.env.timeout(end - self.env.now).callbacks.append(
                 lambda _done: received(citizen, wait, came_back)
             )
             return
+        arrived = self.env.now
         turn = self.desks.acquire()
         if turn is None:
             self._call(service_min, received, citizen, arrived)

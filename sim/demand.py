@@ -173,17 +173,22 @@ class Demand:
                         deferred.setdefault(target, []).append({k: v[rows] for k, v in drawn.items()})
                     drawn = {k: v[~later] for k, v in drawn.items()}
                 today.append(drawn)
-            yield self._batch(today)
+            # the batch holds all the day needs: its parts go before the day is simulated (a reference
+            # left in this frame would keep a second copy of the day alive while the consumer runs it)
+            batch = [self._batch(today)]
+            today = drawn = None
+            yield batch.pop()
         for day in sorted(deferred):
-            yield self._batch(deferred[day])
+            yield self._batch(deferred.pop(day))
 
     def _batch(self, parts: list[dict[str, np.ndarray]]) -> Dossiers:
         parts = [p for p in parts if len(p["arrival"])]
         if not parts:
             return self._empty()
-        columns = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-        order = np.argsort(columns["arrival"], kind="stable")
-        columns = {key: value[order] for key, value in columns.items()}
+        order = np.argsort(np.concatenate([p["arrival"] for p in parts]), kind="stable")
+        # one column at a time, each part's column freed as it is copied: the day's dossiers are held
+        # twice at most, never three times
+        columns = {key: np.concatenate([p.pop(key) for p in parts])[order] for key in list(parts[0])}
         counted = (columns["arrival"] >= self.start) & (columns["arrival"] < self.end)
         return Dossiers(counted=counted, **columns)
 

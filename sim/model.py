@@ -1,6 +1,7 @@
 """The province: counters, officer pools and the dossiers' journeys through them.
 
-A dossier's journey is one chain of SimPy callbacks (``Dossier`` carries its state): it arrives
+A dossier's journey is one chain of SimPy callbacks (``Dossier`` carries its state and is its own SimPy
+event, scheduled again at each step that waits, so no ``Timeout`` or closure is made per step): it arrives
 (``_arrive``), is received after a counter visit, a postal transit or an online submission
 (``_receive``); then for each step of its procedure (more than one for an inter-linked group) an officer
 of the step's pool examines it (``_examine``, ``_examined``), possibly requests a supplement and waits for
@@ -8,8 +9,13 @@ the citizen (``_request_supplement``, ``_supplied``), and the decision goes thro
 (``_approve``); the result is issued (``_issue``). Payment, result return and digitisation do not queue:
 they are settled from the dossier's own draws when its day's batch arrives (``sim.tally``).
 
-Memory follows the dossiers in progress: the demand is drawn one day at a time, a dossier's state lives
-in its ``Dossier`` until its result is issued, and its outcome then goes into the running ``Tally``.
+Memory follows the dossiers in progress: the demand is drawn one day at a time and kept as NumPy columns
+(Python values an hour at a time), a dossier's state lives in its ``Dossier`` until its result is issued,
+and its outcome then goes into the running ``Tally``. Under FIFO an officer's start is known as a dossier
+joins the queue, so most dossiers are issued, and forgotten, the moment they reach their last pool.
+
+A time beyond the calendar (``BeyondCalendar``) is the overload (``OverloadError``); any other error
+inside a run surfaces as itself.
 
 Over ~400 lines because it is one concept: the ``ProvinceModel`` whose callbacks share the same counters,
 pools, calendar and tally; splitting them would scatter that state.
@@ -19,16 +25,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from bisect import bisect_right
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
 from dvclab.catalog import LEVELS
 from dvclab.deadlines import is_overdue
 from dvclab.sim.back_office import OfficerPool
-from dvclab.sim.calendar import MINUTES_PER_DAY, WorkingCalendar
+from dvclab.sim.calendar import MINUTES_PER_DAY, BeyondCalendar, WorkingCalendar
 from dvclab.sim.channels import ASSISTED, AT_COUNTER, COUNTER, ONLINE_WITH_VISIT, POSTAL
 from dvclab.sim.counters import Counter
 from dvclab.sim.demand import Demand, Dossiers, generate_dossiers
@@ -48,10 +56,7 @@ DRAIN_DAYS = 400  # calendar kept beyond the horizon so that every counted dossi
 ROUTE_ONLINE, ROUTE_COUNTER, ROUTE_POST = 0, 1, 2  # how a dossier reaches its first officer pool
 
 
-def _delay(delay: float) -> float:
-    """A time computed from the calendar may fall a rounding error (~1e-14 min) before now: wait 0. A real
-    negative delay still fails (SimPy's ValueError: a time beyond the calendar, reported as overload)."""
-    return 0.0 if -1e-6 < delay < 0.0 else delay
+ROUNDING = 1e-6  # minutes: a time computed from the calendar may fall this much before now (~1e-14 seen)
 
 
 class OverloadError(RuntimeError):
@@ -130,14 +135,21 @@ class Province:
 class Dossier:
     """One dossier in progress: what its journey still needs. It is forgotten once its result is issued.
 
+    The dossier is its own SimPy event: each step of its journey schedules it (``Environment.schedule``)
+    with ``callbacks`` set to the handler of the next step, so a journey creates no ``Timeout`` and no
+    closure. A dossier is scheduled at most once at a time (its journey is a chain), and SimPy's ``step``
+    needs nothing of an event but ``callbacks`` and ``_ok``.
+
     ``effort``, ``approval`` and ``supplement`` (the citizen's answer delay in working days, or None) are
     those of the current step; ``chain`` holds an inter-linked group's later steps and their draws."""
 
     __slots__ = (
         "procedure", "key", "counted", "online", "pickup", "deadline", "pool", "effort", "approval",
         "supplement", "chain", "step", "commune", "received", "due_day", "due", "supplemented", "reception",
-        "route", "counter", "commune_level", "id",  # id: set only while an observer records the run
+        "route", "counter", "commune_level", "callbacks", "wait", "came_back",
+        "id",  # id: set only while an observer records the run
     )
+    _ok = True  # as a SimPy event, a dossier always succeeds
 
     def __init__(
         self,
@@ -151,6 +163,11 @@ class Dossier:
         approval: float,
         supplement: float | None,
         commune: int,
+        route: int,
+        reception: float,
+        counter: int,
+        commune_level: bool,
+        chain: tuple[list[int], np.ndarray] | None,
     ) -> None:
         self.procedure = procedure
         self.key = key
@@ -162,10 +179,13 @@ class Dossier:
         self.approval = approval
         self.supplement = supplement
         self.commune = commune
-        self.chain: tuple[list[int], np.ndarray] | None = None
+        self.route = route
+        self.reception = reception  # counter: reception minutes; post: working minutes in transit
+        self.counter = counter
+        self.commune_level = commune_level
+        self.chain = chain
         self.step = 0
         self.supplemented = False
-        self.pool: OfficerPool | None = None
 
 
 class ProvinceModel(Province):
@@ -178,6 +198,7 @@ class ProvinceModel(Province):
     ) -> None:
         super().__init__(scenario, table)
         self.monitored = monitored  # integrate queue lengths (validation runs only: it costs time)
+        self._any_centre = scenario.counters.any_centre  # 2025: a commune citizen may file at any centre
         self.replication = replication
         self.observer: Any = None  # sim.event_log.EventRecorder while a run writes its event log
         self.streams = RandomStreams(scenario.run.seed, replication)
@@ -195,12 +216,13 @@ class ProvinceModel(Province):
         self.peak_in_progress = 0  # the most of them at a day's first arrival
         self.arrived = 0
         self._drawn = 0  # dossiers drawn before the current day's batch: ids for the event log
-        # event callbacks that continue a journey: the event's value is the dossier
-        self._on_arrival = lambda event: self._arrive(event._value)
-        self._on_receive = lambda event: self._receive(event._value)
-        self._on_request_supplement = lambda event: self._request_supplement(event._value)
-        self._on_supplied = lambda event: self._supplied(event._value)
-        self._on_next_step = lambda event: self._next_step(event._value)
+        # what a scheduled dossier does next (its ``callbacks``: SimPy calls each with the dossier)
+        self._then_arrive = (self._arrive,)
+        self._then_counter_done = (self._counter_done,)
+        self._then_receive = (self._receive,)
+        self._then_request_supplement = (self._request_supplement,)
+        self._then_supplied = (self._supplied,)
+        self._then_next_step = (self._next_step,)
         self._prepare_procedures()
         if replication == 0:  # once per run, as it starts: a unit that cannot keep up is named
             warn_unstable(offered_loads(self), scenario.name)
@@ -332,65 +354,79 @@ class ProvinceModel(Province):
             )
         )
         columns = [
-            d.arrival.tolist(), p.tolist(), key.tolist(), d.counted.tolist(),
-            (channel <= ONLINE_WITH_VISIT).tolist(), pickup.tolist(), deadline.tolist(), effort.tolist(),
-            approval.tolist(), supplement.tolist(), d.commune.tolist(), route.tolist(), minutes.tolist(),
-            counter.tolist(), (level_code == 2).tolist(),
+            d.arrival, p, key, d.counted, channel <= ONLINE_WITH_VISIT, pickup, deadline, effort, approval,
+            supplement, d.commune, route, minutes, counter, level_code == 2,
         ]
         return columns, chains
 
     # -- the journey -------------------------------------------------------------------------------
     def citizens(self) -> Generator[simpy.Event, None, None]:
-        """Draws each day's dossiers and, an hour at a time, schedules each at its arrival time (an event
-        each, no process); folds the tally daily."""
+        """Draws each day's dossiers and, an hour at a time, schedules each at its arrival time (the
+        dossier is its own event, no process); folds the tally daily. The day is held as NumPy columns,
+        made Python values an hour at a time: memory follows the hour's arrivals, not the day's."""
         env = self.env
         for day in self.demand.days():
             self.tally.flush()
             columns, chains = self._batch(day)
             if self.observer is not None:
                 self.observer.arrivals(self._drawn, day, self.table)
-            rows = enumerate(zip(*columns, strict=True))
-            row = next(rows, None)
-            while row is not None:
-                t = row[1][0]
+            arrival = columns[0]
+            n = len(arrival)
+            day = None  # the columns are all the day needs
+            i = 0
+            while i < n:
+                t = float(arrival[i])
                 if t > env.now:
                     yield env.timeout(t - env.now)
-                row = self._release(row, rows, chains, (t // 60 + 1) * 60)
-            self._drawn += len(day.procedure)
+                j = int(np.searchsorted(arrival, (t // 60 + 1) * 60))  # the first arrival of a later hour
+                rows = zip(*[column[i:j].tolist() for column in columns], strict=True)
+                self._release(rows, i, chains)
+                i = j
+            self._drawn += n
             if self.in_progress > self.peak_in_progress:
                 self.peak_in_progress = self.in_progress
 
     def _release(
-        self,
-        row: tuple[int, tuple] | None,
-        rows: Iterator[tuple[int, tuple]],
-        chains: list[tuple[list[int], np.ndarray] | None] | None,
-        hour_end: float,
-    ) -> tuple[int, tuple] | None:
-        """Schedules the day's arrivals from ``row`` on up to ``hour_end``; returns the first row after."""
+        self, rows: Iterator[tuple], i: int, chains: list[tuple[list[int], np.ndarray] | None] | None
+    ) -> None:
+        """Schedules an hour's arrivals, the ``i``-th of the day first (``rows``: their columns' values)."""
         env = self.env
         now = env.now
-        arrive = self._on_arrival
-        while row is not None:
-            i, (t, p, key, counted, online, pickup, deadline, effort, approval, supplement, commune,
-                route, minutes, counter, commune_level) = row
-            if t >= hour_end:
-                return row
+        schedule = env.schedule
+        then = self._then_arrive
+        observed = self.observer is not None
+        released = 0
+        for (t, p, key, counted, online, pickup, deadline, effort, approval, supplement, commune, route,
+             minutes, counter, commune_level) in rows:
             dossier = Dossier(
                 p, key, counted, online, pickup, deadline, effort, approval,
-                None if supplement != supplement else supplement, commune,  # NaN: no supplement
+                None if supplement != supplement else supplement, commune, route,  # NaN: no supplement
+                minutes, counter, commune_level, None if chains is None else chains[i + released],
             )
-            dossier.route, dossier.reception, dossier.counter, dossier.commune_level = (
-                route, minutes, counter, commune_level
-            )
-            if chains is not None:
-                dossier.chain = chains[i]
-            if self.observer is not None:
-                dossier.id = self._drawn + i
-            self.in_progress += 1
-            env.timeout(_delay(t - now), dossier).callbacks.append(arrive)
-            row = next(rows, None)
-        return None
+            if observed:
+                dossier.id = self._drawn + i + released
+            dossier.callbacks = then
+            delay = t - now
+            schedule(dossier, NORMAL, delay if delay >= 0.0 else self._negative(delay))
+            released += 1
+        self.in_progress += released
+
+    def _negative(self, delay: float) -> float:
+        """A negative delay: a rounding error of the calendar's arithmetic waits 0; a time beyond the
+        calendar is the overload (``run``); anything else is a fault and surfaces as one."""
+        if delay > -ROUNDING:
+            return 0.0
+        now = self.env.now
+        if now >= self.calendar.end:
+            raise BeyondCalendar(f"a dossier scheduled {-delay:.1f} minutes in the past, beyond the calendar")
+        raise RuntimeError(f"a dossier scheduled {-delay} minutes in the past at t={now} (a model fault)")
+
+    def _at(self, t: float, then: tuple[Callable[[Dossier], None]], dossier: Dossier) -> None:
+        """``then`` (one of the ``_then_*`` handlers) at time ``t``: the dossier is the event."""
+        env = self.env
+        delay = t - env.now
+        dossier.callbacks = then
+        env.schedule(dossier, NORMAL, delay if delay >= 0.0 else self._negative(delay))
 
     def _arrive(self, dossier: Dossier) -> None:
         """A citizen files: at a counter (``reception`` minutes), by post (``reception`` is the working
@@ -398,54 +434,62 @@ class ProvinceModel(Province):
         self.arrived += 1
         route = dossier.route
         if route == ROUTE_COUNTER:
-            counter = self._choose_counter(dossier.counter, dossier.commune_level)
-            counter.receive(dossier.reception, self._received_at_counter, dossier)
+            counter = self.counters[dossier.counter]
+            if self._any_centre and dossier.commune_level:
+                counter = self._choose_counter(dossier.counter)
+            if counter.free_at is not None:  # FIFO without events: the visit is known as the citizen joins
+                end, dossier.wait, dossier.came_back = counter.reception(dossier.reception)
+                self._at(end, self._then_counter_done, dossier)
+            else:
+                counter.receive(dossier.reception, self._received_at_counter, dossier)
             if self.observer is not None:
                 dossier.counter = counter.name  # the counter that received it (any centre may, after 2025)
         elif route == ROUTE_POST:
-            self._at(self.calendar.add_working(self.env.now, dossier.reception), self._on_receive, dossier)
+            self._at(self.calendar.add_working(self.env.now, dossier.reception), self._then_receive, dossier)
         else:
             self._receive(dossier)
 
-    def _at(self, t: float, then: Callable[[simpy.Event], None], dossier: Dossier) -> None:
-        """``then`` at time ``t``: one of the ``_on_*`` handlers, which read the dossier from the event
-        (no closure per dossier)."""
-        self.env.timeout(_delay(t - self.env.now), dossier).callbacks.append(then)
+    def _counter_done(self, dossier: Dossier) -> None:
+        self._received_at_counter(dossier, dossier.wait, dossier.came_back)
 
     def _received_at_counter(self, dossier: Dossier, wait: float, came_back: bool) -> None:
         now = self.env.now
         self.tally.reception(dossier.counted, wait, came_back, now - dossier.reception, now)
         self._receive(dossier)
 
-    def _choose_counter(self, counter_id: int, commune_level: bool) -> Counter:
-        counter = self.counters[counter_id]
-        if self.scenario.counters.any_centre and commune_level:
-            # 2025 reform: a citizen may file at any centre; they pick the least busy nearby one
-            base = self._counter_offset["commune"]
-            home = counter_id - base
-            n = self.scenario.geography.communes
-            nearby = [self.counters[base + (home + k) % n] for k in (-1, 0, 1)]
-            counter = min(nearby, key=lambda c: c.load)
-        return counter
+    def _choose_counter(self, counter_id: int) -> Counter:
+        """2025 reform: a citizen may file at any centre; they pick the least busy nearby one."""
+        base = self._counter_offset["commune"]
+        home = counter_id - base
+        n = self.scenario.geography.communes
+        nearby = [self.counters[base + (home + k) % n] for k in (-1, 0, 1)]
+        return min(nearby, key=lambda c: c.load)
 
     def _receive(self, dossier: Dossier) -> None:
         """The dossier is received: its deadline starts, and it goes to its first officer pool."""
         now = self.env.now
         calendar = self.calendar
         dossier.received = now
-        due_day = calendar.due_day(now, dossier.deadline)
+        deadline = dossier.deadline
+        # ``calendar.due_day`` inlined but for same-day procedures: counted from the receipt's working day
+        due_day = bisect_right(calendar.day_close, now) + deadline if deadline else calendar.due_day(now, 0)
         dossier.due_day = due_day
         dossier.due = calendar.close_of(due_day)
-        self.tally.received(dossier.key, now)
         key = dossier.key
-        dossier.pool = self._pool(key // UNIT_KEY, key % UNIT_KEY)
+        self.tally.received(key, now)
+        pool = self.pools.get(key)
+        dossier.pool = pool if pool is not None else self._pool(key // UNIT_KEY, key % UNIT_KEY)
         self._examine(dossier)
 
     def _examine(self, dossier: Dossier) -> None:
         """A step starts: the dossier waits for an officer of the step's pool."""
         effort = dossier.effort
         if effort > 0:
-            dossier.pool.handle(effort, dossier.due, self._examined, dossier)
+            pool = dossier.pool
+            if pool.free_at is not None:  # FIFO without events: the work's end is known now
+                self._examined(dossier, pool.take(effort))
+            else:
+                pool.handle(effort, dossier.due, self._examined, dossier)
         else:  # nothing to examine: no officer, no supplement request
             self._approve(dossier, self.env.now)
 
@@ -454,7 +498,7 @@ class ProvinceModel(Province):
         if self.observer is not None:
             self.observer.step(dossier.id, dossier.pool.name, dossier.effort, end)
         if dossier.supplement is not None:
-            self._at(end, self._on_request_supplement, dossier)
+            self._at(end, self._then_request_supplement, dossier)
         else:
             self._approve(dossier, end)
 
@@ -467,7 +511,7 @@ class ProvinceModel(Province):
         answered = calendar.add_working(self.env.now, dossier.supplement * calendar.minutes_per_working_day)
         if self.observer is not None:
             self.observer.supplement(dossier.id, self.env.now, answered)
-        self._at(answered, self._on_supplied, dossier)
+        self._at(answered, self._then_supplied, dossier)
 
     def _supplied(self, dossier: Dossier) -> None:
         """The citizen answered (a trip to the counter unless they filed online); the officer reworks it."""
@@ -480,7 +524,11 @@ class ProvinceModel(Province):
         rework = dossier.effort * self.scenario.supplements.rework_share
         # the rework is recorded through a wrapper only while an observer listens: plain runs pay nothing
         then = self._approve if self.observer is None else self._reworked
-        dossier.pool.handle(rework, dossier.due, then, dossier)
+        pool = dossier.pool
+        if pool.free_at is not None:
+            then(dossier, pool.take(rework))
+        else:
+            pool.handle(rework, dossier.due, then, dossier)
 
     def _reworked(self, dossier: Dossier, end: float) -> None:
         rework = dossier.effort * self.scenario.supplements.rework_share
@@ -494,7 +542,7 @@ class ProvinceModel(Province):
         decided = self.calendar.add_working(end, approval) if approval > 0 else end
         chain = dossier.chain
         if chain is not None and dossier.step < len(chain[0]):
-            self._at(decided, self._on_next_step, dossier)
+            self._at(decided, self._then_next_step, dossier)
         else:
             self._issue(dossier, decided)
 
@@ -557,12 +605,21 @@ class ProvinceModel(Province):
         self.env.process(self.citizens())
         try:
             self.env.run()
-        except ValueError as beyond:
-            raise OverloadError(
-                f"the pipeline did not drain within {DRAIN_DAYS} days after the horizon: "
-                f"{self.busiest_pool()} cannot keep up with its demand ({beyond})"
-            ) from None
+        except BeyondCalendar as beyond:
+            raise self._overload(beyond) from None
+        except ValueError as error:
+            # SimPy's own refusal of a negative delay (the event-driven pools and counters) is the overload
+            # only when the clock has passed the calendar's end; any other ValueError is a fault: it surfaces
+            if str(error).startswith("Negative delay") and self.env.now >= self.calendar.end:
+                raise self._overload(error) from None
+            raise
         self.tally.flush()
+
+    def _overload(self, beyond: Exception) -> OverloadError:
+        return OverloadError(
+            f"the pipeline did not drain within {DRAIN_DAYS} days after the horizon: "
+            f"{self.busiest_pool()} cannot keep up with its demand ({beyond})"
+        )
 
     def busiest_pool(self) -> str:
         if not self.pools:

@@ -96,15 +96,20 @@ class Tally:
         self.wait_zero = 0
         self.wait_counts = [0] * (WAIT_HISTOGRAM_MINUTES * WAIT_BINS_PER_MINUTE)
         self.wait_long: list[float] = []
-        # receipts and issues per day from the epoch (warm-up and horizon), by unit
-        self.received_by_day: dict[int, list[int]] = {}
-        self.issued_by_day: dict[int, list[int]] = {}
+        # receipts and issues per day from the epoch (warm-up and horizon), by unit: a row per unit key
+        # (``_rows``) of ``_received`` and ``_issued``, folded daily from ``changes`` and ``change_keys``
+        self._rows: dict[int, int] = {}
+        self._received = np.zeros((0, self.days), dtype=np.int64)
+        self._issued = np.zeros((0, self.days), dtype=np.int64)
+        self._received_keys: set[int] = set()  # units with a receipt (an issue) inside the days
+        self._issued_keys: set[int] = set()
         # national sync: status changes folded into counts per snapshot interval
         self.sync = s.sync
         self.sync_rng = sync_rng
         step = s.sync.snapshot_days * MINUTES_PER_DAY
         self.snapshots = np.arange(self.start + step, self.end + 1, step)
-        self.changes = array("d")
+        self.changes = array("d")  # every status change's time, in the order they happen, and its unit
+        self.change_keys = array("q")  # key: ``key`` for a receipt, ``-1 - key`` for an issue
         self.provincial = np.zeros(len(self.snapshots) + 1)
         self.national = np.zeros(len(self.snapshots) + 1)
         # intervals for the heatmaps (``sim.observe``), folded daily
@@ -174,30 +179,16 @@ class Tally:
             self.receptions[0].append(start)
             self.receptions[1].append(end)
 
-    @staticmethod
-    def _day(t: float) -> int:
-        """The first day from the epoch at whose end ``t`` has passed (received <= day end)."""
-        return max(math.ceil(t / MINUTES_PER_DAY) - 1, 0)
-
     def received(self, key: int, t: float) -> None:
-        day = self._day(t)
-        if day < self.days:
-            days = self.received_by_day.get(key)
-            if days is None:
-                days = self.received_by_day[key] = [0] * self.days
-            days[day] += 1
+        """A receipt at ``t`` by unit ``key`` (folded into the per-day counts by ``flush``)."""
         self.changes.append(t)
+        self.change_keys.append(key)
 
     def issued(
         self, key: int, t: float, counted: bool, overdue: bool, procedure: int, early: bool, handed_over: bool
     ) -> None:
-        day = self._day(t)
-        if day < self.days:
-            days = self.issued_by_day.get(key)
-            if days is None:
-                days = self.issued_by_day[key] = [0] * self.days
-            days[day] += 1
         self.changes.append(t)
+        self.change_keys.append(-1 - key)
         if not counted:
             return
         if overdue:
@@ -212,6 +203,7 @@ class Tally:
     def flush(self) -> None:
         if self.changes:
             changes = np.array(self.changes, dtype=float)
+            self._fold_days(changes, np.array(self.change_keys, dtype=np.int64))
             changes = changes[changes <= self.snapshots[-1]] if len(self.snapshots) else changes[:0]
             synced = arrival_times(changes, self.sync, self.sync_rng)
             self.provincial += np.bincount(
@@ -221,6 +213,7 @@ class Tally:
                 np.searchsorted(self.snapshots, synced), minlength=len(self.national)
             )[: len(self.national)]
             del self.changes[:]
+            del self.change_keys[:]
         starts, ends = self.receptions
         if starts:
             begun, ended = np.array(starts, dtype=float), np.array(ends, dtype=float)
@@ -232,7 +225,46 @@ class Tally:
             self.worked_by_hour += spread_hours(begun, ended, len(self.worked_by_hour))
             del starts[:], ends[:]
 
+    def _fold_days(self, t: np.ndarray, keys: np.ndarray) -> None:
+        """Receipts and issues into their unit's row and day: the first day from the epoch at whose end
+        ``t`` has passed (received <= day end); those after the warm-up and horizon are not kept."""
+        day = np.maximum(np.ceil(t / MINUTES_PER_DAY) - 1, 0).astype(np.int64)
+        inside = day < self.days
+        if not inside.all():
+            t, keys, day = t[inside], keys[inside], day[inside]
+        issued = keys < 0
+        keys = np.where(issued, -1 - keys, keys)
+        unique, inverse = np.unique(keys, return_inverse=True)
+        rows = np.array([self._row(key) for key in unique.tolist()], dtype=np.int64)[inverse]
+        received = ~issued
+        cell = rows * self.days + day  # flat index into the (unit, day) arrays: NumPy's fast 1-D add.at
+        np.add.at(self._received.reshape(-1), cell[received], 1)
+        np.add.at(self._issued.reshape(-1), cell[issued], 1)
+        # which units had a receipt, an issue: from the day's few unique keys, not every change
+        self._received_keys.update(unique[np.bincount(inverse[received], minlength=len(unique)) > 0].tolist())
+        self._issued_keys.update(unique[np.bincount(inverse[issued], minlength=len(unique)) > 0].tolist())
+
+    def _row(self, key: int) -> int:
+        row = self._rows.get(key)
+        if row is None:
+            row = self._rows[key] = len(self._rows)
+            if row >= len(self._received):  # room for more units, doubling
+                more = max(len(self._received), 16)
+                self._received = np.vstack([self._received, np.zeros((more, self.days), np.int64)])
+                self._issued = np.vstack([self._issued, np.zeros((more, self.days), np.int64)])
+        return row
+
     # -- read at the end ----------------------------------------------------------------------------
+    @property
+    def received_by_day(self) -> dict[int, np.ndarray]:
+        """Receipts per day from the epoch (warm-up and horizon) of each unit key that has any."""
+        return {key: self._received[self._rows[key]] for key in sorted(self._received_keys)}
+
+    @property
+    def issued_by_day(self) -> dict[int, np.ndarray]:
+        """Issues per day from the epoch of each unit key that has any."""
+        return {key: self._issued[self._rows[key]] for key in sorted(self._issued_keys)}
+
     def sync_discrepancy(self) -> float:
         provincial = np.cumsum(self.provincial)[: len(self.snapshots)]
         national = np.cumsum(self.national)[: len(self.snapshots)]
@@ -274,14 +306,14 @@ class Tally:
     def backlog(self, keys: list[int] | None = None) -> np.ndarray:
         """Dossiers received and not yet issued at each day's end from the epoch, warm-up and horizon
         (of ``keys``' units); the horizon's days are the last ``horizon_days``."""
-        keys = sorted(set(self.received_by_day) | set(self.issued_by_day)) if keys is None else keys
+        keys = sorted(self._received_keys | self._issued_keys) if keys is None else keys
         received = np.zeros(self.days)
         issued = np.zeros(self.days)
         for key in keys:
-            if key in self.received_by_day:
-                received += self.received_by_day[key]
-            if key in self.issued_by_day:
-                issued += self.issued_by_day[key]
+            if key in self._received_keys:
+                received += self._received[self._rows[key]]
+            if key in self._issued_keys:
+                issued += self._issued[self._rows[key]]
         return np.cumsum(received) - np.cumsum(issued)
 
 

@@ -105,3 +105,25 @@ def test_same_day_cutoff_is_the_scenarios() -> None:
     assert late.due_time(minute(late, tuesday, 16, 10), 0) == minute(late, dt.date(2024, 3, 6), 17, 0)
     # the cutoff only moves same-day procedures
     assert late.due_time(minute(late, tuesday, 16, 10), 1) == minute(late, dt.date(2024, 3, 6), 17, 0)
+
+
+def test_add_working_in_one_call_is_bit_identical_to_the_two_conversions(calendar: WorkingCalendar) -> None:
+    # the model's hot path: results (and the regression baseline) must not move by a single bit
+    rng = np.random.default_rng(11)
+    times = np.concatenate(
+        [rng.uniform(-100.0, 380 * MINUTES_PER_DAY, 4000), np.asarray(calendar.session_starts[:50]),
+         np.asarray(calendar.session_ends[:50]), [0.0, 449.9999999999999]]
+    )
+    minutes = np.concatenate([rng.exponential(200.0, len(times) - 10), [0.0] * 5, rng.uniform(0, 1e-9, 5)])
+    for t, m in zip(times.tolist(), minutes.tolist(), strict=True):
+        assert calendar.add_working(t, m) == calendar.from_working(calendar.to_working(t) + m), (t, m)
+
+
+def test_times_and_deadlines_beyond_the_calendar_are_named_as_such(calendar: WorkingCalendar) -> None:
+    from dvclab.sim.calendar import BeyondCalendar
+
+    with pytest.raises(BeyondCalendar, match="time beyond the calendar"):
+        calendar.next_open(calendar.end + 1.0)
+    with pytest.raises(BeyondCalendar, match="deadline beyond the calendar"):
+        calendar.close_of(len(calendar.day_close))
+    assert issubclass(BeyondCalendar, ValueError)  # callers that caught ValueError still do

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
+import simpy
 
 from dvclab.cli import main
+from dvclab.sim.calendar import BeyondCalendar
 from dvclab.sim.experiment import single_run
-from dvclab.sim.model import OverloadError, ProvinceModel
+from dvclab.sim.model import Dossier, OverloadError, ProvinceModel
 from dvclab.sim.procedures import build_procedures
 from dvclab.sim.scenario import ScenarioError, load_scenario
 
@@ -86,7 +89,7 @@ def test_an_overloaded_pool_is_reported_not_hung(
         encoding="utf-8",
     )
     scenario, catalog = load_scenario(path, **{"run.horizon_days": 5})
-    with pytest.raises(OverloadError, match="district.land"):
+    with pytest.raises(OverloadError, match="district.land.*beyond the calendar"):
         ProvinceModel(scenario, build_procedures(scenario, catalog)).run()
     out = tmp_path / "results"
     code = main(["sim", "run", str(path), "--horizon-days", "5", "--replications", "1", "--out", str(out)])
@@ -119,3 +122,55 @@ def test_supplement_clock_pausing_forgives_the_citizens_time(scenarios_dir: Path
     runs = run(scenarios_dir, **{"supplements.clock": "runs", "supplements.probability_scale": 3.0})
     pauses = run(scenarios_dir, **{"supplements.clock": "pauses", "supplements.probability_scale": 3.0})
     assert pauses["overdue_rate"] < runs["overdue_rate"]
+
+
+def _short_model(scenarios_dir: Path) -> ProvinceModel:
+    scenario, catalog = load_scenario(
+        scenarios_dir / "nam-dinh-2024.yaml", **{"run.horizon_days": 2, "startup.warmup_days": 0}
+    )
+    return ProvinceModel(scenario, build_procedures(scenario, catalog))
+
+
+def test_a_fault_inside_the_run_surfaces_and_is_not_called_an_overload(scenarios_dir: Path) -> None:
+    model = _short_model(scenarios_dir)
+
+    def broken(*_: object) -> None:
+        raise ValueError("a fault in the tally")
+
+    model.tally.received = broken  # type: ignore[method-assign]
+    with pytest.raises(ValueError, match="a fault in the tally"):
+        model.run()
+
+
+def test_a_negative_delay_inside_the_calendar_is_a_fault_not_an_overload(scenarios_dir: Path) -> None:
+    model = _short_model(scenarios_dir)
+
+    def simpy_refuses() -> Generator[simpy.Event, None, None]:
+        yield model.env.timeout(60.0)
+        yield model.env.timeout(-5.0)  # SimPy's own "Negative delay", long before the calendar's end
+
+    model.env.process(simpy_refuses())
+    with pytest.raises(ValueError, match="Negative delay"):
+        model.run()
+
+    model = _short_model(scenarios_dir)
+
+    def scheduled_in_the_past(dossier: Dossier) -> None:
+        model._at(model.env.now - 5.0, model._then_receive, dossier)  # a model fault, not a full calendar
+
+    model._receive = scheduled_in_the_past  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="model fault") as raised:
+        model.run()
+    assert not isinstance(raised.value, OverloadError)
+
+
+def test_a_rounding_error_before_now_waits_zero_and_a_time_beyond_the_calendar_is_the_overload(
+    scenarios_dir: Path,
+) -> None:
+    model = _short_model(scenarios_dir)
+    assert model._negative(-1e-9) == 0.0
+    with pytest.raises(RuntimeError, match="model fault"):
+        model._negative(-1.0)
+    model.env.run(until=model.calendar.end + 1.0)  # the clock past the calendar's last session
+    with pytest.raises(BeyondCalendar):
+        model._negative(-1.0)

@@ -130,3 +130,23 @@ def test_the_counter_without_hand_over_events_matches_the_event_driven_one(open_
     assert [came_back for _, came_back, _ in fast] == [came_back for _, came_back, _ in evented]
     np.testing.assert_allclose(np.array(fast)[:, [0, 2]], np.array(evented)[:, [0, 2]], rtol=1e-12)
     assert not open_hours or any(came_back for _, came_back, _ in fast)  # overnight waits were tested
+
+
+def test_receipts_and_issues_fold_into_the_days_they_happened(scenarios_dir: Path) -> None:
+    overrides = {"run.horizon_days": 3, "startup.warmup_days": 0}
+    scenario, catalog = load_scenario(scenarios_dir / "nam-dinh-2024.yaml", **overrides)
+    tally = ProvinceModel(scenario, build_procedures(scenario, catalog)).tally
+    day = MINUTES_PER_DAY
+    # a receipt at a day's very end belongs to that day; times past the days kept are dropped
+    for key, t in [(7, 10.0), (7, day), (7, day + 1.0), (300_002, 2.5 * day), (7, 99 * day)]:
+        tally.received(key, t)
+    tally.issued(7, 1.5 * day, False, False, 0, False, False)
+    tally.flush()
+    tally.issued(300_002, 2.9 * day, False, False, 0, False, False)
+    tally.flush()
+    assert set(tally.received_by_day) == {7, 300_002} and set(tally.issued_by_day) == {7, 300_002}
+    np.testing.assert_array_equal(tally.received_by_day[7], [2, 1, 0])
+    np.testing.assert_array_equal(tally.received_by_day[300_002], [0, 0, 1])
+    np.testing.assert_array_equal(tally.issued_by_day[7], [0, 1, 0])
+    np.testing.assert_array_equal(tally.backlog(), [2, 2, 2])
+    np.testing.assert_array_equal(tally.backlog([300_002]), [0, 0, 0])
