@@ -30,6 +30,16 @@ from dvclab.load.portal_map import PortalMap, Step
 SKIPPED = "skipped"  # a step whose `when` did not hold, or whose values were missing: nothing sent
 
 
+class NoAnswer:
+    """In place of the response of a step that sent nothing (a value it needs was missing): status 0,
+    no headers, no body."""
+
+    status_code = 0
+    headers: dict[str, str] = {}  # noqa: RUF012 - read only
+    content = b""
+    text = ""
+
+
 @dataclass
 class Outcome:
     """What one step did: its judged outcome, status, captures, and what was sent (for map check)."""
@@ -119,6 +129,7 @@ class StepRunner:
         self.steps = compiled(portal_map)
         self.values: MutableMapping[str, Any] = {} if values is None else values
         self.extra_headers: dict[str, str] = {}  # the journey's client address, say
+        self.label_prefix = ""  # "[C02] " for a security check's requests (kept out of the journeys' figures)
         self.expires_at = float("inf")  # when the session runs out (time.monotonic clock)
 
     def has(self, name: str) -> bool:
@@ -163,10 +174,13 @@ class StepRunner:
         name: str,
         context: dict[str, Any] | None = None,
         also_refused: tuple[int, ...] = (),
+        expect: tuple[int, ...] | None = None,
         **values: Any,
     ) -> Outcome:
         """Run step ``name`` (its ``before`` steps first); ``values`` add to the runner's values;
-        ``also_refused``: statuses this call expects besides the step's own (an unknown code's 404)."""
+        ``also_refused``: statuses this call expects besides the step's own (an unknown code's 404);
+        ``expect``: a security check's own expected statuses instead of the step's (below 400 a success,
+        from 400 an expected refusal: a wrong password's 401 is what the check wants to see)."""
         if values:
             self.values.update(values)
         step = self.steps[name]
@@ -184,7 +198,7 @@ class StepRunner:
             request = self._request(step)
         except MissingValue as missing:
             return Outcome(name, SKIPPED, reason=str(missing))
-        outcome = self._send(step, request, context, also_refused)
+        outcome = self._send(step, request, context, also_refused, expect)
         outcome.before = before
         return outcome
 
@@ -238,11 +252,16 @@ class StepRunner:
         request: dict[str, Any],
         context: dict[str, Any] | None,
         also_refused: tuple[int, ...] = (),
+        expect: tuple[int, ...] | None = None,
     ) -> Outcome:
+        if expect is None:
+            ok, refusals = step.ok, step.refusals + also_refused
+        else:
+            ok, refusals = tuple(s for s in expect if s < 400), tuple(s for s in expect if s >= 400)
         with self.http.request(
             step.method,
             request["url"],
-            name=step.label,
+            name=self.label_prefix + step.label,
             data=request["data"],
             headers=request["headers"],
             catch_response=True,
@@ -250,7 +269,7 @@ class StepRunner:
             context=context or {},
         ) as response:
             status = response.status_code or 0
-            outcome = data.classify(status, step.ok, step.refusals + also_refused)
+            outcome = data.classify(status, ok, refusals)
             response.request_meta["context"]["outcome"] = outcome
             if outcome == data.ERROR:
                 response.failure(f"HTTP {status} {data.problem(response)}")

@@ -24,10 +24,11 @@ from pydantic import (
 )
 
 from dvclab.gate.rules import parse_duration
-from dvclab.hints import did_you_mean, yaml_error
+from dvclab.hints import did_you_mean
 from dvclab.load.check_registry import CHECK_IDS as CHECK_IDS  # the ids a profile may name, derived
 from dvclab.load.check_registry import known_id
 from dvclab.load.data import JOURNEY_CITIZENS_MAX
+from dvclab.load.yaml_files import read_yaml
 from dvclab.paths import shipped
 
 JOURNEYS = ("citizen_online", "assisted", "officer", "tracker", "sync")
@@ -268,17 +269,11 @@ def resolve(name_or_path: str | Path) -> Path:
 
 def load_profile(name_or_path: str | Path) -> Profile:
     path = resolve(name_or_path)
-    if not path.is_file():
-        known = profile_names()
-        listing = f"known profiles: {', '.join(known)}"
-        if path.parent == PROFILE_DIR:  # a name, not a path: suggest the nearest shipped profile
-            hint = did_you_mean(str(name_or_path), known)
-            raise ProfileError(f"no profile {str(name_or_path)!r}{hint}; {listing} (or give a YAML path)")
-        raise ProfileError(f"{path}: profile not found ({listing})")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as bad:
-        raise ProfileError(yaml_error(path, bad)) from None
+    known = profile_names()
+    listing = f"known profiles: {', '.join(known)}"
+    data = read_yaml(
+        name_or_path, path, PROFILE_DIR, known, "profile", listing, ProfileError, " (or give a YAML path)"
+    )
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: a profile is a mapping of fields, got {type(data).__name__}")
     try:

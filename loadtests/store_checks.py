@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dvclab.load import data
 from dvclab.load.security_checks import NOT_RUN_KEY, Observed, SecurityCheck
 
 if TYPE_CHECKING:
@@ -157,29 +156,31 @@ class StoreSlowOrDown(SecurityCheck):
             return {
                 NOT_RUN_KEY: f"no fault-injection proxy in front of the limit store ({CONTROL_ENV} unset)"
             }
-        threshold = client.run.profile.limits.lockout_threshold
+        threshold = client.limit("lockout_threshold")
         shown: Observed = {"T": threshold}
         holds = True
         for n, (fault, latency) in enumerate(PHASES):
-            identity = data.citizen_id(FIRST_IDENTITY + n)
+            identity = client.identity(FIRST_IDENTITY + n)
             command(control, f"latency {latency}" if fault == "latency" else "down")
             stop = client.sample_every(0.05, lambda: client.healthz_ms(self.id))
             try:
                 answers = client.burst(
                     3 * threshold,
-                    lambda i, identity=identity: client.login_with(
-                        self.id,
-                        identity,
-                        f"wrong-{i}",
-                        {**client.address(self.id), "Connection": "close"},
-                        (401, 429, 503),
+                    lambda i, identity=identity: (
+                        client.attempt(
+                            self.id,
+                            identity,
+                            f"wrong-{i}",
+                            {**client.address(self.id), "Connection": "close"},
+                            (401, 429, 503),
+                        ).status
                     ),
                 )
             finally:
                 command(control, "latency 0")
                 command(control, "up")
                 healthz = stop()
-            figures = phase_figures([r.status_code if r else 0 for r in answers], threshold, healthz)
+            figures = phase_figures([s or 0 for s in answers], threshold, healthz)
             holds = holds and figures.pop("pass")
             shown[fault] = {**figures, "account": identity}
         return {**shown, "pass": holds}
