@@ -150,6 +150,9 @@ def _items(value: str) -> list[tuple[str | None, dict[str, int]]]:
     return found
 
 
+ANNOUNCED = "announced by the portal"
+
+
 @dataclass
 class RateFound:
     limit: int
@@ -185,7 +188,7 @@ def rate_limit(
         heard = limit
         window = window or (declared.window if declared is not None else None)
         if window:
-            return RateFound(limit, window, "announced by the portal")
+            return RateFound(limit, window, ANNOUNCED)
     if declared is not None:
         return RateFound(declared.limit, declared.window, "the map")
     if heard is not None:

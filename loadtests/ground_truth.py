@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from dvclab.load import data
@@ -18,6 +19,22 @@ TRACK_FIELDS = {"receipt_code", "procedure_code", "status", "submitted_at", "due
 SYNC_PAGE = 500
 SYNC_PAGES_MAX = 200  # bounded: 100,000 status changes
 TRACKED_BACK = 10  # receipt codes fetched back one by one from the public tracking route
+
+
+def bad_url(url: str) -> str:
+    """Why ``url`` cannot be a read-only database for ground truth ("" when it can)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return f"{url!r} is not an SQLAlchemy URL (sqlite:///path/to/portal.db or postgresql://user@host/db)"
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        return f"{parsed.get_backend_name()!r}: only sqlite and postgresql databases are read"
+    if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).is_file()):
+        return f"no SQLite database at {parsed.database!r}"
+    return ""
 
 
 class Unreadable(Exception):

@@ -271,8 +271,9 @@ class StepRunner:
             status = response.status_code or 0
             outcome = data.classify(status, ok, refusals)
             response.request_meta["context"]["outcome"] = outcome
-            if outcome == data.ERROR:
-                response.failure(f"HTTP {status} {data.problem(response)}")
+            if outcome == data.ERROR:  # no answer at all: name the error (a reset, a timeout)
+                why = data.problem(response) if status else repr(getattr(response, "error", None))[:200]
+                response.failure(f"HTTP {status} {why}")
             else:
                 response.success()
         result = Outcome(step.name, outcome, status, sent=request, response=response)

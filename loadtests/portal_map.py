@@ -31,7 +31,7 @@ from pydantic import (
 
 from dvclab.hints import did_you_mean
 from dvclab.load.map_templates import compile_template, placeholders
-from dvclab.load.yaml_files import read_yaml
+from dvclab.load.yaml_files import read_yaml, validated
 from dvclab.paths import shipped
 
 MAP_DIR = shipped("load", "maps")
@@ -474,12 +474,7 @@ def load_map(name_or_path: str | Path = DEFAULT_MAP) -> PortalMap:
 
 
 def parse_map(raw: Any, path: Path | str = "<map>") -> PortalMap:
-    if not isinstance(raw, dict):
-        raise MapError(f"{path}: a portal map is a mapping of fields, got {type(raw).__name__}")
-    try:
-        portal_map = PortalMap.model_validate(raw)
-    except ValidationError as error:
-        raise MapError(_format_errors(path, error)) from None
+    portal_map = validated(raw, PortalMap, path, "portal map", MapError, _format_errors)
     for name, step in portal_map.steps.items():  # compile every template now: errors name the step
         try:
             for text in (step.path, *step.headers.values()):

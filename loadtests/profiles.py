@@ -28,7 +28,7 @@ from dvclab.hints import did_you_mean
 from dvclab.load.check_registry import CHECK_IDS as CHECK_IDS  # the ids a profile may name, derived
 from dvclab.load.check_registry import known_id
 from dvclab.load.data import JOURNEY_CITIZENS_MAX
-from dvclab.load.yaml_files import read_yaml
+from dvclab.load.yaml_files import read_yaml, validated
 from dvclab.paths import shipped
 
 JOURNEYS = ("citizen_online", "assisted", "officer", "tracker", "sync")
@@ -274,12 +274,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
     data = read_yaml(
         name_or_path, path, PROFILE_DIR, known, "profile", listing, ProfileError, " (or give a YAML path)"
     )
-    if not isinstance(data, dict):
-        raise ProfileError(f"{path}: a profile is a mapping of fields, got {type(data).__name__}")
-    try:
-        profile = Profile.model_validate(data)
-    except ValidationError as error:
-        raise ProfileError(_format_errors(path, error)) from None
+    profile = validated(data, Profile, path, "profile", ProfileError, _format_errors)
     if profile.thresholds and not Path(profile.thresholds).is_absolute():
         # relative to the profile's own file, like a scenario's catalog
         profile.thresholds = str(path.resolve().parent / profile.thresholds)

@@ -10,6 +10,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from dvclab.load import data
+from dvclab.load.check_needs import ANNOUNCED, announced
 from dvclab.load.security_checks import Observed, SecurityCheck
 
 if TYPE_CHECKING:
@@ -22,6 +23,11 @@ C01_FACTOR = 5
 C01_MAX = 600  # requests, whatever L is
 C15_MAX = 400  # tracking requests of the enumeration scan, whatever L is
 C08_WAIT_MAX_S = 20  # the longest Retry-After C08 waits out to see the client served again
+
+
+def announces(responses: list[Any]) -> bool:
+    """Whether one of the answers announces its limit (any of the header families)."""
+    return any(r is not None and announced(data.lower_headers(r))[0] is not None for r in responses)
 
 
 def shape_of_429(response: Any) -> dict[str, Any]:
@@ -55,12 +61,13 @@ class LimiterIsGlobal(SecurityCheck):
         started = time.monotonic()
         responses: list[Any] = client.burst(burst_size, lambda i: client.track(self.id, key))
         found = client.rate("track", responses)  # MissingLimit: "not run", naming the field to declare
-        target = min(C01_MAX, C01_FACTOR * found.limit + 1)
-        while len(responses) < target:
+        while len(responses) < (target := min(C01_MAX, C01_FACTOR * found.limit + 1)):
             batch = client.burst(
                 min(burst_size, target - len(responses)), lambda i: client.track(self.id, key)
             )
             responses += batch
+            if found.source != ANNOUNCED:  # a portal may announce its limit on its 429s only
+                found = client.rate("track", batch) if announces(batch) else found
         span = time.monotonic() - started
         counts = Counter(r.status_code for r in responses)
         client.shapes_of_429 += [shape_of_429(r) for r in responses if r.status_code == 429][:3]
@@ -109,9 +116,12 @@ class TrackingEnumeration(SecurityCheck):
         key = client.address(self.id)
         bodies, statuses = set(), []
         responses: list[Any] = [client.track(self.id, key)]
-        quota = client.rate("track", responses).limit  # announced, or the map's: else "not run"
-        while len(responses) < min(C15_MAX, quota + 10):
+        found = client.rate("track", responses)  # announced, or the map's: else "not run"
+        while len(responses) < min(C15_MAX, found.limit + 10):
             responses.append(client.track(self.id, key))
+            if found.source != ANNOUNCED and announces(responses[-1:]):  # on its 429s only, say
+                found = client.rate("track", responses[-1:])
+        quota = found.limit
         for r in responses:
             statuses.append(r.status_code)
             if r.status_code == 404:

@@ -2,9 +2,11 @@
 or cuts it off while a burst of wrong passwords arrives; the limits fail closed (429/503, never a pass
 and never a 500) and /healthz stays fast.
 
-The proxy (:class:`StoreProxy`) is started by whoever starts the portal, between the portal's workers
-and Redis, and listens for a one-line command (``latency 0.5``, ``down``, ``up``) on a control port. The
-attacker finds that port in ``DVCLAB_STORE_PROXY`` (host:port); without it the check is "not run".
+The proxy (:class:`StoreProxy`) is started by whoever starts the portal (``dvclab load run`` does, for
+its embedded portal, when the profile selects C06), between the portal's workers and Redis, and listens
+for a one-line command (``latency 0.5``, ``down``, ``up``) on a control port. The attacker finds that
+port in ``DVCLAB_STORE_PROXY`` (host:port); without it the check is "not run", with the runner's reason
+(``DVCLAB_STORE_PROXY_ABSENT``) when it gave one.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dvclab.load.security_checks import NOT_RUN_KEY, Observed, SecurityCheck
+from dvclab.load.security_checks import NOT_RUN_KEY, UNMET_KEY, Observed, SecurityCheck
 
 if TYPE_CHECKING:
     from dvclab.load.check_client import ProbeClient
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from dvclab.load.profiles import Limits
 
 CONTROL_ENV = "DVCLAB_STORE_PROXY"
+STORE_ABSENT_ENV = "DVCLAB_STORE_PROXY_ABSENT"  # why the runner started no proxy (C06's "not run" reason)
 PHASES = (("latency", 0.5), ("down", 0.0))  # +500 ms on every packet to Redis; then no Redis at all
 HEALTHZ_P99_MS = 100.0
 FIRST_IDENTITY = 6_000_000  # a fresh (unknown) number per phase: its lockout is the portal's, per account
@@ -153,9 +156,10 @@ class StoreSlowOrDown(SecurityCheck):
     def probe(self, client: ProbeClient) -> Observed:
         control = os.environ.get(CONTROL_ENV)
         if not control:
-            return {
-                NOT_RUN_KEY: f"no fault-injection proxy in front of the limit store ({CONTROL_ENV} unset)"
-            }
+            why = os.environ.get(STORE_ABSENT_ENV)
+            reason = f"no fault-injection proxy in front of the limit store ({why or CONTROL_ENV + ' unset'})"
+            # The runner's reason (a portal at --host, no Redis here) is the setting's, not a run cut short.
+            return {NOT_RUN_KEY: reason, UNMET_KEY: True} if why else {NOT_RUN_KEY: reason}
         threshold = client.limit("lockout_threshold")
         shown: Observed = {"T": threshold}
         holds = True

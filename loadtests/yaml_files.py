@@ -3,10 +3,12 @@ the same messages for a missing file or bad YAML whichever kind it is. Light: ya
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from dvclab.hints import did_you_mean, yaml_error
 
@@ -32,3 +34,23 @@ def read_yaml(
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as bad:
         raise error(yaml_error(path, bad)) from None
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validated(
+    raw: Any,
+    model: type[Model],
+    path: Path | str,
+    noun: str,
+    error: type[ValueError],
+    explain: Callable[[Path | str, ValidationError], str],
+) -> Model:
+    """``raw`` validated as ``model``, or ``error`` with ``explain``'s lines (field paths, allowed values)."""
+    if not isinstance(raw, dict):
+        raise error(f"{path}: a {noun} is a mapping of fields, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as bad:
+        raise error(explain(path, bad)) from None
