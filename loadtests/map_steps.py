@@ -151,12 +151,20 @@ class StepRunner:
             return self.values.get(self.map.auth.bearer.capture) is not None
         return bool(self.values.get("_signed_in"))
 
-    def login(self, role: str, number: int = 0, context: dict[str, Any] | None = None) -> Outcome:
+    def login(
+        self,
+        role: str,
+        number: int = 0,
+        context: dict[str, Any] | None = None,
+        expect: tuple[int, ...] | None = None,
+    ) -> Outcome:
+        """Log in as account ``role`` (citizen ``number``); ``expect``: a check's expected statuses (a
+        locked account's 429 is what it wants to see)."""
         account = self.map.accounts[role]  # type: ignore[index]
         self.forget_session()
         self.values["national_id"] = account.id.format(n=number)
         self.values["password"] = account.password
-        outcome = self.run("login", context=context)
+        outcome = self.run("login", context=context, expect=expect)
         if outcome.ok and self.map.auth.kind == "bearer" and not self.signed_in():
             outcome.outcome, outcome.reason = data.ERROR, f"no {self.map.auth.bearer.capture} captured"
         if outcome.ok:
