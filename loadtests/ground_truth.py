@@ -37,6 +37,13 @@ def bad_url(url: str) -> str:
     return ""
 
 
+class NoQuery(LookupError):
+    """A ground-truth query a check needs that the portal map does not declare (another schema)."""
+
+    def __str__(self) -> str:
+        return f"the map declares no ground_truth.queries.{self.args[0]}"
+
+
 class Unreadable(Exception):
     """The portal's API could not be read back (down, or answering outside its contract)."""
 
@@ -44,8 +51,14 @@ class Unreadable(Exception):
 class PortalDatabase:
     """The reference portal's database, read-only (SQLite or PostgreSQL URL, as the portal takes it)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, queries: dict[str, str] | None = None, reference_schema: bool = True
+    ) -> None:
         from sqlalchemy import create_engine
+
+        # Another portal's tables: the map's queries, by the names below (QUERIES), same parameters.
+        self.queries = dict(queries or {})
+        self.reference_schema = reference_schema
 
         if url.startswith("sqlite:///"):  # read-only: the checks must not change what they judge
             url = f"sqlite:///file:{url[len('sqlite:///') :]}?mode=ro&uri=true"
@@ -62,13 +75,22 @@ class PortalDatabase:
                 statement = statement.bindparams(bindparam(name, expanding=True))
         return statement, params
 
-    def scalar(self, sql: str, **params: Any) -> Any:
-        statement, params = self._statement(sql, params)
+    def sql(self, name: str, reference: str) -> str:
+        """The query ``name``: the map's own (``ground_truth.queries``) or, for a portal on the reference
+        schema, the reference portal's; :class:`NoQuery` when the map declares none for another schema."""
+        if name in self.queries:
+            return self.queries[name]
+        if not self.reference_schema:
+            raise NoQuery(name)
+        return reference
+
+    def scalar(self, name: str, sql: str, **params: Any) -> Any:
+        statement, params = self._statement(self.sql(name, sql), params)
         with self.engine.connect() as conn:
             return conn.execute(statement, params).scalar()
 
-    def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-        statement, params = self._statement(sql, params)
+    def rows(self, name: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+        statement, params = self._statement(self.sql(name, sql), params)
         with self.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(statement, params)]
 
@@ -77,30 +99,40 @@ class PortalDatabase:
     def bad_password_rows(self, national_id: str) -> int:
         """Wrong passwords the portal evaluated for an account (its audit trail)."""
         return self.scalar(
-            "SELECT count(*) FROM audit_events WHERE event = 'bad_password' AND subject = :a", a=national_id
+            "bad_password_rows",
+            "SELECT count(*) FROM audit_events WHERE event = 'bad_password' AND subject = :a",
+            a=national_id,
         )
 
     def bad_password_rows_from(self, client_ip: str) -> int:
         """Wrong passwords the portal evaluated from one client address, whatever the account (C04)."""
         return self.scalar(
-            "SELECT count(*) FROM audit_events WHERE event = 'bad_password' AND client_ip = :ip", ip=client_ip
+            "bad_password_rows_from",
+            "SELECT count(*) FROM audit_events WHERE event = 'bad_password' AND client_ip = :ip",
+            ip=client_ip,
         )
 
     def sessions_of(self, national_id: str) -> int:
         return self.scalar(
+            "sessions_of",
             "SELECT count(*) FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE a.national_id = :a",
             a=national_id,
         )
 
     def sessions_with_hashes(self, token_hashes: Sequence[str]) -> int:
         """Sessions still stored under these token hashes (C20: revoked ones are deleted)."""
-        return self.scalar("SELECT count(*) FROM sessions WHERE token_hash IN :h", h=list(token_hashes))
+        return self.scalar(
+            "sessions_with_hashes",
+            "SELECT count(*) FROM sessions WHERE token_hash IN :h",
+            h=list(token_hashes),
+        )
 
     def bad_password_client_ips(self, national_id: str) -> list[str]:
         """The client addresses the audit trail recorded for an account's wrong passwords."""
         return [
             r[0]
             for r in self.rows(
+                "bad_password_client_ips",
                 "SELECT DISTINCT client_ip FROM audit_events WHERE event = 'bad_password' AND subject = :a",
                 a=national_id,
             )
@@ -108,6 +140,7 @@ class PortalDatabase:
 
     def foreign_dossier_audits(self, national_id: str) -> int:
         return self.scalar(
+            "foreign_dossier_audits",
             "SELECT count(*) FROM audit_events WHERE event = 'foreign_dossier' AND subject = :a",
             a=national_id,
         )
@@ -117,19 +150,24 @@ class PortalDatabase:
     def dossiers_of(self, national_ids: Sequence[str]) -> int:
         """Dossiers these citizens own, drafts included (C21)."""
         return self.scalar(
+            "dossiers_of",
             "SELECT count(*) FROM dossiers d JOIN accounts a ON a.id = d.owner_id WHERE a.national_id IN :a",
             a=list(national_ids),
         )
 
     def files_of(self, dossier: int) -> int:
-        return self.scalar("SELECT count(*) FROM dossier_files WHERE dossier_id = :d", d=dossier)
+        return self.scalar("files_of", "SELECT count(*) FROM dossier_files WHERE dossier_id = :d", d=dossier)
 
     def dossiers_with_key(self, idempotency_key: str) -> int:
-        return self.scalar("SELECT count(*) FROM dossiers WHERE idempotency_key = :k", k=idempotency_key)
+        return self.scalar(
+            "dossiers_with_key", "SELECT count(*) FROM dossiers WHERE idempotency_key = :k", k=idempotency_key
+        )
 
     def submitted_transitions(self, dossier: int) -> int:
         return self.scalar(
-            "SELECT count(*) FROM status_events WHERE dossier_id = :d AND status = 'submitted'", d=dossier
+            "submitted_transitions",
+            "SELECT count(*) FROM status_events WHERE dossier_id = :d AND status = 'submitted'",
+            d=dossier,
         )
 
     def receipt_codes_found(self, codes: Sequence[str]) -> set[str]:
@@ -139,7 +177,9 @@ class PortalDatabase:
             found |= {
                 r[0]
                 for r in self.rows(
-                    "SELECT receipt_code FROM dossiers WHERE receipt_code IN :c", c=list(codes[i : i + 500])
+                    "receipt_codes_found",
+                    "SELECT receipt_code FROM dossiers WHERE receipt_code IN :c",
+                    c=list(codes[i : i + 500]),
                 )
             }
         return found
@@ -148,49 +188,95 @@ class PortalDatabase:
 
     def codes_sent_to(self, phone: str) -> int:
         """Codes the identity provider accepted to send by SMS to one phone (each one paid for)."""
-        return self.scalar("SELECT count(*) FROM phone_verifications WHERE phone = :p", p=phone)
+        return self.scalar(
+            "codes_sent_to", "SELECT count(*) FROM phone_verifications WHERE phone = :p", p=phone
+        )
 
     def codes_sent_from(self, client_ip: str) -> int:
         """Codes sent at the request of one client address, whatever the phone."""
-        return self.scalar("SELECT count(*) FROM phone_verifications WHERE client_ip = :ip", ip=client_ip)
+        return self.scalar(
+            "codes_sent_from", "SELECT count(*) FROM phone_verifications WHERE client_ip = :ip", ip=client_ip
+        )
 
     # --- payments (C16, C17, C18) -------------------------------------------------------------------------
 
     def payments_of(self, dossier: int) -> list[tuple[Any, ...]]:
         """(id, status) of each payment of a dossier."""
-        return self.rows("SELECT id, status FROM payments WHERE dossier_id = :d", d=dossier)
+        return self.rows("payments_of", "SELECT id, status FROM payments WHERE dossier_id = :d", d=dossier)
 
     def payment_amounts(self, dossier: int) -> list[int]:
         """The amount of each payment intent of a dossier (C18: one, at the fee)."""
-        return [r[0] for r in self.rows("SELECT amount_vnd FROM payments WHERE dossier_id = :d", d=dossier)]
+        return [
+            r[0]
+            for r in self.rows(
+                "payment_amounts", "SELECT amount_vnd FROM payments WHERE dossier_id = :d", d=dossier
+            )
+        ]
 
     def payment_event_rows(self, event_ids: Sequence[str]) -> int:
         """Gateway events recorded under these ids (a replayed one must be recorded once)."""
-        return self.scalar("SELECT count(*) FROM payment_events WHERE event_id IN :ids", ids=list(event_ids))
+        return self.scalar(
+            "payment_event_rows",
+            "SELECT count(*) FROM payment_events WHERE event_id IN :ids",
+            ids=list(event_ids),
+        )
 
     def payment_events_of(self, dossier: int) -> int:
         return self.scalar(
+            "payment_events_of",
             "SELECT count(*) FROM payment_events e JOIN payments p ON p.id = e.payment_id "
             "WHERE p.dossier_id = :d",
             d=dossier,
         )
 
     def dossier_paid(self, dossier: int) -> bool:
-        return bool(self.scalar("SELECT paid FROM dossiers WHERE id = :d", d=dossier))
+        return bool(self.scalar("dossier_paid", "SELECT paid FROM dossiers WHERE id = :d", d=dossier))
 
     def rejected_callbacks(self, event_ids: Sequence[str]) -> int:
         return self.scalar(
+            "rejected_callbacks",
             "SELECT count(*) FROM audit_events WHERE event = 'callback_rejected' AND subject IN :ids",
             ids=list(event_ids),
         )
 
 
+# The queries a map of another portal may declare (ground_truth.queries), each with the parameters it
+# gets and what it answers (a count unless it says rows): what the checks' verdicts read of the database.
+QUERIES: dict[str, str] = {
+    "bad_password_rows": ":a, an identity number: its wrong passwords evaluated (one count)",
+    "bad_password_rows_from": ":ip, a client address: wrong passwords evaluated from it, any account",
+    "sessions_of": ":a, an identity number: its sessions stored",
+    "sessions_with_hashes": ":h, a list of SHA-256 hex digests of tokens: the sessions still stored",
+    "bad_password_client_ips": ":a: the client addresses recorded with its wrong passwords (rows)",
+    "foreign_dossier_audits": ":a: refusals of its attempts on other citizens' dossiers recorded",
+    "dossiers_of": ":a, a list of identity numbers: the dossiers they own, drafts included",
+    "files_of": ":d, a dossier id: the files it holds",
+    "dossiers_with_key": ":k, an idempotency key: the dossiers created under it",
+    "submitted_transitions": ":d: its transitions to submitted",
+    "receipt_codes_found": ":c, a list of receipt codes: those stored (rows)",
+    "codes_sent_to": ":p, a phone number: verification codes sent",
+    "codes_sent_from": ":ip: verification codes sent at its request",
+    "payments_of": ":d: (id, status) of each payment (rows)",
+    "payment_amounts": ":d: the amount of each payment (rows)",
+    "payment_event_rows": ":ids, a list of gateway event ids: those recorded",
+    "payment_events_of": ":d: gateway events recorded for its payments",
+    "dossier_paid": ":d: whether it is paid",
+    "rejected_callbacks": ":ids: rejected gateway callbacks recorded",
+}
+
+
 class GroundTruth:
     """What the verdicts read back: the portal's API at ``host``, and its database given ``db_url``."""
 
-    def __init__(self, host: str, db_url: str | None) -> None:
+    def __init__(
+        self,
+        host: str,
+        db_url: str | None,
+        queries: dict[str, str] | None = None,
+        reference_schema: bool = True,
+    ) -> None:
         self.host = host.rstrip("/")
-        self.database = PortalDatabase(db_url) if db_url else None
+        self.database = PortalDatabase(db_url, queries, reference_schema) if db_url else None
 
     def sync_feed_receipts(self) -> set[str]:
         """Every receipt code in the national-portal sync feed, paged through as the sync account;

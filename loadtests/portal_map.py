@@ -288,6 +288,26 @@ class MapLimits(_Strict):
     drafts_per_address: RateLimit | None = None
 
 
+class DatabaseQueries(_Strict):
+    """How the portal's database answers the checks' ground-truth questions (``--db-url``): SQL by the
+    names of ``ground_truth.QUERIES``, with their parameters. The reference portal's are built in."""
+
+    queries: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("queries", mode="after")
+    @classmethod
+    def _known(cls, queries: dict[str, str]) -> dict[str, str]:
+        from dvclab.load.ground_truth import QUERIES
+
+        unknown = [n for n in queries if n not in QUERIES]
+        if unknown:
+            name = unknown[0]
+            raise ValueError(
+                f"unknown query '{name}'{did_you_mean(name, QUERIES)}; known: {', '.join(QUERIES)}"
+            )
+        return queries
+
+
 class PortalMap(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str = ""
@@ -302,6 +322,7 @@ class PortalMap(_Strict):
     )
     procedures: Procedures = Field(default_factory=Procedures)
     limits: MapLimits = Field(default_factory=MapLimits)
+    ground_truth: DatabaseQueries = Field(default_factory=DatabaseQueries)
     steps: dict[str, Step]
 
     @field_validator("accounts", mode="after")

@@ -15,6 +15,7 @@ import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dvclab.load.check_needs import MissingLimit
+from dvclab.load.ground_truth import NoQuery
 
 if TYPE_CHECKING:
     from dvclab.load.check_client import ProbeClient
@@ -105,7 +106,10 @@ class SecurityCheck:
         if truth is not None:
             if truth.database is None:
                 return holds, {**shown, "ground_truth": "API answers only (no --db-url)"}
-            confirmed, extra = self.confirm(shown, truth.database, run.profile.limits)
+            try:
+                confirmed, extra = self.confirm(shown, truth.database, run.profile.limits)
+            except NoQuery as missing:  # another portal's database, a question its map does not answer
+                return holds, {**shown, "ground_truth": f"API answers only ({missing})"}
             holds, shown = holds and confirmed, {**shown, **extra}
         return holds, shown
 

@@ -16,7 +16,9 @@ from dvclab.load.ground_truth import GroundTruth
 from dvclab.load.security_checks import NOT_RUN, NOT_RUN_KEY, UNMET_KEY, Holds, SecurityCheck
 
 # A database given for a portal whose tables are not the reference portal's: no query knows them.
-FOREIGN_SCHEMA = "the database's tables are known for the reference portal's schema only"
+FOREIGN_SCHEMA = (
+    "the database's tables are not the reference portal's: declare ground_truth.queries in the portal map"
+)
 
 
 def probing(run: harness.Run) -> set[str]:
@@ -54,11 +56,14 @@ def _unmet(check: SecurityCheck, result: dict[str, Any]) -> dict[str, Any]:
 
 def finalise(run: harness.Run, host: str, db_url: str | None) -> list[dict[str, Any]]:
     """Verdicts in security.json's layout, one per selected check; a probe that never ran is "not run".
-    Database ground truth reads the reference portal's tables: it is used for a map of a portal that
-    speaks the reference API (its own database URL given read-only)."""
+    Database ground truth (``db_url``, opened read-only) reads the reference portal's tables, or another
+    portal's through the queries its map declares (``ground_truth.queries``)."""
     observations = {o["id"]: o["observed"] for o in run.observations}
     reference = run.portal_map.reference_api
-    truth = GroundTruth(host, db_url if reference else None) if host else None
+    queries = run.portal_map.ground_truth.queries
+    # A database on another schema answers only the queries its map declares.
+    usable = db_url if reference or queries else None
+    truth = GroundTruth(host, usable, queries, reference_schema=reference) if host else None
     results = []
     for check in check_registry.selected(run.profile.security.checks):
         needs = check_registry.NEEDS[check.id]
@@ -80,10 +85,10 @@ def finalise(run: harness.Run, host: str, db_url: str | None) -> list[dict[str, 
             continue
         if holds and needs.truth == "required" and (truth is None or truth.database is None):
             # The answers showed nothing wrong, but the invariant is about what was stored: unjudged.
-            reason = NO_TRUTH if reference or not db_url else f"{NO_TRUTH}; {FOREIGN_SCHEMA}"
+            reason = NO_TRUTH if usable or not db_url else f"{NO_TRUTH}; {FOREIGN_SCHEMA}"
             results.append(_unmet(check, check.result(None, observed, reason)))
             continue
-        if truth is not None and db_url and not reference and isinstance(observed, dict):
+        if truth is not None and db_url and not usable and isinstance(observed, dict):
             observed = {**observed, "ground_truth": f"API answers only ({FOREIGN_SCHEMA})"}
         if run.portal_down and not holds:
             observed = {"portal_down": run.portal_down, **(observed if isinstance(observed, dict) else {})}

@@ -250,3 +250,41 @@ def test_a_database_url_is_checked_before_the_run(tmp_path: Path) -> None:
     assert "no SQLite database" in bad_url(f"sqlite:///{tmp_path}/none.db")
     (tmp_path / "p.db").write_bytes(b"")
     assert bad_url(f"sqlite:///{tmp_path}/p.db") == ""
+
+
+# --- ground truth from another portal's database, through its map's queries -------------------------
+
+
+def test_another_portals_database_answers_through_the_queries_its_map_declares(tmp_path: Path) -> None:
+    import sqlite3
+
+    file = tmp_path / "cong.db"
+    with sqlite3.connect(file) as db:  # a vendor's schema, nothing like the reference portal's
+        db.execute("CREATE TABLE nhat_ky (su_kien TEXT, tai_khoan TEXT)")
+        db.execute("CREATE TABLE phien (tai_khoan TEXT)")
+        db.executemany("INSERT INTO nhat_ky VALUES ('sai_mat_khau', ?)", [("036090000200",)] * 6)
+    queries = {
+        "bad_password_rows": "SELECT count(*) FROM nhat_ky WHERE su_kien = 'sai_mat_khau' AND tai_khoan = :a",
+        "sessions_of": "SELECT count(*) FROM phien WHERE tai_khoan = :a",
+    }
+    second = _second(ground_truth={"queries": queries})
+    run = _run(portal_map=second)
+    run.observations = [
+        {"id": "C02", "observed": {"pass": True, "T": 5, "account": "036090000200"}},
+        {"id": "C10", "observed": {"pass": True, "dossier": 3, "file_count": 1}},
+    ]
+    verdicts = {v["id"]: v for v in finalise(run, "http://127.0.0.1:9", f"sqlite:///{file}")}
+    # 6 wrong passwords evaluated where T is 5: the database shows what the answers did not
+    assert verdicts["C02"]["verdict"] == "fail"
+    assert verdicts["C02"]["observed"]["db_bad_password_rows"] == 6
+    assert verdicts["C10"]["verdict"] == "pass"  # no files_of query declared: the answers alone, said so
+    assert "ground_truth.queries.files_of" in verdicts["C10"]["observed"]["ground_truth"]
+    bare = _run(portal_map=load_map(str(SECOND)))  # the same database, a map without queries
+    bare.observations = run.observations[:1]
+    (c02,) = [v for v in finalise(bare, "http://127.0.0.1:9", f"sqlite:///{file}") if v["id"] == "C02"]
+    assert c02["verdict"] == "pass" and "declare ground_truth.queries" in c02["observed"]["ground_truth"]
+
+
+def test_a_maps_ground_truth_queries_are_validated() -> None:
+    with pytest.raises(MapError, match=r"ground_truth.queries: unknown query 'sesions_of' \(did you mean"):
+        _second(ground_truth={"queries": {"sesions_of": "SELECT 1"}})
