@@ -43,6 +43,7 @@ class Needs:
     reference API only (empty when it runs from the map's steps)."""
 
     steps: tuple[str, ...] = ()
+    captures: tuple[tuple[str, str], ...] = ()  # (step, capture) the check reads
     limits: tuple[str, ...] = ()
     truth: Truth = "none"
     many_addresses: bool = False
@@ -76,6 +77,9 @@ def unmet(needs: Needs, portal_map: PortalMap, profile: Profile) -> str:
     lacking = [s for s in needs.steps if not portal_map.has(s)]
     if lacking:
         return f"the portal map {portal_map.name!r} has no step {', '.join(map(repr, lacking))}"
+    for step, capture in needs.captures:
+        if capture not in portal_map.steps[step].capture:
+            return f"the portal map's {step} step captures no '{capture}' (add it to steps.{step}.capture)"
     if needs.many_addresses and not profile.forwarded_clients:
         return NO_PROXY
     for limit in needs.limits:

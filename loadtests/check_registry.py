@@ -129,11 +129,7 @@ NEEDS: dict[str, Needs] = {
     "C22": Needs(steps=LOGIN, many_addresses=True),
     "C09": Needs(steps=LOGIN, limits=T, many_addresses=True),
     "C07": Needs(),  # every answer of the run, whatever the API
-    "L01": Needs(
-        reference_only="it reads every receipt code back from the reference API's sync feed and "
-        "tracking route",
-        truth="confirms",
-    ),
+    "L01": Needs(steps=("login", "sync", "track"), captures=(("sync", "receipts"),), truth="confirms"),
 }
 if set(NEEDS) != set(BY_ID):  # a programming error, at import
     raise TypeError(f"NEEDS and CHECKS differ: {sorted(set(NEEDS) ^ set(BY_ID))}")

@@ -1,5 +1,5 @@
-"""Ground truth read back after a run, for the security checks' verdicts: the portal's API (any portal
-with the reference contract) and, when given, the reference portal's database, read-only.
+"""Ground truth read back after a run, for the security checks' verdicts: the portal's answers (through
+its map's sync and track steps) and, when given, its database, read-only.
 
 This is the one module that knows the reference portal's tables: every query a verdict needs is a named
 method of :class:`PortalDatabase`. Nothing here changes what it reads (SQLite is opened read-only).
@@ -10,10 +10,12 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dvclab.load import data
-from dvclab.load.data import API
+
+if TYPE_CHECKING:
+    from dvclab.load.portal_map import PortalMap
 
 TRACK_FIELDS = {"receipt_code", "procedure_code", "status", "submitted_at", "due_at", "overdue"}
 SYNC_PAGE = 500
@@ -274,52 +276,57 @@ class GroundTruth:
         db_url: str | None,
         queries: dict[str, str] | None = None,
         reference_schema: bool = True,
+        portal_map: PortalMap | None = None,
     ) -> None:
         self.host = host.rstrip("/")
+        self.portal_map = portal_map  # the read-back's requests are the map's steps
         self.database = PortalDatabase(db_url, queries, reference_schema) if db_url else None
 
-    def sync_feed_receipts(self) -> set[str]:
-        """Every receipt code in the national-portal sync feed, paged through as the sync account;
-        :class:`Unreadable` (naming the error's kind) when the feed cannot be read."""
-        import requests
+    def _steps(self) -> Any:
+        """The map's steps on a session of their own (the master reads back after the run)."""
+        from dvclab.load.map_steps import PlainSession, StepRunner
 
+        if self.portal_map is None:
+            raise Unreadable("no portal map to read back with")
+        return StepRunner(PlainSession(self.host), self.portal_map, {})
+
+    def sync_feed_receipts(self) -> set[str]:
+        """Every receipt code in the national-portal sync feed (the map's sync step, its ``receipts``
+        capture), paged through as the sync account; :class:`Unreadable` naming what failed."""
+        steps = self._steps()
+        login = steps.login("sync")
+        if not login.ok:
+            raise Unreadable(f"the sync account's login answered HTTP {login.status}")
         seen: set[str] = set()
-        try:
-            login = requests.post(
-                f"{self.host}{API}/auth/login",
-                timeout=10,
-                json={"national_id": data.SYNC[0], "password": data.SYNC[1]},
-            )
-            token = login.json()["access_token"]
-            cursor = 0
-            for _ in range(SYNC_PAGES_MAX):
-                page = requests.get(
-                    f"{self.host}{API}/sync/status-changes",
-                    timeout=10,
-                    params={"cursor": cursor, "limit": SYNC_PAGE},
-                    headers={"Authorization": f"Bearer {token}"},
-                ).json()
-                seen.update(item["receipt_code"] for item in page["items"] if item.get("receipt_code"))
-                cursor = page["next_cursor"]
-                if len(page["items"]) < SYNC_PAGE:
-                    break
-        except (requests.RequestException, KeyError, ValueError, TypeError) as error:
-            raise Unreadable(type(error).__name__) from error
+        cursor: Any = 0
+        for _ in range(SYNC_PAGES_MAX):
+            page = steps.run("sync", cursor=cursor, limit=SYNC_PAGE)
+            codes = page.captured.get("receipts")
+            if not page.ok or not isinstance(codes, list):
+                raise Unreadable(f"the sync feed answered HTTP {page.status} {page.reason}".strip())
+            seen.update(str(c) for c in codes if c)
+            cursor = page.captured.get("next_cursor")
+            if page.captured.get("count", len(codes)) < SYNC_PAGE or cursor is None:
+                break
         return seen
 
     def tracked_back(self, codes: Sequence[str], forwarded: bool) -> int:
-        """How many of the first :data:`TRACKED_BACK` codes the public tracking route finds, answering
-        with its documented fields only (each from its own client address, past the per-client limit)."""
-        import requests
-
+        """How many of the first :data:`TRACKED_BACK` codes the public tracking step finds (on the
+        reference API, answering with its documented fields only), each from its own client address,
+        past the per-client limit."""
         found = 0
         rng = random.Random(7)
+        steps = self._steps()
         for code in codes[:TRACKED_BACK]:
-            headers = {"X-Forwarded-For": f"10.253.0.{rng.randrange(1, 255)}"} if forwarded else {}
-            try:
-                r = requests.get(f"{self.host}{API}/track/{code}", headers=headers, timeout=10)
-            except requests.RequestException:
+            steps.extra_headers = (
+                {"X-Forwarded-For": f"10.253.0.{rng.randrange(1, 255)}"} if forwarded else {}
+            )
+            answer = steps.run("track", expect=(200, 404, 429), receipt=code)
+            if answer.status != 200:
                 continue
-            body = r.json() if r.status_code == 200 else {}
-            found += r.status_code == 200 and set(body) <= TRACK_FIELDS
+            body = data.json_of(answer.response)
+            documented = not self.portal_map.reference_api or (
+                isinstance(body, dict) and set(body) <= TRACK_FIELDS
+            )
+            found += documented
         return found

@@ -8,6 +8,7 @@ dictionary look-ups beyond the request itself; an answer is parsed only when the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -28,6 +29,59 @@ from dvclab.load.map_templates import (
 from dvclab.load.portal_map import PortalMap, Step
 
 SKIPPED = "skipped"  # a step whose `when` did not hold, or whose values were missing: nothing sent
+
+
+class PlainSession:
+    """What :class:`StepRunner` needs of a Locust ``FastHttpSession``, over ``requests`` (no Locust, no
+    gevent): for reading a portal back after a run, in a process that must not be monkey-patched."""
+
+    def __init__(self, base_url: str, timeout_s: float = 10.0) -> None:
+        import requests
+
+        self.base_url, self.timeout_s = base_url.rstrip("/"), timeout_s
+        self.session = requests.Session()
+        self.session.trust_env = False  # loopback portals: no proxy from the environment
+        self.cookiejar = self.session.cookies
+
+    @contextlib.contextmanager
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        import requests
+
+        answer = _PlainAnswer()
+        try:
+            got = self.session.request(
+                method,
+                self.base_url + url,
+                data=kwargs.get("data"),
+                headers=kwargs.get("headers"),
+                allow_redirects=kwargs.get("allow_redirects", False),
+                timeout=self.timeout_s,
+            )
+            answer.status_code, answer.headers, answer.content = got.status_code, got.headers, got.content
+        except requests.RequestException as error:
+            answer.error = error
+        yield answer
+
+
+class _PlainAnswer:
+    """A response as a step reads it: status (0: no answer), headers, body, and Locust's bookkeeping."""
+
+    def __init__(self) -> None:
+        self.status_code = 0
+        self.headers: Any = {}
+        self.content = b""
+        self.error: Exception | None = None
+        self.request_meta: dict[str, Any] = {"context": {}}
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def success(self) -> None:
+        pass
+
+    def failure(self, _why: str) -> None:
+        pass
 
 
 class NoAnswer:

@@ -63,7 +63,7 @@ def finalise(run: harness.Run, host: str, db_url: str | None) -> list[dict[str, 
     queries = run.portal_map.ground_truth.queries
     # A database on another schema answers only the queries its map declares.
     usable = db_url if reference or queries else None
-    truth = GroundTruth(host, usable, queries, reference_schema=reference) if host else None
+    truth = GroundTruth(host, usable, queries, reference, run.portal_map) if host else None
     results = []
     for check in check_registry.selected(run.profile.security.checks):
         needs = check_registry.NEEDS[check.id]

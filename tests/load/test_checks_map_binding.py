@@ -25,7 +25,7 @@ from tests.load.conftest import write_profile
 
 SECOND = Path(__file__).parent / "second_portal" / "map.yaml"
 PORTED = {"C01", "C02", "C03", "C04", "C05", "C06", "C08", "C09", "C10", "C11", "C13", "C15", "C20", "C21"}
-PORTED |= {"C22", "C07"}
+PORTED |= {"C22", "C07", "L01"}
 
 
 def _run(profile: profiles.Profile | None = None, portal_map: Any = None) -> harness.Run:
