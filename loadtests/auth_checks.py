@@ -31,14 +31,12 @@ def _login(client: ProbeClient, check: str, number: int, password: str, headers:
     return client.attempt(check, identity, password, headers, (200, 401, 429)).status
 
 
-def _evaluated_failures(
-    db: PortalDatabase, account: str, limits: Limits, no_session: bool
-) -> tuple[bool, Observed]:
-    """The audit trail's wrong passwords for the account stay within the ceiling; with ``no_session``,
-    the account never got a session either."""
-    evaluated = db.bad_password_rows(account)
-    sessions = db.sessions_of(account)
-    ok = evaluated <= min(limits.lockout_threshold, NIST_CEILING) and (not no_session or sessions == 0)
+def _evaluated_failures(db: PortalDatabase, observed: Observed, no_session: bool) -> tuple[bool, Observed]:
+    """The audit trail's wrong passwords for the account stay within the ceiling (T as the probe used
+    it: the map's, or the profile's); with ``no_session``, the account never got a session either."""
+    evaluated = db.bad_password_rows(observed["account"])
+    sessions = db.sessions_of(observed["account"])
+    ok = evaluated <= min(observed["T"], NIST_CEILING) and (not no_session or sessions == 0)
     return ok, {"db_bad_password_rows": evaluated, "db_sessions": sessions}
 
 
@@ -76,7 +74,7 @@ class LockoutRace(SecurityCheck):
         }
 
     def confirm(self, observed: Observed, db: PortalDatabase, limits: Limits) -> tuple[bool, Observed]:
-        return _evaluated_failures(db, observed["account"], limits, no_session=True)
+        return _evaluated_failures(db, observed, no_session=True)
 
 
 class CounterCannotBeReset(SecurityCheck):
@@ -159,7 +157,7 @@ class NistCeiling(SecurityCheck):
 
     def confirm(self, observed: Observed, db: PortalDatabase, limits: Limits) -> tuple[bool, Observed]:
         # A success restarts the count: sessions are expected here, only the ceiling is judged.
-        return _evaluated_failures(db, observed["account"], limits, no_session=False)
+        return _evaluated_failures(db, observed, no_session=False)
 
 
 C02 = LockoutRace()

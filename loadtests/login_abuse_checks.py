@@ -121,7 +121,7 @@ class StuffingAndSpraying(SecurityCheck):
         sessions = db.sessions_of(observed["account"])
         from_sprayer = db.bad_password_rows_from(observed["sprayer"])
         allowed = observed["spraying"].get("allowed") or 0
-        ok = evaluated <= limits.lockout_threshold and sessions == 0 and from_sprayer <= allowed
+        ok = evaluated <= observed["stuffing"]["T"] and sessions == 0 and from_sprayer <= allowed
         return ok, {
             "db_bad_password_rows_account": evaluated,
             "db_sessions_account": sessions,

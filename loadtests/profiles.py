@@ -149,7 +149,10 @@ class Security(_Strict):
 
 
 class Limits(_Strict):
-    """What the target enforces (the reference portal's defaults); checks judge against these."""
+    """What the reference portal this profile sets up enforces (its defaults here). Fields set in the
+    profile override its map's ``limits:`` for a portal that speaks the reference API (the embedded
+    portal gets the same settings through ``portal.env``); another map's portal has its own limits, in
+    its map or announced in its answers (``check_needs``)."""
 
     lockout_threshold: int = Field(default=5, ge=1)
     max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
