@@ -39,19 +39,6 @@ class ProbeClient:
         self.addresses: dict[str, str] = {}
         self.shapes_of_429: list[dict[str, Any]] = []
 
-    def with_concurrency(self, connections: int) -> ProbeClient:
-        """The same prober over an HTTP pool of ``connections`` (the attacker's own allows 64 requests in
-        flight: a flood larger than the portal's queues needs more). Its requests count as the
-        attacker's (same request event)."""
-        from locust.contrib.fasthttp import FastHttpSession
-
-        wide = ProbeClient.__new__(ProbeClient)
-        wide.__dict__.update(self.__dict__)
-        wide.http = FastHttpSession(
-            self.http.base_url, self.http.request_event, self.http.user, concurrency=connections
-        )
-        return wide
-
     # --- pacing and concurrency ----------------------------------------------------------------------
 
     @staticmethod
@@ -152,11 +139,6 @@ class ProbeClient:
 
         return stop
 
-    def clear_cookies(self) -> None:
-        jar = getattr(self.http, "cookiejar", None)
-        if jar:
-            jar.clear()
-
     # --- the portal map's steps ------------------------------------------------------------------------
 
     def session(self) -> Any:
@@ -175,14 +157,14 @@ class ProbeClient:
             steps.extra_headers["Connection"] = "close"
         return steps
 
-    def twin(self, steps: StepRunner, close: bool = False, own_cookies: bool = False) -> StepRunner:
+    def twin(self, steps: StepRunner, close: bool = False) -> StepRunner:
         """Another browser presenting ``steps``' session: its values (token, CSRF token, dossier), and its
         cookies sent as a header (a copy: a logout clearing the original's jar does not clear it), on
         connections of its own (a gated burst of one identity's requests, a watcher of an old token)."""
         twin = StepRunner(self.session(), self.run.portal_map, dict(steps.values))
         twin.label_prefix, twin.extra_headers = steps.label_prefix, dict(steps.extra_headers)
         cookies = self.cookies(steps)
-        if cookies and not own_cookies:
+        if cookies:
             twin.extra_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
         if close:
             twin.extra_headers["Connection"] = "close"
@@ -309,20 +291,6 @@ class ProbeClient:
         response = self.send(check, "GET", health, f"GET {health}", (200,), headers={"Connection": "close"})
         return (time.perf_counter() - started) * 1000 if response.status_code == 200 else None
 
-    def login_with(
-        self, check: str, national_id: str, password: str, headers: dict[str, str], expect: tuple[int, ...]
-    ) -> Any:
-        """A login for any identity number (known or not), from the given client address."""
-        return self.send(
-            check,
-            "POST",
-            f"{API}/auth/login",
-            "POST /api/v1/auth/login",
-            expect,
-            headers=headers,
-            json={"national_id": national_id, "password": password},
-        )
-
     # --- the portal's processes, when they run on this machine (C22's memory bound) -------------------
 
     def portal_processes(self) -> list[Any]:
@@ -395,19 +363,6 @@ class ProbeClient:
         body = data.json_of(response)
         return body.get("id") if isinstance(body, dict) else None
 
-    def dossier(self, check: str, token: str, dossier: int) -> dict[str, Any]:
-        """The dossier's detail as its owner sees it ({} when unreadable)."""
-        response = self.send(
-            check,
-            "GET",
-            f"{API}/dossiers/{dossier}",
-            "GET /api/v1/dossiers/{id}",
-            (200,),
-            headers=self.address(check),
-            token=token,
-        )
-        return data.json_of(response) or {}
-
     def upload(
         self,
         check: str,
@@ -468,30 +423,6 @@ class ProbeClient:
         token, dossier = filed
         payment = data.json_of(self.pay(check, token, dossier))
         return (token, dossier, payment) if isinstance(payment, dict) and payment.get("gateway_ref") else None
-
-    def logout(self, check: str, token: str) -> Any:
-        return self.send(
-            check,
-            "POST",
-            f"{API}/auth/logout",
-            "POST /api/v1/auth/logout",
-            (204,),
-            headers=self.address(check),
-            token=token,
-        )
-
-    def create_dossier(self, check: str, token: str, address: dict[str, str]) -> Any:
-        """One draft from the given client address, with a fresh key: 201, or 429 past a quota."""
-        return self.send(
-            check,
-            "POST",
-            f"{API}/dossiers",
-            "POST /api/v1/dossiers",
-            (201, 429),
-            headers={**address, "Idempotency-Key": data.idempotency_key(self.rng)},
-            token=token,
-            json=data.dossier_body(self.run.procedures.with_fee()),
-        )
 
     def callback(self, check: str, body: bytes, headers: dict[str, str], expect: tuple[int, ...]) -> Any:
         return self.send(
