@@ -1,5 +1,9 @@
 """Security checks of login throttling and lockout: a gated burst of guesses cannot outrun the lockout
-(C02), the client cannot reset its count (C03), and the ceiling follows NIST SP 800-63B (C05)."""
+(C02), the client cannot reset its count (C03), and the ceiling follows NIST SP 800-63B (C05).
+
+Every login goes through the portal map's login step (its form page first where the map says so), each
+attempt in a browser of its own; T is the map's ``limits.lockout_threshold`` (or the profile's, for the
+reference portal it sets up)."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from dvclab.load import data
-from dvclab.load.data import API, ATTACKERS
+from dvclab.load.data import ATTACKERS
 from dvclab.load.security_checks import Observed, SecurityCheck
 
 if TYPE_CHECKING:
@@ -22,25 +26,17 @@ NIST_CEILING = 100  # SP 800-63B: at most 100 consecutive failed attempts on one
 
 
 def _login(client: ProbeClient, check: str, number: int, password: str, headers: dict[str, str]) -> Any:
-    return client.send(
-        check,
-        "POST",
-        f"{API}/auth/login",
-        "POST /api/v1/auth/login",
-        (200, 401, 429),
-        headers=headers,
-        json={"national_id": data.citizen_id(number), "password": password},
-    )
+    """Citizen ``number``'s login with ``password``: its status (0: the login form did not answer)."""
+    identity = client.identity(number)
+    return client.attempt(check, identity, password, headers, (200, 401, 429)).status
 
 
-def _evaluated_failures(
-    db: PortalDatabase, account: str, limits: Limits, no_session: bool
-) -> tuple[bool, Observed]:
-    """The audit trail's wrong passwords for the account stay within the ceiling; with ``no_session``,
-    the account never got a session either."""
-    evaluated = db.bad_password_rows(account)
-    sessions = db.sessions_of(account)
-    ok = evaluated <= min(limits.lockout_threshold, NIST_CEILING) and (not no_session or sessions == 0)
+def _evaluated_failures(db: PortalDatabase, observed: Observed, no_session: bool) -> tuple[bool, Observed]:
+    """The audit trail's wrong passwords for the account stay within the ceiling (T as the probe used
+    it: the map's, or the profile's); with ``no_session``, the account never got a session either."""
+    evaluated = db.bad_password_rows(observed["account"])
+    sessions = db.sessions_of(observed["account"])
+    ok = evaluated <= min(observed["T"], NIST_CEILING) and (not no_session or sessions == 0)
     return ok, {"db_bad_password_rows": evaluated, "db_sessions": sessions}
 
 
@@ -53,8 +49,9 @@ class LockoutRace(SecurityCheck):
     )
 
     def probe(self, client: ProbeClient) -> Observed:
-        number, limit = ATTACKERS[self.id], client.run.profile.limits.lockout_threshold
+        number, limit = ATTACKERS[self.id], client.limit("lockout_threshold")
         n = max(client.run.profile.security.burst, 3 * limit)
+        identity = client.identity(number)
 
         def guess(i: int) -> Any:  # every guess from its own address: the per-account lock must hold alone
             address = (
@@ -62,29 +59,22 @@ class LockoutRace(SecurityCheck):
                 if client.run.profile.forwarded_clients
                 else {}
             )
-            return client.send(
-                self.id,
-                "POST",
-                f"{API}/auth/login",
-                "POST /api/v1/auth/login",
-                (401, 429, 503),
-                headers={**address, "Connection": "close"},
-                json={"national_id": data.citizen_id(number), "password": f"wrong-{i}"},
-            )
+            headers = {**address, "Connection": "close"}
+            return client.attempt(self.id, identity, f"wrong-{i}", headers, (401, 429, 503)).status
 
-        statuses = Counter(r.status_code for r in client.burst(n, guess))
-        correct = [client.login_as(self.id, number) for _ in range(2)]
+        statuses = Counter(client.burst(n, guess))
+        correct = [client.signed_in(self.id, number) for _ in range(2)]
         return {
             "T": limit,
             "burst": n,
             "statuses": {str(k): v for k, v in statuses.items()},
             "correct_after_lock": ["session" if t else "refused" for t in correct],
             "pass": statuses[401] <= limit and not any(correct),
-            "account": data.citizen_id(number),
+            "account": identity,
         }
 
     def confirm(self, observed: Observed, db: PortalDatabase, limits: Limits) -> tuple[bool, Observed]:
-        return _evaluated_failures(db, observed["account"], limits, no_session=True)
+        return _evaluated_failures(db, observed, no_session=True)
 
 
 class CounterCannotBeReset(SecurityCheck):
@@ -96,7 +86,7 @@ class CounterCannotBeReset(SecurityCheck):
     )
 
     def probe(self, client: ProbeClient) -> Observed:
-        number, limit = ATTACKERS[self.id], client.run.profile.limits.lockout_threshold
+        number, limit = ATTACKERS[self.id], client.limit("lockout_threshold")
         real = client.address(self.id).get("X-Forwarded-For")
         statuses, spoofed = [], []
         for i in range(limit + 1):
@@ -104,10 +94,9 @@ class CounterCannotBeReset(SecurityCheck):
             fake = f"203.0.113.{client.rng.randrange(1, 255)}"
             spoofed.append(fake)
             chain = f"{fake}, {real}" if real else fake  # a trusted proxy appends the real client last
-            password = data.CITIZEN_PASSWORD if i == limit else f"wrong-{i}"
-            r = _login(client, self.id, number, password, {"X-Forwarded-For": chain, "Connection": "close"})
-            statuses.append(r.status_code)
-            client.clear_cookies()
+            password = client.password() if i == limit else f"wrong-{i}"
+            # a new browser each time: no cookie carries the count
+            statuses.append(_login(client, self.id, number, password, {"X-Forwarded-For": chain}))
         return {
             "T": limit,
             "statuses": statuses,
@@ -115,7 +104,7 @@ class CounterCannotBeReset(SecurityCheck):
             "spoofed": spoofed,
             "real": real,
             "pass": statuses[-1] == 429,
-            "account": data.citizen_id(number),
+            "account": client.identity(number),
         }
 
     def confirm(self, observed: Observed, db: PortalDatabase, limits: Limits) -> tuple[bool, Observed]:
@@ -132,24 +121,25 @@ class NistCeiling(SecurityCheck):
     )
 
     def probe(self, client: ProbeClient) -> Observed:
-        limit = client.run.profile.limits.lockout_threshold
+        limit = client.limit("lockout_threshold")
         locked, reset = ATTACKERS["C05"], ATTACKERS["C05b"]
 
         def attempt(number: int, good: bool) -> Any:
-            password = data.CITIZEN_PASSWORD if good else "not-the-password"
+            password = client.password() if good else "not-the-password"
             client.sleep(PACE_S)
-            return _login(client, self.id, number, password, client.address(self.id))
+            expect = (200, 401, 429)
+            return client.attempt(self.id, client.identity(number), password, None, expect, self.id)
 
-        wrong = [attempt(locked, False).status_code for _ in range(limit)]
+        wrong = [attempt(locked, False).status for _ in range(limit)]
         after = attempt(locked, True)
-        retry = data.lower_headers(after).get("retry-after")
-        first = [attempt(reset, False).status_code for _ in range(limit - 1)]
-        success = attempt(reset, True).status_code
-        again = [attempt(reset, False).status_code for _ in range(limit - 1)]
+        retry = data.lower_headers(after.response).get("retry-after") if after.response is not None else None
+        first = [attempt(reset, False).status for _ in range(limit - 1)]
+        success = attempt(reset, True).status
+        again = [attempt(reset, False).status for _ in range(limit - 1)]
         evaluated = wrong.count(401)
         ok = (
             evaluated <= min(limit, NIST_CEILING)
-            and after.status_code == 429
+            and after.status == 429
             and bool(retry)
             and success == 200
             and all(s == 401 for s in first + again)
@@ -157,17 +147,17 @@ class NistCeiling(SecurityCheck):
         return {
             "T": limit,
             "evaluated_failures": evaluated,
-            "correct_while_locked": after.status_code,
+            "correct_while_locked": after.status,
             "retry_after": retry,
             "success_after_T_minus_1": success,
             "failures_after_success": again,
             "pass": ok,
-            "account": data.citizen_id(locked),
+            "account": client.identity(locked),
         }
 
     def confirm(self, observed: Observed, db: PortalDatabase, limits: Limits) -> tuple[bool, Observed]:
         # A success restarts the count: sessions are expected here, only the ceiling is judged.
-        return _evaluated_failures(db, observed["account"], limits, no_session=False)
+        return _evaluated_failures(db, observed, no_session=False)
 
 
 C02 = LockoutRace()

@@ -1,5 +1,7 @@
 """The requests a security check's probe sends, through the attacker's Locust HTTP client: its own client
-address per check, gated bursts, and the portal steps the probes share (log in, file, upload, pay).
+address per check, gated bursts, and the portal map's steps (``map_steps.StepRunner``), each identity a
+browser of its own (its cookie jar, its CSRF token). The checks not yet bound to the map (payments, phone
+verification, pagination) still send the reference portal's API requests below.
 
 Only the locustfile's ``Attacker`` builds one; the checks (``*_checks.py``) receive it, so they import
 neither Locust nor gevent. Requests are named ``[C02] POST /api/v1/auth/login``: the harness keeps them
@@ -18,8 +20,9 @@ import gevent
 import gevent.pool
 from gevent.event import Event
 
-from dvclab.load import data
+from dvclab.load import check_needs, data
 from dvclab.load.data import API
+from dvclab.load.map_steps import NoAnswer, Outcome, StepRunner
 
 if TYPE_CHECKING:
     from dvclab.load.harness import Run
@@ -35,19 +38,6 @@ class ProbeClient:
         self.rng = random.Random(run.profile.seed * 7919)
         self.addresses: dict[str, str] = {}
         self.shapes_of_429: list[dict[str, Any]] = []
-
-    def with_concurrency(self, connections: int) -> ProbeClient:
-        """The same prober over an HTTP pool of ``connections`` (the attacker's own allows 64 requests in
-        flight: a flood larger than the portal's queues needs more). Its requests count as the
-        attacker's (same request event)."""
-        from locust.contrib.fasthttp import FastHttpSession
-
-        wide = ProbeClient.__new__(ProbeClient)
-        wide.__dict__.update(self.__dict__)
-        wide.http = FastHttpSession(
-            self.http.base_url, self.http.request_event, self.http.user, concurrency=connections
-        )
-        return wide
 
     # --- pacing and concurrency ----------------------------------------------------------------------
 
@@ -149,10 +139,110 @@ class ProbeClient:
 
         return stop
 
-    def clear_cookies(self) -> None:
-        jar = getattr(self.http, "cookiejar", None)
-        if jar:
-            jar.clear()
+    # --- the portal map's steps ------------------------------------------------------------------------
+
+    def session(self) -> Any:
+        """A new HTTP session on the attacker's request event: its own connections and cookie jar."""
+        from locust.contrib.fasthttp import FastHttpSession
+
+        return FastHttpSession(self.http.base_url, self.http.request_event, self.http.user)
+
+    def browser(self, check: str, key: str | None = None, close: bool = False) -> StepRunner:
+        """The map's steps for one identity of ``check``: a new browser (its own cookies, CSRF token and
+        connections), from the client address of ``key`` (default: the check's), named ``[Cxx] …``."""
+        steps = StepRunner(self.session(), self.run.portal_map, {})
+        steps.label_prefix = f"[{check}] "
+        steps.extra_headers = {**self.address(key or check)}
+        if close:
+            steps.extra_headers["Connection"] = "close"
+        return steps
+
+    def twin(self, steps: StepRunner, close: bool = False) -> StepRunner:
+        """Another browser presenting ``steps``' session: its values (token, CSRF token, dossier), and its
+        cookies sent as a header (a copy: a logout clearing the original's jar does not clear it), on
+        connections of its own (a gated burst of one identity's requests, a watcher of an old token)."""
+        twin = StepRunner(self.session(), self.run.portal_map, dict(steps.values))
+        twin.label_prefix, twin.extra_headers = steps.label_prefix, dict(steps.extra_headers)
+        cookies = self.cookies(steps)
+        if cookies:
+            twin.extra_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        if close:
+            twin.extra_headers["Connection"] = "close"
+        return twin
+
+    @staticmethod
+    def cookies(steps: StepRunner) -> dict[str, str]:
+        return {c.name: c.value for c in getattr(steps.http, "cookiejar", None) or ()}
+
+    def credential(self, steps: StepRunner) -> str | None:
+        """What authenticates ``steps``' session: its bearer token, or its session cookie(s)."""
+        auth = self.run.portal_map.auth
+        if auth.kind == "bearer":
+            token = steps.values.get(auth.bearer.capture)
+            return str(token) if token is not None else None
+        cookies = self.cookies(steps)
+        if auth.session_cookie:
+            return cookies.get(auth.session_cookie)
+        return "; ".join(f"{k}={v}" for k, v in sorted(cookies.items())) or None
+
+    def identity(self, number: int) -> str:
+        """Citizen ``number``'s identity number as the map's accounts spell it."""
+        return self.run.portal_map.accounts["citizen"].id.format(n=number)
+
+    def password(self) -> str:
+        return self.run.portal_map.accounts["citizen"].password
+
+    def attempt(
+        self,
+        check: str,
+        identity: str,
+        password: str,
+        headers: dict[str, str] | None = None,
+        expect: tuple[int, ...] = (200, 401, 429, 503),
+        key: str | None = None,
+    ) -> Outcome:
+        """One login through the map's login step (and its form page first, for a CSRF token), in a new
+        browser: any identity, any password, from the given client address."""
+        steps = self.browser(check, key)
+        if headers is not None:
+            steps.extra_headers = dict(headers)
+        return steps.run("login", expect=expect, national_id=identity, password=password)
+
+    def signed_in(self, check: str, number: int, key: str | None = None) -> StepRunner | None:
+        """Citizen ``number`` logged in through the map, in a browser of its own (None: refused; a
+        refusal is what a check may expect, a locked account's 429, never a failure of the run)."""
+        steps = self.browser(check, key)
+        outcome = steps.login("citizen", number, expect=(200, 401, 403, 429, 503))
+        return steps if outcome.ok and steps.signed_in() else None
+
+    def draft(self, steps: StepRunner, expect: tuple[int, ...] = (200, 201)) -> Outcome:
+        """A new dossier through the map's create step (its search first when the map finds codes so)."""
+        proc = self.run.procedures.with_fee()
+        values = steps.values
+        values["catalog_code"], values["procedure_name"] = proc.code, proc.name
+        if self.run.portal_map.procedures.lookup == "search" and values.get("procedure_code") is None:
+            steps.run("search", query=proc.code)
+        code = self.run.portal_code(proc, values)
+        return steps.run(
+            "create",
+            expect=expect,
+            procedure_code=code,
+            delivery="electronic",
+            note="",
+            idempotency_key=data.idempotency_key(self.rng),
+        )
+
+    def limit(self, name: str) -> Any:
+        """A limit no portal announces (T, upload bounds): the profile's for the reference portal, else
+        the map's; :class:`check_needs.MissingLimit` names the field to declare."""
+        return check_needs.value_limit(self.run.portal_map, self.run.profile, name)
+
+    def rate(
+        self, step: str, responses: list[Any], policy: str | None = None, quota: str | None = None
+    ) -> check_needs.RateFound:
+        """A step's rate limit (or flow ``quota``): announced on ``responses``, else the map's
+        (:class:`check_needs.MissingLimit` otherwise)."""
+        return check_needs.rate_limit(self.run.portal_map, step, responses, policy, quota)
 
     # --- requests ------------------------------------------------------------------------------------
 
@@ -195,26 +285,11 @@ class ProbeClient:
         return response
 
     def healthz_ms(self, check: str) -> float | None:
-        """One /healthz round trip in milliseconds (None: no 200)."""
+        """One round trip to the map's health path in milliseconds (None: no 200)."""
         started = time.perf_counter()
-        response = self.send(
-            check, "GET", "/healthz", "GET /healthz", (200,), headers={"Connection": "close"}
-        )
+        health = self.run.portal_map.health
+        response = self.send(check, "GET", health, f"GET {health}", (200,), headers={"Connection": "close"})
         return (time.perf_counter() - started) * 1000 if response.status_code == 200 else None
-
-    def login_with(
-        self, check: str, national_id: str, password: str, headers: dict[str, str], expect: tuple[int, ...]
-    ) -> Any:
-        """A login for any identity number (known or not), from the given client address."""
-        return self.send(
-            check,
-            "POST",
-            f"{API}/auth/login",
-            "POST /api/v1/auth/login",
-            expect,
-            headers=headers,
-            json={"national_id": national_id, "password": password},
-        )
 
     # --- the portal's processes, when they run on this machine (C22's memory bound) -------------------
 
@@ -253,15 +328,12 @@ class ProbeClient:
         return rss
 
     def track(self, check: str, headers: dict[str, str]) -> Any:
-        """An anonymous tracking request for a random (unknown) receipt code: 404, or 429 past the limit."""
-        return self.send(
-            check,
-            "GET",
-            f"{API}/track/{data.random_receipt(self.rng)}",
-            "GET /api/v1/track/{code}",
-            (404, 429),
-            headers=headers,
-        )
+        """Anonymous tracking (the map's track step) of a random (unknown) receipt code: 404, or 429
+        past the limit. The response (``status_code`` 0 when nothing was sent)."""
+        steps = StepRunner(self.http, self.run.portal_map, {})
+        steps.label_prefix, steps.extra_headers = f"[{check}] ", dict(headers)
+        outcome = steps.run("track", expect=(404, 429), receipt=data.random_receipt(self.rng))
+        return outcome.response if outcome.response is not None else NoAnswer()
 
     def login_as(self, check: str, number: int, password: str = data.CITIZEN_PASSWORD) -> str | None:
         response = self.send(
@@ -290,19 +362,6 @@ class ProbeClient:
         )
         body = data.json_of(response)
         return body.get("id") if isinstance(body, dict) else None
-
-    def dossier(self, check: str, token: str, dossier: int) -> dict[str, Any]:
-        """The dossier's detail as its owner sees it ({} when unreadable)."""
-        response = self.send(
-            check,
-            "GET",
-            f"{API}/dossiers/{dossier}",
-            "GET /api/v1/dossiers/{id}",
-            (200,),
-            headers=self.address(check),
-            token=token,
-        )
-        return data.json_of(response) or {}
 
     def upload(
         self,
@@ -364,30 +423,6 @@ class ProbeClient:
         token, dossier = filed
         payment = data.json_of(self.pay(check, token, dossier))
         return (token, dossier, payment) if isinstance(payment, dict) and payment.get("gateway_ref") else None
-
-    def logout(self, check: str, token: str) -> Any:
-        return self.send(
-            check,
-            "POST",
-            f"{API}/auth/logout",
-            "POST /api/v1/auth/logout",
-            (204,),
-            headers=self.address(check),
-            token=token,
-        )
-
-    def create_dossier(self, check: str, token: str, address: dict[str, str]) -> Any:
-        """One draft from the given client address, with a fresh key: 201, or 429 past a quota."""
-        return self.send(
-            check,
-            "POST",
-            f"{API}/dossiers",
-            "POST /api/v1/dossiers",
-            (201, 429),
-            headers={**address, "Idempotency-Key": data.idempotency_key(self.rng)},
-            token=token,
-            json=data.dossier_body(self.run.procedures.with_fee()),
-        )
 
     def callback(self, check: str, body: bytes, headers: dict[str, str], expect: tuple[int, ...]) -> Any:
         return self.send(

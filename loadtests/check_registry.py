@@ -1,14 +1,16 @@
-"""The security checks a load run can select, in the order their probes run and security.json lists them.
+"""The security checks a load run can select, in the order their probes run and security.json lists them,
+and what each needs of the portal map (``NEEDS``).
 
 Everything else is derived from the check objects: the ids a profile may name (``CHECK_IDS``), each
 check's name and invariant, which ones the attacker probes. A check is added by writing its class in a
-``*_checks.py`` module and placing its object here. Cheap to import (no Locust, no gevent): profiles
-validate against it.
+``*_checks.py`` module, placing its object here and declaring its needs. Cheap to import (no Locust, no
+gevent): profiles validate against it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from dvclab.load import (
     auth_checks,
@@ -25,7 +27,12 @@ from dvclab.load import (
     store_checks,
     upload_checks,
 )
+from dvclab.load.check_needs import Needs, unmet
 from dvclab.load.security_checks import SecurityCheck
+
+if TYPE_CHECKING:
+    from dvclab.load.portal_map import PortalMap
+    from dvclab.load.profiles import Profile
 
 
 class UnknownCheck(ValueError):
@@ -74,6 +81,66 @@ CHECKS: tuple[SecurityCheck, ...] = _in_order(
     )
 )
 BY_ID: dict[str, SecurityCheck] = {check.id: check for check in CHECKS}
+
+LOGIN = ("login",)
+T = ("lockout_threshold",)
+PAYMENTS = (
+    "payment intents (gateway_ref, amount) and the gateway's signed callback are the reference API's; "
+    "the map's pay and callback steps capture neither yet"
+)
+# What each check needs: map steps, limits (announced by the portal or declared in the map's
+# `limits:`), many client addresses, database ground truth; and why the checks not yet bound to the
+# map's steps run only on a portal that speaks the reference API.
+NEEDS: dict[str, Needs] = {
+    "C01": Needs(steps=("track",), limits=("rate:track",)),
+    "C15": Needs(steps=("track",), limits=("rate:track",)),
+    "C02": Needs(steps=LOGIN, limits=T, truth="confirms"),
+    "C03": Needs(steps=LOGIN, limits=T, truth="confirms"),
+    "C04": Needs(steps=LOGIN, limits=(*T, "rate:login"), truth="confirms", many_addresses=True),
+    "C05": Needs(steps=LOGIN, limits=T, truth="confirms"),
+    "C06": Needs(steps=LOGIN, limits=T, truth="confirms"),
+    "C20": Needs(steps=("login", "create", "status", "logout"), limits=T, truth="confirms"),
+    "C08": Needs(steps=("track",), limits=("rate:track",)),
+    "C10": Needs(steps=("login", "create", "upload", "status"), limits=("max_file_bytes",), truth="confirms"),
+    "C11": Needs(
+        steps=("login", "create", "upload", "status"), limits=("max_files_per_dossier",), truth="confirms"
+    ),
+    "C12": Needs(
+        reference_only="pages and page sizes are query parameters of the reference API's lists; a map "
+        "cannot say them yet"
+    ),
+    "C13": Needs(steps=("login", "create", "status"), truth="confirms"),
+    "C14": Needs(
+        reference_only="an Idempotency-Key on create and one receipt code for repeated submits are "
+        "the reference API's contract",
+        truth="confirms",
+    ),
+    "C21": Needs(
+        steps=("login", "create"), limits=("drafts_per_citizen", "drafts_per_address"), truth="confirms"
+    ),
+    "C19": Needs(
+        reference_only="phone verification (POST /api/v1/phone-verifications) is not a map step",
+        many_addresses=True,
+        truth="confirms",
+    ),
+    "C18": Needs(reference_only=PAYMENTS, truth="confirms"),
+    "C16": Needs(reference_only=PAYMENTS, truth="required"),  # 1 payment row, paid: stored state
+    "C17": Needs(reference_only=PAYMENTS, truth="required"),  # forged events never recorded: stored state
+    "C22": Needs(steps=LOGIN, many_addresses=True),
+    "C09": Needs(steps=LOGIN, limits=T, many_addresses=True),
+    "C07": Needs(),  # every answer of the run, whatever the API
+    "L01": Needs(steps=("login", "sync", "track"), captures=(("sync", "receipts"),), truth="confirms"),
+}
+if set(NEEDS) != set(BY_ID):  # a programming error, at import
+    raise TypeError(f"NEEDS and CHECKS differ: {sorted(set(NEEDS) ^ set(BY_ID))}")
+
+
+def cannot_run(check: SecurityCheck, portal_map: PortalMap, profile: Profile) -> str:
+    """Why ``check`` cannot run against this map and profile ("" when it can): a step, a limit, many
+    client addresses, or the reference API missing."""
+    return unmet(NEEDS[check.id], portal_map, profile)
+
+
 CHECK_IDS: tuple[str, ...] = tuple(sorted(BY_ID))  # what a profile's security.checks may name
 
 

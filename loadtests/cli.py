@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from dvclab.paths import shipped
 
@@ -89,10 +91,18 @@ class Progress:
                 )
 
 
+def _subcommands(
+    commands: argparse._SubParsersAction, name: str, help_text: str, dest: str
+) -> argparse._SubParsersAction:
+    """A command whose own subcommands are required (``dvclab load ACTION``, ``dvclab load map VERB``)."""
+    parser = commands.add_parser(name, help=help_text)
+    sub = parser.add_subparsers(dest=dest, metavar=dest.upper())
+    sub.required = True
+    return sub
+
+
 def register(commands: argparse._SubParsersAction) -> None:
-    load = commands.add_parser("load", help="Locust load and security tests (open workload model)")
-    actions = load.add_subparsers(dest="action", metavar="ACTION")
-    actions.required = True
+    actions = _subcommands(commands, "load", "Locust load and security tests (open workload model)", "action")
     run = actions.add_parser(
         "run",
         help="run a load profile against the embedded portal or --host",
@@ -111,7 +121,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="portal map: a shipped map's name or a YAML path (default: the profile's)",
     )
     run.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
-    run.add_argument("--db", metavar="URL", help="the target's database, read-only, as ground truth")
+    run.add_argument(
+        "--db-url",
+        "--db",
+        dest="db",
+        metavar="URL",
+        help="the portal's database (SQLAlchemy URL), opened read-only, as the checks' ground truth; the "
+        "embedded portal's own is used without it",
+    )
     run.add_argument("--thresholds", type=Path, metavar="FILE", help="abort_on_fail rules to watch live")
     run.add_argument("--results", type=Path, metavar="DIR", help="parent folder (default: results/load)")
     run.set_defaults(handler=run_load)
@@ -120,9 +137,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def register_map(actions: argparse._SubParsersAction) -> None:
     """``dvclab load map check|from-har|from-openapi``: write and try a portal map."""
-    mapping = actions.add_parser("map", help="portal maps: check one against a portal, or draft one")
-    verbs = mapping.add_subparsers(dest="verb", metavar="VERB")
-    verbs.required = True
+    verbs = _subcommands(actions, "map", "portal maps: check one against a portal, or draft one", "verb")
     check = verbs.add_parser(
         "check",
         help="run each step of a map once against a loopback portal, showing what was sent and captured",
@@ -135,29 +150,34 @@ def register_map(actions: argparse._SubParsersAction) -> None:
     check.add_argument("--host", required=True, help="the portal's base URL, on loopback")
     check.add_argument("--citizen", type=int, default=1, metavar="N", help="the citizen account number")
     check.set_defaults(handler=map_check)
-    har = verbs.add_parser(
-        "from-har",
-        help="draft a map from a browser's HAR recording",
-        description="Group the recording's requests into steps (static assets dropped), detect values that "
-        "come back from the portal (tokens, ids, CSRF fields) and turn them into captures with their "
-        "sources. Prints the draft YAML, or writes it with --out. Fix the draft, then `map check` it.",
+    drafters = (
+        (
+            "from-har",
+            "draft a map from a browser's HAR recording",
+            "Group the recording's requests into steps (static assets dropped), detect values that come "
+            "back from the portal (tokens, ids, CSRF fields) and turn them into captures with their "
+            "sources. Prints the draft YAML, or writes it with --out. Fix the draft, then `map check` it.",
+            ("recording", {"type": Path, "metavar": "RECORDING.har"}),
+            map_from_har,
+        ),
+        (
+            "from-openapi",
+            "draft a map from an OpenAPI spec (a file or a loopback URL such as …/openapi.json)",
+            "Draft a step for each operation whose path or summary names a journey step; the others are "
+            "listed as comments. Prints the draft YAML, or writes it with --out.",
+            (
+                "spec",
+                {"metavar": "SPEC", "help": "openapi.json / .yaml, or http://127.0.0.1:PORT/openapi.json"},
+            ),
+            map_from_openapi,
+        ),
     )
-    har.add_argument("recording", type=Path, metavar="RECORDING.har")
-    har.add_argument("--name", default="drafted", help="the map's name")
-    har.add_argument("--out", type=Path, metavar="FILE", help="write the draft here")
-    har.set_defaults(handler=map_from_har)
-    spec = verbs.add_parser(
-        "from-openapi",
-        help="draft a map from an OpenAPI spec (a file or a loopback URL such as …/openapi.json)",
-        description="Draft a step for each operation whose path or summary names a journey step; the "
-        "others are listed as comments. Prints the draft YAML, or writes it with --out.",
-    )
-    spec.add_argument(
-        "spec", metavar="SPEC", help="openapi.json / .yaml, or http://127.0.0.1:PORT/openapi.json"
-    )
-    spec.add_argument("--name", default="drafted", help="the map's name")
-    spec.add_argument("--out", type=Path, metavar="FILE", help="write the draft here")
-    spec.set_defaults(handler=map_from_openapi)
+    for verb, help_text, description, (source, options), handler in drafters:
+        draft = verbs.add_parser(verb, help=help_text, description=description)
+        draft.add_argument(source, **options)
+        draft.add_argument("--name", default="drafted", help="the map's name")
+        draft.add_argument("--out", type=Path, metavar="FILE", help="write the draft here")
+        draft.set_defaults(handler=handler)
 
 
 def map_check(args: argparse.Namespace) -> int:
@@ -195,28 +215,27 @@ def _write_draft(text: str, out: Path | None) -> int:
     return 0
 
 
-def map_from_har(args: argparse.Namespace) -> int:
+def _draft(args: argparse.Namespace, verb: str, draft: Callable[[Any, str], str]) -> int:
     from dvclab.load.map_draft import DraftError
-    from dvclab.load.map_draft_har import from_har
 
     try:
-        text = from_har(args.recording, args.name)
+        text = draft(args.recording if verb == "from-har" else args.spec, args.name)
     except DraftError as error:
-        print(f"dvclab load map from-har: {error}", file=sys.stderr)
+        print(f"dvclab load map {verb}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return _write_draft(text, args.out)
+
+
+def map_from_har(args: argparse.Namespace) -> int:
+    from dvclab.load.map_draft_har import from_har
+
+    return _draft(args, "from-har", from_har)
 
 
 def map_from_openapi(args: argparse.Namespace) -> int:
-    from dvclab.load.map_draft import DraftError
     from dvclab.load.map_draft_openapi import from_openapi
 
-    try:
-        text = from_openapi(args.spec, args.name)
-    except DraftError as error:
-        print(f"dvclab load map from-openapi: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return _write_draft(text, args.out)
+    return _draft(args, "from-openapi", from_openapi)
 
 
 def run_load(args: argparse.Namespace) -> int:
@@ -238,6 +257,14 @@ def run_load(args: argparse.Namespace) -> int:
         return bad(f"--host {args.host!r}: expected http://host:port")
     if args.host and not runner.is_loopback(args.host) and not args.allow_remote:
         return bad(f"--host {args.host} is not a loopback address; pass --allow-remote to load-test it")
+    if args.db:
+        from dvclab.load.ground_truth import bad_url
+
+        if not args.host:
+            return bad("--db-url goes with --host: the embedded portal's own database is read without it")
+        problem = bad_url(args.db)
+        if problem:
+            return bad(f"--db-url: {problem}")
     thresholds = args.thresholds or shipped("thresholds.yaml")
     if profile.thresholds:
         thresholds = args.thresholds or Path(profile.thresholds)

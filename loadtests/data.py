@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import random
 import re
 import string
@@ -32,7 +33,7 @@ BASE32 = string.ascii_uppercase + "234567"
 
 # Security checks own these citizens (never used by journeys).
 ATTACKERS = {"C02": 200, "C03": 199, "C05": 198, "C05b": 197, "C10": 196, "C11": 195, "C13": 194}
-ATTACKERS |= {"C14": 193, "C16": 192, "C17": 191}
+ATTACKERS |= {"C13b": 202, "C14": 193, "C16": 192, "C17": 191}
 ATTACKERS |= {"C18": 190, "C20": 189, "C20b": 188, "C21": 187, "C21b": 186, "C21c": 185, "C21d": 184}
 # Journeys take citizens 1..N below every check's account (profiles cap `citizens` here).
 JOURNEY_CITIZENS_MAX = min(ATTACKERS.values()) - 1
@@ -76,6 +77,31 @@ def random_receipt(rng: random.Random) -> str:
 def code_entropy_bits(code: str) -> float:
     """Entropy of a receipt code's random part, if its characters are uniform over base32."""
     return (len(code) - 2) * 5.0 if RECEIPT_RE.match(code) else 0.0
+
+
+ENTROPY_SAMPLE = 20  # codes from which what never varies is taken as fixed
+
+
+def codes_entropy_bits(codes: list[str]) -> float | None:
+    """The random bits of a portal's receipt codes: the reference format's exact figure; for another
+    format an upper bound, counting at each position the bits of the smallest alphabet (digits, hex,
+    base32, alphanumerics) holding what was seen there. From 20 codes on, a position that never varied (a
+    prefix, a sequence's leading zeros) counts nothing. None without codes."""
+    if not codes:
+        return None
+    if all(RECEIPT_RE.match(c) for c in codes):
+        return min(code_entropy_bits(c) for c in codes)
+    upper = string.ascii_uppercase
+    alphabets = (string.digits, string.digits + "ABCDEF", upper + "234567", upper + string.digits)
+    alphabets += (string.ascii_letters + string.digits,)
+    bits = 0.0
+    for position in range(max(map(len, codes))):
+        seen = {c[position] for c in codes if position < len(c)}
+        if len(codes) >= ENTROPY_SAMPLE and len(seen) <= 1:
+            continue
+        size = next((len(a) for a in alphabets if seen <= set(a)), 95)
+        bits += math.log2(size)
+    return round(bits, 1)
 
 
 def strip_accents(text: str) -> str:

@@ -18,60 +18,60 @@ if TYPE_CHECKING:
 FOREIGN_DOSSIERS = 8  # other citizens' dossiers C13 tries, the latest acknowledged in the run
 
 
+# What a citizen's session tries on another citizen's dossier, and on officer and sync routes, through
+# the map's steps (those the map has): the values each step needs besides the dossier.
+FOREIGN_STEPS = {
+    "status": {},
+    "upload": {"filename": "la.pdf", "document": data.pdf_bytes(1200)},
+    "submit": {},
+    "pay": {},
+}
+ROLE_STEPS = {"queue": {}, "receive": {}, "sync": {"cursor": 0, "limit": 10}}
+REFUSED = (401, 403, 404)
+
+
 class ForeignDossiers(SecurityCheck):
     id = "C13"
     name = "BOLA/BFLA"
     invariant = (
-        "0 2xx on foreign dossiers (404, audited); citizen tokens on officer and sync "
-        "routes get 403; own dossier's owner_id is stable"
+        "0 2xx on foreign dossiers (read, upload, submit, pay: 403/404, audited); citizen sessions on "
+        "officer and sync routes refused (401/403)"
     )
 
     def probe(self, client: ProbeClient) -> Observed:
-        """A citizen's token on other citizens' dossiers (read, file, submit, pay) and on officer and
-        sync routes."""
-        token = client.login_as(self.id, ATTACKERS[self.id])
-        own = client.new_dossier(self.id, token) if token else None
-        if token is None or own is None:
-            return {"error": "could not log in or create a dossier"}
-        acknowledged = [d for _, d in client.run.receipts if d != own]
-        foreign = acknowledged[-FOREIGN_DOSSIERS:] or [d for d in range(1, 6) if d != own]
-        key = client.address(self.id)
+        """A citizen's session on other citizens' dossiers (another citizen's fresh one, and the latest
+        the run acknowledged) through the map's dossier steps, and on its officer and sync steps."""
+        mine = client.signed_in(self.id, ATTACKERS[self.id])
+        theirs = client.signed_in(self.id, ATTACKERS["C13b"], key="C13b")
+        own = client.draft(mine).captured.get("dossier") if mine is not None else None
+        victim = client.draft(theirs).captured.get("dossier") if theirs is not None else None
+        if mine is None or own is None or victim is None:
+            return {"error": "could not log in two citizens and create a dossier for each"}
+        acknowledged = [d for _, d in client.run.receipts if d not in (own, victim)]
+        foreign = [victim, *acknowledged[-(FOREIGN_DOSSIERS - 1) :]]
+        portal_map = client.run.portal_map
         answers: Counter[int] = Counter()
+        tried = [step for step in FOREIGN_STEPS if portal_map.has(step)]
         for dossier in foreign:
-            for method, path, name in (
-                ("GET", f"{API}/dossiers/{dossier}", "GET /api/v1/dossiers/{id}"),
-                ("GET", f"{API}/dossiers/{dossier}/files/1", "GET /api/v1/dossiers/{id}/files/{file_id}"),
-                ("POST", f"{API}/dossiers/{dossier}/submit", "POST /api/v1/dossiers/{id}/submit"),
-                ("POST", f"{API}/dossiers/{dossier}/payment", "POST /api/v1/dossiers/{id}/payment"),
-            ):
-                response = client.send(self.id, method, path, name, (404,), headers=key, token=token)
-                answers[response.status_code] += 1
-        roles = [
-            client.send(self.id, method, path, name, (403,), headers=key, token=token).status_code
-            for method, path, name in (
-                ("GET", f"{API}/officer/queue", "GET /api/v1/officer/queue"),
-                (
-                    "POST",
-                    f"{API}/officer/dossiers/{own}/receive",
-                    "POST /api/v1/officer/dossiers/{id}/receive",
-                ),
-                ("GET", f"{API}/sync/status-changes", "GET /api/v1/sync/status-changes"),
-            )
-        ]
-        owners = {client.dossier(self.id, token, own).get("owner_id") for _ in range(2)}
+            for step in tried:
+                outcome = mine.run(step, expect=REFUSED, dossier=dossier, **FOREIGN_STEPS[step])
+                answers[outcome.status] += 1
+        roles = {
+            step: mine.run(step, expect=REFUSED, dossier=own, **values).status
+            for step, values in ROLE_STEPS.items()
+            if portal_map.has(step)
+        }
         two_xx = sum(n for s, n in answers.items() if 200 <= s < 300)
         return {
             "foreign_dossiers": foreign,
+            "steps_tried": tried,
             "answers": {str(k): v for k, v in answers.items()},
             "role_answers": roles,
-            "own_owner_ids": sorted(map(str, owners)),
             "probes": sum(answers.values()),
-            "account": data.citizen_id(ATTACKERS[self.id]),
+            "account": client.identity(ATTACKERS[self.id]),
             "pass": two_xx == 0
-            and set(answers) <= {404}
-            and roles == [403, 403, 403]
-            and len(owners) == 1
-            and None not in owners,
+            and set(answers) <= {403, 404}
+            and all(s in (401, 403) for s in roles.values()),
         }
 
     def confirm(self, observed: Observed, db: PortalDatabase, limits: Limits) -> tuple[bool, Observed]:

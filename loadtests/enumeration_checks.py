@@ -3,9 +3,10 @@ and a known one with a wrong password get the same status, the same body, the sa
 that a Mann-Whitney test cannot tell apart -- at low load and with the portal's logins 80% busy.
 
 The two kinds are sent in pairs, together through a gate (both meet the same moment of the portal, and
-the probe takes half the time), each from its own client address (no address quota binds). A known
-account is never locked by the samples: after T-1 wrong passwords it logs in once (not a sample), which
-restarts its count.
+the probe takes half the time), each from its own client address (no address quota binds), each
+through the portal map's login step in a new browser; a sample's time is its login request's alone (not
+the form page a map may fetch first). A known account is never locked by the samples: after T-1 wrong
+passwords it logs in once (not a sample), which restarts its count.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dvclab.load import data
-from dvclab.load.login_abuse_checks import NO_PROXY
-from dvclab.load.security_checks import NOT_RUN_KEY, Observed, SecurityCheck
+from dvclab.load.security_checks import Observed, SecurityCheck, in_parts
 
 if TYPE_CHECKING:
     from dvclab.load.check_client import ProbeClient
@@ -73,9 +72,7 @@ class LoginEnumeration(SecurityCheck):
     )
 
     def probe(self, client: ProbeClient) -> Observed:
-        if not client.run.profile.forwarded_clients:
-            return {NOT_RUN_KEY: NO_PROXY}
-        threshold = client.run.profile.limits.lockout_threshold
+        threshold = client.limit("lockout_threshold")
         state = {"address": 0, "unknown": UNKNOWN_FIRST, "failures": dict.fromkeys(KNOWN_ACCOUNTS, 0)}
 
         def address() -> dict[str, str]:
@@ -85,22 +82,26 @@ class LoginEnumeration(SecurityCheck):
 
         def unknown_id() -> str:
             state["unknown"] += 1
-            return data.citizen_id(state["unknown"])
+            return client.identity(state["unknown"])
 
         def attempt(identity: str, password: str) -> tuple[Any, float]:
             started = time.perf_counter()
-            response = client.login_with(self.id, identity, password, address(), (200, 401, 429, 503))
-            return response, (time.perf_counter() - started) * 1000
+            outcome = client.attempt(self.id, identity, password, address(), (200, 401, 429, 503))
+            response = outcome.response
+            if response is None:
+                return None, 0.0
+            timed = getattr(response, "request_meta", {}).get("response_time")
+            return response, timed if timed is not None else (time.perf_counter() - started) * 1000
 
         def known_account(i: int) -> str:
             """The known account of sample i, its count restarted first (outside the timed pair) when
             one more wrong password would lock it."""
             number = KNOWN_ACCOUNTS[i % len(KNOWN_ACCOUNTS)]
             if state["failures"][number] >= threshold - 1:
-                attempt(data.citizen_id(number), data.CITIZEN_PASSWORD)
+                attempt(client.identity(number), client.password())
                 state["failures"][number] = 0
             state["failures"][number] += 1
-            return data.citizen_id(number)
+            return client.identity(number)
 
         def phase(seed: int) -> Observed:
             """SAMPLES pairs, each a known and an unknown number sent together (so both meet the same
@@ -115,7 +116,7 @@ class LoginEnumeration(SecurityCheck):
                     2, lambda j, kinds=kinds, ids=identities: attempt(ids[kinds[j]], "not-the-password"), 0
                 )
                 for kind, outcome in zip(kinds, pair, strict=True):
-                    if outcome is None:
+                    if outcome is None or outcome[0] is None:
                         answers[kind].add((0, ""))
                         continue
                     response, ms = outcome
@@ -134,12 +135,7 @@ class LoginEnumeration(SecurityCheck):
         busy["background_logins_per_s"] = round(BUSY * rate, 1)
         busy["background_answers"] = background
         lockout = self._lockouts(client, threshold, unknown_id, address)
-        return {
-            "low_load": low,
-            "busy": busy,
-            "lockout": lockout,
-            "pass": bool(low.pop("pass") and busy.pop("pass") and lockout.pop("pass")),
-        }
+        return in_parts(low_load=low, busy=busy, lockout=lockout)
 
     def _calibrate(self, client: ProbeClient, unknown_id: Any, address: Any) -> float:
         """Logins/s the portal sustains, closed loop, on unknown numbers from fresh addresses."""
@@ -148,8 +144,9 @@ class LoginEnumeration(SecurityCheck):
 
         def loop(_i: int) -> None:
             while time.monotonic() < deadline:
-                r = client.login_with(self.id, unknown_id(), "calibration", address(), (401, 429, 503))
-                done.append(r.status_code)
+                done.append(
+                    client.attempt(self.id, unknown_id(), "calibration", address(), (401, 429, 503)).status
+                )
 
         client.burst(CALIBRATION_CONCURRENCY, loop)
         return max(1.0, done.count(401) / CALIBRATION_S)
@@ -158,9 +155,7 @@ class LoginEnumeration(SecurityCheck):
         """Logins at ``rate`` per second until the returned stop() (which gives their statuses)."""
 
         def one() -> int:
-            return client.login_with(
-                self.id, unknown_id(), "background", address(), (401, 429, 503)
-            ).status_code
+            return client.attempt(self.id, unknown_id(), "background", address(), (401, 429, 503)).status
 
         stop = client.arrivals(rate, one)
 
@@ -172,17 +167,15 @@ class LoginEnumeration(SecurityCheck):
 
     def _lockouts(self, client: ProbeClient, threshold: int, unknown_id: Any, address: Any) -> Observed:
         """T+1 wrong passwords on a known account and on an unknown number: the same statuses."""
-        known = [
-            client.login_with(
-                self.id, data.citizen_id(LOCKOUT_ACCOUNT), f"wrong-{i}", address(), (401, 429)
-            ).status_code
-            for i in range(threshold + 1)
-        ]
-        identity = unknown_id()
-        unknown = [
-            client.login_with(self.id, identity, f"wrong-{i}", address(), (401, 429)).status_code
-            for i in range(threshold + 1)
-        ]
+
+        def statuses(identity: str) -> list[int]:
+            return [
+                client.attempt(self.id, identity, f"wrong-{i}", address(), (401, 429)).status
+                for i in range(threshold + 1)
+            ]
+
+        known = statuses(client.identity(LOCKOUT_ACCOUNT))
+        unknown = statuses(unknown_id())
         return {"known": known, "unknown": unknown, "pass": known == unknown and known[-1] == 429}
 
 

@@ -34,8 +34,9 @@ from dvclab.load import check_registry, harness
 from dvclab.load.check_client import ProbeClient
 from dvclab.load.histograms import TOTAL
 from dvclab.load.locust_options import EXIT_BAD_INPUT, cap_schedule, refused_options
+from dvclab.load.security_checks import NOT_RUN_KEY
 from dvclab.load.users import AssistedFiling, CitizenOnline, NationalSync, Officer, PortalUser, PublicTracker
-from dvclab.load.verdicts import finalise, unbound
+from dvclab.load.verdicts import UNMET, finalise, unbound
 
 __all__ = ["AssistedFiling", "Attacker", "CitizenOnline", "NationalSync", "Officer", "PublicTracker"]
 CLASSES = {
@@ -62,13 +63,16 @@ class Attacker(PortalUser):
 
     @task
     def attack(self) -> None:
-        if self.done or not self.run.profile.security.checks or not self.run.portal_map.reference_api:
+        if self.done or not self.run.profile.security.checks:
             gevent.sleep(1.0)
             return
         self.done = True
         gevent.sleep(self.run.profile.security.start_after)
         for check in check_registry.probed(self.run.profile.security.checks):
-            self.run.observations.append({"id": check.id, "observed": check.attack(self.probes)})
+            # A check whose step, limit or precondition the map lacks sends nothing: "not run", saying why.
+            reason = check_registry.cannot_run(check, self.run.portal_map, self.run.profile)
+            observed = {NOT_RUN_KEY: reason, UNMET: True} if reason else check.attack(self.probes)
+            self.run.observations.append({"id": check.id, "observed": observed})
 
 
 @events.init_command_line_parser.add_listener
@@ -235,7 +239,7 @@ def _finish(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
         f"offered {total['offered_rps']} rps, achieved {total['achieved_rps']} rps, "
         f"dropped {total['dropped']}/{total['scheduled']}, checks failed: {failed or 'none'}"
         + (f", not run: {not_run}" if not_run else "")
-        + (f", not bound to the map: {unsupported}" if unsupported else ""),
+        + (f", not run on this portal as mapped: {unsupported}" if unsupported else ""),
         file=sys.stderr,
     )
     if total["generator_cpu_max_pct"] >= 90 or total["generator_lag_max_ms"] > run.profile.max_lag * 1000:

@@ -2,7 +2,8 @@
 of logins that would each cost a password hash (C22).
 
 Both need many client addresses, which the generator can only give when the portal trusts it as a proxy
-(``forwarded_clients``); without that they are "not run", with that reason.
+(``forwarded_clients``); without that they are "not run", with that reason (their declarations in
+``check_registry.NEEDS``). Every login goes through the portal map's login step, each in a new browser.
 """
 
 from __future__ import annotations
@@ -14,14 +15,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dvclab.load import data
-from dvclab.load.security_checks import NOT_RUN_KEY, Observed, SecurityCheck
+from dvclab.load.security_checks import NOT_RUN_KEY, Observed, SecurityCheck, in_parts
 
 if TYPE_CHECKING:
     from dvclab.load.check_client import ProbeClient
     from dvclab.load.ground_truth import PortalDatabase
     from dvclab.load.profiles import Limits
-
-NO_PROXY = "many client addresses need the generator to be a trusted proxy (forwarded_clients: true)"
 
 # --- C04 ------------------------------------------------------------------------------------------------
 
@@ -49,11 +48,14 @@ def stuffing_figures(statuses: list[int], right_at: int, threshold: int) -> Obse
     }
 
 
-def spraying_figures(statuses: list[int], quota: int | None, window_s: int | None, span_s: float) -> Observed:
+def spraying_figures(
+    statuses: list[int], quota: int | None, window_s: float | None, span_s: float
+) -> Observed:
     """(b) many accounts from one address: at most L logins evaluated per window of the address's quota
     (L read from the portal's RateLimit-Policy), the rest 429."""
     counts = Counter(statuses)
     allowed = quota * (1 + int(span_s // window_s)) if quota and window_s else None
+    window_s = int(window_s) if window_s and float(window_s).is_integer() else window_s
     return {
         "accounts": len(statuses),
         "L": quota,
@@ -80,27 +82,25 @@ class StuffingAndSpraying(SecurityCheck):
     )
 
     def probe(self, client: ProbeClient) -> Observed:
-        if not client.run.profile.forwarded_clients:
-            return {NOT_RUN_KEY: NO_PROXY}
-        threshold = client.run.profile.limits.lockout_threshold
-        account = data.citizen_id(STUFFING_ACCOUNT)
+        threshold = client.limit("lockout_threshold")
+        account = client.identity(STUFFING_ACCOUNT)
         burst = client.run.profile.security.burst
 
         def stuff(i: int) -> Any:
-            password = data.CITIZEN_PASSWORD if i == LEAKED_RIGHT_AT else f"leaked-{i}"
+            password = client.password() if i == LEAKED_RIGHT_AT else f"leaked-{i}"
             source = {"X-Forwarded-For": f"10.252.{i // 250}.{i % 250 + 1}", "Connection": "close"}
-            return client.login_with(self.id, account, password, source, (200, 401, 429, 503))
+            return client.attempt(self.id, account, password, source, (200, 401, 429, 503))
 
         stuffed: list[int] = []
         for start in range(0, STUFFING_SOURCES, burst):
             n = min(burst, STUFFING_SOURCES - start)
-            stuffed += [r.status_code for r in client.burst(n, lambda i, s=start: stuff(s + i))]
+            stuffed += [o.status for o in client.burst(n, lambda i, s=start: stuff(s + i))]
 
         sprayer = {**client.address("C04b"), "Connection": "close"}
 
         def spray(i: int) -> Any:
-            identity = data.citizen_id(SPRAY_FIRST_ACCOUNT + i)
-            return client.login_with(self.id, identity, data.CITIZEN_PASSWORD, sprayer, (401, 429, 503))
+            identity = client.identity(SPRAY_FIRST_ACCOUNT + i)
+            return client.attempt(self.id, identity, client.password(), sprayer, (401, 429, 503))
 
         sprayed: list[Any] = []
         started = time.monotonic()
@@ -108,27 +108,20 @@ class StuffingAndSpraying(SecurityCheck):
             n = min(burst, SPRAYED_ACCOUNTS - start)
             sprayed += client.burst(n, lambda i, s=start: spray(s + i))
         span = time.monotonic() - started
-        policy: dict[str, int] = {}
-        for response in sprayed:
-            policy = data.parse_ratelimit(data.lower_headers(response).get("ratelimit-policy"))
-            if "q" in policy:
-                break
+        # the address's login quota: announced on the answers (the reference portal's "login_ip"), or
+        # the map's limits.rate_limits.login
+        quota = client.rate("login", [o.response for o in sprayed], policy="login_ip")
         stuffing = stuffing_figures(stuffed, LEAKED_RIGHT_AT, threshold)
-        spraying = spraying_figures([r.status_code for r in sprayed], policy.get("q"), policy.get("w"), span)
-        return {
-            "stuffing": stuffing,
-            "spraying": spraying,
-            "pass": bool(stuffing.pop("pass") and spraying.pop("pass")),
-            "account": account,
-            "sprayer": sprayer.get("X-Forwarded-For"),
-        }
+        spraying = spraying_figures([o.status for o in sprayed], quota.limit, quota.window_s, span)
+        figures = in_parts(stuffing=stuffing, spraying=spraying)
+        return {**figures, "account": account, "sprayer": sprayer.get("X-Forwarded-For")}
 
     def confirm(self, observed: Observed, db: PortalDatabase, limits: Limits) -> tuple[bool, Observed]:
         evaluated = db.bad_password_rows(observed["account"])
         sessions = db.sessions_of(observed["account"])
         from_sprayer = db.bad_password_rows_from(observed["sprayer"])
         allowed = observed["spraying"].get("allowed") or 0
-        ok = evaluated <= limits.lockout_threshold and sessions == 0 and from_sprayer <= allowed
+        ok = evaluated <= observed["stuffing"]["T"] and sessions == 0 and from_sprayer <= allowed
         return ok, {
             "db_bad_password_rows_account": evaluated,
             "db_sessions_account": sessions,
@@ -199,8 +192,6 @@ class HashFlood(SecurityCheck):
     )
 
     def probe(self, client: ProbeClient) -> Observed:
-        if not client.run.profile.forwarded_clients:
-            return {NOT_RUN_KEY: NO_PROXY}
         processes = client.portal_processes()
         if not processes:
             return {NOT_RUN_KEY: "the portal's processes are not on this machine: its memory cannot be read"}
@@ -215,12 +206,10 @@ class HashFlood(SecurityCheck):
         before = client.rss_mib(processes)
         stop_memory = client.sample_every(RSS_EVERY_S, memory)
 
-        flood = client.with_concurrency(FLOOD)  # every login of the flood in flight at once
-
-        def login(i: int) -> Any:
+        def login(i: int) -> Any:  # each in a browser of its own: every login of the flood in flight at once
             source = {"X-Forwarded-For": f"10.251.{i // 250}.{i % 250 + 1}", "Connection": "close"}
-            identity = data.citizen_id(FLOOD_FIRST_ACCOUNT + i)
-            return flood.login_with(self.id, identity, "flood", source, (401, 429, 503))
+            identity = client.identity(FLOOD_FIRST_ACCOUNT + i)
+            return client.attempt(self.id, identity, "flood", source, (401, 429, 503)).response
 
         started = time.monotonic()
         answers = client.burst(FLOOD, login)  # None: no answer within the burst's minute

@@ -24,7 +24,7 @@ ORDER: list[tuple[str, str]] = [  # (role, step); "login" switches the session t
     *[("citizen", s) for s in ("search", "detail", "login", "create", "upload", "submit")],
     *[("citizen", s) for s in ("pay", "callback", "track")],
     *[("officer", s) for s in ("login", "queue", "receive", "decide", "return", "supplement")],
-    *[("citizen", s) for s in ("login", "status", "rate")],
+    *[("citizen", s) for s in ("login", "status", "rate", "logout")],  # logout: a check step (C20)
     ("anyone", "statistics"),
     *[("sync", s) for s in ("login", "sync")],
 ]

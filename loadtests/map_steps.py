@@ -8,6 +8,7 @@ dictionary look-ups beyond the request itself; an answer is parsed only when the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -28,6 +29,69 @@ from dvclab.load.map_templates import (
 from dvclab.load.portal_map import PortalMap, Step
 
 SKIPPED = "skipped"  # a step whose `when` did not hold, or whose values were missing: nothing sent
+
+
+class PlainSession:
+    """What :class:`StepRunner` needs of a Locust ``FastHttpSession``, over ``requests`` (no Locust, no
+    gevent): for reading a portal back after a run, in a process that must not be monkey-patched."""
+
+    def __init__(self, base_url: str, timeout_s: float = 10.0) -> None:
+        import requests
+
+        self.base_url, self.timeout_s = base_url.rstrip("/"), timeout_s
+        self.session = requests.Session()
+        self.session.trust_env = False  # loopback portals: no proxy from the environment
+        self.cookiejar = self.session.cookies
+
+    @contextlib.contextmanager
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        import requests
+
+        answer = _PlainAnswer()
+        try:
+            got = self.session.request(
+                method,
+                self.base_url + url,
+                data=kwargs.get("data"),
+                headers=kwargs.get("headers"),
+                allow_redirects=kwargs.get("allow_redirects", False),
+                timeout=self.timeout_s,
+            )
+            answer.status_code, answer.headers, answer.content = got.status_code, got.headers, got.content
+        except requests.RequestException as error:
+            answer.error = error
+        yield answer
+
+
+class _PlainAnswer:
+    """A response as a step reads it: status (0: no answer), headers, body, and Locust's bookkeeping."""
+
+    def __init__(self) -> None:
+        self.status_code = 0
+        self.headers: Any = {}
+        self.content = b""
+        self.error: Exception | None = None
+        self.request_meta: dict[str, Any] = {"context": {}}
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def success(self) -> None:
+        pass
+
+    def failure(self, _why: str) -> None:
+        pass
+
+
+class NoAnswer:
+    """In place of the response of a step that sent nothing (a value it needs was missing): status 0,
+    no headers, no body."""
+
+    status_code = 0
+    headers: dict[str, str] = {}  # noqa: RUF012 - read only
+    content = b""
+    text = ""
 
 
 @dataclass
@@ -119,6 +183,7 @@ class StepRunner:
         self.steps = compiled(portal_map)
         self.values: MutableMapping[str, Any] = {} if values is None else values
         self.extra_headers: dict[str, str] = {}  # the journey's client address, say
+        self.label_prefix = ""  # "[C02] " for a security check's requests (kept out of the journeys' figures)
         self.expires_at = float("inf")  # when the session runs out (time.monotonic clock)
 
     def has(self, name: str) -> bool:
@@ -140,12 +205,20 @@ class StepRunner:
             return self.values.get(self.map.auth.bearer.capture) is not None
         return bool(self.values.get("_signed_in"))
 
-    def login(self, role: str, number: int = 0, context: dict[str, Any] | None = None) -> Outcome:
+    def login(
+        self,
+        role: str,
+        number: int = 0,
+        context: dict[str, Any] | None = None,
+        expect: tuple[int, ...] | None = None,
+    ) -> Outcome:
+        """Log in as account ``role`` (citizen ``number``); ``expect``: a check's expected statuses (a
+        locked account's 429 is what it wants to see)."""
         account = self.map.accounts[role]  # type: ignore[index]
         self.forget_session()
         self.values["national_id"] = account.id.format(n=number)
         self.values["password"] = account.password
-        outcome = self.run("login", context=context)
+        outcome = self.run("login", context=context, expect=expect)
         if outcome.ok and self.map.auth.kind == "bearer" and not self.signed_in():
             outcome.outcome, outcome.reason = data.ERROR, f"no {self.map.auth.bearer.capture} captured"
         if outcome.ok:
@@ -163,10 +236,13 @@ class StepRunner:
         name: str,
         context: dict[str, Any] | None = None,
         also_refused: tuple[int, ...] = (),
+        expect: tuple[int, ...] | None = None,
         **values: Any,
     ) -> Outcome:
         """Run step ``name`` (its ``before`` steps first); ``values`` add to the runner's values;
-        ``also_refused``: statuses this call expects besides the step's own (an unknown code's 404)."""
+        ``also_refused``: statuses this call expects besides the step's own (an unknown code's 404);
+        ``expect``: a security check's own expected statuses instead of the step's (below 400 a success,
+        from 400 an expected refusal: a wrong password's 401 is what the check wants to see)."""
         if values:
             self.values.update(values)
         step = self.steps[name]
@@ -184,7 +260,7 @@ class StepRunner:
             request = self._request(step)
         except MissingValue as missing:
             return Outcome(name, SKIPPED, reason=str(missing))
-        outcome = self._send(step, request, context, also_refused)
+        outcome = self._send(step, request, context, also_refused, expect)
         outcome.before = before
         return outcome
 
@@ -238,11 +314,16 @@ class StepRunner:
         request: dict[str, Any],
         context: dict[str, Any] | None,
         also_refused: tuple[int, ...] = (),
+        expect: tuple[int, ...] | None = None,
     ) -> Outcome:
+        if expect is None:
+            ok, refusals = step.ok, step.refusals + also_refused
+        else:
+            ok, refusals = tuple(s for s in expect if s < 400), tuple(s for s in expect if s >= 400)
         with self.http.request(
             step.method,
             request["url"],
-            name=step.label,
+            name=self.label_prefix + step.label,
             data=request["data"],
             headers=request["headers"],
             catch_response=True,
@@ -250,10 +331,11 @@ class StepRunner:
             context=context or {},
         ) as response:
             status = response.status_code or 0
-            outcome = data.classify(status, step.ok, step.refusals + also_refused)
+            outcome = data.classify(status, ok, refusals)
             response.request_meta["context"]["outcome"] = outcome
-            if outcome == data.ERROR:
-                response.failure(f"HTTP {status} {data.problem(response)}")
+            if outcome == data.ERROR:  # no answer at all: name the error (a reset, a timeout)
+                why = data.problem(response) if status else repr(getattr(response, "error", None))[:200]
+                response.failure(f"HTTP {status} {why}")
             else:
                 response.success()
         result = Outcome(step.name, outcome, status, sent=request, response=response)

@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from dvclab.load import data
 from dvclab.load.data import API
-from dvclab.load.login_abuse_checks import NO_PROXY
 from dvclab.load.quota_checks import policies
-from dvclab.load.security_checks import NOT_RUN_KEY, Observed, SecurityCheck
+from dvclab.load.security_checks import NOT_RUN_KEY, Observed, SecurityCheck, in_parts
 
 if TYPE_CHECKING:
     from dvclab.load.check_client import ProbeClient
@@ -52,8 +51,6 @@ class SmsCost(SecurityCheck):
     )
 
     def probe(self, client: ProbeClient) -> Observed:
-        if not client.run.profile.forwarded_clients:
-            return {NOT_RUN_KEY: NO_PROXY}
         token = client.login_as(self.id, ACCOUNT)
         if token is None:
             return {"error": "could not log in"}
@@ -92,13 +89,8 @@ class SmsCost(SecurityCheck):
         one_address = client.burst(len(numbers), lambda i: ask(numbers[i], shared))
         by_phone = sms_figures([r.status_code if r is not None else 0 for r in spread], per_phone)
         by_address = sms_figures([r.status_code if r is not None else 0 for r in one_address], per_address)
-        return {
-            "per_phone": by_phone,
-            "per_address": by_address,
-            "pass": bool(by_phone.pop("pass") and by_address.pop("pass")),
-            "victim_phone": victim,
-            "shared_address": shared.get("X-Forwarded-For"),
-        }
+        figures = in_parts(per_phone=by_phone, per_address=by_address)
+        return {**figures, "victim_phone": victim, "shared_address": shared.get("X-Forwarded-For")}
 
     def confirm(self, observed: Observed, db: PortalDatabase, limits: Limits) -> tuple[bool, Observed]:
         to_victim = db.codes_sent_to(observed["victim_phone"])

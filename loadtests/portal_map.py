@@ -17,13 +17,21 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from dvclab.hints import did_you_mean, yaml_error
+from dvclab.hints import did_you_mean
 from dvclab.load.map_templates import compile_template, placeholders
+from dvclab.load.yaml_files import read_yaml, validated
 from dvclab.paths import shipped
 
 MAP_DIR = shipped("load", "maps")
@@ -50,6 +58,9 @@ STEPS = (
     "return",
     "sync",  # the national portal's status-change feed: captures `next_cursor` and `count`
 )
+# Steps only the security checks use (no journey needs them): a map that lacks one leaves the checks
+# that need it "not run", saying so.
+CHECK_STEPS = ("logout",)  # ends the session (C20: the old token or cookie must stop working)
 # What a journey reads from a step's captures: the step is useless to it without them.
 REQUIRED_CAPTURES = {
     "create": ("dossier",),
@@ -242,19 +253,76 @@ class Procedures(_Strict):
     lookup: Literal["table", "search"] = "table"
 
 
+def _seconds(value: Any) -> float:
+    """Seconds, or a duration like "15m" or "1h30m" (the gate's syntax)."""
+    from dvclab.gate.rules import parse_duration
+
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return parse_duration(value)
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+
+
+class RateLimit(_Strict):
+    """A step's rate limit, as the portal enforces it: ``limit`` requests per ``window`` per key."""
+
+    limit: int = Field(ge=1)
+    window: Seconds
+    per: Literal["address", "account"] = "address"  # what the portal counts by
+
+
+class MapLimits(_Strict):
+    """The limits the portal enforces, for the security checks that judge them. A limit the portal
+    announces in its answers (RateLimit-Policy, RateLimit-Limit, X-RateLimit-Limit) is read from there
+    first; one it does not announce is read from here; a check whose limit is in neither is "not run",
+    naming the field to add."""
+
+    lockout_threshold: int | None = Field(default=None, ge=1)  # T: wrong passwords before an account locks
+    lockout_window: Seconds | None = None  # how long the lock lasts
+    rate_limits: dict[str, RateLimit] = Field(default_factory=dict)  # by step name (track, login, create)
+    max_file_bytes: int | None = Field(default=None, ge=1)  # one upload's largest size
+    max_files_per_dossier: int | None = Field(default=None, ge=1)
+    drafts_per_citizen: RateLimit | None = None  # new dossiers (flow quotas, C21)
+    drafts_per_address: RateLimit | None = None
+
+
+class DatabaseQueries(_Strict):
+    """How the portal's database answers the checks' ground-truth questions (``--db-url``): SQL by the
+    names of ``ground_truth.QUERIES``, with their parameters. The reference portal's are built in."""
+
+    queries: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("queries", mode="after")
+    @classmethod
+    def _known(cls, queries: dict[str, str]) -> dict[str, str]:
+        from dvclab.load.ground_truth import QUERIES
+
+        unknown = [n for n in queries if n not in QUERIES]
+        if unknown:
+            name = unknown[0]
+            raise ValueError(
+                f"unknown query '{name}'{did_you_mean(name, QUERIES)}; known: {', '.join(QUERIES)}"
+            )
+        return queries
+
+
 class PortalMap(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str = ""
     base_url: str | None = Field(default=None, pattern=r"^https?://")
     health: str = Field(default="/healthz", pattern=r"^/")
-    # The security checks' probes speak the reference portal's API; until they are bound to maps, a
-    # portal that does not speak it gets them "not run" (C07, judged on every answer, still runs).
+    # The portal speaks the reference portal's API: the security checks not yet bound to map steps
+    # (payment callbacks, phone verification, pagination) run only then; the others run from the steps.
     reference_api: bool = False
     auth: Auth = Field(default_factory=Auth)
     accounts: dict[Literal["citizen", "officer", "sync"], Account] = Field(
         default_factory=_reference_accounts
     )
     procedures: Procedures = Field(default_factory=Procedures)
+    limits: MapLimits = Field(default_factory=MapLimits)
+    ground_truth: DatabaseQueries = Field(default_factory=DatabaseQueries)
     steps: dict[str, Step]
 
     @field_validator("accounts", mode="after")
@@ -280,10 +348,17 @@ class PortalMap(_Strict):
                     problems.append(f"steps.{name}.before: '{earlier}' is a journey step, not a preparation")
         referenced = {b for s in self.steps.values() for b in s.before}
         for name in self.steps:
-            if name not in STEPS and name not in referenced:
+            if name not in STEPS and name not in CHECK_STEPS and name not in referenced:
                 problems.append(
-                    f"steps.{name}: unknown step{did_you_mean(name, STEPS)}; journey steps: "
-                    f"{', '.join(STEPS)} (another step must be named in some step's `before`)"
+                    f"steps.{name}: unknown step{did_you_mean(name, (*STEPS, *CHECK_STEPS))}; journey "
+                    f"steps: {', '.join(STEPS)}; check steps: {', '.join(CHECK_STEPS)} (another step "
+                    "must be named in some step's `before`)"
+                )
+        for name in self.limits.rate_limits:
+            if name not in self.steps:
+                problems.append(
+                    f"limits.rate_limits.{name}: the map has no step '{name}'{did_you_mean(name, self.steps)}"
+                    " (a rate limit is declared for a step the checks send)"
                 )
         if self.procedures.lookup == "search":
             search = self.steps.get("search")
@@ -356,11 +431,15 @@ def _format_errors(path: Path | str, error: ValidationError) -> str:
         elif item["type"] == "literal_error":
             choices = re.findall(r"'([^']*)'", str(item.get("ctx", {}).get("expected", "")))
             message += f" (got {item.get('input')!r}){did_you_mean(str(item.get('input')), choices)}"
-        if where == "(top level)" and message.startswith(("steps.", "procedures.", "auth.")):
+        if where == "(top level)" and message.startswith(("steps.", "procedures.", "auth.", "limits.")):
             lines += [f"{path}: {line}" for line in message.splitlines()]
             continue
         lines.append(f"{path}: {where}: {message}")
     return "\n".join(lines)
+
+
+# Fields that hold a mapping of named models: the model of each entry (to list its allowed fields).
+_ENTRIES: dict[tuple[type[BaseModel], str], type[BaseModel]] = {}
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -369,29 +448,12 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     parts = list(loc)
     while parts:
         part = parts.pop(0)
-        if model is PortalMap and part == "steps":
+        entry = _ENTRIES.get((model, str(part)))
+        if entry is not None:
             if not parts:
                 return None
-            parts.pop(0)
-            model = Step
-            continue
-        if model is Step and part == "capture":
-            if not parts:
-                return None
-            parts.pop(0)
-            model = Capture
-            continue
-        if model is Step and part == "multipart":
-            if not parts:
-                return None
-            parts.pop(0)
-            model = Part
-            continue
-        if model is PortalMap and part == "accounts":
-            if not parts:
-                return None
-            parts.pop(0)
-            model = Account
+            parts.pop(0)  # the entry's name
+            model = entry
             continue
         field = {(f.alias or k): f for k, f in getattr(model, "model_fields", {}).items()}.get(str(part))
         if field is None:
@@ -401,6 +463,17 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         if model is None:
             return None
     return model
+
+
+_ENTRIES.update(
+    {
+        (PortalMap, "steps"): Step,
+        (PortalMap, "accounts"): Account,
+        (Step, "capture"): Capture,
+        (Step, "multipart"): Part,
+        (MapLimits, "rate_limits"): RateLimit,
+    }
+)
 
 
 def map_names() -> list[str]:
@@ -416,26 +489,13 @@ def resolve(name_or_path: str | Path) -> Path:
 
 def load_map(name_or_path: str | Path = DEFAULT_MAP) -> PortalMap:
     path = resolve(name_or_path)
-    if not path.is_file():
-        known = map_names()
-        if path.parent == MAP_DIR:
-            hint = did_you_mean(str(name_or_path), known)
-            raise MapError(f"no portal map {str(name_or_path)!r}{hint}; shipped maps: {', '.join(known)}")
-        raise MapError(f"{path}: portal map not found (shipped maps: {', '.join(known)})")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as bad:
-        raise MapError(yaml_error(path, bad)) from None
+    listing = f"shipped maps: {', '.join(map_names())}"
+    raw = read_yaml(name_or_path, path, MAP_DIR, map_names(), "portal map", listing, MapError)
     return parse_map(raw, path)
 
 
 def parse_map(raw: Any, path: Path | str = "<map>") -> PortalMap:
-    if not isinstance(raw, dict):
-        raise MapError(f"{path}: a portal map is a mapping of fields, got {type(raw).__name__}")
-    try:
-        portal_map = PortalMap.model_validate(raw)
-    except ValidationError as error:
-        raise MapError(_format_errors(path, error)) from None
+    portal_map = validated(raw, PortalMap, path, "portal map", MapError, _format_errors)
     for name, step in portal_map.steps.items():  # compile every template now: errors name the step
         try:
             for text in (step.path, *step.headers.values()):

@@ -24,10 +24,11 @@ from pydantic import (
 )
 
 from dvclab.gate.rules import parse_duration
-from dvclab.hints import did_you_mean, yaml_error
+from dvclab.hints import did_you_mean
 from dvclab.load.check_registry import CHECK_IDS as CHECK_IDS  # the ids a profile may name, derived
 from dvclab.load.check_registry import known_id
 from dvclab.load.data import JOURNEY_CITIZENS_MAX
+from dvclab.load.yaml_files import read_yaml, validated
 from dvclab.paths import shipped
 
 JOURNEYS = ("citizen_online", "assisted", "officer", "tracker", "sync")
@@ -148,7 +149,10 @@ class Security(_Strict):
 
 
 class Limits(_Strict):
-    """What the target enforces (the reference portal's defaults); checks judge against these."""
+    """What the reference portal this profile sets up enforces (its defaults here). Fields set in the
+    profile override its map's ``limits:`` for a portal that speaks the reference API (the embedded
+    portal gets the same settings through ``portal.env``); another map's portal has its own limits, in
+    its map or announced in its answers (``check_needs``)."""
 
     lockout_threshold: int = Field(default=5, ge=1)
     max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
@@ -268,23 +272,12 @@ def resolve(name_or_path: str | Path) -> Path:
 
 def load_profile(name_or_path: str | Path) -> Profile:
     path = resolve(name_or_path)
-    if not path.is_file():
-        known = profile_names()
-        listing = f"known profiles: {', '.join(known)}"
-        if path.parent == PROFILE_DIR:  # a name, not a path: suggest the nearest shipped profile
-            hint = did_you_mean(str(name_or_path), known)
-            raise ProfileError(f"no profile {str(name_or_path)!r}{hint}; {listing} (or give a YAML path)")
-        raise ProfileError(f"{path}: profile not found ({listing})")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as bad:
-        raise ProfileError(yaml_error(path, bad)) from None
-    if not isinstance(data, dict):
-        raise ProfileError(f"{path}: a profile is a mapping of fields, got {type(data).__name__}")
-    try:
-        profile = Profile.model_validate(data)
-    except ValidationError as error:
-        raise ProfileError(_format_errors(path, error)) from None
+    known = profile_names()
+    listing = f"known profiles: {', '.join(known)}"
+    data = read_yaml(
+        name_or_path, path, PROFILE_DIR, known, "profile", listing, ProfileError, " (or give a YAML path)"
+    )
+    profile = validated(data, Profile, path, "profile", ProfileError, _format_errors)
     if profile.thresholds and not Path(profile.thresholds).is_absolute():
         # relative to the profile's own file, like a scenario's catalog
         profile.thresholds = str(path.resolve().parent / profile.thresholds)

@@ -3,21 +3,23 @@ burst past each quota creates no more than the quota; the excess is answered 429
 
 The quotas are read from the portal's own ``RateLimit-Policy`` header on a first draft (the reference
 portal lists ``dossier_create`` per citizen and ``dossier_create_ip`` per address), so the check holds the
-portal to what it announces.
+portal to what it announces; a portal that announces none has them in its map (``limits.drafts_per_citizen``
+and ``limits.drafts_per_address``). Drafts are the map's create step.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dvclab.load import data
 from dvclab.load.data import ATTACKERS
-from dvclab.load.security_checks import Observed, SecurityCheck
+from dvclab.load.security_checks import Observed, SecurityCheck, in_parts
 
 if TYPE_CHECKING:
     from dvclab.load.check_client import ProbeClient
     from dvclab.load.ground_truth import PortalDatabase
+    from dvclab.load.map_steps import StepRunner
     from dvclab.load.profiles import Limits
 
 PER_CITIZEN, PER_ADDRESS = "dossier_create", "dossier_create_ip"
@@ -60,54 +62,46 @@ class FlowQuotas(SecurityCheck):
         "(several citizens, one address): created <= quota; the excess gets 429"
     )
 
-    def _burst(self, client: ProbeClient, tokens: list[str], address: dict[str, str], n: int) -> list[int]:
-        def create(i: int) -> Any:
-            return client.create_dossier(self.id, tokens[i % len(tokens)], {**address, "Connection": "close"})
+    def _burst(self, client: ProbeClient, sessions: list[StepRunner], n: int) -> list[int]:
+        def create(i: int) -> int:
+            twin = client.twin(sessions[i % len(sessions)], close=True)
+            key = data.idempotency_key(client.rng)
+            return twin.run("create", expect=(201, 429), idempotency_key=key).status
 
-        return [r.status_code if r is not None else 0 for r in client.burst(n, create)]
+        return client.burst(n, create)
 
     def probe(self, client: ProbeClient) -> Observed:
-        own = client.address(self.id)
-        token = client.login_as(self.id, ATTACKERS[self.id])
-        if token is None:
+        steps = client.signed_in(self.id, ATTACKERS[self.id])
+        if steps is None:
             return {"error": "could not log in"}
-        first = client.create_dossier(self.id, token, own)
-        quotas = policies(data.header(first, "RateLimit-Policy"))
-        if first.status_code != 201 or PER_CITIZEN not in quotas or PER_ADDRESS not in quotas:
-            return {"error": f"first draft: HTTP {first.status_code}, announced quotas {quotas}"}
-        per_citizen, per_address = quotas[PER_CITIZEN], quotas[PER_ADDRESS]
+        first = client.draft(steps, expect=(201, 429))
+        responses = [first.response]
+        per_citizen = client.rate("create", responses, PER_CITIZEN, "drafts_per_citizen").limit
+        per_address = client.rate("create", responses, PER_ADDRESS, "drafts_per_address").limit
+        if first.status != 201:
+            return {"error": f"first draft: HTTP {first.status}"}
         each = math.ceil((per_address + EXCESS) / len(HOUSEHOLD))
         if per_citizen + EXCESS > MOST_REQUESTS or per_address + EXCESS > MOST_REQUESTS:
+            quotas = {PER_CITIZEN: per_citizen, PER_ADDRESS: per_address}
             return {"error": f"quotas {quotas} are too large to probe (at most {MOST_REQUESTS} requests)"}
         if each > per_citizen:
             return {"error": f"the address quota {per_address} needs more than {len(HOUSEHOLD)} citizens"}
-        citizen = quota_figures(
-            [201, *self._burst(client, [token], own, per_citizen + EXCESS - 1)], per_citizen
-        )
+        citizen = quota_figures([201, *self._burst(client, [steps], per_citizen + EXCESS - 1)], per_citizen)
         # Several citizens behind one address (a household, a cybercafe, a script with stolen accounts).
-        shared = client.address(HOUSEHOLD[0])
-        household = []
-        for key in HOUSEHOLD:
-            t = client.send(
-                self.id,
-                "POST",
-                f"{data.API}/auth/login",
-                "POST /api/v1/auth/login",
-                (200,),
-                headers=shared,
-                json={"national_id": data.citizen_id(ATTACKERS[key]), "password": data.CITIZEN_PASSWORD},
-            )
-            body = data.json_of(t) if t.status_code == 200 else None
-            if not isinstance(body, dict) or not body.get("access_token"):
+        household, statuses = [], []
+        for key in HOUSEHOLD:  # each member's first draft sets the values of the step (its procedure)
+            member = client.signed_in(self.id, ATTACKERS[key], key=HOUSEHOLD[0])
+            drafted = client.draft(member, expect=(201, 429)).status if member is not None else 0
+            if member is None or drafted == 0:
                 return {"error": f"could not log in {key}"}
-            household.append(body["access_token"])
-        address = quota_figures(self._burst(client, household, shared, each * len(HOUSEHOLD)), per_address)
+            household.append(member)
+            statuses.append(drafted)
+        statuses += self._burst(client, household, each * len(HOUSEHOLD) - len(HOUSEHOLD))
+        address = quota_figures(statuses, per_address)
         return {
-            "per_citizen": citizen,
-            "per_address": address,
-            "pass": bool(citizen.pop("pass") and address.pop("pass")),
-            "citizen": data.citizen_id(ATTACKERS[self.id]),
-            "household": [data.citizen_id(ATTACKERS[key]) for key in HOUSEHOLD],
+            **in_parts(per_citizen=citizen, per_address=address),
+            "citizen": client.identity(ATTACKERS[self.id]),
+            "household": [client.identity(ATTACKERS[key]) for key in HOUSEHOLD],
         }
 
     def confirm(self, observed: Observed, db: PortalDatabase, limits: Limits) -> tuple[bool, Observed]:

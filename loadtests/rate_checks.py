@@ -1,5 +1,7 @@
 """Security checks of the per-client rate limits: the limiter is global across processes (C01), tracking
-codes cannot be enumerated (C15), and a 429 says when to come back (C08)."""
+codes cannot be enumerated (C15), and a 429 says when to come back (C08). All three send the portal map's
+track step; the limit L and its window are read from the portal's answers (RateLimit-Policy,
+RateLimit-Limit, X-RateLimit-Limit), else from the map's ``limits.rate_limits.track``."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from dvclab.load import data
+from dvclab.load.check_needs import ANNOUNCED, announced
 from dvclab.load.security_checks import Observed, SecurityCheck
 
 if TYPE_CHECKING:
@@ -22,13 +25,9 @@ C15_MAX = 400  # tracking requests of the enumeration scan, whatever L is
 C08_WAIT_MAX_S = 20  # the longest Retry-After C08 waits out to see the client served again
 
 
-def ratelimit_policy(responses: list[Any]) -> dict[str, int]:
-    """The limiter's own RateLimit-Policy header (``"track";q=30;w=10``) on any answer: q = L, w = window."""
-    for response in responses:
-        policy = data.parse_ratelimit(data.lower_headers(response).get("ratelimit-policy"))
-        if "q" in policy:
-            return policy
-    return {}
+def announces(responses: list[Any]) -> bool:
+    """Whether one of the answers announces its limit (any of the header families)."""
+    return any(r is not None and announced(data.lower_headers(r))[0] is not None for r in responses)
 
 
 def shape_of_429(response: Any) -> dict[str, Any]:
@@ -40,7 +39,10 @@ def shape_of_429(response: Any) -> dict[str, Any]:
         "ok": ok and problem_json,
         "why": why or ("" if problem_json else f"content-type {headers.get('content-type')!r}"),
         "retry_after": headers.get("retry-after"),
-        "policy": headers.get("ratelimit-policy"),
+        # what the limiter announced (any of the header families): a 429 of the limiter, not of a proxy
+        "policy": headers.get("ratelimit-policy")
+        or headers.get("ratelimit-limit")
+        or headers.get("x-ratelimit-limit"),
         "at": time.time(),
     }
 
@@ -52,29 +54,25 @@ class LimiterIsGlobal(SecurityCheck):
 
     def probe(self, client: ProbeClient) -> Observed:
         """C01_FACTOR × L + 1 requests on one key, each on a fresh connection (``Connection: close``) so the
-        server's processes share them out, in gated bursts; L and the window read from RateLimit-Policy."""
+        server's processes share them out, in gated bursts; L and the window announced by the portal (or
+        declared in the map)."""
         key = {**client.address(self.id), "Connection": "close"}
-        responses: list[Any] = []
-        policy: dict[str, int] = {}
         burst_size = client.run.profile.security.burst
         started = time.monotonic()
-        target = C01_MAX
-        while len(responses) < target:
+        responses: list[Any] = client.burst(burst_size, lambda i: client.track(self.id, key))
+        found = client.rate("track", responses)  # MissingLimit: "not run", naming the field to declare
+        while len(responses) < (target := min(C01_MAX, C01_FACTOR * found.limit + 1)):
             batch = client.burst(
                 min(burst_size, target - len(responses)), lambda i: client.track(self.id, key)
             )
             responses += batch
-            policy = policy or ratelimit_policy(batch)
-            if "q" in policy:
-                target = min(C01_MAX, C01_FACTOR * policy["q"] + 1)
+            if found.source != ANNOUNCED:  # a portal may announce its limit on its 429s only
+                found = client.rate("track", batch) if announces(batch) else found
         span = time.monotonic() - started
-        if "q" not in policy:
-            return {"error": f"no RateLimit-Policy and no 429 after {len(responses)} requests on one key"}
         counts = Counter(r.status_code for r in responses)
         client.shapes_of_429 += [shape_of_429(r) for r in responses if r.status_code == 429][:3]
         return {
-            "L": policy["q"],
-            "window_s": policy.get("w"),
+            **found.shown(),
             "sent": len(responses),
             "served": sum(n for s, n in counts.items() if s != 429),
             "429": counts[429],
@@ -117,11 +115,13 @@ class TrackingEnumeration(SecurityCheck):
         """An anonymous scan of random codes on one key, until L + 10 (or C15_MAX) requests."""
         key = client.address(self.id)
         bodies, statuses = set(), []
-        responses: list[Any] = []
-        quota = None
-        while len(responses) < C15_MAX and (quota is None or len(responses) < quota + 10):
+        responses: list[Any] = [client.track(self.id, key)]
+        found = client.rate("track", responses)  # announced, or the map's: else "not run"
+        while len(responses) < min(C15_MAX, found.limit + 10):
             responses.append(client.track(self.id, key))
-            quota = quota or ratelimit_policy(responses[-1:]).get("q")
+            if found.source != ANNOUNCED and announces(responses[-1:]):  # on its 429s only, say
+                found = client.rate("track", responses[-1:])
+        quota = found.limit
         for r in responses:
             statuses.append(r.status_code)
             if r.status_code == 404:
@@ -135,15 +135,15 @@ class TrackingEnumeration(SecurityCheck):
             "first_429_at": first_429,
             "distinct_404_bodies": len(bodies),
             "pass": first_429 is not None
-            and quota is not None
             and first_429 <= quota
             and len(bodies) <= 1
             and all(s in (404, 429) for s in statuses),
         }
 
     def judge(self, observed: Observed, probe_says: bool, run: Run) -> bool:
-        # The entropy of the codes the portal actually handed out during the run.
-        bits = min((data.code_entropy_bits(code) for code, _ in run.receipts), default=None)
+        # The entropy of the codes the portal actually handed out during the run (the reference format's
+        # exact figure; another portal's, an upper bound from what varies between its codes).
+        bits = data.codes_entropy_bits([code for code, _ in run.receipts])
         observed["receipt_code_bits"] = bits
         return probe_says and (bits is None or bits >= 64)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dvclab.load.ground_truth import TRACKED_BACK, Unreadable
+from dvclab.load.ground_truth import TRACKED_BACK, NoQuery, Unreadable
 from dvclab.load.security_checks import Observed, SecurityCheck
 
 if TYPE_CHECKING:
@@ -38,8 +38,8 @@ class NothingLost(SecurityCheck):
     probed = False  # the journeys record every receipt code the portal acknowledged
 
     def verdict(self, observed: Observed | None, run: Run, truth: GroundTruth | None) -> tuple[bool, Any]:
-        """Every acknowledged receipt code, fetched back: the sync feed, the tracking route for the first
-        few, and the database when given."""
+        """Every acknowledged receipt code, fetched back through the map: the sync feed (its sync step's
+        ``receipts``), the tracking step for the first few, and the database when given."""
         if truth is None:
             return False, {"error": "no host to read back from"}
         codes = sorted({code for code, _ in run.receipts})
@@ -55,7 +55,11 @@ class NothingLost(SecurityCheck):
         shown["tracked_back"] = f"{tracked} of {expected}"
         holds = not missing and tracked == expected
         if truth.database is not None and codes:
-            found = truth.database.receipt_codes_found(codes)
+            try:
+                found = truth.database.receipt_codes_found(codes)
+            except NoQuery as missing:
+                shown["ground_truth"] = f"API answers only ({missing})"
+                return holds, shown
             shown["missing_from_db"] = [c for c in codes if c not in found][:SHOWN]
             holds = holds and not shown["missing_from_db"]
         return holds, shown

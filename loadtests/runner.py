@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dvclab import services
 from dvclab.embedded import EmbeddedPortal
@@ -32,6 +33,7 @@ from dvclab.load import check_registry
 from dvclab.load.portal_map import load_map
 from dvclab.load.profiles import Profile
 from dvclab.load.security_checks import NOT_RUN
+from dvclab.load.store_checks import CONTROL_ENV, STORE_ABSENT_ENV, StoreProxy
 from dvclab.paths import results_dir
 from dvclab.processes import NotReady, console_script, free_port, open_loopback, start_group, stop_group
 from dvclab.services import RedisServer
@@ -115,6 +117,35 @@ def start_redis(folder: Path) -> RedisServer:
         raise RunError(f"redis-server did not start: {failed}") from None
 
 
+def store_proxy(
+    profile: Profile, portal: EmbeddedPortal | None, redis: RedisServer | None, folder: Path
+) -> tuple[StoreProxy | None, RedisServer | None, dict[str, str]]:
+    """For C06 (the limit store slow or down): a fault-injecting TCP proxy between the embedded portal's
+    workers and a throwaway Redis (started here when the profile's workers do not need one already), and
+    the variables that tell the attacker its control address -- or why there is none, which C06 then
+    reports as its "not run" reason. (proxy, the Redis started here, environment for Locust)."""
+    if "C06" not in profile.security.checks:
+        return None, None, {}
+    if portal is None:
+        why = "the portal runs at --host: its limit store is not one the runner can put a proxy in front of"
+        return None, None, {STORE_ABSENT_ENV: why}
+    started = None
+    if redis is None:
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            redis = started = services.start_redis(folder)
+        except (services.ServiceMissing, RuntimeError) as missing:
+            return (
+                None,
+                None,
+                {STORE_ABSENT_ENV: f"no Redis to put the fault-injection proxy in front of: {missing}"},
+            )
+    target = urlsplit(redis.url)
+    proxy = StoreProxy((target.hostname or "127.0.0.1", target.port or 6379))
+    portal.redis_url = f"redis://127.0.0.1:{proxy.port}{target.path or '/0'}"
+    return proxy, started, {CONTROL_ENV: f"127.0.0.1:{proxy.control_port}"}
+
+
 def embedded_portal(profile: Profile, folder: Path) -> EmbeddedPortal:
     """The reference portal a profile asks for (``portal:``), its database and log in ``folder``; the
     runner adds the Redis and PostgreSQL it started before starting it."""
@@ -184,12 +215,19 @@ def locust_commands(
 
 
 def run_locust(
-    commands: list[list[str]], out: Path, budget: float, portal: EmbeddedPortal | None, stop: StopRequest
+    commands: list[list[str]],
+    out: Path,
+    budget: float,
+    portal: EmbeddedPortal | None,
+    stop: StopRequest,
+    env: dict[str, str] | None = None,
 ) -> tuple[int, str]:
     """Start the processes, wait at most ``budget`` seconds (or until ``stop``); the master's exit code and
-    a note. The master is stopped with SIGINT, so it still judges the checks and writes what it has."""
+    a note. The master is stopped with SIGINT, so it still judges the checks and writes what it has.
+    ``env``: variables added to the processes' environment (the store proxy's control address)."""
+    environment = {**os.environ, **env} if env else None
     with (out / "locust.log").open("wb") as log:
-        processes = [start_group(c, log=log) for c in commands]
+        processes = [start_group(c, log=log, env=environment) for c in commands]
     master, note = processes[0], ""
     deadline = time.monotonic() + budget
     portal_dead_at: float | None = None
@@ -332,6 +370,9 @@ def _run(
     scratch = Path(tempfile.mkdtemp(prefix="dvclab-portal-"))
     portal = None if host else embedded_portal(profile, scratch)
     redis: RedisServer | None = None
+    proxy: StoreProxy | None = None
+    proxied: RedisServer | None = None  # a Redis started for C06's proxy alone
+    locust_env: dict[str, str] = {}
     postgres: services.PostgresCluster | None = None
     started = datetime.now(UTC)
     code, note = EXIT_FAILED, ""
@@ -339,6 +380,8 @@ def _run(
         if portal is not None and profile.portal.workers > 1:
             redis = start_redis(scratch / "redis")
             portal.redis_url = redis.url
+        if not stop:
+            proxy, proxied, locust_env = store_proxy(profile, portal, redis, scratch / "redis-c06")
         if portal is not None and profile.portal.database == "postgresql" and not stop:
             postgres = start_postgres()
             portal.db_url = postgres.new_database("portal")
@@ -353,7 +396,7 @@ def _run(
             commands = locust_commands(
                 profile_name, host, out, processes, from_sim, db_url, thresholds, map_name
             )
-            code, note = run_locust(commands, out, budget, portal, stop)
+            code, note = run_locust(commands, out, budget, portal, stop, locust_env)
             if not (out / "summary.json").exists() and not stop:
                 note = note or "Locust wrote no results; see locust.log"
     except (RunError, NotReady, OSError) as error:  # NotReady: the portal exited or never answered
@@ -362,8 +405,11 @@ def _run(
         # Whatever happened (an error, a signal): nothing we started outlives the run.
         if portal is not None:
             portal.stop()
-        if redis is not None:
-            redis.stop()
+        if proxy is not None:
+            proxy.stop()
+        for store in (redis, proxied):
+            if store is not None:
+                store.stop()
         if postgres is not None:
             postgres.stop()
         if portal is not None and portal.log.exists():
@@ -392,9 +438,15 @@ def _run(
         "portal_database": profile.portal.database if embedded else None,
         # Where the portal's workers count their rate limits: one process's memory, or the Redis we started.
         "shared_store": (
-            {"kind": "redis", "url": redis.url, "version": services.redis_version()}
-            if redis is not None
+            {"kind": "redis", "url": (redis or proxied).url, "version": services.redis_version()}  # type: ignore[union-attr]
+            if redis is not None or proxied is not None
             else ({"kind": "in-process"} if embedded else None)
+        ),
+        # C06's fault-injection proxy between the portal and that Redis, or why there was none
+        "store_proxy": (
+            {"control": locust_env[CONTROL_ENV]}
+            if CONTROL_ENV in locust_env
+            else locust_env.get(STORE_ABSENT_ENV)
         ),
         "processes": processes,
         "from_sim": from_sim,

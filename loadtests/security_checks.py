@@ -14,6 +14,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from dvclab.load.check_needs import MissingLimit
+from dvclab.load.ground_truth import NoQuery
+
 if TYPE_CHECKING:
     from dvclab.load.check_client import ProbeClient
     from dvclab.load.ground_truth import GroundTruth, PortalDatabase
@@ -28,8 +31,18 @@ PASS, FAIL, NOT_RUN = "pass", "fail", "not run"
 # A probe that cannot test its limit here (no trusted proxy for many client addresses, the portal's
 # processes not on this machine) returns {NOT_RUN_KEY: reason}: its verdict is "not run: reason".
 NOT_RUN_KEY = "not_run"
+# Beside it, when what is missing is the portal's (a limit neither announced nor declared in its map):
+# unsupported there rather than cut short, so it does not fail the run.
+UNMET_KEY = "unmet"
 # What verdict() returns as "holds" for a check that never ran: neither True nor False.
 Holds = bool | None
+
+
+def in_parts(**parts: Observed) -> Observed:
+    """The figures of a check judged in parts (stuffing and spraying, per phone and per address): each
+    part shown without its own "pass", and the check's "pass" only when every part passed."""
+    holds = all([bool(part.pop("pass", False)) for part in parts.values()])
+    return {**parts, "pass": holds}
 
 
 class SecurityCheck:
@@ -71,6 +84,8 @@ class SecurityCheck:
         """The probe, with a crash recorded as what it saw: a check that crashed is a failed check, named."""
         try:
             return self.probe(client)
+        except MissingLimit as missing:  # neither the portal's answers nor the map say the limit
+            return {NOT_RUN_KEY: str(missing), UNMET_KEY: True}
         except Exception as error:  # noqa: BLE001 - any probe failure becomes this check's evidence
             return {"error": f"{type(error).__name__}: {error}"[:300]}
 
@@ -90,8 +105,11 @@ class SecurityCheck:
         holds = self.judge(shown, bool(shown.pop("pass", False)), run)
         if truth is not None:
             if truth.database is None:
-                return holds, {**shown, "ground_truth": "API answers only (no --dvclab-db)"}
-            confirmed, extra = self.confirm(shown, truth.database, run.profile.limits)
+                return holds, {**shown, "ground_truth": "API answers only (no --db-url)"}
+            try:
+                confirmed, extra = self.confirm(shown, truth.database, run.profile.limits)
+            except NoQuery as missing:  # another portal's database, a question its map does not answer
+                return holds, {**shown, "ground_truth": f"API answers only ({missing})"}
             holds, shown = holds and confirmed, {**shown, **extra}
         return holds, shown
 

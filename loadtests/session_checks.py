@@ -1,5 +1,6 @@
 """Security check of session revocation (C20): once a logout or a lockout is acknowledged, the old token
-gets no 2xx on any worker after the grace, and a login issues a new token (ASVS 7.2.4, 7.4.1)."""
+(or session cookie) gets no 2xx on any worker after the grace, and a login issues a new one (ASVS 7.2.4,
+7.4.1). Sent through the portal map: login, create, status (what the old session reads), logout."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from dvclab.load import data
-from dvclab.load.data import API, ATTACKERS
-from dvclab.load.security_checks import Observed, SecurityCheck
+from dvclab.load.data import ATTACKERS
+from dvclab.load.map_steps import NoAnswer
+from dvclab.load.security_checks import Observed, SecurityCheck, in_parts
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from dvclab.load.check_client import ProbeClient
     from dvclab.load.ground_truth import PortalDatabase
+    from dvclab.load.map_steps import StepRunner
     from dvclab.load.profiles import Limits
 
 GRACE_S = 1.0  # the catalogue's bound: revoked everywhere within a second
@@ -52,73 +55,75 @@ class SessionRevocation(SecurityCheck):
     id = "C20"
     name = "session revocation"
     invariant = (
-        f"old token tried on every worker while a logout, then a lockout, is acknowledged: 0 2xx after "
-        f"{GRACE_S:g} s; a new login issues a new token; the revoked tokens are gone from the database"
+        f"old token (or session cookie) tried on every worker while a logout, then a lockout, is "
+        f"acknowledged: 0 2xx after {GRACE_S:g} s; a new login issues a new one; the revoked tokens are "
+        "gone from the database"
     )
 
     def _watched(
-        self, client: ProbeClient, token: str, key: str, revoke: Callable[[], float | None]
+        self, client: ProbeClient, session: StepRunner, key: str, revoke: Callable[[], float | None]
     ) -> Observed:
-        """The old token tried from the address of ``key`` (one per phase: the 401s of one phase
-        exhaust its address's bad-token quota, and the next phase must see its own answers)."""
+        """The old session's credentials tried on the map's status step, from the address of ``key``
+        (one per phase: the 401s of one phase exhaust its address's bad-token quota, and the next phase
+        must see its own answers), each request on a fresh connection."""
+        watcher = client.twin(session, close=True)
+        watcher.extra_headers.update(client.address(key))
 
         def mine() -> Any:
-            return client.send(
-                self.id,
-                "GET",
-                f"{API}/dossiers?page_size=1",
-                "GET /api/v1/dossiers",
-                (200, 401, 429),
-                headers={**client.address(key), "Connection": "close"},
-                token=token,
-            )
+            response = watcher.run("status", expect=(200, 401, 403, 404, 429)).response
+            return response if response is not None else NoAnswer()
 
         samples, revoked_at = client.poll_during(mine, revoke, WATCHERS, PACE_S, WATCH_AFTER_S)
         return revocation_figures(samples, revoked_at, GRACE_S)
 
+    def _session(self, client: ProbeClient, number: int, key: str) -> StepRunner | None:
+        """Citizen ``number`` signed in with a dossier of their own (what the watchers read)."""
+        steps = client.signed_in(self.id, number, key)
+        if steps is None or client.draft(steps).captured.get("dossier") is None:
+            return None
+        return steps
+
     def probe(self, client: ProbeClient) -> Observed:
         out, locked = ATTACKERS[self.id], ATTACKERS["C20b"]
-        token = client.login_as(self.id, out)
-        if token is None:
-            return {"error": "could not log in"}
+        limit = client.limit("lockout_threshold")
+        session = self._session(client, out, self.id)
+        if session is None:
+            return {"error": "could not log in and create a dossier"}
+        old = client.credential(session)
 
         def logout() -> float | None:
-            return time.monotonic() if client.logout(self.id, token).status_code == 204 else None
+            status = session.run("logout", expect=(200, 204, 302, 303)).status
+            return time.monotonic() if 200 <= status < 400 else None
 
-        after_logout = self._watched(client, token, self.id, logout)
-        renewed = client.login_as(self.id, out)
-        # The lockout: T wrong passwords on an account whose token is in use.
-        victim = client.login_as(self.id, locked)
+        after_logout = self._watched(client, session, self.id, logout)
+        renewed = client.signed_in(self.id, out)
+        new = client.credential(renewed) if renewed is not None else None
+        # The lockout: T wrong passwords on an account whose session is in use.
+        victim = self._session(client, locked, "C20b")
         if victim is None:
             return {"error": "could not log in the account to lock"}
-        limit = client.run.profile.limits.lockout_threshold
+        identity = client.identity(locked)
 
         def lock() -> float | None:
             statuses = [
-                client.send(
-                    self.id,
-                    "POST",
-                    f"{API}/auth/login",
-                    "POST /api/v1/auth/login",
-                    (401, 429),
-                    headers=client.address(self.id),
-                    json={"national_id": data.citizen_id(locked), "password": f"wrong-{i}"},
-                ).status_code
+                client.attempt(self.id, identity, f"wrong-{i}", None, (401, 429), self.id).status
                 for i in range(limit)
             ]
             return time.monotonic() if statuses[-1] == 401 else None
 
+        held = client.credential(victim)
         after_lock = self._watched(client, victim, "C20b", lock)
+        figures = in_parts(logout=after_logout, lockout=after_lock)
+        fresh = new is not None and new != old
+        bearer = client.run.portal_map.auth.kind == "bearer"
         return {
             "grace_s": GRACE_S,
-            "logout": after_logout,
-            "lockout": after_lock,
-            "new_token_at_login": renewed is not None and renewed != token,
-            "pass": bool(
-                after_logout.pop("pass") and after_lock.pop("pass") and renewed and renewed != token
-            ),
-            "revoked_token_hashes": [data.token_hash(token), data.token_hash(victim)],
-            "locked_account": data.citizen_id(locked),
+            **figures,
+            "new_token_at_login": fresh,
+            "pass": bool(figures["pass"] and fresh),
+            # how the reference portal stores a token (ground truth finds the revoked ones by it)
+            "revoked_token_hashes": [data.token_hash(t) for t in (old, held) if t and bearer],
+            "locked_account": identity,
         }
 
     def confirm(self, observed: Observed, db: PortalDatabase, limits: Limits) -> tuple[bool, Observed]:

@@ -2,9 +2,11 @@
 or cuts it off while a burst of wrong passwords arrives; the limits fail closed (429/503, never a pass
 and never a 500) and /healthz stays fast.
 
-The proxy (:class:`StoreProxy`) is started by whoever starts the portal, between the portal's workers
-and Redis, and listens for a one-line command (``latency 0.5``, ``down``, ``up``) on a control port. The
-attacker finds that port in ``DVCLAB_STORE_PROXY`` (host:port); without it the check is "not run".
+The proxy (:class:`StoreProxy`) is started by whoever starts the portal (``dvclab load run`` does, for
+its embedded portal, when the profile selects C06), between the portal's workers and Redis, and listens
+for a one-line command (``latency 0.5``, ``down``, ``up``) on a control port. The attacker finds that
+port in ``DVCLAB_STORE_PROXY`` (host:port); without it the check is "not run", with the runner's reason
+(``DVCLAB_STORE_PROXY_ABSENT``) when it gave one.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dvclab.load import data
-from dvclab.load.security_checks import NOT_RUN_KEY, Observed, SecurityCheck
+from dvclab.load.security_checks import NOT_RUN_KEY, UNMET_KEY, Observed, SecurityCheck
 
 if TYPE_CHECKING:
     from dvclab.load.check_client import ProbeClient
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from dvclab.load.profiles import Limits
 
 CONTROL_ENV = "DVCLAB_STORE_PROXY"
+STORE_ABSENT_ENV = "DVCLAB_STORE_PROXY_ABSENT"  # why the runner started no proxy (C06's "not run" reason)
 PHASES = (("latency", 0.5), ("down", 0.0))  # +500 ms on every packet to Redis; then no Redis at all
 HEALTHZ_P99_MS = 100.0
 FIRST_IDENTITY = 6_000_000  # a fresh (unknown) number per phase: its lockout is the portal's, per account
@@ -72,6 +74,9 @@ class StoreProxy:
             except OSError:
                 client.close()
                 continue
+            # The 2 s bound is the connect's only: a pooled store connection idles for longer than that,
+            # and a recv timing out would cut it (the portal then fails closed: 503s that no fault caused).
+            server.settimeout(None)
             with self.lock:
                 self.open |= {client, server}
             for a, b in ((client, server), (server, client)):
@@ -154,39 +159,42 @@ class StoreSlowOrDown(SecurityCheck):
     def probe(self, client: ProbeClient) -> Observed:
         control = os.environ.get(CONTROL_ENV)
         if not control:
-            return {
-                NOT_RUN_KEY: f"no fault-injection proxy in front of the limit store ({CONTROL_ENV} unset)"
-            }
-        threshold = client.run.profile.limits.lockout_threshold
+            why = os.environ.get(STORE_ABSENT_ENV)
+            reason = f"no fault-injection proxy in front of the limit store ({why or CONTROL_ENV + ' unset'})"
+            # The runner's reason (a portal at --host, no Redis here) is the setting's, not a run cut short.
+            return {NOT_RUN_KEY: reason, UNMET_KEY: True} if why else {NOT_RUN_KEY: reason}
+        threshold = client.limit("lockout_threshold")
         shown: Observed = {"T": threshold}
         holds = True
         for n, (fault, latency) in enumerate(PHASES):
-            identity = data.citizen_id(FIRST_IDENTITY + n)
+            identity = client.identity(FIRST_IDENTITY + n)
             command(control, f"latency {latency}" if fault == "latency" else "down")
             stop = client.sample_every(0.05, lambda: client.healthz_ms(self.id))
             try:
                 answers = client.burst(
                     3 * threshold,
-                    lambda i, identity=identity: client.login_with(
-                        self.id,
-                        identity,
-                        f"wrong-{i}",
-                        {**client.address(self.id), "Connection": "close"},
-                        (401, 429, 503),
+                    lambda i, identity=identity: (
+                        client.attempt(
+                            self.id,
+                            identity,
+                            f"wrong-{i}",
+                            {**client.address(self.id), "Connection": "close"},
+                            (401, 429, 503),
+                        ).status
                     ),
                 )
             finally:
                 command(control, "latency 0")
                 command(control, "up")
                 healthz = stop()
-            figures = phase_figures([r.status_code if r else 0 for r in answers], threshold, healthz)
+            figures = phase_figures([s or 0 for s in answers], threshold, healthz)
             holds = holds and figures.pop("pass")
             shown[fault] = {**figures, "account": identity}
         return {**shown, "pass": holds}
 
     def confirm(self, observed: Observed, db: PortalDatabase, limits: Limits) -> tuple[bool, Observed]:
         rows = {fault: db.bad_password_rows(observed[fault]["account"]) for fault, _ in PHASES}
-        return all(n <= limits.lockout_threshold for n in rows.values()), {"db_bad_password_rows": rows}
+        return all(n <= observed["T"] for n in rows.values()), {"db_bad_password_rows": rows}
 
 
 C06 = StoreSlowOrDown()

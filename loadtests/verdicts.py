@@ -11,8 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from dvclab.load import check_registry, harness
+from dvclab.load.check_needs import NO_TRUTH
 from dvclab.load.ground_truth import GroundTruth
-from dvclab.load.security_checks import NOT_RUN_KEY, Holds
+from dvclab.load.security_checks import NOT_RUN, NOT_RUN_KEY, UNMET_KEY, Holds, SecurityCheck
+
+# A database given for a portal whose tables are not the reference portal's: no query knows them.
+FOREIGN_SCHEMA = (
+    "the database's tables are not the reference portal's: declare ground_truth.queries in the portal map"
+)
 
 
 def probing(run: harness.Run) -> set[str]:
@@ -33,29 +39,37 @@ def not_run_reason(run: harness.Run, check_id: str = "") -> str:
     return f"{ended} before the attacker reached this check"
 
 
-# Judged on every answer of the run, whatever API the portal speaks.
-API_NEUTRAL = frozenset({"C07"})
-# The start of the reason of a check not run because the map's portal does not speak the reference API:
-# unsupported there, not cut short, so it does not fail the run (the gate's `not_run == 0` still can).
-UNBOUND = "not bound to the portal map"
+# The key a not-run verdict carries when the check cannot run on this portal as mapped (a step, a limit,
+# many client addresses, the reference API or database ground truth missing): unsupported there, not
+# cut short, so it does not fail the run (the gate's `not_run == 0` still can).
+UNMET = UNMET_KEY
 
 
 def unbound(check: dict[str, Any]) -> bool:
-    return check.get("verdict") == "not run" and str(check.get("reason", "")).startswith(UNBOUND)
+    """A not-run verdict for what the map, the profile or the options lack (not a run cut short)."""
+    return check.get("verdict") == NOT_RUN and bool(check.get(UNMET))
+
+
+def _unmet(check: SecurityCheck, result: dict[str, Any]) -> dict[str, Any]:
+    return {**result, UNMET: True}
 
 
 def finalise(run: harness.Run, host: str, db_url: str | None) -> list[dict[str, Any]]:
-    """Verdicts in security.json's layout, one per selected check; a probe that never ran is "not run"."""
+    """Verdicts in security.json's layout, one per selected check; a probe that never ran is "not run".
+    Database ground truth (``db_url``, opened read-only) reads the reference portal's tables, or another
+    portal's through the queries its map declares (``ground_truth.queries``)."""
     observations = {o["id"]: o["observed"] for o in run.observations}
-    truth = GroundTruth(host, db_url) if host else None
+    reference = run.portal_map.reference_api
+    queries = run.portal_map.ground_truth.queries
+    # A database on another schema answers only the queries its map declares.
+    usable = db_url if reference or queries else None
+    truth = GroundTruth(host, usable, queries, reference, run.portal_map) if host else None
     results = []
     for check in check_registry.selected(run.profile.security.checks):
-        if not run.portal_map.reference_api and check.id not in API_NEUTRAL:
-            reason = (
-                f"{UNBOUND} {run.portal_map.name!r}: its portal does not speak the reference API the "
-                "check's probe and read-back use"
-            )
-            results.append(check.result(None, {}, reason))
+        needs = check_registry.NEEDS[check.id]
+        reason = check_registry.cannot_run(check, run.portal_map, run.profile)
+        if reason:
+            results.append(_unmet(check, check.result(None, {}, reason)))
             continue
         holds: Holds
         try:
@@ -64,8 +78,18 @@ def finalise(run: harness.Run, host: str, db_url: str | None) -> list[dict[str, 
             holds, observed = False, {"error": f"ground truth: {type(error).__name__}: {error}"[:300]}
         if holds is None:
             own = observed.get(NOT_RUN_KEY) if isinstance(observed, dict) else None
-            results.append(check.result(None, None, own or not_run_reason(run, check.id)))
+            result = check.result(None, None, own or not_run_reason(run, check.id))
+            results.append(
+                _unmet(check, result) if isinstance(observed, dict) and observed.get(UNMET) else result
+            )
             continue
+        if holds and needs.truth == "required" and (truth is None or truth.database is None):
+            # The answers showed nothing wrong, but the invariant is about what was stored: unjudged.
+            reason = NO_TRUTH if usable or not db_url else f"{NO_TRUTH}; {FOREIGN_SCHEMA}"
+            results.append(_unmet(check, check.result(None, observed, reason)))
+            continue
+        if truth is not None and db_url and not usable and isinstance(observed, dict):
+            observed = {**observed, "ground_truth": f"API answers only ({FOREIGN_SCHEMA})"}
         if run.portal_down and not holds:
             observed = {"portal_down": run.portal_down, **(observed if isinstance(observed, dict) else {})}
         results.append(check.result(holds, observed))

@@ -64,6 +64,23 @@ def test_the_proxy_passes_delays_and_cuts_off_on_command() -> None:
         echo.close()
 
 
+def test_the_proxy_keeps_an_idle_connection_open() -> None:
+    """A pooled store connection idles between requests: the proxy must not cut it (each cut is a request
+    the portal fails closed, 503, with no fault injected)."""
+    echo = _echo_server()
+    proxy = StoreProxy(echo.getsockname()[:2])
+    try:
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as conn:
+            conn.sendall(b"PING")
+            assert conn.recv(10) == b"PING"
+            time.sleep(2.5)  # longer than the proxy's connect timeout
+            conn.sendall(b"PONG")
+            assert conn.recv(10) == b"PONG"
+    finally:
+        proxy.stop()
+        echo.close()
+
+
 @pytest.mark.parametrize(
     ("statuses", "healthz", "holds", "why"),
     [

@@ -4,16 +4,26 @@ procedure page and login answer. In memory, one process; nothing of dvclab's por
 
     python -m tests.load.second_portal.app --port 8765
 
-Accounts: citizens 03609NNNNNNN / Citizen@2024, officer 036080000001 / Officer@2024, the national sync
-client 036070000001 / Sync@2024. Procedures are the catalog's, numbered 1.. in file order.
+Accounts: citizens 036090000001..036090000999 / Citizen@2024, officer 036080000001 / Officer@2024, the
+national sync client 036070000001 / Sync@2024. Procedures are the catalog's, numbered 1.. in file order.
+
+Its limits, for the security checks (its map declares those it does not announce): T = 5 wrong passwords
+lock an identity for 15 minutes (429 + Retry-After; the account's sessions end); logins are limited per
+client address (30 a minute, announced in the older draft's RateLimit-Limit / RateLimit-Policy headers);
+tracking per client address (30 per 10 s, announced as X-RateLimit-Limit only: the window is the map's);
+uploads are PDFs of at most 1 MiB (413), 10 per dossier (422). The client address is the last entry of
+X-Forwarded-For when the peer is on loopback (the reverse proxy), else the peer's.
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import math
 import secrets
+import time
 import unicodedata
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +36,11 @@ from dvclab.catalog import load_catalog
 
 ACCOUNTS = {"036080000001": ("Officer@2024", "can_bo"), "036070000001": ("Sync@2024", "dong_bo")}
 DECIDED = ("da_duyet", "tu_choi")
+CITIZENS = 999  # 036090000001 .. 036090000999
+LOCKOUT_T, LOCKOUT_S = 5, 15 * 60
+LOGIN_LIMIT, LOGIN_WINDOW_S = 30, 60
+TRACK_LIMIT, TRACK_WINDOW_S = 30, 10
+MAX_FILE_BYTES, MAX_FILES = 1024 * 1024, 10
 
 
 def _plain(text: str) -> str:
@@ -53,6 +68,9 @@ class State:
     dossiers: dict[int, HoSo] = field(default_factory=dict)
     by_receipt: dict[str, int] = field(default_factory=dict)
     changes: list[dict[str, Any]] = field(default_factory=list)
+    failures: dict[str, int] = field(default_factory=dict)  # identity -> consecutive wrong passwords
+    locked_until: dict[str, float] = field(default_factory=dict)
+    hits: dict[tuple[str, str], deque[float]] = field(default_factory=lambda: defaultdict(deque))
 
     def change(self, ho_so: HoSo) -> None:
         self.changes.append({"so": ho_so.so, "bien_nhan": ho_so.bien_nhan, "trang_thai": ho_so.trang_thai})
@@ -67,8 +85,35 @@ LOGIN_FORM = (
 )
 
 
-def _problem(status: int, text: str) -> JSONResponse:
-    return JSONResponse({"loi": text}, status_code=status)
+def _problem(status: int, text: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"loi": text}, status_code=status, headers=headers)
+
+
+def _client(request: Request) -> str:
+    peer = request.client.host if request.client else ""
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded and peer in ("127.0.0.1", "::1"):
+        return forwarded.split(",")[-1].strip()
+    return peer
+
+
+def _limited(kind: str, key: str, limit: int, window_s: float) -> tuple[int, int]:
+    """A moving window: (requests left after this one, seconds until one more is allowed); -1 left when
+    this request is over the limit (it is not counted)."""
+    now = time.monotonic()
+    seen = STATE.hits[(kind, key)]
+    while seen and seen[0] <= now - window_s:
+        seen.popleft()
+    if len(seen) >= limit:
+        return -1, max(1, math.ceil(seen[0] + window_s - now))
+    seen.append(now)
+    return limit - len(seen), max(1, math.ceil(seen[0] + window_s - now))
+
+
+def _too_many(text: str, retry_after: int, headers: dict[str, str]) -> Response:
+    headers = {**headers, "Retry-After": str(retry_after)}
+    body = {"type": "about:blank", "title": "Too Many Requests", "status": 429, "detail": text}
+    return JSONResponse(body, status_code=429, headers=headers, media_type="application/problem+json")
 
 
 def _session(request: Request, role: str | None = None) -> tuple[str, str] | Response:
@@ -144,20 +189,47 @@ async def login(request: Request) -> Response:
     expected = STATE.pending.pop(request.cookies.get("phien_tam", ""), None)
     if expected is None or not secrets.compare_digest(str(form.get("csrf_token", "")), expected):
         return HTMLResponse("<p>phien het han</p>", status_code=403)
+    left, reset = _limited("login", _client(request), LOGIN_LIMIT, LOGIN_WINDOW_S)
+    announced = {"RateLimit-Limit": str(LOGIN_LIMIT), "RateLimit-Policy": f"{LOGIN_LIMIT};w={LOGIN_WINDOW_S}"}
+    announced |= {"RateLimit-Remaining": str(max(0, left)), "RateLimit-Reset": str(reset)}
+    if left < 0:
+        return _too_many("qua nhieu lan dang nhap", reset, announced)
     user, password = str(form.get("so_dinh_danh", "")), str(form.get("mat_khau", ""))
+    # Counted per identity, known or not, so a locked unknown number looks like a locked account.
+    locked = STATE.locked_until.get(user, 0.0) - time.monotonic()
+    if locked > 0:
+        return _too_many("tai khoan tam khoa", math.ceil(locked), announced)
     if user in ACCOUNTS:
         ok, role = password == ACCOUNTS[user][0], ACCOUNTS[user][1]
     else:
-        ok, role = user.startswith("03609") and len(user) == 12 and password == "Citizen@2024", "cong_dan"
+        number = int(user[5:]) if user.startswith("03609") and len(user) == 12 and user.isdigit() else 0
+        ok, role = 1 <= number <= CITIZENS and password == "Citizen@2024", "cong_dan"
     if not ok:
-        return HTMLResponse("<p>sai thong tin</p>", status_code=401)
+        STATE.failures[user] = STATE.failures.get(user, 0) + 1
+        if STATE.failures[user] >= LOCKOUT_T:  # locked: the account's sessions end with it
+            STATE.locked_until[user], STATE.failures[user] = time.monotonic() + LOCKOUT_S, 0
+            for sid in [s for s, (who, _, _) in STATE.sessions.items() if who == user]:
+                del STATE.sessions[sid]
+        return HTMLResponse("<p>sai thong tin</p>", status_code=401, headers=announced)
+    STATE.failures.pop(user, None)
     sid, csrf = secrets.token_urlsafe(24), secrets.token_urlsafe(16)
     STATE.sessions[sid] = (user, role, csrf)
     response = HTMLResponse(
         f'<html><body><p>Xin chao</p><form><input type="hidden" name="csrf_token" value="{csrf}"></form>'
-        "</body></html>"
+        "</body></html>",
+        headers=announced,
     )
     response.set_cookie("phien", sid, httponly=True)
+    return response
+
+
+async def logout(request: Request) -> Response:
+    checked = await _form_checked(request)
+    if isinstance(checked, Response):
+        return checked
+    STATE.sessions.pop(request.cookies["phien"], None)
+    response = JSONResponse({"da_dang_xuat": True})
+    response.delete_cookie("phien")
     return response
 
 
@@ -186,8 +258,15 @@ async def upload(request: Request) -> Response:
     if isinstance(ho_so, Response):
         return ho_so
     document = form.get("tai_lieu")
-    if document is None or isinstance(document, str) or not (await document.read()).startswith(b"%PDF"):
+    if document is None or isinstance(document, str):
+        return _problem(422, "tai_lieu")
+    content = await document.read()
+    if len(content) > MAX_FILE_BYTES:
+        return _problem(413, "tep qua lon")
+    if not content.startswith(b"%PDF") or not str(document.filename or "").lower().endswith(".pdf"):
         return _problem(415, "chi nhan PDF")
+    if ho_so.tep >= MAX_FILES:  # no await between the test and the count: concurrent uploads cannot pass
+        return _problem(422, "qua so tep")
     ho_so.tep += 1
     return JSONResponse({"tep": ho_so.tep}, status_code=201)
 
@@ -200,7 +279,7 @@ async def submit(request: Request) -> Response:
     if isinstance(ho_so, Response):
         return ho_so
     if ho_so.bien_nhan is None:
-        ho_so.bien_nhan = f"BN{ho_so.so:06d}{secrets.token_hex(4).upper()}"
+        ho_so.bien_nhan = f"BN{secrets.token_hex(10).upper()}"  # 80 random bits: not enumerable
         ho_so.trang_thai = "da_nop"
         STATE.by_receipt[ho_so.bien_nhan] = ho_so.so
         STATE.change(ho_so)
@@ -219,10 +298,14 @@ async def pay(request: Request) -> Response:
 
 
 async def track(request: Request) -> Response:
+    left, reset = _limited("track", _client(request), TRACK_LIMIT, TRACK_WINDOW_S)
+    announced = {"X-RateLimit-Limit": str(TRACK_LIMIT), "X-RateLimit-Remaining": str(max(0, left))}
+    if left < 0:
+        return _too_many("qua nhieu lan tra cuu", reset, announced)
     number = STATE.by_receipt.get(request.path_params["ma"])
     if number is None:
-        return _problem(404, "khong tim thay")
-    return JSONResponse({"trang_thai": STATE.dossiers[number].trang_thai})
+        return _problem(404, "khong tim thay", announced)
+    return JSONResponse({"trang_thai": STATE.dossiers[number].trang_thai}, headers=announced)
 
 
 async def detail(request: Request) -> Response:
@@ -302,6 +385,7 @@ app = Starlette(
         Route("/thu-tuc/{so:int}", procedure),
         Route("/dang-nhap", login_form, methods=["GET"]),
         Route("/dang-nhap", login, methods=["POST"]),
+        Route("/dang-xuat", logout, methods=["POST"]),
         Route("/ho-so", create, methods=["POST"]),
         Route("/ho-so/{so:int}", detail),
         Route("/ho-so/{so:int}/tep", upload, methods=["POST"]),
