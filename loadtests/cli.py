@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,22 +21,31 @@ PROGRESS_EVERY_S = 5.0
 LIVE_ENV = "DVCLAB_LIVE"
 
 
-def live_figures(path: Path | None) -> str:
-    """The Locust master's latest figures (``--dvclab-live``) as the tail of a progress line, or ""
-    before it has written any (the portal still starting, say)."""
+def read_live(path: Path | None) -> dict[str, Any] | None:
+    """The Locust master's latest live figures (``--dvclab-live``), or None before it has written any
+    (the portal still starting, say)."""
     import json
 
     if path is None:
-        return ""
+        return None
     try:
         live = json.loads(path.read_text(encoding="utf-8"))
-        p95 = live["p95_ms"]
+    except (OSError, ValueError):
+        return None
+    return live if isinstance(live, dict) else None
+
+
+def live_figures(path: Path | None) -> str:
+    """The master's latest figures as the tail of a progress line, or "" before it has written any."""
+    live = read_live(path)
+    try:
+        p95 = live["p95_ms"]  # type: ignore[index]
         return (
-            f"offered {live['offered_rps']:.1f} rps, achieved {live['achieved_rps']:.1f} rps, "
-            f"p95 {'-' if p95 is None else f'{p95:.0f}'} ms, failures {live['failures']}, "
-            f"dropped {live['dropped']}/{live['scheduled']}"
+            f"offered {live['offered_rps']:.1f} rps, achieved {live['achieved_rps']:.1f} rps, "  # type: ignore[index]
+            f"p95 {'-' if p95 is None else f'{p95:.0f}'} ms, failures {live['failures']}, "  # type: ignore[index]
+            f"dropped {live['dropped']}/{live['scheduled']}"  # type: ignore[index]
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError, ValueError):
         return ""
 
 
@@ -53,6 +63,34 @@ class Progress:
         self.label, self.expected_s, self.live = label, expected_s, live
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._show, name="dvclab-load-progress", daemon=True)
+        self.started = time.monotonic()
+        # The schedule's clock starts when the master does (after the portal has started), not with this
+        # command: the offset is learnt from the master's first live figures.
+        self.schedule_offset: float | None = None
+
+    def _clock(self) -> float | None:
+        """Seconds into the schedule, or None while the portal and the master are still starting (with
+        no live file to learn from, the command's own seconds)."""
+        now = time.monotonic()
+        if self.live is None:
+            return now - self.started
+        if self.schedule_offset is None:
+            live = read_live(self.live)
+            if live and isinstance(live.get("elapsed_s"), int | float):
+                self.schedule_offset = now - float(live["elapsed_s"])
+        return None if self.schedule_offset is None else now - self.schedule_offset
+
+    def _where(self) -> str:
+        """Where the run is: its schedule's seconds against the profile's length, or what it waits for."""
+        elapsed = self._clock()
+        if elapsed is None:
+            return f"starting ({time.monotonic() - self.started:.0f} s): the portal and the load generator"
+        if elapsed > self.expected_s:
+            return (
+                f"the ~{self.expected_s:.0f} s schedule is done ({elapsed:.0f} s); finishing the security "
+                "checks and writing the results"
+            )
+        return f"{elapsed:.0f} s of ~{self.expected_s:.0f} s"
 
     def __enter__(self) -> Progress:
         self.thread.start()
@@ -63,18 +101,12 @@ class Progress:
         self.thread.join(timeout=2)
 
     def _show(self) -> None:
-        import time
-
-        console, started = self.console, time.monotonic()
+        console = self.console
         if not console.is_terminal:
             while not self.stopped.wait(PROGRESS_EVERY_S):
-                elapsed = time.monotonic() - started
                 figures = live_figures(self.live)
-                print(
-                    f"dvclab load: {self.label}: {elapsed:.0f} s of ~{self.expected_s:.0f} s"
-                    + (f", {figures}" if figures else ""),
-                    file=sys.stderr,
-                )
+                print(f"dvclab load: {self.label}: {self._where()}" + (f", {figures}" if figures else ""),
+                      file=sys.stderr)  # fmt: skip
             return
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -86,8 +118,8 @@ class Progress:
                 figures = live_figures(self.live)
                 bar.update(
                     task,
-                    completed=min(time.monotonic() - started, self.expected_s),
-                    description=f"{title} {figures}" if figures else title,
+                    completed=min(self._clock() or 0.0, self.expected_s),
+                    description=f"{title}: {self._where()}" + (f", {figures}" if figures else ""),
                 )
 
 

@@ -48,3 +48,28 @@ def test_live_figures_before_the_master_wrote_any(tmp_path):
     assert cli.live_figures(None) == ""
     (tmp_path / "half.json").write_text('{"offered_rps": 1')  # not the master's JSON: no figures
     assert cli.live_figures(tmp_path / "half.json") == ""
+
+
+def test_the_schedule_clock_starts_with_the_master_not_the_command(monkeypatch, capsys, tmp_path):
+    # Before the master writes its figures the portal is still starting: no seconds of the schedule pass.
+    monkeypatch.setattr(cli, "PROGRESS_EVERY_S", 0.05)
+    live = tmp_path / "live.json"
+    with cli.Progress("load run smoke", 34.0, live):
+        time.sleep(0.2)
+    line = capsys.readouterr().err.splitlines()[0]
+    assert "starting (" in line and "the portal and the load generator" in line and "of ~34 s" not in line
+
+
+def test_past_the_schedule_the_line_says_what_the_run_still_does(monkeypatch, capsys, tmp_path):
+    # The master is 40 s into a 34 s schedule: the security checks finish and the results are written.
+    live = tmp_path / "live.json"
+    live.write_text(
+        '{"elapsed_s": 40.0, "requests": 80, "failures": 0, "offered_rps": 7.0, "achieved_rps": 7.0,'
+        ' "p95_ms": 100.0, "dropped": 0, "scheduled": 40}'
+    )
+    monkeypatch.setattr(cli, "PROGRESS_EVERY_S", 0.05)
+    with cli.Progress("load run smoke", 34.0, live):
+        time.sleep(0.2)
+    line = capsys.readouterr().err.splitlines()[0]
+    assert "the ~34 s schedule is done (40 s); finishing the security checks" in line
+    assert "40 s of ~34 s" not in line
