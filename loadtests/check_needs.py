@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from dvclab.load import data
+from dvclab.load.portal_map import placeholders_of
 
 if TYPE_CHECKING:
     from dvclab.load.portal_map import PortalMap
@@ -31,8 +32,21 @@ Truth = Literal["none", "confirms", "required"]
 NO_PROXY = "many client addresses need the generator to be a trusted proxy (forwarded_clients: true)"
 NO_TRUTH = "no database ground truth (give --db-url URL, read-only, of the portal's database)"
 
+# What a value a check sets stands for, in a reason it is "not run" (the portal takes no ...).
+SENT_VALUES = {
+    "idempotency_key": "idempotency key on new dossiers (an Idempotency-Key header, say)",
+    "payment_ref": "payment reference in its gateway's callback",
+    "amount": "amount in its gateway's callback",
+}
+
 # Limits read from the map (or the profile) only: no portal announces them in its headers.
-VALUE_LIMITS = ("lockout_threshold", "lockout_window", "max_file_bytes", "max_files_per_dossier")
+VALUE_LIMITS = (
+    "lockout_threshold",
+    "lockout_window",
+    "max_file_bytes",
+    "max_files_per_dossier",
+    "max_page_size",
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,8 @@ class Needs:
 
     steps: tuple[str, ...] = ()
     captures: tuple[tuple[str, str], ...] = ()  # (step, capture) the check reads
+    sends: tuple[tuple[str, str], ...] = ()  # (step, value) the step's request must carry: the check sets it
+    signs: tuple[str, ...] = ()  # steps the test must sign (the gateway's callback: `sign` in the map)
     limits: tuple[str, ...] = ()
     truth: Truth = "none"
     many_addresses: bool = False
@@ -58,7 +74,7 @@ def where_to_declare(limit: str) -> str:
     """The map field that declares ``limit``."""
     if limit.startswith("rate:"):
         return f"limits.rate_limits.{limit[5:]} ({{limit, window}})"
-    if limit.startswith("drafts_"):
+    if limit.startswith(("drafts_", "otp_")):
         return f"limits.{limit} ({{limit, window}})"
     return f"limits.{limit}"
 
@@ -80,6 +96,16 @@ def unmet(needs: Needs, portal_map: PortalMap, profile: Profile) -> str:
     for step, capture in needs.captures:
         if capture not in portal_map.steps[step].capture:
             return f"the portal map's {step} step captures no '{capture}' (add it to steps.{step}.capture)"
+    for step, value in needs.sends:
+        if value not in placeholders_of(portal_map.steps[step]):
+            what = SENT_VALUES.get(value, f"{{{{ {value} }}}}")
+            return f"the portal map's {step} step sends no {{{{ {value} }}}}: the portal takes no {what}"
+    for step in needs.signs:
+        if portal_map.steps[step].sign is None:
+            return (
+                f"the portal map's {step} step is not signed: the test cannot sign the gateway's "
+                f"callback (give steps.{step}.sign)"
+            )
     if needs.many_addresses and not profile.forwarded_clients:
         return NO_PROXY
     for limit in needs.limits:
@@ -91,7 +117,7 @@ def unmet(needs: Needs, portal_map: PortalMap, profile: Profile) -> str:
     return ""
 
 
-def _profile_overrides(portal_map: PortalMap, profile: Profile) -> Mapping[str, Any]:
+def profile_overrides(portal_map: PortalMap, profile: Profile) -> Mapping[str, Any]:
     """The limits the profile sets explicitly, which hold for the reference portal it sets up (the
     embedded portal gets the same settings); another map's portal has its own, in its map."""
     if not portal_map.reference_api:
@@ -101,7 +127,7 @@ def _profile_overrides(portal_map: PortalMap, profile: Profile) -> Mapping[str, 
 
 def value_limit(portal_map: PortalMap, profile: Profile, name: str) -> Any:
     """A limit no portal announces (T, the lock's length, upload bounds): the profile's, else the map's."""
-    overrides = _profile_overrides(portal_map, profile)
+    overrides = profile_overrides(portal_map, profile)
     if name in overrides:
         return overrides[name]
     value = getattr(portal_map.limits, name, None)

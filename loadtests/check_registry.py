@@ -84,13 +84,12 @@ BY_ID: dict[str, SecurityCheck] = {check.id: check for check in CHECKS}
 
 LOGIN = ("login",)
 T = ("lockout_threshold",)
-PAYMENTS = (
-    "payment intents (gateway_ref, amount) and the gateway's signed callback are the reference API's; "
-    "the map's pay and callback steps capture neither yet"
-)
-# What each check needs: map steps, limits (announced by the portal or declared in the map's
-# `limits:`), many client addresses, database ground truth; and why the checks not yet bound to the
-# map's steps run only on a portal that speaks the reference API.
+FILED = ("login", "create", "upload", "submit")  # a dossier filed through the map's steps
+PAID = (("pay", "payment_ref"), ("pay", "amount"))  # what the pay step captures: the callback sends them
+CALLBACK = (("callback", "payment_ref"), ("callback", "amount"))
+# What each check needs: map steps (and what they capture, send, sign), limits (announced by the portal
+# or declared in the map's `limits:`), many client addresses, database ground truth. A check that ran
+# only on a portal speaking the reference API would say why in `reference_only`; none does now.
 NEEDS: dict[str, Needs] = {
     "C01": Needs(steps=("track",), limits=("rate:track",)),
     "C15": Needs(steps=("track",), limits=("rate:track",)),
@@ -105,27 +104,35 @@ NEEDS: dict[str, Needs] = {
     "C11": Needs(
         steps=("login", "create", "upload", "status"), limits=("max_files_per_dossier",), truth="confirms"
     ),
-    "C12": Needs(
-        reference_only="pages and page sizes are query parameters of the reference API's lists; a map "
-        "cannot say them yet"
-    ),
+    "C12": Needs(steps=("search_page",), limits=("max_page_size",)),  # and dossier_list when the map has it
     "C13": Needs(steps=("login", "create", "status"), truth="confirms"),
-    "C14": Needs(
-        reference_only="an Idempotency-Key on create and one receipt code for repeated submits are "
-        "the reference API's contract",
-        truth="confirms",
-    ),
+    "C14": Needs(steps=FILED, sends=(("create", "idempotency_key"),), truth="confirms"),
     "C21": Needs(
         steps=("login", "create"), limits=("drafts_per_citizen", "drafts_per_address"), truth="confirms"
     ),
     "C19": Needs(
-        reference_only="phone verification (POST /api/v1/phone-verifications) is not a map step",
+        steps=("login", "phone_code"),
+        limits=("otp_per_phone", "otp_per_address"),  # announced (RateLimit-Policy) or the map's
         many_addresses=True,
         truth="confirms",
     ),
-    "C18": Needs(reference_only=PAYMENTS, truth="confirms"),
-    "C16": Needs(reference_only=PAYMENTS, truth="required"),  # 1 payment row, paid: stored state
-    "C17": Needs(reference_only=PAYMENTS, truth="required"),  # forged events never recorded: stored state
+    "C18": Needs(steps=(*FILED, "pay"), captures=PAID, truth="confirms"),
+    # 1 payment row, paid: stored state
+    "C16": Needs(
+        steps=(*FILED, "pay", "callback"),
+        captures=PAID,
+        sends=CALLBACK,
+        signs=("callback",),
+        truth="required",
+    ),
+    # forged events never recorded: stored state
+    "C17": Needs(
+        steps=(*FILED, "pay", "callback"),
+        captures=PAID,
+        sends=CALLBACK,
+        signs=("callback",),
+        truth="required",
+    ),
     "C22": Needs(steps=LOGIN, many_addresses=True),
     "C09": Needs(steps=LOGIN, limits=T, many_addresses=True),
     "C07": Needs(),  # every answer of the run, whatever the API

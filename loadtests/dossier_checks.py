@@ -1,5 +1,5 @@
 """Security checks of a citizen's dossiers: object- and function-level authorisation (C13) and idempotent
-creation and submission (C14)."""
+creation and submission (C14), both through the portal map's steps."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from dvclab.load import data
-from dvclab.load.data import API, ATTACKERS
+from dvclab.load.data import ATTACKERS
 from dvclab.load.security_checks import Observed, SecurityCheck
 
 if TYPE_CHECKING:
@@ -88,54 +88,51 @@ class DuplicateSubmission(SecurityCheck):
     )
 
     def probe(self, client: ProbeClient) -> Observed:
-        token = client.login_as(self.id, ATTACKERS[self.id])
-        if not token:
+        """Through the map's create step (which sends ``{{ idempotency_key }}``) and submit step, each
+        request of a burst in a browser of its own presenting the one session."""
+        mine = client.signed_in(self.id, ATTACKERS[self.id])
+        if mine is None:
             return {"error": "could not log in"}
         key, n = data.idempotency_key(client.rng), client.run.profile.security.burst
         proc = client.run.procedures.with_fee()
-        headers = {**client.address(self.id), "Idempotency-Key": key}
+        values = mine.values
+        values["catalog_code"], values["procedure_name"] = proc.code, proc.name
+        if client.run.portal_map.procedures.lookup == "search" and values.get("procedure_code") is None:
+            mine.run("search", query=proc.code)
+        code = client.run.portal_code(proc, values)
 
         def create(note: str = "", expect: tuple[int, ...] = (200, 201, 409)) -> Any:
-            return client.send(
-                self.id,
-                "POST",
-                f"{API}/dossiers",
-                "POST /api/v1/dossiers",
-                expect,
-                headers=headers,
-                token=token,
-                json=data.dossier_body(proc, note=note),
+            return client.twin(mine).run(
+                "create",
+                expect=expect,
+                procedure_code=code,
+                delivery="electronic",
+                note=note,
+                idempotency_key=key,
             )
 
-        created = client.burst(n, lambda i: create())
-        ids = {(data.json_of(r) or {}).get("id") for r in created if r.status_code in (200, 201)}
-        statuses = Counter(r.status_code for r in created)
-        other = create("a different body", (422,)).status_code
+        created = [o for o in client.burst(n, lambda i: create()) if o is not None]
+        ids = {o.captured.get("dossier") for o in created if o.status in (200, 201)}
+        statuses = Counter(o.status for o in created)
+        other = create("a different body", (422,)).status
         dossier = next(iter(ids)) if len(ids) == 1 else None
         receipts: set[Any] = set()
         submits: Counter[int] = Counter()
         if dossier is not None:
-            client.upload(self.id, token, dossier, "don.pdf", data.pdf_bytes(3000), "application/pdf", (201,))
-            answers = client.burst(
-                n,
-                lambda i: client.send(
-                    self.id,
-                    "POST",
-                    f"{API}/dossiers/{dossier}/submit",
-                    "POST /api/v1/dossiers/{id}/submit",
-                    (200, 201, 409),
-                    headers=client.address(self.id),
-                    token=token,
-                ),
+            mine.run(
+                "upload", expect=(201,), dossier=dossier, filename="don.pdf", document=data.pdf_bytes(3000)
             )
-            submits = Counter(r.status_code for r in answers)
+            answers = client.burst(
+                n, lambda i: client.twin(mine).run("submit", expect=(200, 201, 409), dossier=dossier)
+            )
+            submits = Counter(o.status for o in answers if o is not None)
             receipts = {
-                (data.json_of(r) or {}).get("receipt_code") for r in answers if r.status_code in (200, 201)
+                o.captured.get("receipt") for o in answers if o is not None and o.status in (200, 201)
             }
         return {
             "burst": n,
             "create_statuses": {str(k): v for k, v in statuses.items()},
-            "dossier_ids": sorted(ids),
+            "dossier_ids": sorted(ids, key=str),
             "other_body": other,
             "submit_statuses": {str(k): v for k, v in submits.items()},
             "receipt_codes": sorted(map(str, receipts)),

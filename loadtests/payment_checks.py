@@ -1,19 +1,30 @@
 """Security checks of payments: concurrent "pay" opens one intent at the server's fee (C18), callback
-replays are idempotent (C16) and forgeries change nothing (C17)."""
+replays are idempotent (C16) and forgeries change nothing (C17).
+
+All three file a fee-bearing dossier through the map's steps (login, create, upload, submit) and open its
+payment with the map's ``pay`` step, which must capture ``payment_ref`` and ``amount``; C16 and C17 then
+send the map's ``callback`` step, signed as its ``sign`` says (Standard Webhooks), with the event id,
+timestamp, secret, reference and amount each check chooses: a portal whose gateway callback the test
+cannot sign leaves them "not run".
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from dvclab.load import data
+from dvclab.load import check_needs, data
 from dvclab.load.data import ATTACKERS
+from dvclab.load.map_steps import compiled
+from dvclab.load.map_templates import Answer
 from dvclab.load.security_checks import Observed, SecurityCheck
 
 if TYPE_CHECKING:
     from dvclab.load.check_client import ProbeClient
     from dvclab.load.ground_truth import PortalDatabase
+    from dvclab.load.map_steps import StepRunner
     from dvclab.load.profiles import Limits
 
 LATE_REPLAYS = 2  # replays of the one callback after the gated burst has been answered
@@ -22,6 +33,72 @@ STALE_S = 3600  # how old a forged callback's timestamp is
 
 def _event_id(client: ProbeClient, prefix: str, k: int) -> str:
     return prefix + "".join(client.rng.choices("0123456789abcdef", k=k))
+
+
+def filed(client: ProbeClient, check: str, number: int) -> tuple[StepRunner, Any] | None:
+    """Citizen ``number``'s fee-bearing dossier through the map's steps, with a document, submitted,
+    not yet paid: (their session, the dossier)."""
+    mine = client.signed_in(check, number)
+    if mine is None:
+        return None
+    dossier = client.draft(mine).captured.get("dossier")
+    if dossier is None:
+        return None
+    mine.run("upload", expect=(201,), filename="don.pdf", document=data.pdf_bytes(5000))
+    return (mine, dossier) if mine.run("submit", expect=(200, 201)).ok else None
+
+
+def filed_and_paid(client: ProbeClient, check: str, number: int) -> tuple[StepRunner, Any, Any, Any] | None:
+    """As :func:`filed`, with its payment opened by the map's pay step: (session, dossier, payment
+    reference, amount)."""
+    found = filed(client, check, number)
+    if found is None:
+        return None
+    mine, dossier = found
+    paid = mine.run("pay", expect=(200, 201))
+    ref, amount = paid.captured.get("payment_ref"), paid.captured.get("amount")
+    return (mine, dossier, ref, amount) if paid.ok and ref is not None and amount is not None else None
+
+
+def secret_of(client: ProbeClient) -> str:
+    """The gateway's signing secret: the map's callback step's, unless the profile sets the reference
+    portal it starts up with another."""
+    portal_map, profile = client.run.portal_map, client.run.profile
+    overrides = check_needs.profile_overrides(portal_map, profile)
+    sign = portal_map.steps["callback"].sign
+    assert sign is not None  # noqa: S101 - the registry's needs ran the check only with a signed callback
+    return str(overrides.get("gateway_secret", sign.secret))
+
+
+def callback(
+    client: ProbeClient,
+    check: str,
+    values: dict[str, Any],
+    secret: str,
+    event_id: str,
+    expect: tuple[int, ...],
+    timestamp: int | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """The map's callback step with ``values`` (payment_ref, amount), signed with ``secret`` for
+    ``event_id`` at ``timestamp`` (now by default): (status, what the step captured from the answer).
+    Built here, not by the step runner, because a forgery signs with another secret or time."""
+    step = compiled(client.run.portal_map)["callback"]
+    headers = {k: str(template(values)) for k, template in step.headers}
+    if step.json is not None:
+        body = json.dumps(step.json(values)).encode()
+    else:
+        assert step.raw is not None  # noqa: S101 - a signed step has a json or raw body (the map's rule)
+        rendered = step.raw(values)
+        body = rendered if isinstance(rendered, bytes) else str(rendered).encode()
+    headers.update(data.sign_callback(secret, event_id, body, timestamp))
+    response = client.send(
+        check, step.method, step.path(values), step.label, expect, headers=headers, data=body
+    )
+    captured: dict[str, Any] = {}
+    if response.status_code in expect and response.status_code < 400:
+        answer = Answer(response.status_code, data.lower_headers(response), response.content or b"")
+        captured = {key: extract(answer) for key, extract in step.captures}
+    return response.status_code, captured
 
 
 def one_intent(answers: list[tuple[int, str | None, int | None]], fee: int) -> Observed:
@@ -56,22 +133,22 @@ class DoublePayment(SecurityCheck):
     )
 
     def probe(self, client: ProbeClient) -> Observed:
-        proc = client.run.procedures.with_fee()
-        filed = client.filed(self.id, ATTACKERS[self.id], proc)
-        if filed is None:
+        proc = client.run.procedures.with_fee()  # what client.draft files
+        found = filed(client, self.id, ATTACKERS[self.id])
+        if found is None:
             return {"error": "could not file and submit a dossier"}
-        token, dossier = filed
+        mine, dossier = found
 
         def pay(i: int) -> Any:  # fresh connections: the requests spread over the portal's workers
-            return client.pay(self.id, token, dossier, {"Connection": "close"})
+            return client.twin(mine, close=True).run("pay", expect=(200, 201))
 
         answers = []
-        for r in client.burst(client.run.profile.security.burst, pay):
-            body = data.json_of(r) if r is not None else None
-            body = body if isinstance(body, dict) else {}
-            answers.append(
-                (r.status_code if r is not None else 0, body.get("gateway_ref"), body.get("amount_vnd"))
-            )
+        for outcome in client.burst(client.run.profile.security.burst, pay):
+            if outcome is None:  # no answer within the burst's time
+                answers.append((0, None, None))
+                continue
+            captured = outcome.captured
+            answers.append((outcome.status, captured.get("payment_ref"), captured.get("amount")))
         return {**one_intent(answers, proc.fee_vnd), "dossier": dossier}
 
     def confirm(self, observed: Observed, db: PortalDatabase, limits: Limits) -> tuple[bool, Observed]:
@@ -88,32 +165,26 @@ class CallbackReplay(SecurityCheck):
     )
 
     def probe(self, client: ProbeClient) -> Observed:
-        filed = client.filed_and_paid(self.id, ATTACKERS[self.id])
-        if filed is None:
+        paid = filed_and_paid(client, self.id, ATTACKERS[self.id])
+        if paid is None:
             return {"error": "could not file and open a payment"}
-        _, dossier, payment = filed
-        secret = client.run.profile.limits.gateway_secret
+        _, dossier, ref, amount = paid
+        secret, values = secret_of(client), {"payment_ref": ref, "amount": amount}
         event_id = _event_id(client, "evt_dvclab_", 20)
-        body = data.callback_body(
-            payment["gateway_ref"], payment["amount_vnd"], payment.get("currency", "VND")
-        )
-        headers = data.sign_callback(secret, event_id, body)
         n = client.run.profile.security.burst
-        answers = client.burst(n, lambda i: client.callback(self.id, body, headers, (200,)))
+        answers = client.burst(n, lambda i: callback(client, self.id, values, secret, event_id, (200,)))
         client.sleep(1.0)
-        answers += [
-            client.callback(self.id, body, data.sign_callback(secret, event_id, body), (200,))
-            for _ in range(LATE_REPLAYS)
-        ]
-        applied = sum(1 for r in answers if (data.json_of(r) or {}).get("applied") is True)
-        statuses = Counter(r.status_code for r in answers)
+        answers += [callback(client, self.id, values, secret, event_id, (200,)) for _ in range(LATE_REPLAYS)]
+        # The portal's own say (the reference's `applied`, a capture of the callback step), when it has one
+        applied = sum(1 for _, captured in answers if captured.get("applied") is True)
+        statuses = Counter(status for status, _ in answers)
         return {
             "replays": len(answers),
             "statuses": {str(k): v for k, v in statuses.items()},
             "applied": applied,
             "event_id": event_id,
             "dossier": dossier,
-            "payment_ref": payment["gateway_ref"],
+            "payment_ref": ref,
             "pass": statuses[200] == len(answers) and applied <= 1,
         }
 
@@ -140,30 +211,29 @@ class CallbackAuthenticity(SecurityCheck):
     )
 
     def probe(self, client: ProbeClient) -> Observed:
-        filed = client.filed_and_paid(self.id, ATTACKERS[self.id])
-        if filed is None:
+        paid = filed_and_paid(client, self.id, ATTACKERS[self.id])
+        if paid is None:
             return {"error": "could not file and open a payment"}
-        _, dossier, payment = filed
-        limits = client.run.profile.limits
-        secret, ref, amount = limits.gateway_secret, payment["gateway_ref"], payment["amount_vnd"]
-        good = data.callback_body(ref, amount)
-        forged: list[tuple[str, bytes, dict[str, str]]] = []
+        _, dossier, ref, amount = paid
+        secret = secret_of(client)
+        good = {"payment_ref": ref, "amount": amount}
+        # (kind, values, secret, event id, timestamp) of each forgery
+        forged: list[tuple[str, dict[str, Any], str, str, int | None]] = []
 
         def event(kind: str) -> str:
             return _event_id(client, f"evt_forged_{kind}_", 12)
 
         for _ in range(2):
-            e = event("sig")
-            forged.append(("bad signature", good, data.sign_callback("not-the-secret", e, good)))
-            e = event("stale")
-            forged.append(("stale", good, data.sign_callback(secret, e, good, int(time.time()) - STALE_S)))
-            e, wrong = event("amount"), data.callback_body(ref, amount + 1000)
-            forged.append(("wrong amount", wrong, data.sign_callback(secret, e, wrong)))
-            e, unknown = event("ref"), data.callback_body("gw_unknown_" + e[-8:], amount)
-            forged.append(("unknown payment", unknown, data.sign_callback(secret, e, unknown)))
+            forged.append(("bad signature", good, "not-the-secret", event("sig"), None))
+            forged.append(("stale", good, secret, event("stale"), int(time.time()) - STALE_S))
+            wrong = {**good, "amount": amount + 1000}
+            forged.append(("wrong amount", wrong, secret, event("amount"), None))
+            e = event("ref")
+            unknown = {**good, "payment_ref": "gw_unknown_" + e[-8:]}
+            forged.append(("unknown payment", unknown, secret, e, None))
         answers = [
-            (kind, client.callback(self.id, body, headers, (401, 422)).status_code, headers["webhook-id"])
-            for kind, body, headers in forged
+            (kind, callback(client, self.id, values, key, e, (401, 422), at)[0], e)
+            for kind, values, key, e, at in forged
         ]
         return {
             "forged": len(answers),

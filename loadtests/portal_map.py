@@ -60,7 +60,19 @@ STEPS = (
 )
 # Steps only the security checks use (no journey needs them): a map that lacks one leaves the checks
 # that need it "not run", saying so.
-CHECK_STEPS = ("logout",)  # ends the session (C20: the old token or cookie must stop working)
+CHECK_STEPS = (
+    "logout",  # ends the session (C20: the old token or cookie must stop working)
+    "search_page",  # the catalog search, paged (C12): query, page, page_size; captures `items`
+    "dossier_list",  # a citizen's own dossiers, paged (C12): page, page_size; captures `items`
+    "phone_code",  # asks for a phone-verification code by SMS (C19): {{ phone }}
+)
+# The test data a check step's request must carry (the check varies it): a step that ignores it would
+# send the same request every time and the check would judge nothing.
+CHECK_STEP_VALUES = {
+    "search_page": ("query", "page", "page_size"),
+    "dossier_list": ("page", "page_size"),
+    "phone_code": ("phone",),
+}
 # What a journey reads from a step's captures: the step is useless to it without them.
 REQUIRED_CAPTURES = {
     "create": ("dossier",),
@@ -68,6 +80,8 @@ REQUIRED_CAPTURES = {
     "status": ("status",),
     "queue": ("queue",),
     "sync": ("next_cursor",),
+    "search_page": ("items",),  # how many records the page holds (C12: a huge page must be capped)
+    "dossier_list": ("items",),
 }
 # Steps each journey cannot do without; its other steps are left out when the map lacks them.
 JOURNEY_STEPS = {
@@ -197,6 +211,27 @@ class Step(_Strict):
 PLACEHOLDER_RE = re.compile(r"{{\s*([^}]*?)\s*}}")
 
 
+def placeholders_of(step: Step) -> list[str]:
+    """The values a step's request names (path, query, headers, bodies), by their first name part."""
+    texts: list[str] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+        elif isinstance(value, Part):
+            collect([value.value, value.filename, value.content])
+
+    collect([step.path, step.headers, step.query, step.json_, step.form, step.body])
+    collect(list((step.multipart or {}).values()))
+    return [m.split(".")[0].split("|")[0].strip() for t in texts for m in PLACEHOLDER_RE.findall(t)]
+
+
 def _brace(match: re.Match[str]) -> str:
     return "{" + match.group(1).split(".")[-1].split("|")[0].strip() + "}"
 
@@ -286,6 +321,9 @@ class MapLimits(_Strict):
     max_files_per_dossier: int | None = Field(default=None, ge=1)
     drafts_per_citizen: RateLimit | None = None  # new dossiers (flow quotas, C21)
     drafts_per_address: RateLimit | None = None
+    max_page_size: int | None = Field(default=None, ge=1)  # the most records a paged list answers (C12)
+    otp_per_phone: RateLimit | None = None  # phone-verification codes per phone number (C19)
+    otp_per_address: RateLimit | None = None  # ... per client address, whatever the phone
 
 
 class DatabaseQueries(_Strict):
@@ -346,6 +384,15 @@ class PortalMap(_Strict):
                     )
                 elif earlier in STEPS:
                     problems.append(f"steps.{name}.before: '{earlier}' is a journey step, not a preparation")
+        for name, needed in CHECK_STEP_VALUES.items():
+            step = self.steps.get(name)
+            said = set(placeholders_of(step)) if step is not None else set(needed)
+            for value in needed:
+                if value not in said:
+                    problems.append(
+                        f"steps.{name}: its request must carry {{{{ {value} }}}} (the check varies it; "
+                        "in the path, query, headers or body)"
+                    )
         referenced = {b for s in self.steps.values() for b in s.before}
         for name in self.steps:
             if name not in STEPS and name not in CHECK_STEPS and name not in referenced:

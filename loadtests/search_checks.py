@@ -1,26 +1,28 @@
 """Security check of pagination and search abuse (C12, OWASP API4): a client cannot make the portal build
 a huge page, walk to a page far enough to cost more than the first, or search with an unbounded query.
 
-Both lists are probed: the anonymous catalog search and a citizen's own dossiers (an SQL OFFSET).
+Both of the map's paged lists are probed: the anonymous catalog search (step ``search_page``) and a
+citizen's own dossiers (``dossier_list``, an SQL OFFSET on the reference portal) when the map has it. The
+largest page allowed is the map's ``limits.max_page_size``.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dvclab.load import data
-from dvclab.load.data import API
+from dvclab.load.portal_map import placeholders_of
 from dvclab.load.security_checks import Observed, SecurityCheck
 
 if TYPE_CHECKING:
     from dvclab.load.check_client import ProbeClient
+    from dvclab.load.map_steps import Outcome, StepRunner
 
 ACCOUNT = 205  # a demo citizen of the checks' own
-PAGE_MAX = 100  # the catalogue's records-per-page bound: a larger page must be refused (422) or capped
+PAGE_MAX = 100  # the reference portal's records-per-page bound (another portal's: its map's max_page_size)
 HUGE_PAGE_SIZE = 1_000_000
 DEEP_PAGES = (100_000, 10_000, 1_000)  # the deepest the list accepts is timed against the first
 LONG_QUERY = 10_000  # characters
@@ -30,15 +32,17 @@ FLOOR_MS = 5.0  # first-page p95 below this counts as this: loopback timer noise
 REFUSALS = (400, 414, 422)  # what an oversized page or query may get instead of a capped answer
 
 
-def items_of(response: Any) -> int | None:
-    body = data.json_of(response) if response.status_code == 200 else None
-    items = body.get("items") if isinstance(body, dict) else None
-    return len(items) if isinstance(items, list) else None
+def items_of(outcome: Outcome) -> int | None:
+    """The records on a page the step answered (its `items` capture: a count, or the list itself)."""
+    items = outcome.captured.get("items") if outcome.status == 200 else None
+    if isinstance(items, list):
+        return len(items)
+    return items if isinstance(items, int) and not isinstance(items, bool) else None
 
 
-def abuse_answer(status: int, items: int | None) -> Observed:
-    """One abusive request's answer: a refusal, or a page no larger than PAGE_MAX."""
-    capped = status == 200 and items is not None and items <= PAGE_MAX
+def abuse_answer(status: int, items: int | None, page_max: int = PAGE_MAX) -> Observed:
+    """One abusive request's answer: a refusal, or a page no larger than ``page_max``."""
+    capped = status == 200 and items is not None and items <= page_max
     return {"status": status, "items": items, "pass": status in REFUSALS or capped}
 
 
@@ -60,54 +64,54 @@ class PaginationAbuse(SecurityCheck):
     name = "pagination and search abuse"
     invariant = (
         f"page_size={HUGE_PAGE_SIZE:,}, page={DEEP_PAGES[0]:,} and a {LONG_QUERY:,}-character query on the "
-        f"catalog and a citizen's dossiers: refused (422) or <= {PAGE_MAX} items; deepest accepted page "
-        f"p95 <= {DEEP_FACTOR:g} x first page p95; no 5xx (a timed-out statement answers 503)"
+        f"map's paged lists (catalog search; a citizen's dossiers when the map has them): refused (4xx) or "
+        f"<= max_page_size items; deepest accepted page p95 <= {DEEP_FACTOR:g} x first page p95; no 5xx "
+        "(a timed-out statement answers 503)"
     )
 
     def probe(self, client: ProbeClient) -> Observed:
-        own = client.address(self.id)
-        token = client.login_as(self.id, ACCOUNT)
-        if token is None:
-            return {"error": "could not log in"}
-        lists = {"catalog": (f"{API}/procedures", None), "dossiers": (f"{API}/dossiers", token)}
+        page_max = int(client.limit("max_page_size"))  # MissingLimit: "not run", naming the field
+        lists: dict[str, tuple[str, StepRunner]] = {"catalog": ("search_page", client.browser(self.id))}
+        if client.run.portal_map.has("dossier_list"):
+            mine = client.signed_in(self.id, ACCOUNT)
+            if mine is None:
+                return {"error": "could not log in"}
+            lists["dossiers"] = ("dossier_list", mine)
         statuses: Counter[int] = Counter()
 
-        def get(path: str, auth: str | None, query: str) -> tuple[Any, float]:
+        def get(steps: StepRunner, step: str, query: str, page: int, size: int) -> tuple[Outcome, float]:
             started = time.perf_counter()
-            response = client.send(
-                self.id,
-                "GET",
-                f"{path}?{query}",
-                f"GET {path}",
-                (200, *REFUSALS, 503),
-                headers=own,
-                token=auth,
-            )
-            statuses[response.status_code] += 1
-            return response, (time.perf_counter() - started) * 1000
+            outcome = steps.run(step, expect=(200, *REFUSALS, 503), query=query, page=page, page_size=size)
+            statuses[outcome.status] += 1
+            return outcome, (time.perf_counter() - started) * 1000
 
+        lo = min(20, page_max)
+        span = max(1, min(80, page_max - lo + 1))
         shown: Observed = {}
         holds = True
-        for name, (path, auth) in lists.items():
+        for name, (step, steps) in lists.items():
             abuse: Observed = {}
-            for label, query in (
-                ("huge_page_size", f"page_size={HUGE_PAGE_SIZE}"),
-                ("deep_page", f"page={DEEP_PAGES[0]}"),
-                ("long_query", "q=" + "a" * LONG_QUERY),
+            takes_query = "query" in placeholders_of(client.run.portal_map.steps[step])
+            for label, query, page, size in (
+                ("huge_page_size", "", 1, HUGE_PAGE_SIZE),
+                ("deep_page", "", DEEP_PAGES[0], lo),
+                ("long_query", "a" * LONG_QUERY, 1, lo),
             ):
-                response, _ = get(path, auth, query)
-                abuse[label] = abuse_answer(response.status_code, items_of(response))
+                if label == "long_query" and not takes_query:
+                    continue  # the list has no search: there is no query to make long
+                outcome, _ = get(steps, step, query, page, size)
+                abuse[label] = abuse_answer(outcome.status, items_of(outcome), page_max)
             deep_page = None
             for page in DEEP_PAGES:
-                if get(path, auth, f"page={page}")[0].status_code == 200:
+                if get(steps, step, "", page, lo)[0].status == 200:
                     deep_page = page
                     break
             first_ms: list[float] = []
             deep_ms: list[float] = []
             for i in range(SAMPLES if deep_page else 0):
-                size = 20 + i % 80  # a new page size each time: no cached page answers the timing
-                first_ms.append(get(path, auth, f"page=1&page_size={size}")[1])
-                deep_ms.append(get(path, auth, f"page={deep_page}&page_size={size}")[1])
+                size = lo + i % span  # a new page size each time: no cached page answers the timing
+                first_ms.append(get(steps, step, "", 1, size)[1])
+                deep_ms.append(get(steps, step, "", deep_page or 1, size)[1])
             depth = depth_figures(first_ms, deep_ms, deep_page)
             answered = [a.pop("pass") for a in abuse.values()]
             deep_enough = depth.pop("pass")
@@ -116,6 +120,7 @@ class PaginationAbuse(SecurityCheck):
         server_errors = {str(s): n for s, n in statuses.items() if s >= 500 and s != 503}
         return {
             **shown,
+            "max_page_size": page_max,
             "statuses": {str(s): n for s, n in sorted(statuses.items())},
             "pass": holds and not server_errors,
         }

@@ -15,7 +15,7 @@ import yaml
 
 from dvclab.load import check_needs, check_registry, data, harness, profiles, runner
 from dvclab.load.check_needs import MissingLimit, announced, rate_limit, value_limit
-from dvclab.load.portal_map import CHECK_STEPS, STEPS, MapError, load_map, parse_map
+from dvclab.load.portal_map import CHECK_STEPS, MAP_DIR, STEPS, MapError, load_map, parse_map
 from dvclab.load.profiles import load_profile
 from dvclab.load.security_checks import NOT_RUN_KEY, UNMET_KEY
 from dvclab.load.shapes import build_segments
@@ -24,8 +24,10 @@ from dvclab.load.verdicts import finalise, unbound
 from tests.load.conftest import write_profile
 
 SECOND = Path(__file__).parent / "second_portal" / "map.yaml"
-PORTED = {"C01", "C02", "C03", "C04", "C05", "C06", "C08", "C09", "C10", "C11", "C13", "C15", "C20", "C21"}
-PORTED |= {"C22", "C07", "L01"}
+BOUND = {"C01", "C02", "C03", "C04", "C05", "C06", "C08", "C09", "C10", "C11", "C13", "C15", "C20", "C21"}
+BOUND |= {"C22", "C07", "L01", "C12", "C14", "C16", "C17", "C18", "C19"}  # every check: none reference-only
+# What the second portal's map lacks (no phone verification, no idempotency key, no gateway callback)
+SECOND_LACKS = {"C14", "C16", "C17", "C19"}
 
 
 def _run(profile: profiles.Profile | None = None, portal_map: Any = None) -> harness.Run:
@@ -56,10 +58,11 @@ class _Answer:
 def test_each_check_declares_what_it_needs(check: Any) -> None:
     needs = check_registry.NEEDS[check.id]
     assert set(needs.steps) <= set(STEPS) | set(CHECK_STEPS)
+    assert {s for s, _ in (*needs.captures, *needs.sends)} | set(needs.signs) <= set(needs.steps)
     for limit in needs.limits:
-        assert limit.startswith(("rate:", "drafts_")) or limit in check_needs.VALUE_LIMITS
+        assert limit.startswith(("rate:", "drafts_", "otp_")) or limit in check_needs.VALUE_LIMITS
     assert needs.truth in ("none", "confirms", "required")
-    assert (check.id in PORTED) == (not needs.reference_only), "a ported check has no reference-only reason"
+    assert (check.id in BOUND) == (not needs.reference_only), "a bound check has no reference-only reason"
 
 
 def test_the_reference_map_meets_every_checks_needs() -> None:
@@ -72,9 +75,55 @@ def test_the_reference_map_meets_every_checks_needs() -> None:
 def test_on_the_second_portals_map_only_the_unported_checks_are_unbound() -> None:
     second, profile = load_map(str(SECOND)), load_profile("security")
     reasons = {c.id: check_registry.cannot_run(c, second, profile) for c in check_registry.CHECKS}
-    assert {i for i, r in reasons.items() if not r} == PORTED
-    assert reasons["C19"].startswith("not bound to the portal map 'second-portal': phone verification")
-    assert "Idempotency-Key" in reasons["C14"] and "gateway" in reasons["C16"]
+    assert {i for i, r in reasons.items() if not r} == BOUND - SECOND_LACKS
+    assert reasons["C19"] == "the portal map 'second-portal' has no step 'phone_code'"
+    assert reasons["C14"].startswith("the portal map's create step sends no {{ idempotency_key }}: ")
+    assert "Idempotency-Key" in reasons["C14"]
+    assert reasons["C16"] == reasons["C17"] == "the portal map 'second-portal' has no step 'callback'"
+
+
+def test_what_a_paged_list_or_a_payment_lacks_is_named() -> None:
+    raw = yaml.safe_load(SECOND.read_text(encoding="utf-8"))
+    del raw["steps"]["pay"]["capture"]["amount"]
+    del raw["limits"]["max_page_size"]
+    second, smoke = parse_map(raw, "second.yaml"), load_profile("smoke")
+    assert check_registry.cannot_run(check_registry.by_id("C18"), second, smoke) == (
+        "the portal map's pay step captures no 'amount' (add it to steps.pay.capture)"
+    )
+    assert check_registry.cannot_run(check_registry.by_id("C12"), second, smoke).startswith(
+        "no max_page_size: declare limits.max_page_size in the portal map"
+    )
+    reference = yaml.safe_load((MAP_DIR / "reference.yaml").read_text(encoding="utf-8"))
+    del reference["steps"]["callback"]["sign"]
+    unsigned = parse_map(reference, "reference.yaml")
+    assert check_registry.cannot_run(check_registry.by_id("C17"), unsigned, smoke).startswith(
+        "the portal map's callback step is not signed: the test cannot sign the gateway's callback"
+    )
+    reference["steps"]["callback"]["json"]["data"]["amount_vnd"] = 5000
+    assert check_registry.cannot_run(check_registry.by_id("C16"), parse_map(reference, "r.yaml"), smoke) == (
+        "the portal map's callback step sends no {{ amount }}: the portal takes no amount in its gateway's "
+        "callback"
+    )
+
+
+def test_a_check_step_must_carry_what_its_check_varies() -> None:
+    steps = yaml.safe_load(SECOND.read_text(encoding="utf-8"))["steps"]
+    unpaged = {"method": "GET", "path": "/thu-tuc", "query": {"tu_khoa": "{{ query }}"}}
+    with pytest.raises(MapError) as error:
+        _second(
+            steps={**steps, "search_page": {**unpaged, "capture": {"items": {"json": "length(ket_qua)"}}}}
+        )
+    message = str(error.value)
+    assert "steps.search_page: its request must carry {{ page }} (the check varies it" in message
+    assert "steps.search_page: its request must carry {{ page_size }}" in message
+    with pytest.raises(MapError, match=r"steps.search_page.capture: needs 'items'"):
+        _second(steps={**steps, "search_page": {**unpaged, "query": {"p": "{{ page }}{{ page_size }}"}}})
+    with pytest.raises(MapError, match=r"steps.phone_code: its request must carry {{ phone }}"):
+        _second(steps={**steps, "phone_code": {"method": "POST", "path": "/otp", "form": {"so": "0900"}}})
+    with pytest.raises(MapError, match=r"steps.phone_cod: unknown step \(did you mean 'phone_code'\?\)"):
+        _second(
+            steps={**steps, "phone_cod": {"method": "POST", "path": "/otp", "form": {"so": "{{ phone }}"}}}
+        )
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,7 @@ def test_smoke_profile_and_gate_run_against_the_second_portal_from_its_map(
     security = {c["id"]: c for c in json.loads((folder / "security.json").read_text())}
     assert security["C07"]["verdict"] == "pass"  # judged on every answer, whatever the API
     # The checks bound to the map ran from its steps, with real verdicts and their figures.
-    ported = {"C01", "C02", "C03", "C05", "C08", "C10", "C11", "C13", "C15", "C20", "L01"}
+    ported = {"C01", "C02", "C03", "C05", "C08", "C10", "C11", "C12", "C13", "C15", "C18", "C20", "L01"}
     assert {i: c["verdict"] for i, c in security.items() if i in ported} == dict.fromkeys(ported, "pass")
     observed = {i: security[i]["observed"] for i in ported}
     # T from the map; the tracking limit announced (X-RateLimit-Limit), its window from the map
@@ -124,15 +124,22 @@ def test_smoke_profile_and_gate_run_against_the_second_portal_from_its_map(
     assert observed["C20"]["logout"]["2xx_after_grace"] == 0 and observed["C20"]["new_token_at_login"]
     assert observed["C15"]["receipt_code_bits"] == 80.0
     assert observed["L01"]["missing_from_sync_feed"] == [] and observed["L01"]["tracked_back"] == "10 of 10"
+    # Its paged catalog search (so_luong <= 50 from the map): the abuse refused, deep pages no dearer
+    catalog = observed["C12"]["catalog"]
+    assert observed["C12"]["max_page_size"] == 50 and "dossiers" not in observed["C12"]
+    assert {k: catalog[k]["status"] for k in ("huge_page_size", "deep_page", "long_query")} == dict.fromkeys(
+        ("huge_page_size", "deep_page", "long_query"), 422
+    )
+    assert catalog["depth"]["deep_page"] == 1000 and catalog["depth"]["samples_each"] == 40
+    # Its "pay" (no gateway): one transaction per dossier at the catalog's fee, whatever the burst
+    assert observed["C18"]["intents_named"] == 1 and observed["C18"]["statuses"].get("201") == 1
     # What the map cannot give: "not run", saying why, never pass and never fail.
     unbound = {i: c["reason"] for i, c in security.items() if c["verdict"] == "not run"}
-    assert set(unbound) == {"C12", "C14", "C16", "C17", "C18", "C19", "C21"}
+    assert set(unbound) == {"C14", "C16", "C17", "C19", "C21"}
     assert unbound["C21"].startswith("no drafts_per_citizen: declare limits.drafts_per_citizen")
-    assert all(
-        r.startswith("not bound to the portal map 'second-portal': ")
-        for i, r in unbound.items()
-        if i != "C21"
-    )
+    assert unbound["C19"] == "the portal map 'second-portal' has no step 'phone_code'"
+    assert unbound["C14"].startswith("the portal map's create step sends no {{ idempotency_key }}")
+    assert unbound["C16"] == unbound["C17"] == "the portal map 'second-portal' has no step 'callback'"
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["portal_map"].endswith("map.yaml") and manifest["host"] == second_portal
 

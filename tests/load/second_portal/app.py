@@ -11,8 +11,10 @@ Its limits, for the security checks (its map declares those it does not announce
 lock an identity for 15 minutes (429 + Retry-After; the account's sessions end); logins are limited per
 client address (30 a minute, announced in the older draft's RateLimit-Limit / RateLimit-Policy headers);
 tracking per client address (30 per 10 s, announced as X-RateLimit-Limit only: the window is the map's);
-uploads are PDFs of at most 1 MiB (413), 10 per dossier (422). The client address is the last entry of
-X-Forwarded-For when the peer is on loopback (the reverse proxy), else the peer's.
+uploads are PDFs of at most 1 MiB (413), 10 per dossier (422); the catalog search answers pages of at
+most 50 procedures, pages 1..1000, queries of at most 100 characters (422 beyond). It has no phone
+verification, no idempotency key on new dossiers and no payment gateway callback. The client address
+is the last entry of X-Forwarded-For when the peer is on loopback (the reverse proxy), else the peer's.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ LOCKOUT_T, LOCKOUT_S = 5, 15 * 60
 LOGIN_LIMIT, LOGIN_WINDOW_S = 30, 60
 TRACK_LIMIT, TRACK_WINDOW_S = 30, 10
 MAX_FILE_BYTES, MAX_FILES = 1024 * 1024, 10
+MAX_PAGE, MAX_PAGE_SIZE, MAX_QUERY = 1000, 50, 100  # the catalog search's bounds (C12)
 
 
 def _plain(text: str) -> str:
@@ -153,16 +156,35 @@ async def stylesheet(_request: Request) -> Response:
     return Response("body { font-family: sans-serif; }", media_type="text/css")
 
 
+def _whole(text: str, low: int, high: int) -> int | None:
+    """A query parameter that must be a whole number in [low, high] (None: it is not)."""
+    if not text.isdigit():
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
 async def search(request: Request) -> Response:
-    words = _plain(request.query_params.get("tu_khoa", "")).split()
-    found = []
+    """The catalog, paged: ``trang`` (page, 1..MAX_PAGE) and ``so_luong`` (page size, 1..MAX_PAGE_SIZE,
+    10 by default); a longer ``tu_khoa`` than MAX_QUERY characters, or a page or size out of range, is
+    refused (422), never computed."""
+    params = request.query_params
+    raw = params.get("tu_khoa", "")
+    if len(raw) > MAX_QUERY:
+        return _problem(422, f"tu_khoa: at most {MAX_QUERY} characters")
+    page = _whole(params.get("trang", "1"), 1, MAX_PAGE)
+    size = _whole(params.get("so_luong", "10"), 1, MAX_PAGE_SIZE)
+    if page is None or size is None:
+        return _problem(422, f"trang: 1..{MAX_PAGE}; so_luong: 1..{MAX_PAGE_SIZE}")
+    words = _plain(raw).split()
+    skip, found, total = (page - 1) * size, [], 0
     for number, proc in enumerate(STATE.procedures, start=1):
         text = _plain(f"{proc.code} {proc.name}")
         if all(w in text for w in words):
-            found.append({"so": number, "ma": proc.code, "ten": proc.name})
-            if len(found) == 10:
-                break
-    return JSONResponse({"ket_qua": found})
+            total += 1
+            if skip < total <= skip + size:
+                found.append({"so": number, "ma": proc.code, "ten": proc.name})
+    return JSONResponse({"ket_qua": found, "trang": page, "so_luong": size, "tong": total})
 
 
 async def procedure(request: Request) -> Response:
@@ -293,8 +315,12 @@ async def pay(request: Request) -> Response:
     ho_so = _own(request, checked[0])
     if isinstance(ho_so, Response):
         return ho_so
+    # Paid at once (no gateway), one transaction per dossier: a repeated "pay" names the same one.
+    first = not ho_so.da_thanh_toan
     ho_so.da_thanh_toan = True
-    return JSONResponse({"da_thanh_toan": True})
+    fee = STATE.procedures[ho_so.thu_tuc - 1].fee_vnd
+    body = {"da_thanh_toan": True, "giao_dich": f"GD{ho_so.so:08d}", "so_tien": fee}
+    return JSONResponse(body, status_code=201 if first else 200)
 
 
 async def track(request: Request) -> Response:
