@@ -351,8 +351,8 @@ class PortalMap(_Strict):
     description: str = ""
     base_url: str | None = Field(default=None, pattern=r"^https?://")
     health: str = Field(default="/healthz", pattern=r"^/")
-    # The portal speaks the reference portal's API: the security checks not yet bound to map steps
-    # (payment callbacks, phone verification, pagination) run only then; the others run from the steps.
+    # The portal is the reference one: its database schema is the built-in ground truth, a profile's own
+    # `limits:` hold for it, and a check declared reference-only (none is today) runs only then.
     reference_api: bool = False
     auth: Auth = Field(default_factory=Auth)
     accounts: dict[Literal["citizen", "officer", "sync"], Account] = Field(

@@ -46,7 +46,7 @@ def test_second_portal_map_is_valid_and_complete() -> None:
     [
         (
             {"steps": {"serch": {"method": "GET", "path": "/s"}}},
-            "steps.serch: unknown step (did you mean 'search'?)",
+            "steps.serch: unknown step (did you mean 'search' or 'search_page'?)",
         ),
         (
             {"steps": {"search": {"method": "GET", "path": "/s", "qeury": {}}}},

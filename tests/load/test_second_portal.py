@@ -61,7 +61,7 @@ def test_map_check_names_a_bad_map_in_one_line(tmp_path: Path) -> None:
     bad.write_text("name: bad\nsteps:\n  serch: {method: GET, path: /s}\n", encoding="utf-8")
     result = dvclab("load", "map", "check", str(bad), "--host", "http://127.0.0.1:9", timeout=60)
     assert result.returncode == 2
-    assert "steps.serch: unknown step (did you mean 'search'?)" in result.stderr
+    assert "steps.serch: unknown step (did you mean 'search' or 'search_page'?)" in result.stderr
 
 
 @pytest.mark.slow
