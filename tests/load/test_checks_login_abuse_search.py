@@ -18,8 +18,9 @@ from dvclab.load.login_abuse_checks import (
     spraying_figures,
     stuffing_figures,
 )
+from dvclab.load.map_steps import Outcome
 from dvclab.load.profiles import load_profile
-from dvclab.load.search_checks import PAGE_MAX, abuse_answer, depth_figures
+from dvclab.load.search_checks import PAGE_MAX, abuse_answer, depth_figures, items_of
 from dvclab.load.security_checks import NOT_RUN_KEY
 from dvclab.load.shapes import build_segments
 from dvclab.load.verdicts import finalise
@@ -88,6 +89,15 @@ def test_c12_an_oversized_page_is_refused_or_capped() -> None:
     assert abuse_answer(422, None)["pass"] and abuse_answer(200, PAGE_MAX)["pass"]
     assert not abuse_answer(200, PAGE_MAX + 1)["pass"]  # the portal built a page of a million rows
     assert not abuse_answer(500, None)["pass"] and not abuse_answer(200, None)["pass"]
+
+
+def test_c12_judges_the_page_size_its_map_declares_from_the_steps_items_capture() -> None:
+    page = Outcome("search_page", data.OK, 200, captured={"items": 51})
+    assert items_of(page) == 51 and not abuse_answer(200, items_of(page), 50)["pass"]  # the map's 50
+    assert abuse_answer(200, items_of(page), PAGE_MAX)["pass"]
+    assert items_of(Outcome("dossier_list", data.OK, 200, captured={"items": [1, 2]})) == 2  # a list, counted
+    assert items_of(Outcome("search_page", data.REFUSED, 422)) is None
+    assert items_of(Outcome("search_page", data.OK, 200, captured={"items": "many"})) is None
 
 
 def test_c12_deep_pages_cost_no_more_than_three_first_pages() -> None:

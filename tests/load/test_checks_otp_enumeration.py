@@ -147,3 +147,31 @@ def test_a_check_cut_off_mid_probe_says_so() -> None:
     assert verdicts["C09"]["verdict"] == "not run"
     assert verdicts["C09"]["reason"] == "the run ended while the attacker was still probing this check"
     assert "before the attacker started" in verdicts["C19"]["reason"]  # never reached
+
+
+class _Answered:
+    status_code = 202
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = headers
+
+
+def test_c19_quotas_are_announced_else_the_maps() -> None:
+    from dvclab.load.check_needs import MissingLimit, rate_limit
+    from dvclab.load.portal_map import load_map, parse_map
+
+    reference = load_map("reference")
+    announced = _Answered(
+        {"RateLimit-Policy": '"citizen";q=600;w=60, "otp_phone";q=3;w=600, "otp_ip";q=9;w=600'}
+    )
+    phone = rate_limit(reference, "phone_code", [announced], "otp_phone", "otp_per_phone")
+    address = rate_limit(reference, "phone_code", [announced], "otp_ip", "otp_per_address")
+    assert (phone.limit, phone.window_s, address.limit) == (3, 600.0, 9)
+    declared = rate_limit(reference, "phone_code", [_Answered({})], "otp_phone", "otp_per_phone")
+    assert (declared.limit, declared.window_s, declared.source) == (5, 3600.0, "the map")
+    raw = reference.model_dump(by_alias=True, exclude_none=True)
+    del raw["limits"]["otp_per_phone"]
+    with pytest.raises(
+        MissingLimit, match=r"no otp_per_phone: declare limits.otp_per_phone \(\{limit, window\}\)"
+    ):
+        rate_limit(parse_map(raw, "r.yaml"), "phone_code", [_Answered({})], "otp_phone", "otp_per_phone")
