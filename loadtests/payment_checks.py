@@ -66,7 +66,8 @@ def secret_of(client: ProbeClient) -> str:
     portal_map, profile = client.run.portal_map, client.run.profile
     overrides = check_needs.profile_overrides(portal_map, profile)
     sign = portal_map.steps["callback"].sign
-    assert sign is not None  # noqa: S101 - the registry's needs ran the check only with a signed callback
+    if sign is None:  # the registry's needs run the check only with a signed callback
+        raise ValueError("the map's callback step is not signed")
     return str(overrides.get("gateway_secret", sign.secret))
 
 
@@ -86,10 +87,11 @@ def callback(
     headers = {k: str(template(values)) for k, template in step.headers}
     if step.json is not None:
         body = json.dumps(step.json(values)).encode()
-    else:
-        assert step.raw is not None  # noqa: S101 - a signed step has a json or raw body (the map's rule)
+    elif step.raw is not None:
         rendered = step.raw(values)
         body = rendered if isinstance(rendered, bytes) else str(rendered).encode()
+    else:  # the map's rule: a signed step has a json or raw body
+        raise ValueError("the map's callback step has no json or raw body to sign")
     headers.update(data.sign_callback(secret, event_id, body, timestamp))
     response = client.send(
         check, step.method, step.path(values), step.label, expect, headers=headers, data=body
