@@ -83,8 +83,14 @@ def test_smoke_profile_and_gate_run_against_the_second_portal_from_its_map(
     tmp_path: Path, second_portal: str
 ) -> None:
     thresholds = SECOND / "thresholds.yaml"
+    # The smoke profile, but with the sync journey's share raised from 5% to 15%: at 5% its ~3 starts of
+    # the 30 s schedule can all be dropped on a busy machine, leaving the feed's endpoint never called.
+    profile = (REPO / "scenarios" / "load" / "smoke.yaml").read_text(encoding="utf-8")
+    assert "  tracker: 0.15\n  sync: 0.05\n" in profile
+    profile = profile.replace("  tracker: 0.15\n  sync: 0.05\n", "  tracker: 0.05\n  sync: 0.15\n")
+    (tmp_path / "smoke.yaml").write_text(profile, encoding="utf-8")
     run = dvclab(
-        *("load", "run", "smoke", "--host", second_portal, "--map", str(MAP)),
+        *("load", "run", str(tmp_path / "smoke.yaml"), "--host", second_portal, "--map", str(MAP)),
         *("--thresholds", str(thresholds), "--results", str(tmp_path / "load")),
         timeout=180,
     )
