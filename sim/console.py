@@ -52,6 +52,7 @@ class ProgressDisplay:
 
     def replication_done(self, label: str, replication: int) -> None:
         self.done += 1
+        self._grow_total()
         self.progress.advance(self.task)
         if not self.console.is_terminal:
             print(
@@ -63,6 +64,7 @@ class ProgressDisplay:
     def reused(self, label: str, folder: Path, replications: int) -> None:
         """A finished run with the same key stands in for this experiment's replications."""
         self.done += replications
+        self._grow_total()
         self.progress.advance(self.task, replications)
         message = (
             f"{label}: reusing the finished run {folder} ({replications} replication(s); same scenario, "
@@ -72,6 +74,12 @@ class ProgressDisplay:
             self.progress.console.print(message, markup=False, highlight=False)
         else:
             print(message, file=sys.stderr, flush=True)
+
+    def _grow_total(self) -> None:
+        # `--replications auto` adds replications beyond its first round: the bar shows 11/11, not 11/8.
+        task = self.progress.tasks[0] if self.progress.tasks else None
+        if task is not None and task.total is not None and self.done > task.total:
+            self.progress.update(self.task, total=self.done)
 
     def stop(self) -> None:
         if self.progress is not None:

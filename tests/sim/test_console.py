@@ -54,3 +54,13 @@ def test_plan_target_with_a_misspelt_kpi_gets_a_suggestion():
 
     with pytest.raises(SweepError, match=r"no KPI 'overdue_rat' \(did you mean 'overdue_rate'\?\)"):
         parse_target("overdue_rat<=0.02", ["overdue_rate", "on_time_rate"])
+
+
+def test_the_progress_total_grows_with_replications_auto_adds(capsys):
+    display = console.ProgressDisplay()
+    display.start(8, "nam-dinh-2024", ": replications auto")
+    for replication in range(11):
+        display.replication_done("nam-dinh-2024", replication)
+    task = display.progress.tasks[0]
+    display.stop()
+    assert (task.completed, task.total) == (11, 11)  # was shown as 11/8
