@@ -3,9 +3,10 @@ what was sent, what came back and what was captured, so an engineer fixes a draf
 
 The same request path as a load run (``map_steps.StepRunner`` on a Locust ``FastHttpSession``). The
 order files a dossier as a citizen, pays it, has an officer take it through, then rates it:
-search, detail, login, create, upload, submit, pay, callback, track; as the officer: login, queue,
-receive, decide, return, supplement; as the citizen again: login, status, rate; statistics; as the sync
-client: login, sync. It sends real requests (logins, dossiers, payments): loopback hosts only.
+search, search_page, detail, login, create, upload, submit, pay, callback, track; as the officer: login,
+queue, receive, decide, return, supplement; as the citizen again: login, status, rate, dossier_list,
+phone_code, logout; statistics; as the sync client: login, sync (the check steps among them run once
+too). It sends real requests (logins, dossiers, payments): loopback hosts only.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from dvclab.load.portal_map import JOURNEY_STEPS, STEPS, PortalMap
 
 PREVIEW = 160  # characters of a body shown
 ORDER: list[tuple[str, str]] = [  # (role, step); "login" switches the session to the role
-    *[("citizen", s) for s in ("search", "detail", "login", "create", "upload", "submit")],
+    *[("citizen", s) for s in ("search", "search_page", "detail", "login", "create", "upload", "submit")],
     *[("citizen", s) for s in ("pay", "callback", "track")],
     *[("officer", s) for s in ("login", "queue", "receive", "decide", "return", "supplement")],
-    *[("citizen", s) for s in ("login", "status", "rate", "logout")],  # logout: a check step (C20)
+    # the check steps a citizen's session sends: paged lists (C12), a phone code (C19), logout (C20)
+    *[("citizen", s) for s in ("login", "status", "rate", "dossier_list", "phone_code", "logout")],
     ("anyone", "statistics"),
     *[("sync", s) for s in ("login", "sync")],
 ]
@@ -80,6 +82,9 @@ def check(portal_map: PortalMap, host: str, out: TextIO = sys.stdout, citizen: i
         channel="electronic",
         cursor=0,
         limit=100,
+        page=1,
+        page_size=10,
+        phone=f"09{rng.randrange(10**8):08d}",
     )
     report = CheckReport()
     print(f"map {portal_map.name} against {host}", file=out)

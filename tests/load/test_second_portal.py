@@ -69,7 +69,9 @@ def test_map_check_walks_every_step_of_the_second_portal(second_portal: str) -> 
     result = dvclab("load", "map", "check", str(MAP), "--host", second_portal, timeout=90)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     out = result.stdout
-    assert "21 steps sent, 0 failed, 0 not sent" in out  # the 20 journey steps, and C20's logout
+    # the 20 journey steps, and the check steps it has: C12's paged search, C20's logout
+    assert "22 steps sent, 0 failed, 0 not sent" in out
+    assert "[search_page] as citizen: ok" in out
     assert "[login_form] as citizen: ok" in out and "captured csrf=" in out
     assert "captured procedure_code=" in out and "captured fee=" in out  # JSON search, HTML page
     assert "captured status=da_tra_ket_qua" in out  # the officer took the citizen's own dossier through
