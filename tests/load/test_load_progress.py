@@ -7,6 +7,17 @@ import time
 from dvclab.load import cli
 
 
+def _live(folder, **figures: float):
+    """The master's live figures file, as locustfile._write_live writes it."""
+    import json
+
+    live = folder / "live.json"
+    defaults = {"elapsed_s": 1.0, "requests": 80, "failures": 0, "offered_rps": 7.0, "achieved_rps": 7.0}
+    defaults |= {"p95_ms": 100.0, "dropped": 0, "scheduled": 40}
+    live.write_text(json.dumps(defaults | figures))
+    return live
+
+
 def test_progress_lines_on_a_log(monkeypatch, capsys):
     monkeypatch.setattr(cli, "PROGRESS_EVERY_S", 0.05)
     with cli.Progress("load run smoke", 34.0):
@@ -30,11 +41,8 @@ def test_progress_stops_with_the_run(monkeypatch, capsys):
 
 
 def test_progress_lines_carry_the_masters_live_figures(monkeypatch, capsys, tmp_path):
-    live = tmp_path / "live.json"
-    live.write_text(
-        '{"elapsed_s": 12.0, "requests": 80, "failures": 1, "offered_rps": 7.25, "achieved_rps": 6.5,'
-        ' "p95_ms": 143.2, "dropped": 2, "scheduled": 40}'
-    )
+    figures = {"failures": 1, "offered_rps": 7.25, "achieved_rps": 6.5, "p95_ms": 143.2, "dropped": 2}
+    live = _live(tmp_path, elapsed_s=12.0, **figures)
     monkeypatch.setattr(cli, "PROGRESS_EVERY_S", 0.05)
     with cli.Progress("load run smoke", 34.0, live):
         time.sleep(0.2)
@@ -62,11 +70,7 @@ def test_the_schedule_clock_starts_with_the_master_not_the_command(monkeypatch, 
 
 def test_past_the_schedule_the_line_says_what_the_run_still_does(monkeypatch, capsys, tmp_path):
     # The master is 40 s into a 34 s schedule: the security checks finish and the results are written.
-    live = tmp_path / "live.json"
-    live.write_text(
-        '{"elapsed_s": 40.0, "requests": 80, "failures": 0, "offered_rps": 7.0, "achieved_rps": 7.0,'
-        ' "p95_ms": 100.0, "dropped": 0, "scheduled": 40}'
-    )
+    live = _live(tmp_path, elapsed_s=40.0)
     monkeypatch.setattr(cli, "PROGRESS_EVERY_S", 0.05)
     with cli.Progress("load run smoke", 34.0, live):
         time.sleep(0.2)
