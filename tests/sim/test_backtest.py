@@ -137,5 +137,8 @@ def test_the_cli_back_tests_with_a_recency_weighting(
     assert "utilisation, province.office" in printed and "none (no officers)" in printed
     (folder,) = (tmp_path / "out" / "backtest").iterdir()
     (run,) = folder.iterdir()
+    table = (run / "backtest.csv").read_text(encoding="utf-8")
+    for label in MEASURES.values():  # the package's figures, printed and saved beside the others
+        assert label in printed and label in table
     scenario = yaml.safe_load((run / "calibrated.yaml").read_text(encoding="utf-8"))
     assert scenario["demand"]["month_factors"] == [1.0] * 12  # weighted, under a year: no season fitted
