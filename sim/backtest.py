@@ -3,8 +3,7 @@ forecast with what happened, beside a naive forecast, so a planner sees whether 
 
 Compared, for the dossiers received from the split to the end of the records: weekly volumes (mean
 absolute error), the cycle-time distribution (received to result issued, in working hours; Wasserstein
-distance, the "cycle-time EMD" of the process-simulation literature, computed with scipy rather than the
-``log-distance-measures`` package, which is not a dependency), and the overdue rate overall and by
+distance by scipy: the package below knows no working calendar), the overdue rate overall and by
 procedure group with 95% intervals, and, where the records name who did the work, each officer pool's
 utilisation: the working minutes of the pieces of work started in the test period over its officers'
 working minutes. Observed, the officers of a unit are the 90th percentile of the distinct resources that
@@ -13,6 +12,11 @@ busy time over its officers (both count a piece of work when it starts). The nai
 the training period: its weeks' volumes and its dossiers' whole durations (and so its overdue rate); it
 has no officers, so no utilisation. Dossiers not finished by the end of the records are left out of
 both sides alike (a simulated one issued after that date is not counted either).
+
+Beside them, the event-log distances of the ``log-distance-measures`` package (``sim.log_distances`` says
+which and why): each forecast's log of its finished dossiers against the test period's. The model's log
+is its simulated register (``sim.event_log``); the naive's is the drawn training dossiers' recorded
+events, each moved by whole weeks into a test week drawn at random (weekday and hours kept).
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from dvclab.sim.calendar import MINUTES_PER_DAY, WorkingCalendar
 from dvclab.sim.calibrate import WORK_ROLES, Calibration, calibrate
 from dvclab.sim.calibrate_staff import pool_of_resources
 from dvclab.sim.calibrate_work import working
-from dvclab.sim.event_log import EventRecorder
+from dvclab.sim.event_log import EventRecorder, register_table
 from dvclab.sim.experiment import confidence_interval, run_replications
+from dvclab.sim.log_distances import MEASURES, SOURCE, distances, records_frame, register_frame
 from dvclab.sim.model import ProvinceModel
 from dvclab.sim.outputs import csv_text
 from dvclab.sim.procedures import build_procedures
@@ -55,6 +60,8 @@ class Period:
     overdue: np.ndarray  # bool per finished dossier
     group: np.ndarray  # its procedure group
     utilisation: dict[str, float] = field(default_factory=dict)  # pool (level.agency) -> busy share
+    cases: np.ndarray | None = None  # the record cases behind the finished dossiers (observed, naive)
+    log: Any = None  # the finished dossiers' events, a pandas frame of ``sim.log_distances``
 
 
 @dataclass
@@ -103,7 +110,7 @@ def _observed(records: Records, calendar: WorkingCalendar, chosen: np.ndarray, d
     else:
         due_now = due[done]
     group = np.array([groups.get(k, "all") for k in keys[done]], dtype=object)
-    return Period(weekly, hours, finish[done] > due_now, group)
+    return Period(weekly, hours, finish[done] > due_now, group, cases=np.flatnonzero(done))
 
 
 def observed_utilisation(
@@ -179,8 +186,8 @@ class ForecastRun:
 
     def __call__(self, scenario: Scenario, catalog: list[Procedure], replication: int) -> Period:
         model = ProvinceModel(scenario, build_procedures(scenario, catalog), replication)
-        # the streaming model forgets issued dossiers: their outcomes are collected as they are issued
-        outcomes = _Outcomes()
+        # the streaming model forgets issued dossiers: their outcomes and steps are collected as they go
+        outcomes = EventRecorder()
         model.observer = outcomes
         model.run()
         d, cal = model.dossiers, model.calendar
@@ -206,17 +213,10 @@ class ForecastRun:
             totals[0] += pool.busy_minutes
             totals[1] += pool.officers
         utilisation = {name: b / (n * worked) for name, (b, n) in busy.items() if n * worked > 0}
-        return Period(weekly, hours, issued[done] > due[done], group, utilisation)
-
-
-class _Outcomes(EventRecorder):
-    """The counted dossiers' draws and outcomes only (no steps, no supplements: a forecast needs none)."""
-
-    def step(self, dossier: int, pool: str, effort: float, end: float, activity: str = "examine") -> None:
-        pass
-
-    def supplement(self, dossier: int, requested: float, answered: float) -> None:
-        pass
+        # the finished dossiers' events, in the register's terms, for the event-log distances
+        finished = {f"HS{i:08d}" for i, d in zip(ids, done.tolist(), strict=True) if d}
+        log = register_frame(register_table(model, outcomes).rows, finished)
+        return Period(weekly, hours, issued[done] > due[done], group, utilisation, log=log)
 
 
 def backtest(
@@ -273,6 +273,15 @@ def backtest(
                      runner=ForecastRun(weeks, model_end))  # fmt: skip
     model = [outputs[r] for r in range(replications)]
     naive = _naive(history, weeks, len(observed.cycle_hours), replications, seed)
+    observed.log = records_frame(records, observed.cases)
+    rng = np.random.default_rng(seed + 1)
+    for p in naive:
+        # each drawn training dossier moved by whole weeks into a test week drawn at random: its weekday,
+        # hours and events kept, as the naive forecast keeps its durations
+        first = day[p.cases]
+        into = np.ceil((split_day - first) / 7) * 7 + 7 * rng.integers(0, weeks, len(p.cases))
+        # a training dossier drawn twice is two cases: its draw number is added to its id
+        p.log = records_frame(records, p.cases, into * MINUTES_PER_DAY, suffix=np.arange(len(p.cases)))
     outcome = Backtest(
         split, records.epoch + dt.timedelta(days=end_day - 1), calibration, observed, model, naive
     )
@@ -292,7 +301,9 @@ def _naive(history: Period, weeks: int, finished: int, replications: int, seed: 
     for _ in range(replications):
         volumes = rng.choice(history.weekly, weeks) if len(history.weekly) else np.zeros(weeks)
         pick = rng.integers(0, len(history.cycle_hours), max(finished, 1)) if len(history.cycle_hours) else []
-        out.append(Period(volumes, history.cycle_hours[pick], history.overdue[pick], history.group[pick]))
+        cases = history.cases[pick] if history.cases is not None else None
+        hours, late, group = history.cycle_hours[pick], history.overdue[pick], history.group[pick]
+        out.append(Period(volumes, hours, late, group, cases=cases))
     return out
 
 
@@ -360,6 +371,14 @@ def compare(observed: Period, model: list[Period], naive: list[Period]) -> list[
         n = _rate_interval(naive, group)
         row(f"overdue rate, {group}", _fmt_rate(seen, low, high), abs(m[0] - seen), abs(n[0] - seen),
             _fmt_rate(*m), _fmt_rate(*n))  # fmt: skip
+    if observed.log is not None and all(p.log is not None for p in [*model, *naive]):
+        # each replication's log against what happened, the mean over replications
+        m_d = [distances(observed.log, p.log) for p in model]
+        n_d = [distances(observed.log, p.log) for p in naive]
+        for key, label in MEASURES.items():
+            m = float(np.mean([d[key] for d in m_d]))
+            nv = float(np.mean([d[key] for d in n_d]))
+            row(label, SOURCE, m, nv, f"{m:.3f}", f"{nv:.3f}")
     for pool, seen in sorted(observed.utilisation.items()):
         values = np.array([p.utilisation.get(pool, 0.0) for p in model])
         estimate = confidence_interval(values, "utilisation")

@@ -12,6 +12,7 @@ import yaml
 
 from dvclab.cli import main
 from dvclab.sim.backtest import backtest
+from dvclab.sim.log_distances import MEASURES, SOURCE
 from dvclab.sim.record_map import RecordsError, load_map
 from dvclab.sim.records import read_records
 from tests.sim.test_calibrate import GENERIC, _log
@@ -44,6 +45,28 @@ def test_the_model_is_at_least_as_good_as_naive(tmp_path: Path) -> None:
         row = rows[f"utilisation, {pool}"]
         assert row["model_error"] <= 0.12
         assert row["naive"] == "none (no officers)" and math.isnan(row["naive_error"])
+    # the log-distance-measures figures, each replication's log against the test period's, beside them
+    # (seen: cycle time 15.9 h model / 32.7 h naive, absolute events 12.4 / 36.7, circadian 0.35 / 0.63,
+    # 3-grams 0.05 / 0.006: the naive's traces are real ones resampled, so its control flow is closer)
+    _finite_log_distances(rows)
+    # calendar hours: the naive's durations do not stretch over 18/4 and 30/4-1/5, the model's do
+    cycle = rows[MEASURES["cycle_time_distribution_distance"]]
+    assert cycle["model_error"] < cycle["naive_error"]
+    # when events happen (the weekly volumes, hour by hour): the model's calendar against ordinary weeks
+    events = rows[MEASURES["absolute_event_distribution_distance"]]
+    assert events["model_error"] < events["naive_error"]
+    assert rows[MEASURES["n_gram_distribution_distance"]]["model_error"] < 0.15  # the same register steps
+
+
+def _finite_log_distances(rows: dict[str, dict[str, object]]) -> None:
+    for label in MEASURES.values():
+        row = rows[label]
+        assert row["observed"] == SOURCE
+        for side in ("model_error", "naive_error"):
+            value = row[side]
+            assert isinstance(value, float) and math.isfinite(value) and value >= 0, (label, side, value)
+    for side in ("model_error", "naive_error"):
+        assert rows[MEASURES["n_gram_distribution_distance"]][side] <= 1.0
 
 
 def _generic(path: Path, weeks: int = 6) -> Path:
@@ -81,6 +104,13 @@ def test_a_generic_log_back_tests(tmp_path: Path) -> None:
     # no roles: every event with a resource is work, the pool the procedure's (desk, two clerks, head)
     assert set(outcome.observed.utilisation) == {"province.office"}
     assert "utilisation, province.office" in measures
+    rows = {row["measure"]: row for row in outcome.table}
+    _finite_log_distances(rows)
+    # the records call their steps register, check, sign; the simulated register receive, examine, ...:
+    # no 3-gram in common, the package's distance is 1 (of the names, not of the flow); the naive's traces
+    # are the records' own
+    assert rows[MEASURES["n_gram_distribution_distance"]]["model_error"] == pytest.approx(1.0)
+    assert rows[MEASURES["n_gram_distribution_distance"]]["naive_error"] < 0.05
 
 
 def test_a_split_after_the_records_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -107,5 +137,8 @@ def test_the_cli_back_tests_with_a_recency_weighting(
     assert "utilisation, province.office" in printed and "none (no officers)" in printed
     (folder,) = (tmp_path / "out" / "backtest").iterdir()
     (run,) = folder.iterdir()
+    table = (run / "backtest.csv").read_text(encoding="utf-8")
+    for label in MEASURES.values():  # the package's figures, printed and saved beside the others
+        assert label in printed and label in table
     scenario = yaml.safe_load((run / "calibrated.yaml").read_text(encoding="utf-8"))
     assert scenario["demand"]["month_factors"] == [1.0] * 12  # weighted, under a year: no season fitted
