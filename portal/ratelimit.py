@@ -18,6 +18,9 @@ from limits import storage as sync_storage
 from limits import strategies as sync_strategies
 from limits.aio import storage as aio_storage
 from limits.aio import strategies
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as StoreConnectionError
 
 from dvclab.portal.errors import ApiError, Unavailable
 from dvclab.portal.settings import Settings
@@ -113,6 +116,27 @@ def client_key(request: Request, settings: Settings) -> str:
     return rate_key(client_ip(request, settings.trusted_proxies), settings.ipv6_prefix)
 
 
+def store_connection_options() -> dict[str, Any]:
+    """redis-py options that let a pooled connection the store (or a proxy, a restart, an idle cut) has
+    closed be replaced instead of failing the request it is handed to.
+
+    A Redis outage closes every connection in each worker's pool; once the store is back, the pool
+    still hands those out, deepest (least recently used) last, so the first burst wide enough to reach
+    them got 503s that no fault caused any more (about 35 per security run, C06's outage leaking into
+    the checks after it). redis-py checks a connection for EOF before handing it out, but recent ones
+    (8.1 here) skip that check while maintenance notifications are "auto", their default. Those are Redis
+    Enterprise/Cloud events this portal has no use for: they are turned off where the client has
+    them. And one immediate retry on a connection error (never on a timeout: a slow store stays 503
+    at the timeout, not twice it) reconnects where the close arrives with the command in flight. A
+    retried hit may count twice: the limit only gets stricter, it still fails closed."""
+    options: dict[str, Any] = {"retry": Retry(NoBackoff(), 1, supported_errors=(StoreConnectionError,))}
+    try:
+        from redis.maint_notifications import MaintNotificationsConfig
+    except ImportError:  # an older redis-py: no maintenance notifications, the EOF check always runs
+        return options
+    return {**options, "maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+
+
 class Limiter:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -127,6 +151,7 @@ class Limiter:
                 key_prefix="dvclab-portal",
                 socket_timeout=timeout,
                 socket_connect_timeout=timeout,
+                **store_connection_options(),
             )
             self.strategy = _STRATEGIES[settings.rate_limit_strategy](self.storage)
             self.is_async = True
