@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
 import threading
 import time
 from pathlib import Path
@@ -86,6 +87,48 @@ def test_the_proxy_keeps_an_idle_connection_open() -> None:
     finally:
         proxy.stop()
         echo.close()
+
+
+def _accept_queue_bound(listener: socket.socket) -> int:
+    """The kernel's bound on a listening socket's accept queue (Linux: tcp_info's ``tcpi_sacked`` holds
+    ``sk_max_ack_backlog`` for a socket in LISTEN)."""
+    info = listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return int(struct.unpack_from("I", info, 28)[0])
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_INFO"), reason="tcp_info is Linux's")
+def test_the_proxy_queues_a_burst_of_new_store_connections() -> None:
+    """Every portal worker opens its pooled store connections at once when a burst arrives; past the
+    proxy's accept queue a SYN is dropped and retried 1 s later, past the portal's store connect timeout
+    (a 503 no fault caused). The queue holds at least what Redis's own does (tcp-backlog 511), as far as
+    the kernel allows."""
+    echo = _echo_server()
+    proxy = StoreProxy(echo.getsockname()[:2])
+    try:
+        somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+        assert _accept_queue_bound(proxy.listener) >= min(511, somaxconn)
+    finally:
+        proxy.stop()
+        echo.close()
+
+
+@pytest.mark.serial  # 300 connections at once
+def test_the_proxy_passes_a_burst_of_connections_opened_at_once() -> None:
+    echo = _echo_server()
+    proxy = StoreProxy(echo.getsockname()[:2])
+    answers: list[bytes] = []
+    try:
+        threads = [
+            threading.Thread(target=lambda: answers.append(_round_trip(proxy.port)[0])) for _ in range(300)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        proxy.stop()
+        echo.close()
+    assert answers.count(b"PING") == 300
 
 
 async def _burst(limiter: Limiter, tag: str, n: int) -> int:
