@@ -18,9 +18,6 @@ from limits import storage as sync_storage
 from limits import strategies as sync_strategies
 from limits.aio import storage as aio_storage
 from limits.aio import strategies
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as StoreConnectionError
 
 from dvclab.portal.errors import ApiError, Unavailable
 from dvclab.portal.settings import Settings
@@ -125,16 +122,14 @@ def store_connection_options() -> dict[str, Any]:
     them got 503s that no fault caused any more (about 35 per security run, C06's outage leaking into
     the checks after it). redis-py checks a connection for EOF before handing it out, but recent ones
     (8.1 here) skip that check while maintenance notifications are "auto", their default. Those are Redis
-    Enterprise/Cloud events this portal has no use for: they are turned off where the client has
-    them. And one immediate retry on a connection error (never on a timeout: a slow store stays 503
-    at the timeout, not twice it) reconnects where the close arrives with the command in flight. A
-    retried hit may count twice: the limit only gets stricter, it still fails closed."""
-    options: dict[str, Any] = {"retry": Retry(NoBackoff(), 1, supported_errors=(StoreConnectionError,))}
+    Enterprise/Cloud events this portal has no use for: they are turned off where the client has them.
+    Nothing is retried: a hit whose answer was lost may have counted already, and the EOF check is what
+    the dead connections needed."""
     try:
         from redis.maint_notifications import MaintNotificationsConfig
     except ImportError:  # an older redis-py: no maintenance notifications, the EOF check always runs
-        return options
-    return {**options, "maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+        return {}
+    return {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
 
 
 class Limiter:
