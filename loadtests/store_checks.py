@@ -32,6 +32,7 @@ CONTROL_ENV = "DVCLAB_STORE_PROXY"
 STORE_ABSENT_ENV = "DVCLAB_STORE_PROXY_ABSENT"  # why the runner started no proxy (C06's "not run" reason)
 PHASES = (("latency", 0.5), ("down", 0.0))  # +500 ms on every packet to Redis; then no Redis at all
 HEALTHZ_P99_MS = 100.0
+BACKLOG = 1024  # the proxy's accept queue (the kernel caps it at net.core.somaxconn)
 FIRST_IDENTITY = 6_000_000  # a fresh (unknown) number per phase: its lockout is the portal's, per account
 
 
@@ -42,7 +43,10 @@ class StoreProxy:
         self.upstream = upstream
         self.latency_s = 0.0
         self.down = False
-        self.listener = socket.create_server(("127.0.0.1", 0))
+        # Every portal worker opens its pooled connections at once when a burst arrives: the default
+        # accept queue (128) overflows, and a dropped SYN is retried after 1 s, well past the portal's
+        # store connect timeout (a 503 no fault caused). Redis itself listens with a 511 backlog.
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=BACKLOG)
         self.control = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.control_port = self.control.getsockname()[1]
@@ -69,18 +73,29 @@ class StoreProxy:
             if self.down:
                 client.close()
                 continue
-            try:
-                server = socket.create_connection(self.upstream, timeout=2)
-            except OSError:
+            # The upstream connect happens on the connection's own thread: done here, a burst of new
+            # connections would queue behind one another's connects and thread starts.
+            threading.Thread(target=self._connect, args=(client,), daemon=True).start()
+
+    def _connect(self, client: socket.socket) -> None:
+        try:
+            server = socket.create_connection(self.upstream, timeout=2)
+        except OSError:
+            client.close()
+            return
+        # The 2 s bound is the connect's only: a pooled store connection idles for longer than that,
+        # and a recv timing out would cut it (the portal then fails closed: 503s that no fault caused).
+        server.settimeout(None)
+        for sock in (client, server):  # as redis-py and Redis do: a small reply is not held back (Nagle)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.lock:
+            if self.down:  # cut off while connecting
                 client.close()
-                continue
-            # The 2 s bound is the connect's only: a pooled store connection idles for longer than that,
-            # and a recv timing out would cut it (the portal then fails closed: 503s that no fault caused).
-            server.settimeout(None)
-            with self.lock:
-                self.open |= {client, server}
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+                server.close()
+                return
+            self.open |= {client, server}
+        threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
+        self._pump(client, server)
 
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:

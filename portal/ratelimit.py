@@ -113,6 +113,25 @@ def client_key(request: Request, settings: Settings) -> str:
     return rate_key(client_ip(request, settings.trusted_proxies), settings.ipv6_prefix)
 
 
+def store_connection_options() -> dict[str, Any]:
+    """redis-py options that let a pooled connection the store (or a proxy, a restart, an idle cut) has
+    closed be replaced instead of failing the request it is handed to.
+
+    A Redis outage closes every connection in each worker's pool; once the store is back, the pool
+    still hands those out, deepest (least recently used) last, so the first burst wide enough to reach
+    them got 503s that no fault caused any more (about 35 per security run, C06's outage leaking into
+    the checks after it). redis-py checks a connection for EOF before handing it out, but recent ones
+    (8.1 here) skip that check while maintenance notifications are "auto", their default. Those are Redis
+    Enterprise/Cloud events this portal has no use for: they are turned off where the client has them.
+    Nothing is retried: a hit whose answer was lost may have counted already, and the EOF check is what
+    the dead connections needed."""
+    try:
+        from redis.maint_notifications import MaintNotificationsConfig
+    except ImportError:  # an older redis-py: no maintenance notifications, the EOF check always runs
+        return {}
+    return {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+
+
 class Limiter:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -127,6 +146,7 @@ class Limiter:
                 key_prefix="dvclab-portal",
                 socket_timeout=timeout,
                 socket_connect_timeout=timeout,
+                **store_connection_options(),
             )
             self.strategy = _STRATEGIES[settings.rate_limit_strategy](self.storage)
             self.is_async = True
