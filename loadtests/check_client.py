@@ -215,18 +215,22 @@ class ProbeClient:
         outcome = steps.login("citizen", number, expect=(200, 401, 403, 429, 503))
         return steps if outcome.ok and steps.signed_in() else None
 
-    def draft(self, steps: StepRunner, expect: tuple[int, ...] = (200, 201)) -> Outcome:
-        """A new dossier through the map's create step (its search first when the map finds codes so)."""
+    def procedure_code(self, steps: StepRunner) -> str | None:
+        """The portal's code of a fee-bearing procedure for ``steps``' session: from the map's table, or
+        captured by its catalog search when the map finds codes so (searched once per session)."""
         proc = self.run.procedures.with_fee()
         values = steps.values
         values["catalog_code"], values["procedure_name"] = proc.code, proc.name
         if self.run.portal_map.procedures.lookup == "search" and values.get("procedure_code") is None:
             steps.run("search", query=proc.code)
-        code = self.run.portal_code(proc, values)
+        return self.run.portal_code(proc, values)
+
+    def draft(self, steps: StepRunner, expect: tuple[int, ...] = (200, 201)) -> Outcome:
+        """A new dossier through the map's create step."""
         return steps.run(
             "create",
             expect=expect,
-            procedure_code=code,
+            procedure_code=self.procedure_code(steps),
             delivery="electronic",
             note="",
             idempotency_key=data.idempotency_key(self.rng),

@@ -94,12 +94,7 @@ class DuplicateSubmission(SecurityCheck):
         if mine is None:
             return {"error": "could not log in"}
         key, n = data.idempotency_key(client.rng), client.run.profile.security.burst
-        proc = client.run.procedures.with_fee()
-        values = mine.values
-        values["catalog_code"], values["procedure_name"] = proc.code, proc.name
-        if client.run.portal_map.procedures.lookup == "search" and values.get("procedure_code") is None:
-            mine.run("search", query=proc.code)
-        code = client.run.portal_code(proc, values)
+        code = client.procedure_code(mine)
 
         def create(note: str = "", expect: tuple[int, ...] = (200, 201, 409)) -> Any:
             return client.twin(mine).run(
