@@ -19,6 +19,9 @@ from portal_helpers import RedisServer, Stubs, query, start_portal, stop_portal
 from dvclab.load.store_checks import HEALTHZ_P99_MS, StoreProxy, command, phase_figures
 from dvclab.portal.demo import citizen_id
 
+# A p99 needs 100 samples to be more than the slowest one (the gate's rule for percentiles).
+HEALTHZ_SAMPLES = 100
+PHASE_MAX_S = 20.0
 pytestmark = [pytest.mark.slow, pytest.mark.serial]  # two uvicorn workers, Redis; /healthz p99 timed
 
 T = 5
@@ -59,7 +62,11 @@ def test_limits_fail_closed_while_the_store_is_slow_or_down(
         for fault, line in (("none", "up"), ("latency", "latency 0.5"), ("down", "down")):
             command(control, line)
             healthz.clear()
-            statuses = [s for _ in range(3) for s in _burst(server.url, citizen_id(160 + len(phases)), 3 * T)]
+            # Bursts on one account until /healthz has HEALTHZ_SAMPLES answers under the fault: the p99 of
+            # the ~20 samples three bursts allow is their slowest one (it failed ~1 run in 8, quiet machine).
+            statuses, deadline = [], time.monotonic() + PHASE_MAX_S
+            while len(statuses) < 9 * T or (len(healthz) < HEALTHZ_SAMPLES and time.monotonic() < deadline):
+                statuses += _burst(server.url, citizen_id(160 + len(phases)), 3 * T)
             phases[fault] = {**phase_figures(statuses, T, list(healthz)), "healthz": sorted(healthz)[-5:]}
             command(control, "latency 0")
             command(control, "up")
@@ -67,7 +74,8 @@ def test_limits_fail_closed_while_the_store_is_slow_or_down(
         watcher.join()
         for figures in phases.values():  # fail closed: at most T guesses, the rest refused, never a 500
             assert figures["evaluated_401"] <= T and set(figures["statuses"]) <= {"401", "429", "503"}, phases
-        assert phases["down"]["statuses"] == {"503": 9 * T}  # no store: every attempt refused, none guessed
+        assert set(phases["down"]["statuses"]) == {"503"}  # no store: every attempt refused, none guessed
+        assert all(figures["healthz_samples"] >= HEALTHZ_SAMPLES for figures in phases.values()), phases
         rows = query(
             server,
             "SELECT count(*) FROM audit_events WHERE event = 'bad_password' AND subject IN (:a, :b)",
