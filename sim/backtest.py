@@ -35,7 +35,7 @@ from dvclab.catalog import Procedure
 from dvclab.files import fill_folder
 from dvclab.sim.calendar import MINUTES_PER_DAY, WorkingCalendar
 from dvclab.sim.calibrate import WORK_ROLES, Calibration, calibrate
-from dvclab.sim.calibrate_staff import pool_of_resources
+from dvclab.sim.calibrate_staff import event_pools
 from dvclab.sim.calibrate_work import working
 from dvclab.sim.event_log import EventRecorder, register_table
 from dvclab.sim.experiment import confidence_interval, run_replications
@@ -129,12 +129,8 @@ def observed_utilisation(
     events = np.flatnonzero(work & (records.resource >= 0) & (records.start >= lo) & (records.start < hi))
     if not events.size:
         return {}
-    resource, case = records.resource[events], records.case[events]
-    named_pool, named_unit = pool_of_resources(records.resource_names)
-    index = {name: k for k, name in enumerate(work_of.pools)}
-    named = np.array([index.get(name, -1) for name in named_pool], dtype=np.int64)
-    pool = np.where(named[resource] >= 0, named[resource], work_of.case_pool[case])
-    unit = np.where(named_unit[resource] >= 0, named_unit[resource], work_of.case_unit[case])
+    resource = records.resource[events]
+    pool, unit = event_pools(records, events, work_of)
     keep = pool >= 0
     events, pool, unit, resource = events[keep], pool[keep], unit[keep], resource[keep]
     if not events.size:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from dvclab.sim.calendar import MINUTES_PER_DAY, WorkingCalendar
-from dvclab.sim.calibrate_staff import pool_of_resources
+from dvclab.sim.calibrate_staff import event_pools
 from dvclab.sim.calibrate_work import Workload, working
 from dvclab.sim.records import Records
 
@@ -134,12 +134,8 @@ def _officers_by_month(records: Records, work: Workload, month_of_day: np.ndarra
     events = np.flatnonzero(doing)
     if not events.size:
         return out
-    resource, case = records.resource[events], records.case[events]
-    named_pool, named_unit = pool_of_resources(records.resource_names)
-    index = {name: k for k, name in enumerate(work.pools)}
-    named = np.array([index.get(name, -1) for name in named_pool], dtype=np.int64)
-    pool = np.where(named[resource] >= 0, named[resource], work.case_pool[case])
-    unit = np.where(named_unit[resource] >= 0, named_unit[resource], work.case_unit[case])
+    resource = records.resource[events]
+    pool, unit = event_pools(records, events, work)
     day = (records.start[events] // MINUTES_PER_DAY).astype(np.int64)
     keep = (pool >= 0) & (day >= 0) & (day < len(month_of_day))
     keep[keep] &= month_of_day[day[keep]] < months  # work after the last month of receipts: no row

@@ -32,6 +32,18 @@ def pool_of_resources(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return pools, units
 
 
+def event_pools(records: Records, events: np.ndarray, workload: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Each event's pool (an index into ``workload.pools``, -1 for none) and unit: the resource's own, where
+    its register name gives one (``district.land.3#2``), else those of the case's procedure."""
+    resource, case = records.resource[events], records.case[events]
+    named_pool, named_unit = pool_of_resources(records.resource_names)
+    index = {name: k for k, name in enumerate(workload.pools)}
+    named = np.array([index.get(name, -1) for name in named_pool], dtype=np.int64)
+    pool = np.where(named[resource] >= 0, named[resource], workload.case_pool[case])
+    unit = np.where(named_unit[resource] >= 0, named_unit[resource], workload.case_unit[case])
+    return pool, unit
+
+
 def _active_per_day(
     records: Records,
     chosen: np.ndarray,
