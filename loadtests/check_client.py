@@ -22,6 +22,7 @@ from gevent.event import Event
 
 from dvclab.load import check_needs, data
 from dvclab.load.data import API
+from dvclab.load.healthz_watch import HealthzWatch
 from dvclab.load.map_steps import NoAnswer, Outcome, StepRunner
 
 if TYPE_CHECKING:
@@ -288,12 +289,11 @@ class ProbeClient:
                 response.success()
         return response
 
-    def healthz_ms(self, check: str) -> float | None:
-        """One round trip to the map's health path in milliseconds (None: no 200)."""
-        started = time.perf_counter()
-        health = self.run.portal_map.health
-        response = self.send(check, "GET", health, f"GET {health}", (200,), headers={"Connection": "close"})
-        return (time.perf_counter() - started) * 1000 if response.status_code == 200 else None
+    def watch_healthz(self, period_s: float) -> HealthzWatch:
+        """The map's health path timed every ``period_s`` from a process of its own until its stop():
+        timed from a greenlet here, it measured the attack's own greenlets too."""
+        base = str(getattr(self.http, "base_url", "") or "").rstrip("/")
+        return HealthzWatch(base + self.run.portal_map.health, period_s)
 
     # --- the portal's processes, when they run on this machine (C22's memory bound) -------------------
 

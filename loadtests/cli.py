@@ -353,7 +353,8 @@ def _print_outcome(folder: Path) -> None:
     not_run = [c.get("id") for c in checks if c.get("verdict") == "not run"]
     print(
         f"dvclab load: {total.get('requests')} requests, {total.get('failures')} failures, "
-        f"p95 {total.get('p95_ms')} ms, p99 {total.get('p99_ms')} ms, "
+        + (f"{n} refused during C06's store faults, " if (n := total.get("during_store_fault")) else "")
+        + f"p95 {total.get('p95_ms')} ms, p99 {total.get('p99_ms')} ms, "
         f"offered {total.get('offered_rps')} rps, "
         f"achieved {total.get('achieved_rps')} rps, dropped {total.get('dropped')}/{total.get('scheduled')}, "
         f"checks: {sum(c.get('verdict') == 'pass' for c in checks)} passed"

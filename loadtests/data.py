@@ -41,6 +41,9 @@ JOURNEY_CITIZENS_MAX = min(ATTACKERS.values()) - 1
 OK = "ok"
 REFUSED = "refused"  # an expected refusal: the limit held (a pass of its check, never a failure)
 ERROR = "error"
+# A 503 while C06 had the shared limit store slow or cut off (store_faults): the limits failing closed
+# under a fault the run injected, counted apart from failures and refusals.
+DURING_STORE_FAULT = "during_store_fault"
 
 # Statuses that are never acceptable as an answer: a crash or a broken gateway (check C07).
 SERVER_ERRORS = frozenset({500, 502, 504})

@@ -248,6 +248,7 @@ class Run:
                 "requests": requests,
                 "failures": counts.get(data.ERROR, 0),
                 "expected_refusals": counts.get(data.REFUSED, 0),
+                "during_store_fault": counts.get(data.DURING_STORE_FAULT, 0),
                 "rps": round(requests / span, 3),
             }
             if name.startswith(SECURITY_PREFIX):
@@ -259,6 +260,7 @@ class Run:
                 }
         requests = sum(e["requests"] for e in endpoints.values())
         failures = sum(e["failures"] for e in endpoints.values())
+        faulted = sum(e["during_store_fault"] for e in endpoints.values())
         scheduled = sum(self.counters.scheduled.values())
         dropped = sum(self.counters.dropped.values())
         offered = float(requests)
@@ -274,10 +276,11 @@ class Run:
             "requests": requests,
             "failures": failures,
             "expected_refusals": sum(e["expected_refusals"] for e in endpoints.values()),
+            "during_store_fault": faulted,
             "rps": round(requests / span, 3),
             **(self.recorder.percentiles(TOTAL) if percentiles else no_percentiles),
             "offered_rps": round(offered / span, 3),
-            "achieved_rps": round((requests - failures) / span, 3),  # answered as the step wanted
+            "achieved_rps": round((requests - failures - faulted) / span, 3),  # answered as the step wanted
             "offered_journeys_per_s": round(expected_starts(self.segments) / max(1e-9, self.duration), 3),
             "scheduled": scheduled,
             "started": sum(self.counters.started.values()),

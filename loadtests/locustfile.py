@@ -235,7 +235,9 @@ def _finish(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
     total = summary["total"]
     print(
         f"dvclab: {total['requests']} requests, {total['failures']} failures, "
-        f"{total['expected_refusals']} expected refusals, p95 {total['p95_ms']} ms, "
+        f"{total['expected_refusals']} expected refusals, "
+        + (f"{n} refused during C06's store faults, " if (n := total["during_store_fault"]) else "")
+        + f"p95 {total['p95_ms']} ms, "
         f"offered {total['offered_rps']} rps, achieved {total['achieved_rps']} rps, "
         f"dropped {total['dropped']}/{total['scheduled']}, checks failed: {failed or 'none'}"
         + (f", not run: {not_run}" if not_run else "")

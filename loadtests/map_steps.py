@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from dvclab.load import data
+from dvclab.load import data, store_faults
 from dvclab.load.map_templates import (
     Answer,
     MissingValue,
@@ -332,6 +332,10 @@ class StepRunner:
         ) as response:
             status = response.status_code or 0
             outcome = data.classify(status, ok, refusals)
+            if outcome == data.ERROR and status == 503:  # C06 may have cut the limit store off: see why
+                start = response.request_meta.get("start_time") or time.time()
+                if store_faults.injected_fault(start, time.time()):
+                    outcome = data.DURING_STORE_FAULT
             response.request_meta["context"]["outcome"] = outcome
             if outcome == data.ERROR:  # no answer at all: name the error (a reset, a timeout)
                 why = data.problem(response) if status else repr(getattr(response, "error", None))[:200]

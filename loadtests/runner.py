@@ -29,11 +29,12 @@ from urllib.parse import urlsplit
 from dvclab import services
 from dvclab.embedded import EmbeddedPortal
 from dvclab.files import atomic_write_json
-from dvclab.load import check_registry
+from dvclab.load import check_registry, store_faults
 from dvclab.load.portal_map import load_map
 from dvclab.load.profiles import Profile
 from dvclab.load.security_checks import NOT_RUN
 from dvclab.load.store_checks import CONTROL_ENV, STORE_ABSENT_ENV, StoreProxy
+from dvclab.load.store_faults import FAULT_LOG_ENV
 from dvclab.paths import results_dir
 from dvclab.processes import NotReady, console_script, free_port, open_loopback, start_group, stop_group
 from dvclab.services import RedisServer
@@ -118,12 +119,17 @@ def start_redis(folder: Path) -> RedisServer:
 
 
 def store_proxy(
-    profile: Profile, portal: EmbeddedPortal | None, redis: RedisServer | None, folder: Path
+    profile: Profile,
+    portal: EmbeddedPortal | None,
+    redis: RedisServer | None,
+    folder: Path,
+    fault_log: Path | None = None,
 ) -> tuple[StoreProxy | None, RedisServer | None, dict[str, str]]:
     """For C06 (the limit store slow or down): a fault-injecting TCP proxy between the embedded portal's
     workers and a throwaway Redis (started here when the profile's workers do not need one already), and
     the variables that tell the attacker its control address -- or why there is none, which C06 then
-    reports as its "not run" reason. (proxy, the Redis started here, environment for Locust)."""
+    reports as its "not run" reason; the proxy logs its faults to ``fault_log`` (store_faults). (proxy,
+    the Redis started here, environment for Locust)."""
     if "C06" not in profile.security.checks:
         return None, None, {}
     if portal is None:
@@ -141,9 +147,12 @@ def store_proxy(
                 {STORE_ABSENT_ENV: f"no Redis to put the fault-injection proxy in front of: {missing}"},
             )
     target = urlsplit(redis.url)
-    proxy = StoreProxy((target.hostname or "127.0.0.1", target.port or 6379))
+    proxy = StoreProxy((target.hostname or "127.0.0.1", target.port or 6379), fault_log)
     portal.redis_url = f"redis://127.0.0.1:{proxy.port}{target.path or '/0'}"
-    return proxy, started, {CONTROL_ENV: f"127.0.0.1:{proxy.control_port}"}
+    env = {CONTROL_ENV: f"127.0.0.1:{proxy.control_port}"}
+    if fault_log is not None:
+        env[FAULT_LOG_ENV] = str(fault_log)
+    return proxy, started, env
 
 
 def embedded_portal(profile: Profile, folder: Path) -> EmbeddedPortal:
@@ -381,7 +390,9 @@ def _run(
             redis = start_redis(scratch / "redis")
             portal.redis_url = redis.url
         if not stop:
-            proxy, proxied, locust_env = store_proxy(profile, portal, redis, scratch / "redis-c06")
+            proxy, proxied, locust_env = store_proxy(
+                profile, portal, redis, scratch / "redis-c06", out / store_faults.LOG_NAME
+            )
         if portal is not None and profile.portal.database == "postgresql" and not stop:
             postgres = start_postgres()
             portal.db_url = postgres.new_database("portal")

@@ -142,6 +142,7 @@ def test_c22_holds_with_the_pool_bounding_memory_and_healthz_fast() -> None:
         ),
         ({"healthz_ms": [3.0] * 90 + [150.0] * 10}, "/healthz p99 over 100 ms: the event loop starved"),
         ({"healthz_ms": [3.0] * 99 + [None]}, "a /healthz went unanswered"),
+        ({"healthz_ms": [3.0] * 99}, "99 samples: their p99 is only their slowest one"),
         ({"statuses": [401] * 264 + [500] * (FLOOD - 264)}, "excess answered 500"),
         ({"statuses": [401] * 264 + [0] * (FLOOD - 264)}, "excess left hanging (no answer)"),
         ({"retry_after_missing": 3}, "a refusal without Retry-After"),

@@ -178,12 +178,13 @@ def test_the_proxy_is_transparent_once_an_outage_is_over(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("statuses", "healthz", "holds", "why"),
     [
-        ([503] * 15, [3.0] * 50, True, "no store: every attempt refused"),
-        ([401] * 5 + [429] * 10, [3.0] * 50, True, "the lockout held"),
-        ([401] * 15, [3.0] * 50, False, "the limit failed open: every guess evaluated"),
-        ([503] * 14 + [500], [3.0] * 50, False, "a storage error became a 500"),
-        ([503] * 15, [3.0] * 45 + [250.0] * 5, False, "/healthz stalled behind the store"),
-        ([503] * 15, [3.0] * 49 + [None], False, "/healthz went unanswered"),
+        ([503] * 15, [3.0] * 100, True, "no store: every attempt refused"),
+        ([401] * 5 + [429] * 10, [3.0] * 100, True, "the lockout held"),
+        ([401] * 15, [3.0] * 100, False, "the limit failed open: every guess evaluated"),
+        ([503] * 14 + [500], [3.0] * 100, False, "a storage error became a 500"),
+        ([503] * 15, [3.0] * 95 + [250.0] * 5, False, "/healthz stalled behind the store"),
+        ([503] * 15, [3.0] * 99 + [None], False, "/healthz went unanswered"),
+        ([503] * 15, [3.0] * 99, False, "99 samples: their p99 is only their slowest one"),
     ],
 )
 def test_c06_phase_figures(statuses: list[int], healthz: list, holds: bool, why: str) -> None:
