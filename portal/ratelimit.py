@@ -132,21 +132,40 @@ def store_connection_options() -> dict[str, Any]:
     return {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
 
 
+def store_pool(settings: Settings) -> Any:
+    """The worker's pool of limit-store connections: at most ``redis_pool_size``, and a hit waits for a
+    free one (each is held for one round trip) rather than opening another.
+
+    redis-py's default pool opens a connection per concurrent command, up to 100, then refuses ("Too
+    many connections"). A burst of a few hundred requests on a fresh worker (C01's, C22's) opened them
+    all at once, and a connect slower than the store timeout failed its request closed: 503s no fault
+    caused. Waiting for a connection counts against the same bound as the store's answer
+    (``redis_timeout_s``): a store too slow to free one still fails closed, promptly."""
+    from redis.asyncio import BlockingConnectionPool
+
+    timeout = settings.redis_timeout_s
+    return BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_pool_size,
+        timeout=timeout,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        **store_connection_options(),
+    )
+
+
 class Limiter:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.storage: aio_storage.Storage | sync_storage.Storage
         self.strategy: Any
         if settings.redis_url:
-            timeout = settings.redis_timeout_s
             self.storage = aio_storage.RedisStorage(
                 settings.redis_url,
                 implementation="redispy",
                 wrap_exceptions=True,
                 key_prefix="dvclab-portal",
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                **store_connection_options(),
+                connection_pool=store_pool(settings),
             )
             self.strategy = _STRATEGIES[settings.rate_limit_strategy](self.storage)
             self.is_async = True

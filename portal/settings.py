@@ -82,6 +82,7 @@ class Settings:
     rate_limits: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     rate_limit_strategy: str = "moving-window"
     redis_timeout_s: float = 0.2
+    redis_pool_size: int = 16  # store connections per worker; a hit holds one for a round trip
     # Third parties
     gateway_url: str | None = None
     idp_url: str | None = None
@@ -119,6 +120,8 @@ class Settings:
             raise SettingsError("DVCLAB_PORTAL_IPV6_PREFIX (per-address limits) must be within 1..128")
         if self.keep_alive_s <= 0:
             raise SettingsError("keep-alive timeout (DVCLAB_PORTAL_KEEP_ALIVE_S) must be positive seconds")
+        if self.redis_pool_size < 1:
+            raise SettingsError("DVCLAB_PORTAL_REDIS_POOL_SIZE (store connections a worker) must be >= 1")
         return self
 
     @property

@@ -175,6 +175,32 @@ def test_the_proxy_is_transparent_once_an_outage_is_over(tmp_path: Path) -> None
     assert after == 0, f"{after} of 60 hits got 503 after the outage had ended"
 
 
+@pytest.mark.serial  # Redis and a burst of concurrent store operations
+def test_a_burst_wider_than_the_store_pool_waits_for_a_connection(tmp_path: Path) -> None:
+    """A fresh worker meets a burst of 300 requests at once (C01's, C22's): each hit needs a store
+    connection. The pool is bounded and waits for a free one (each is held for one round trip), so
+    the burst neither opens 300 connections through the proxy at once (connects slower than the 0.2 s
+    store timeout: 503s no fault caused) nor runs past redis-py's own cap ("Too many connections")."""
+    try:
+        redis = services.start_redis(tmp_path)
+    except services.ServiceMissing as missing:
+        pytest.fail(str(missing))
+    proxy = StoreProxy(("127.0.0.1", urlsplit(redis.url).port or 6379))
+
+    async def scenario() -> tuple[int, int]:
+        limiter = Limiter(Settings(redis_url=f"redis://127.0.0.1:{proxy.port}/0"))
+        first = await _burst(limiter, "first", 300)
+        return first, len(proxy.open) // 2
+
+    try:
+        unavailable, connections = asyncio.run(scenario())
+    finally:
+        proxy.stop()
+        redis.stop()
+    assert unavailable == 0, f"{unavailable} of 300 hits failed closed with the store up"
+    assert connections <= Settings().redis_pool_size
+
+
 @pytest.mark.parametrize(
     ("statuses", "healthz", "holds", "why"),
     [
