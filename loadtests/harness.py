@@ -221,6 +221,24 @@ class Run:
         self.observations.extend(payload.get("observations", []))
         self.cpu_max_pct = max(self.cpu_max_pct, float(payload.get("cpu_max_pct", 0.0)))
 
+    # --- the run's end ---------------------------------------------------------------------------------
+
+    def attacker_busy(self) -> bool:
+        """Whether a check the attacker probes has not reported yet (on the master: its worker's
+        observations arrive with the reports)."""
+        from dvclab.load import check_registry  # the checks import this module's users
+
+        probed = {check.id for check in check_registry.probed(self.profile.security.checks)}
+        return bool(probed - {o["id"] for o in self.observations})
+
+    def keeps_running(self, elapsed: float) -> bool:
+        """The shape's question: the schedule and its drain, then as long as the attacker is still
+        probing, at most ``security.overrun`` more."""
+        end = SETTLE_S + self.duration + self.profile.drain
+        if elapsed < end:
+            return True
+        return elapsed < end + self.profile.security.overrun and self.attacker_busy()
+
     # --- results -------------------------------------------------------------------------------------
 
     def schedule_elapsed(self, now: float | None = None) -> float | None:

@@ -265,6 +265,4 @@ class OpenModelShape(LoadTestShape):
     def tick(self):  # type: ignore[no-untyped-def]
         run = harness.current()
         users = sum(run.fixed_counts.values()) + 1
-        if self.get_run_time() < harness.SETTLE_S + run.duration + run.profile.drain:
-            return users, users
-        return None
+        return (users, users) if run.keeps_running(self.get_run_time()) else None

@@ -146,6 +146,9 @@ class Security(_Strict):
     checks: list[CheckId] = Field(default_factory=list)  # run in the registry's order, whatever order here
     start_after: Duration = Field(default=2.0, ge=0)
     burst: int = Field(default=20, ge=2, le=200)  # gated concurrent requests per burst
+    # How long the run may go on past its schedule and drain while the attacker is still probing: a
+    # slow machine then finishes its last check (C09 times 4,000 logins) instead of leaving it "not run".
+    overrun: Duration = Field(default=120.0, ge=0)
 
 
 class Limits(_Strict):

@@ -403,7 +403,7 @@ def _run(
             raise RunError(f"the portal at {host} does not answer {health_path}")
         if not stop:
             assert host is not None
-            budget = profile.duration + profile.drain + 60 + 15 * max(1, processes)
+            budget = profile.duration + profile.drain + profile.security.overrun + 60 + 15 * max(1, processes)
             commands = locust_commands(
                 profile_name, host, out, processes, from_sim, db_url, thresholds, map_name
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dvclab.load import data, harness
+from dvclab.load import check_registry, data, harness
 from dvclab.load.profiles import load_profile
 from dvclab.load.shapes import build_segments
 from dvclab.load.verdicts import finalise
@@ -83,3 +83,19 @@ def test_each_user_runs_only_its_own_task() -> None:
     tasks = eval(out.stdout)  # noqa: S307 - our own repr of a dict of lists
     assert tasks.pop("Attacker") == ["attack"]
     assert set(map(tuple, tasks.values())) == {("next_journey",)}
+
+
+def test_the_run_waits_for_the_attacker_at_most_the_overrun() -> None:
+    """A slow machine's last check (C09) finishes instead of being cut off as "not run"; a stuck one
+    does not hold the run for ever."""
+    run = _run()
+    end = harness.SETTLE_S + run.duration + run.profile.drain
+    overrun = run.profile.security.overrun
+    probed = [c.id for c in check_registry.probed(run.profile.security.checks)]
+    assert run.keeps_running(end - 1)
+    assert run.keeps_running(end + 1)  # no check has reported yet
+    run.observations = [{"id": check, "observed": {"pass": True}} for check in probed[:-1]]
+    assert run.keeps_running(end + overrun - 1) and not run.keeps_running(end + overrun + 1)
+    run.observations.append({"id": probed[-1], "observed": {"pass": True}})
+    assert not run.keeps_running(end + 1)  # every probe reported: the run ends on schedule
+    assert run.keeps_running(end - 1)
