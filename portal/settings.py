@@ -82,7 +82,7 @@ class Settings:
     rate_limits: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     rate_limit_strategy: str = "moving-window"
     redis_timeout_s: float = 0.2
-    redis_pool_size: int = 16  # store connections per worker; a hit holds one for a round trip
+    redis_pool_size: int = 64  # store connections per worker; a hit holds one for a round trip
     # Third parties
     gateway_url: str | None = None
     idp_url: str | None = None
