@@ -57,6 +57,8 @@ class Run:
         self.receipts: list[tuple[str, int]] = []  # acknowledged receipt codes (code, dossier id)
         self.new_receipts: list[tuple[str, int]] = []  # not yet sent to the master
         self.observations: list[dict[str, Any]] = []  # security checks, before ground truth
+        self.attack_started = False  # the attacker is past start_after (on the master: a worker said so)
+        self.overrun = profile.security.overrun  # 0 under -t: the user's cap holds
         self.cpu_max_pct = 0.0
         self.local_users: dict[str, int] = defaultdict(int)
         self.fixed_counts: dict[str, int] = {}
@@ -191,6 +193,7 @@ class Run:
             "counters": self.counters.as_dict(),
             "receipts": list(self.new_receipts),
             "observations": list(self.observations),
+            "attack_started": self.attack_started,
             "cpu_max_pct": self.cpu_max_pct,
         }
         self.outcomes.clear()
@@ -219,25 +222,27 @@ class Run:
         self.counters.add(payload.get("counters", {}))
         self.receipts.extend(tuple(r) for r in payload.get("receipts", []))
         self.observations.extend(payload.get("observations", []))
+        self.attack_started = self.attack_started or bool(payload.get("attack_started"))
         self.cpu_max_pct = max(self.cpu_max_pct, float(payload.get("cpu_max_pct", 0.0)))
 
     # --- the run's end ---------------------------------------------------------------------------------
 
     def attacker_busy(self) -> bool:
-        """Whether a check the attacker probes has not reported yet (on the master: its worker's
-        observations arrive with the reports)."""
+        """Whether the attacker has started and a check it probes has not reported yet (on the master:
+        its worker's observations arrive with the reports). One that never started is not waited for:
+        its checks are "not run", the run ended before it."""
         from dvclab.load import check_registry  # the checks import this module's users
 
         probed = {check.id for check in check_registry.probed(self.profile.security.checks)}
-        return bool(probed - {o["id"] for o in self.observations})
+        return self.attack_started and bool(probed - {o["id"] for o in self.observations})
 
     def keeps_running(self, elapsed: float) -> bool:
         """The shape's question: the schedule and its drain, then as long as the attacker is still
-        probing, at most ``security.overrun`` more."""
+        probing, at most ``overrun`` more (``security.overrun``; none under -t)."""
         end = SETTLE_S + self.duration + self.profile.drain
         if elapsed < end:
             return True
-        return elapsed < end + self.profile.security.overrun and self.attacker_busy()
+        return elapsed < end + self.overrun and self.attacker_busy()
 
     # --- results -------------------------------------------------------------------------------------
 

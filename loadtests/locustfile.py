@@ -68,6 +68,7 @@ class Attacker(PortalUser):
             return
         self.done = True
         gevent.sleep(self.run.profile.security.start_after)
+        self.run.attack_started = True  # from now on the run waits for the last probe (security.overrun)
         for check in check_registry.probed(self.run.profile.security.checks):
             # A check whose step, limit or precondition the map lacks sends nothing: "not run", saying why.
             reason = check_registry.cannot_run(check, self.run.portal_map, self.run.profile)
@@ -135,6 +136,8 @@ def _watch(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
     # -t (or the web UI's run time, set only when the test starts) caps the schedule before it starts.
     run_time = getattr(environment.parsed_options, "run_time", None)
     planned = run.duration
+    if run_time:
+        run.overrun = 0.0  # a run time the user gives is a cap: no waiting for a probe past it
     if run_time and cap_schedule(run, float(run_time)):
         print(
             f"dvclab: -t {run_time}s: the {run.profile.name} schedule runs {run.duration:g} s of its "

@@ -93,9 +93,23 @@ def test_the_run_waits_for_the_attacker_at_most_the_overrun() -> None:
     overrun = run.profile.security.overrun
     probed = [c.id for c in check_registry.probed(run.profile.security.checks)]
     assert run.keeps_running(end - 1)
-    assert run.keeps_running(end + 1)  # no check has reported yet
+    assert not run.keeps_running(end + 1)  # the attacker never started: its checks are "not run"
+    run.attack_started = True
+    assert run.keeps_running(end + 1)  # started, no check has reported yet
     run.observations = [{"id": check, "observed": {"pass": True}} for check in probed[:-1]]
     assert run.keeps_running(end + overrun - 1) and not run.keeps_running(end + overrun + 1)
+    run.overrun = 0.0  # -t: the user's cap
+    assert not run.keeps_running(end + 1)
+    run.overrun = overrun
     run.observations.append({"id": probed[-1], "observed": {"pass": True}})
     assert not run.keeps_running(end + 1)  # every probe reported: the run ends on schedule
     assert run.keeps_running(end - 1)
+
+
+def test_the_master_learns_that_the_attacker_started_from_its_worker() -> None:
+    worker, master = _run(), _run()
+    assert not master.attacker_busy()
+    worker.attack_started = True
+    master.merge(worker.report())
+    master.merge(_run().report())  # another worker, no attacker: does not undo it
+    assert master.attack_started and master.attacker_busy()
