@@ -143,8 +143,9 @@ def store_pool(settings: Settings) -> Any:
     (``redis_timeout_s``): a store too slow to free one still fails closed, promptly.
 
     The size: a connection is freed only when its coroutine runs again, so on a busy event loop too few
-    make hits queue. In the security profile (4 workers, side by side), 16 a worker took the citizens'
-    p95 to 211 ms against 172-183 ms unbounded; 64 gave 96 ms."""
+    make hits queue. 64 a worker is the size chosen; what it costs or saves in latency is not settled.
+    One security run each (4 workers) gave the citizens' p95 as 211 ms at 16, 172-183 ms unbounded, and
+    96 ms at 64. A later run at 64 gave 202 ms: these runs vary more than the pool does."""
     from redis.asyncio import BlockingConnectionPool
 
     timeout = settings.redis_timeout_s
