@@ -66,13 +66,14 @@ class StoreProxy:
 
     def set(self, latency_s: float = 0.0, down: bool = False) -> None:
         state = "down" if down else (f"latency {latency_s:g}" if latency_s else store_faults.CLEAR)
-        if self.fault_log is not None and state != self.state:
-            # Logged before a fault starts and after it ends: the window covers every answer it caused.
-            if state == store_faults.CLEAR:
-                self.latency_s, self.down = latency_s, down
-            store_faults.record(self.fault_log, state)
-        self.state = state
-        self.latency_s, self.down = latency_s, down
+        log = self.fault_log if state != self.state else None
+        # A fault is logged before it starts and its end after it ends: the window covers every answer
+        # it caused.
+        if log is not None and state != store_faults.CLEAR:
+            store_faults.record(log, state)
+        self.state, self.latency_s, self.down = state, latency_s, down
+        if log is not None and state == store_faults.CLEAR:
+            store_faults.record(log, state)
         if down:  # an outage cuts what is connected too
             with self.lock:
                 for sock in list(self.open):
