@@ -85,8 +85,12 @@ def test_har_recording_of_the_second_portal_drafts_a_map_that_map_check_accepts(
     )
     assert result.returncode == 0, result.stderr
     text = out.read_text(encoding="utf-8")
-    # dropped: a stylesheet, and a CDN script (HTTP client) or the favicon (Chromium)
-    assert "8 requests kept as steps" in text and "2 static assets dropped" in text
+    # dropped: a stylesheet, and a CDN script (HTTP client) or the favicon (Chromium, which fetches it
+    # on its own schedule: a CI run's recording ended before it, 1 dropped) -- whatever else was recorded
+    entries = len(json.loads(recording.read_text(encoding="utf-8"))["log"]["entries"])
+    assert "8 requests kept as steps" in text, text[:300]
+    assert f"{entries - 8} static assets dropped, 0 requests to other hosts" in text, text[:300]
+    assert entries - 8 >= (1 if recorder is _in_chromium else 2)  # the stylesheet at least
     draft = yaml.safe_load(text)
     # Detected: the cookie session, the CSRF token in the HTML forms (captured, sent as a field), the
     # credentials, and the values the portal handed out: the procedure's number, the dossier, the receipt.
